@@ -1,0 +1,114 @@
+import type { Command } from 'commander';
+import { InvalidInputError } from '../../errors.js';
+import { MAX_SIGNATURE_BYTES, describeKey } from '../../signature/index.js';
+import { Certificate } from '../../x509/index.js';
+import { readInput } from '../input.js';
+import { type OutputFormat, print, printJson } from '../output.js';
+import { outputFormat } from './options.js';
+
+interface InspectFlags {
+  output: OutputFormat;
+}
+
+const TIME_CLAIMS = ['iat', 'nbf', 'exp'] as const;
+
+function decodePart(part: string, what: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidInputError(
+      'NV2_ERR_SIGNATURE_MALFORMED',
+      `${what} is not base64url-encoded JSON`,
+    );
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidInputError('NV2_ERR_SIGNATURE_MALFORMED', `${what} is not a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function describeCertificate(entry: unknown, index: number): Record<string, unknown> {
+  try {
+    if (typeof entry !== 'string') throw new Error('not a string');
+    const cert = new Certificate(Buffer.from(entry, 'base64'));
+    return {
+      index,
+      subject: cert.subject,
+      issuer: cert.issuer,
+      serialNumber: cert.serialNumber,
+      notBefore: cert.notBefore.toISOString(),
+      notAfter: cert.notAfter.toISOString(),
+      sha256Fingerprint: cert.fingerprintSha256,
+      keyType: describeKey(cert.publicKey),
+      ca: cert.isCA,
+      dnsNames: cert.dnsNames,
+    };
+  } catch {
+    return { index, error: 'not a parseable X.509 certificate' };
+  }
+}
+
+/**
+ * Decodes a signature for people, without verifying it: even a signature that would be
+ * refused (unknown alg, bad crit) is shown, so that users can see why.
+ */
+export function registerInspect(program: Command): void {
+  program
+    .command('inspect')
+    .description('show the header, claims and certificates of a signature (does not verify it)')
+    .argument('<signature>', 'signature file, or - for standard input')
+    .option('--output <format>', 'text or json', outputFormat, 'text')
+    .action(async (path: string, flags: InspectFlags) => {
+      const text = (await readInput(path, MAX_SIGNATURE_BYTES, 'signature'))
+        .toString('latin1')
+        .trimEnd();
+      const parts = text.split('.');
+      if (parts.length !== 3) {
+        throw new InvalidInputError(
+          'NV2_ERR_SIGNATURE_MALFORMED',
+          `${path} is not a JWS compact serialization of three dot-separated parts`,
+        );
+      }
+      const header = decodePart(parts[0]!, 'header');
+      const claims = decodePart(parts[1]!, 'claims');
+      const times: Record<string, string> = {};
+      for (const name of TIME_CLAIMS) {
+        const v = claims[name];
+        if (typeof v === 'number' && Number.isFinite(v))
+          times[name] = new Date(v * 1000).toISOString();
+      }
+      const certificates = Array.isArray(header['x5c'])
+        ? (header['x5c'] as unknown[]).map(describeCertificate)
+        : [];
+      const signatureBytes = Buffer.from(parts[2]!, 'base64url').byteLength;
+      if (flags.output === 'json') {
+        printJson({ header, claims, times, certificates, signatureBytes });
+        return;
+      }
+      print('Header');
+      for (const [k, v] of Object.entries(header)) {
+        if (k === 'x5c' && Array.isArray(v)) print(`  x5c: ${v.length} certificate(s), below`);
+        else print(`  ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+      }
+      print('Claims');
+      for (const [k, v] of Object.entries(claims)) {
+        if (k === 'references' && Array.isArray(v)) {
+          print('  references:');
+          for (const ref of v) print(`    - ${String(ref)}`);
+        } else {
+          const time = times[k];
+          print(
+            `  ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}${time !== undefined ? ` (${time})` : ''}`,
+          );
+        }
+      }
+      for (const cert of certificates) {
+        print(`Certificate ${String(cert['index'])}${cert['index'] === 0 ? ' (signing)' : ''}`);
+        for (const [k, v] of Object.entries(cert)) {
+          if (k !== 'index') print(`  ${k}: ${Array.isArray(v) ? v.join(', ') || '-' : String(v)}`);
+        }
+      }
+      print(`Signature: ${signatureBytes} bytes`);
+    });
+}

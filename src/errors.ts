@@ -1,0 +1,84 @@
+/**
+ * Typed errors with stable codes.
+ *
+ * Errors are split by audience (who has to act), codes are fine-grained (what exactly went
+ * wrong). Callers switch on `code`, never on the message: messages may be reworded, codes may
+ * not. Every code is documented in docs/errors.md; a test keeps the two in step.
+ */
+
+/** Every error code nv2 can produce. */
+export const CODES = [
+  // Input the caller gave us is unusable (bad flags, unreadable files, malformed keys).
+  'NV2_ERR_INVALID_ARGUMENT',
+  'NV2_ERR_FILE_NOT_FOUND',
+  'NV2_ERR_FILE_TOO_LARGE',
+  'NV2_ERR_FILE_EXISTS',
+  'NV2_ERR_INVALID_DIGEST',
+  'NV2_ERR_INVALID_REFERENCE',
+  'NV2_ERR_INVALID_MEDIA_TYPE',
+  'NV2_ERR_INVALID_MANIFEST',
+  'NV2_ERR_INVALID_TARGET',
+  'NV2_ERR_INVALID_KEY',
+  'NV2_ERR_INVALID_CERTIFICATE',
+  'NV2_ERR_KEY_CERT_MISMATCH',
+  'NV2_ERR_UNSUPPORTED_KEY',
+  'NV2_ERR_UNSUPPORTED_ALGORITHM',
+  // The signature itself is unusable or does not hold.
+  'NV2_ERR_SIGNATURE_MALFORMED',
+  'NV2_ERR_SIGNATURE_TOO_LARGE',
+  'NV2_ERR_SIGNATURE_ALGORITHM',
+  'NV2_ERR_SIGNATURE_CRIT',
+  'NV2_ERR_SIGNATURE_INVALID',
+  'NV2_ERR_SIGNATURE_NOT_YET_VALID',
+  'NV2_ERR_SIGNATURE_EXPIRED',
+  'NV2_ERR_KEY_ALGORITHM_MISMATCH',
+  'NV2_ERR_KEY_TOO_WEAK',
+  'NV2_ERR_SIGNER_UNKNOWN',
+  // The certificate chain does not lead to trust.
+  'NV2_ERR_CERT_UNTRUSTED',
+  'NV2_ERR_CERT_NOT_YET_VALID',
+  'NV2_ERR_CERT_EXPIRED',
+  'NV2_ERR_CERT_NOT_CA',
+  'NV2_ERR_CERT_PATH_LENGTH',
+  'NV2_ERR_CERT_KEY_USAGE',
+  'NV2_ERR_CERT_CRITICAL_EXTENSION',
+  'NV2_ERR_CERT_WEAK_SIGNATURE',
+  // The signature holds but is not about this manifest.
+  'NV2_ERR_DIGEST_MISMATCH',
+  'NV2_ERR_SIZE_MISMATCH',
+  'NV2_ERR_MEDIA_TYPE_MISMATCH',
+  'NV2_ERR_REFERENCE_MISMATCH',
+  // Nothing could be decided (I/O and runtime failures, not a verdict on the signature).
+  'NV2_ERR_IO',
+  'NV2_ERR_INTERNAL',
+] as const;
+
+/** A stable error code; see docs/errors.md. */
+export type Nv2ErrorCode = (typeof CODES)[number];
+
+/** Base class of every error nv2 throws on purpose. */
+export class Nv2Error extends Error {
+  readonly code: Nv2ErrorCode;
+  constructor(code: Nv2ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The caller's input (arguments, files, keys, certificates) cannot be used. */
+export class InvalidInputError extends Nv2Error {}
+
+/** The signature was examined and does not hold: it is invalid, untrusted or not for this content. */
+export class VerificationFailedError extends Nv2Error {}
+
+/**
+ * No verdict could be reached for reasons that say nothing about the signature (a read
+ * failed, a registry was unreachable). Callers must not treat this as "untrusted".
+ */
+export class VerificationInconclusiveError extends Nv2Error {}
+
+/** Type guard for errors carrying an nv2 code. */
+export function isNv2Error(err: unknown): err is Nv2Error {
+  return err instanceof Nv2Error;
+}

@@ -1,0 +1,29 @@
+/**
+ * OCI basics shared by every other module: digests, descriptors, media types, references
+ * and manifests. Pure: depends on `node:*` only.
+ */
+export {
+  DIGEST_ALGORITHMS,
+  digestAlgorithm,
+  digestHex,
+  digestOf,
+  isDigest,
+  parseDigest,
+} from './digest.js';
+export type { Digest, DigestAlgorithm } from './digest.js';
+export { createDescriptor, isDescriptor } from './descriptor.js';
+export type { Descriptor } from './descriptor.js';
+export { DEFAULT_MANIFEST_MEDIA_TYPE, MediaTypes, isMediaType } from './media-types.js';
+export {
+  DEFAULT_REGISTRY,
+  MAX_NAME_LENGTH,
+  formatReference,
+  isRegistryHost,
+  isTag,
+  parseReference,
+  registryHostname,
+  withDefaultTag,
+} from './reference.js';
+export type { Reference } from './reference.js';
+export { MAX_MANIFEST_BYTES, describeManifest, manifestMediaTypeField } from './manifest.js';
+export type { ManifestContent } from './manifest.js';

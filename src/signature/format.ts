@@ -1,0 +1,263 @@
+import { VerificationFailedError } from '../errors.js';
+import { type Digest, isDigest } from '../oci/index.js';
+import { isMediaType, parseReference } from '../oci/index.js';
+import { type Algorithm, ecdsaSignatureBytes, isAlgorithm } from './algorithms.js';
+import { decodeBase64, decodeBase64url } from './base64.js';
+
+/** The `typ` every nv2 signature carries. */
+export const SIGNATURE_TYP = 'x509';
+
+/**
+ * The largest signature accepted: a header with a chain of several 4096-bit certificates
+ * stays well under it, and a garbage file is refused before any parsing.
+ */
+export const MAX_SIGNATURE_BYTES = 64 * 1024;
+
+/** At most this many certificates in `x5c`: real chains have 2 to 4; more is abuse. */
+export const MAX_X5C_ENTRIES = 10;
+
+/** At most this many `references` claims. */
+export const MAX_REFERENCES = 256;
+
+/**
+ * Header parameters this implementation processes, and so the only names a `crit` list may
+ * carry (RFC 7515 §4.1.11: a name that is not understood makes the signature invalid).
+ */
+export const UNDERSTOOD_HEADER_PARAMETERS: ReadonlySet<string> = new Set([
+  'typ',
+  'alg',
+  'x5c',
+  'kid',
+]);
+
+/** The JWS protected header of an nv2 signature. Unknown parameters are kept as they are. */
+export interface SignatureHeader {
+  readonly typ: typeof SIGNATURE_TYP;
+  readonly alg: Algorithm;
+  /** Certificates, signing certificate first, each standard base64 of DER. */
+  readonly x5c?: readonly string[];
+  /** libtrust key ID of the signing key, when `x5c` is absent. */
+  readonly kid?: string;
+  readonly crit?: readonly string[];
+  readonly [parameter: string]: unknown;
+}
+
+/** The claims of an nv2 signature. Unknown claims are kept and ignored. */
+export interface SignatureClaims {
+  readonly mediaType: string;
+  readonly digest: Digest;
+  readonly size: number;
+  readonly references?: readonly string[];
+  /** Unix seconds. */
+  readonly iat?: number;
+  readonly nbf?: number;
+  readonly exp?: number;
+  readonly [claim: string]: unknown;
+}
+
+/** A parsed header with its certificates decoded. */
+export interface ParsedHeader {
+  readonly header: SignatureHeader;
+  /** DER of each `x5c` entry, in order; empty with `kid`. */
+  readonly x5cDer: readonly Buffer[];
+}
+
+/** A signature split, decoded and checked for form (not yet for trust). */
+export interface ParsedSignature extends ParsedHeader {
+  /** The compact serialization, trailing whitespace removed. */
+  readonly compact: string;
+  /** The base64url header segment: the same signer yields the same segment, so it keys caches. */
+  readonly headerSegment: string;
+  readonly claims: SignatureClaims;
+  /** The ASCII bytes of `header.claims`, what the signature covers. */
+  readonly signingInput: Buffer;
+  readonly signature: Buffer;
+}
+
+function malformed(message: string): VerificationFailedError {
+  return new VerificationFailedError('NV2_ERR_SIGNATURE_MALFORMED', message);
+}
+
+function decodeJsonObject(segment: string, what: string): Record<string, unknown> {
+  const bytes = decodeBase64url(segment, what);
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    throw malformed(`${what} is not UTF-8 JSON`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw malformed(`${what} is not a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function checkCrit(header: Record<string, unknown>): void {
+  const crit = header['crit'];
+  if (crit === undefined) return;
+  // RFC 7515 §4.1.11: a non-empty array of names, each present in the header, each understood.
+  if (!Array.isArray(crit) || crit.length === 0) {
+    throw new VerificationFailedError(
+      'NV2_ERR_SIGNATURE_CRIT',
+      'header crit must be a non-empty array',
+    );
+  }
+  const seen = new Set<string>();
+  for (const name of crit as unknown[]) {
+    if (typeof name !== 'string' || name === '' || seen.has(name)) {
+      throw new VerificationFailedError(
+        'NV2_ERR_SIGNATURE_CRIT',
+        'header crit must list distinct, non-empty names',
+      );
+    }
+    seen.add(name);
+    if (!UNDERSTOOD_HEADER_PARAMETERS.has(name)) {
+      throw new VerificationFailedError(
+        'NV2_ERR_SIGNATURE_CRIT',
+        `header crit names ${JSON.stringify(name)}, which this verifier does not understand`,
+      );
+    }
+    if (!Object.hasOwn(header, name)) {
+      throw new VerificationFailedError(
+        'NV2_ERR_SIGNATURE_CRIT',
+        `header crit names ${JSON.stringify(name)}, which the header lacks`,
+      );
+    }
+  }
+}
+
+/**
+ * Decodes and checks a header segment: `typ` is `x509`, `alg` is allowed, `crit` holds only
+ * understood names, exactly one of `x5c` and `kid` is present and well-formed.
+ *
+ * @throws VerificationFailedError NV2_ERR_SIGNATURE_MALFORMED, NV2_ERR_SIGNATURE_ALGORITHM, NV2_ERR_SIGNATURE_CRIT
+ */
+export function parseHeaderSegment(segment: string): ParsedHeader {
+  const header = decodeJsonObject(segment, 'signature header');
+  if (header['typ'] !== SIGNATURE_TYP) {
+    throw malformed(`header typ is ${JSON.stringify(header['typ'])}, expected "${SIGNATURE_TYP}"`);
+  }
+  const alg = header['alg'];
+  if (!isAlgorithm(alg)) {
+    throw new VerificationFailedError(
+      'NV2_ERR_SIGNATURE_ALGORITHM',
+      `header alg ${JSON.stringify(alg)} is not allowed (allowed: RS256/384/512, PS256/384/512, ES256/384/512)`,
+    );
+  }
+  checkCrit(header);
+  const x5c = header['x5c'];
+  const kid = header['kid'];
+  if ((x5c === undefined) === (kid === undefined)) {
+    throw malformed('header must carry exactly one of x5c and kid');
+  }
+  let x5cDer: Buffer[] = [];
+  if (x5c !== undefined) {
+    if (!Array.isArray(x5c) || x5c.length === 0)
+      throw malformed('header x5c must be a non-empty array');
+    if (x5c.length > MAX_X5C_ENTRIES) {
+      throw malformed(
+        `header x5c has ${x5c.length} certificates, more than the ${MAX_X5C_ENTRIES} allowed`,
+      );
+    }
+    x5cDer = (x5c as unknown[]).map((entry, i) => {
+      if (typeof entry !== 'string') throw malformed(`header x5c[${i}] is not a string`);
+      return decodeBase64(entry, `header x5c[${i}]`);
+    });
+  } else if (typeof kid !== 'string' || kid === '') {
+    throw malformed('header kid must be a non-empty string');
+  }
+  return { header: header as unknown as SignatureHeader, x5cDer };
+}
+
+function optionalNumericDate(claims: Record<string, unknown>, name: string): void {
+  const v = claims[name];
+  if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) {
+    throw malformed(`claim ${name} must be a number of seconds`);
+  }
+}
+
+/**
+ * Decodes and checks a claims segment: `mediaType`, `digest` and `size` present and
+ * well-formed, `references` in the Docker grammar, times numeric.
+ *
+ * @throws VerificationFailedError NV2_ERR_SIGNATURE_MALFORMED
+ */
+export function parseClaimsSegment(segment: string): SignatureClaims {
+  const claims = decodeJsonObject(segment, 'signature claims');
+  if (!isMediaType(claims['mediaType']))
+    throw malformed('claim mediaType is missing or not a media type');
+  if (!isDigest(claims['digest']))
+    throw malformed('claim digest is missing or not sha256:<hex> / sha512:<hex>');
+  const size = claims['size'];
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+    throw malformed('claim size is missing or not a non-negative integer');
+  }
+  const references = claims['references'];
+  if (references !== undefined) {
+    if (!Array.isArray(references)) throw malformed('claim references must be an array');
+    if (references.length > MAX_REFERENCES)
+      throw malformed(`claim references has more than ${MAX_REFERENCES} entries`);
+    for (const [i, ref] of (references as unknown[]).entries()) {
+      if (typeof ref !== 'string') throw malformed(`claim references[${i}] is not a string`);
+      try {
+        parseReference(ref);
+      } catch {
+        throw malformed(`claim references[${i}] ${JSON.stringify(ref)} is not a valid reference`);
+      }
+    }
+  }
+  optionalNumericDate(claims, 'iat');
+  optionalNumericDate(claims, 'nbf');
+  optionalNumericDate(claims, 'exp');
+  return claims as unknown as SignatureClaims;
+}
+
+/**
+ * Splits a compact JWS and checks its form. Trailing whitespace (a final newline) is ignored.
+ * This proves nothing about who signed: `verify` does that.
+ *
+ * @example parseSignature(await readFile('sig.jwt', 'utf8')).claims.digest
+ * @throws VerificationFailedError NV2_ERR_SIGNATURE_TOO_LARGE, NV2_ERR_SIGNATURE_MALFORMED, NV2_ERR_SIGNATURE_ALGORITHM, NV2_ERR_SIGNATURE_CRIT
+ */
+export function parseSignature(
+  input: string | Uint8Array,
+  parseHeader: (segment: string) => ParsedHeader = parseHeaderSegment,
+): ParsedSignature {
+  if (input.length > MAX_SIGNATURE_BYTES) {
+    throw new VerificationFailedError(
+      'NV2_ERR_SIGNATURE_TOO_LARGE',
+      `signature is larger than the ${MAX_SIGNATURE_BYTES} bytes allowed`,
+    );
+  }
+  const text = typeof input === 'string' ? input : Buffer.from(input).toString('latin1');
+  const compact = text.trimEnd();
+  if (compact === '') throw malformed('signature is empty');
+  const firstDot = compact.indexOf('.');
+  const secondDot = firstDot === -1 ? -1 : compact.indexOf('.', firstDot + 1);
+  if (secondDot === -1 || compact.indexOf('.', secondDot + 1) !== -1) {
+    throw malformed('signature is not a JWS compact serialization of three dot-separated parts');
+  }
+  const headerSegment = compact.slice(0, firstDot);
+  const claimsSegment = compact.slice(firstDot + 1, secondDot);
+  const signatureSegment = compact.slice(secondDot + 1);
+  if (headerSegment === '' || claimsSegment === '' || signatureSegment === '') {
+    throw malformed('signature has an empty part');
+  }
+  const parsedHeader = parseHeader(headerSegment);
+  const claims = parseClaimsSegment(claimsSegment);
+  const signature = decodeBase64url(signatureSegment, 'signature value');
+  const ecdsaBytes = ecdsaSignatureBytes(parsedHeader.header.alg);
+  if (ecdsaBytes !== undefined && signature.byteLength !== ecdsaBytes) {
+    throw malformed(
+      `${parsedHeader.header.alg} signature is ${signature.byteLength} bytes, expected ${ecdsaBytes} (r‖s, RFC 7518 §3.4)`,
+    );
+  }
+  return {
+    ...parsedHeader,
+    compact,
+    headerSegment,
+    claims,
+    signingInput: Buffer.from(compact.slice(0, secondDot), 'latin1'),
+    signature,
+  };
+}

@@ -1,0 +1,10 @@
+/**
+ * Trust: which certificates are trusted, and `verify`, which decides whether a signature
+ * holds for a manifest under them. Depends on `oci`, `signature` and `x509`.
+ */
+export { HEADER_CACHE_SIZE, TrustSet } from './trust-set.js';
+export type { ResolvedSigner, TrustSetOptions } from './trust-set.js';
+export { verify } from './verify.js';
+export type { VerificationResult, VerificationSubject, VerifyOptions } from './verify.js';
+export { certificateNames, unmatchedReferenceHost } from './names.js';
+export { signingCertificateProblems } from './signing-check.js';

@@ -1,0 +1,148 @@
+import { type Nv2Error, VerificationFailedError } from '../errors.js';
+import {
+  type CryptoKeyOptions,
+  type ParsedHeader,
+  assertKeyFitsAlgorithm,
+  cryptoKeyOptions,
+  keyId,
+  parseHeaderSegment,
+} from '../signature/index.js';
+import { certificateNames } from './names.js';
+import { Certificate, type CertificatePath, TrustAnchors, buildPaths } from '../x509/index.js';
+
+/**
+ * How many distinct signature headers a trust set remembers. The same signer produces the
+ * same header segment every time, so a handful of entries serves a registry-sized workload;
+ * the bound keeps memory flat when a caller feeds it endless distinct signatures.
+ */
+export const HEADER_CACHE_SIZE = 512;
+
+/** Certificates to trust, as given by the caller. */
+export interface TrustSetOptions {
+  /**
+   * Certificates trusted as they are (a self-signed signing certificate included); signatures
+   * with a `kid` are matched against these.
+   */
+  readonly certificates?: readonly Certificate[];
+  /** Root CA certificates that signing certificates may chain to. */
+  readonly roots?: readonly Certificate[];
+}
+
+/**
+ * What one header segment resolves to: the signing certificate, the key options to verify
+ * with, and the certificate paths that structurally reach trust. Computed once per segment.
+ */
+export interface ResolvedSigner {
+  readonly parsed: ParsedHeader;
+  readonly certificate: Certificate;
+  readonly keyOptions: CryptoKeyOptions;
+  readonly paths: readonly CertificatePath[];
+  /** The signing certificate's subject CNs and DNS SANs, lower-cased, for reference checks. */
+  readonly names: ReadonlySet<string>;
+}
+
+type Resolution = { readonly signer: ResolvedSigner } | { readonly error: Nv2Error };
+interface CacheEntry {
+  readonly parsed: ParsedHeader;
+  resolution?: Resolution;
+}
+
+/**
+ * A parsed set of trusted certificates, reused across verifications. It remembers what each
+ * signature header resolved to, so that verifying many signatures by the same signer parses
+ * the header and builds the chain once.
+ */
+export class TrustSet {
+  readonly anchors: TrustAnchors;
+  readonly #byKeyId = new Map<string, Certificate>();
+  readonly #resolved = new Map<string, CacheEntry>();
+
+  constructor(options: TrustSetOptions = {}) {
+    const certificates = options.certificates ?? [];
+    this.anchors = new TrustAnchors([...certificates, ...(options.roots ?? [])]);
+    // `kid` is looked up among the certificates given as signers first, then among roots.
+    for (const cert of [...certificates, ...(options.roots ?? [])]) {
+      const id = keyId(cert.publicKey);
+      if (!this.#byKeyId.has(id)) this.#byKeyId.set(id, cert);
+    }
+  }
+
+  /** The trusted certificate whose public key has libtrust key ID `kid`, if any. */
+  findByKeyId(kid: string): Certificate | undefined {
+    return this.#byKeyId.get(kid);
+  }
+
+  /**
+   * Parses a header segment, from cache when this segment was seen before. Form errors are
+   * thrown and not cached.
+   */
+  parseHeader(segment: string): ParsedHeader {
+    return this.#entry(segment, () => parseHeaderSegment(segment)).parsed;
+  }
+
+  /**
+   * Resolves a parsed header to its signer: the signing certificate (from `x5c` or by `kid`),
+   * the key checked against `alg`, and the certificate paths to trust. Computed once per
+   * header segment; trust failures are remembered like successes.
+   *
+   * @throws VerificationFailedError NV2_ERR_SIGNER_UNKNOWN, NV2_ERR_KEY_ALGORITHM_MISMATCH, NV2_ERR_KEY_TOO_WEAK, NV2_ERR_CERT_*
+   */
+  resolveSigner(segment: string, parsed: ParsedHeader): ResolvedSigner {
+    const entry = this.#entry(segment, () => parsed);
+    entry.resolution ??= this.#resolve(entry.parsed);
+    if ('error' in entry.resolution) throw entry.resolution.error;
+    return entry.resolution.signer;
+  }
+
+  #entry(segment: string, parse: () => ParsedHeader): CacheEntry {
+    let entry = this.#resolved.get(segment);
+    if (entry === undefined) {
+      entry = { parsed: parse() };
+      if (this.#resolved.size >= HEADER_CACHE_SIZE) {
+        this.#resolved.delete(this.#resolved.keys().next().value!);
+      }
+      this.#resolved.set(segment, entry);
+    }
+    return entry;
+  }
+
+  #resolve(parsed: ParsedHeader): Resolution {
+    try {
+      const { header } = parsed;
+      let certificate: Certificate;
+      let intermediates: Certificate[] = [];
+      if (parsed.x5cDer.length > 0) {
+        const certs = parsed.x5cDer.map((der, i) => {
+          try {
+            return new Certificate(der);
+          } catch {
+            throw new VerificationFailedError(
+              'NV2_ERR_SIGNATURE_MALFORMED',
+              `header x5c[${i}] is not an X.509 certificate`,
+            );
+          }
+        });
+        certificate = certs[0]!;
+        intermediates = certs.slice(1);
+      } else {
+        const found = this.findByKeyId(header.kid!);
+        if (found === undefined) {
+          throw new VerificationFailedError(
+            'NV2_ERR_SIGNER_UNKNOWN',
+            `no trusted certificate has key ID ${header.kid}: add the signer's certificate with -c`,
+          );
+        }
+        certificate = found;
+      }
+      assertKeyFitsAlgorithm(certificate.publicKey, header.alg);
+      const keyOptions = cryptoKeyOptions(certificate.publicKey, header.alg);
+      const paths = buildPaths(certificate, intermediates, this.anchors);
+      return {
+        signer: { parsed, certificate, keyOptions, paths, names: certificateNames(certificate) },
+      };
+    } catch (err) {
+      if (err instanceof VerificationFailedError) return { error: err };
+      throw err;
+    }
+  }
+}

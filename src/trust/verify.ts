@@ -1,0 +1,173 @@
+import { verify as cryptoVerify } from 'node:crypto';
+import { VerificationFailedError } from '../errors.js';
+import { type Descriptor, type Digest, digestAlgorithm, digestOf } from '../oci/index.js';
+import {
+  type Algorithm,
+  type ParsedSignature,
+  algorithmHash,
+  parseSignature,
+} from '../signature/index.js';
+import { type Certificate, type CertificatePath, checkPathValidity } from '../x509/index.js';
+import { unmatchedReferenceHost } from './names.js';
+import type { ResolvedSigner, TrustSet } from './trust-set.js';
+
+/**
+ * What a signature is verified against: a descriptor obtained by the caller (a registry's
+ * answer to a resolve), or the manifest's bytes, from which digest and size are computed with
+ * the algorithm the signature names.
+ */
+export type VerificationSubject =
+  Descriptor | { readonly mediaType: string; readonly content: Uint8Array };
+
+/** Options of `verify`. */
+export interface VerifyOptions {
+  /** Verification time; defaults to now. Tests and audits fix it. */
+  readonly now?: Date;
+}
+
+/** What a valid signature establishes. */
+export interface VerificationResult {
+  /** The signed manifest: go on by this digest, never by a tag again. */
+  readonly digest: Digest;
+  readonly mediaType: string;
+  readonly size: number;
+  readonly algorithm: Algorithm;
+  /** The signing certificate. */
+  readonly signer: Certificate;
+  /** Signing certificate first, trust anchor last. */
+  readonly certificateChain: CertificatePath;
+  /** Names the manifest was published under, as signed. */
+  readonly references: readonly string[];
+  readonly issuedAt?: Date;
+  readonly notBefore?: Date;
+  readonly expiresAt?: Date;
+}
+
+function fail(
+  code: ConstructorParameters<typeof VerificationFailedError>[0],
+  message: string,
+): never {
+  throw new VerificationFailedError(code, message);
+}
+
+function secondsToDate(seconds: number | undefined): Date | undefined {
+  return seconds === undefined ? undefined : new Date(seconds * 1000);
+}
+
+function pickValidPath(signer: ResolvedSigner, now: Date): CertificatePath {
+  let firstError: unknown;
+  for (const path of signer.paths) {
+    try {
+      checkPathValidity(path, now);
+      return path;
+    } catch (err) {
+      firstError ??= err;
+    }
+  }
+  throw firstError;
+}
+
+function checkSubject(parsed: ParsedSignature, subject: VerificationSubject): void {
+  const { claims } = parsed;
+  let digest: string;
+  let size: number;
+  if ('content' in subject) {
+    digest = digestOf(subject.content, digestAlgorithm(claims.digest));
+    size = subject.content.byteLength;
+  } else {
+    digest = subject.digest;
+    size = subject.size;
+  }
+  if (claims.digest !== digest)
+    fail('NV2_ERR_DIGEST_MISMATCH', `signature is for ${claims.digest}, not ${digest}`);
+  if (claims.size !== size)
+    fail(
+      'NV2_ERR_SIZE_MISMATCH',
+      `signature is for ${claims.size} bytes, the manifest has ${size}`,
+    );
+  if (claims.mediaType !== subject.mediaType) {
+    fail(
+      'NV2_ERR_MEDIA_TYPE_MISMATCH',
+      `signature is for media type ${claims.mediaType}, not ${subject.mediaType}`,
+    );
+  }
+}
+
+function checkReferences(references: readonly string[], signer: ResolvedSigner): void {
+  for (const ref of references) {
+    const host = unmatchedReferenceHost(ref, signer.names);
+    if (host !== undefined) {
+      fail(
+        'NV2_ERR_REFERENCE_MISMATCH',
+        `reference ${ref} is on ${host}, which is not a name of the signing certificate (${[...signer.names].join(', ') || 'none'})`,
+      );
+    }
+  }
+}
+
+/**
+ * Verifies an nv2 signature against a manifest and a set of trusted certificates, applying
+ * every rule of the nv2 signature spec's "Verification" section in its order: form, signing
+ * key and signature, chain to a trusted certificate, `nbf`/`exp`, digest/size/media type,
+ * references against the certificate's names.
+ *
+ * @example
+ * const trust = new TrustSet({ certificates: loadCertificates(pem, 'signer.crt') });
+ * const result = await verify(jws, { mediaType, content: manifestBytes }, trust);
+ * console.log(result.digest);
+ * @throws VerificationFailedError with a code naming the first rule that failed
+ */
+export async function verify(
+  signature: string | Uint8Array | ParsedSignature,
+  subject: VerificationSubject,
+  trust: TrustSet,
+  options: VerifyOptions = {},
+): Promise<VerificationResult> {
+  const now = options.now ?? new Date();
+  const parsed =
+    typeof signature === 'object' && 'compact' in signature
+      ? signature
+      : parseSignature(signature, (segment) => trust.parseHeader(segment));
+  const signer = trust.resolveSigner(parsed.headerSegment, parsed);
+  const alg = parsed.header.alg;
+  if (!cryptoVerify(algorithmHash(alg), parsed.signingInput, signer.keyOptions, parsed.signature)) {
+    fail(
+      'NV2_ERR_SIGNATURE_INVALID',
+      `signature does not verify under the key of "${signer.certificate.subject}"`,
+    );
+  }
+  const certificateChain = pickValidPath(signer, now);
+  const { claims } = parsed;
+  const nowSeconds = now.getTime() / 1000;
+  if (claims.nbf !== undefined && nowSeconds < claims.nbf) {
+    fail(
+      'NV2_ERR_SIGNATURE_NOT_YET_VALID',
+      `signature is not valid before ${new Date(claims.nbf * 1000).toISOString()}`,
+    );
+  }
+  if (claims.exp !== undefined && nowSeconds >= claims.exp) {
+    fail(
+      'NV2_ERR_SIGNATURE_EXPIRED',
+      `signature expired at ${new Date(claims.exp * 1000).toISOString()}`,
+    );
+  }
+  checkSubject(parsed, subject);
+  const references = claims.references ?? [];
+  checkReferences(references, signer);
+
+  const issuedAt = secondsToDate(claims.iat);
+  const notBefore = secondsToDate(claims.nbf);
+  const expiresAt = secondsToDate(claims.exp);
+  return {
+    digest: claims.digest,
+    mediaType: claims.mediaType,
+    size: claims.size,
+    algorithm: alg,
+    signer: signer.certificate,
+    certificateChain,
+    references,
+    ...(issuedAt !== undefined ? { issuedAt } : {}),
+    ...(notBefore !== undefined ? { notBefore } : {}),
+    ...(expiresAt !== undefined ? { expiresAt } : {}),
+  };
+}

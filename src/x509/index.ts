@@ -1,0 +1,17 @@
+/**
+ * X.509 certificates: loading (PEM/DER), the facts chain validation needs, path building and
+ * validation, and issuing certificates. No policy: which certificates to trust is `trust`'s.
+ */
+export { Certificate, KeyUsageFlags } from './certificate.js';
+export {
+  MAX_PATH_LENGTH,
+  TrustAnchors,
+  buildPaths,
+  checkPathStructure,
+  checkPathValidity,
+} from './chain.js';
+export type { CertificatePath } from './chain.js';
+export { KEY_TYPES, generateKeyPair, issueCertificate } from './issue.js';
+export type { CertificateRequest, KeyType } from './issue.js';
+export { keysMatch, loadCertificates, loadPrivateKey, parsePem } from './pem.js';
+export type { PemBlock } from './pem.js';

@@ -1,0 +1,39 @@
+/** Shared sample content and temporary directories for tests. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { describeManifest } from '../../src/oci/index.js';
+
+/** A small OCI image manifest, exact bytes. */
+export const SAMPLE_MANIFEST = Buffer.from(
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: {
+      mediaType: 'application/vnd.oci.empty.v1+json',
+      digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',
+      size: 2,
+    },
+    layers: [],
+  }),
+);
+
+/** The sample manifest described (OCI media type from its own field). */
+export const SAMPLE = describeManifest(SAMPLE_MANIFEST);
+
+/** The sample as a verification subject (bytes and media type). */
+export const SAMPLE_SUBJECT = {
+  mediaType: SAMPLE.descriptor.mediaType,
+  content: SAMPLE.content,
+} as const;
+
+/** Where the shared test vectors live, beside the repository. */
+export const VECTORS_DIR = new URL('../../../../shared/vectors/', import.meta.url);
+
+/** A temporary directory removed when the calling test file ends. */
+export async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'nv2-test-'));
+  after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
