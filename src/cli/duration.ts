@@ -30,22 +30,46 @@ export function parseDuration(input: string): number {
   return seconds;
 }
 
+const RFC3339 =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2}))?$/;
+
 /**
- * Parses a point in time: RFC 3339 (`2021-01-01T00:00:00Z`) or Unix seconds.
+ * Parses a point in time: RFC 3339 (`2021-01-01T00:00:00Z`, a date alone meaning its
+ * midnight UTC) or Unix seconds. Dates that do not exist (February 30th, hour 24) are refused
+ * rather than rolled over into the next day, as `Date` would.
  *
  * @throws InvalidInputError NV2_ERR_INVALID_ARGUMENT
  */
 export function parseTime(input: string): Date {
-  const date = /^\d+$/.test(input)
-    ? new Date(Number(input) * 1000)
-    : /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(input)
-      ? new Date(input)
-      : new Date(NaN);
-  if (Number.isNaN(date.getTime())) {
-    throw new InvalidInputError(
+  const invalid = (): InvalidInputError =>
+    new InvalidInputError(
       'NV2_ERR_INVALID_ARGUMENT',
       `invalid time ${JSON.stringify(input)}: use RFC 3339 (2021-01-01T00:00:00Z) or Unix seconds`,
     );
+  if (/^\d{1,15}$/.test(input)) return new Date(Number(input) * 1000);
+  const m = RFC3339.exec(input);
+  if (m === null) throw invalid();
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((v) =>
+    Number(v ?? 0),
+  ) as [number, number, number, number, number, number];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    day > daysInMonth ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59
+  )
+    throw invalid();
+  const zone = m[8];
+  if (m[4] !== undefined && zone !== undefined && zone.length === 6) {
+    if (Number(zone.slice(1, 3)) > 23 || Number(zone.slice(4, 6)) > 59) throw invalid();
   }
+  const date = new Date(
+    m[4] === undefined ? `${m[1]}-${m[2]}-${m[3]}T00:00:00Z` : input.replace(' ', 'T'),
+  );
+  if (Number.isNaN(date.getTime())) throw invalid();
   return date;
 }

@@ -38,8 +38,14 @@ const DOMAIN_PATTERN = new RegExp(`^${DOMAIN}$`);
 const TAG_PATTERN = new RegExp(`^${TAG}$`);
 const BARE_HEX_PATTERN = /^[a-f0-9]{64}$/;
 
-/** distribution/reference's NameTotalLengthMax: registry + "/" + repository. */
+/**
+ * distribution/reference's RepositoryNameTotalLengthMax: the repository path may have at most
+ * 255 characters (since v0.6 the registry host no longer counts against it).
+ */
 export const MAX_NAME_LENGTH = 255;
+
+/** Longest reference accepted at all, checked before parsing. */
+const MAX_REFERENCE_LENGTH = 2048;
 
 function invalid(input: string, why: string): InvalidInputError {
   return new InvalidInputError(
@@ -81,7 +87,8 @@ function splitRegistry(name: string): [registry: string, remainder: string] {
  */
 export function parseReference(input: string): Reference {
   if (input.length === 0) throw invalid(input, 'empty');
-  if (input.length > MAX_NAME_LENGTH + 256) throw invalid(input, 'too long');
+  // A bound before any regular expression runs; valid references are far shorter.
+  if (input.length > MAX_REFERENCE_LENGTH) throw invalid(input, 'too long');
   if (BARE_HEX_PATTERN.test(input)) {
     throw invalid(input, 'a 64-character hexadecimal string is not a repository name');
   }
@@ -94,8 +101,8 @@ export function parseReference(input: string): Reference {
   const m = REFERENCE_PATTERN.exec(`${registry}/${remainder}`);
   if (m === null) throw invalid(input, 'not in the docker reference grammar');
   const repository = m[2]!;
-  if (registry.length + 1 + repository.length > MAX_NAME_LENGTH) {
-    throw invalid(input, `name longer than ${MAX_NAME_LENGTH} characters`);
+  if (repository.length > MAX_NAME_LENGTH) {
+    throw invalid(input, `repository name longer than ${MAX_NAME_LENGTH} characters`);
   }
   const tag = m[3];
   const digest = m[4];

@@ -57,6 +57,10 @@ export interface SignatureClaims {
 
 /** A parsed header with its certificates decoded. */
 export interface ParsedHeader {
+  /** The base64url header segment: the same signer yields the same segment, so it keys caches. */
+  readonly segment: string;
+  /** The segment's ASCII bytes, the first part of what the signature covers. */
+  readonly segmentBytes: Buffer;
   readonly header: SignatureHeader;
   /** DER of each `x5c` entry, in order; empty with `kid`. */
   readonly x5cDer: readonly Buffer[];
@@ -66,9 +70,9 @@ export interface ParsedHeader {
 export interface ParsedSignature extends ParsedHeader {
   /** The compact serialization, trailing whitespace removed. */
   readonly compact: string;
-  /** The base64url header segment: the same signer yields the same segment, so it keys caches. */
-  readonly headerSegment: string;
   readonly claims: SignatureClaims;
+  /** The registry host of each reference, normalized and lower-cased, in claim order. */
+  readonly referenceRegistries: readonly string[];
   /** The ASCII bytes of `header.claims`, what the signature covers. */
   readonly signingInput: Buffer;
   readonly signature: Buffer;
@@ -78,11 +82,35 @@ function malformed(message: string): VerificationFailedError {
   return new VerificationFailedError('NV2_ERR_SIGNATURE_MALFORMED', message);
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Registry hosts of references already parsed. The same few names recur in every signature
+ * of a repository, and the Docker grammar is the costliest regular expression on the
+ * verification path. Bounded: cleared when full.
+ */
+const registryByReference = new Map<string, string | undefined>();
+const REFERENCE_CACHE_SIZE = 4096;
+
+/** The normalized, lower-cased registry host of a reference, or undefined when it is not one. */
+function referenceRegistry(ref: string): string | undefined {
+  if (registryByReference.has(ref)) return registryByReference.get(ref);
+  let registry: string | undefined;
+  try {
+    registry = parseReference(ref).registry.toLowerCase();
+  } catch {
+    registry = undefined;
+  }
+  if (registryByReference.size >= REFERENCE_CACHE_SIZE) registryByReference.clear();
+  registryByReference.set(ref, registry);
+  return registry;
+}
+
 function decodeJsonObject(segment: string, what: string): Record<string, unknown> {
   const bytes = decodeBase64url(segment, what);
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    value = JSON.parse(UTF8.decode(bytes));
   } catch {
     throw malformed(`${what} is not UTF-8 JSON`);
   }
@@ -166,7 +194,12 @@ export function parseHeaderSegment(segment: string): ParsedHeader {
   } else if (typeof kid !== 'string' || kid === '') {
     throw malformed('header kid must be a non-empty string');
   }
-  return { header: header as unknown as SignatureHeader, x5cDer };
+  return {
+    segment,
+    segmentBytes: Buffer.from(segment, 'latin1'),
+    header: header as unknown as SignatureHeader,
+    x5cDer,
+  };
 }
 
 function optionalNumericDate(claims: Record<string, unknown>, name: string): void {
@@ -182,7 +215,10 @@ function optionalNumericDate(claims: Record<string, unknown>, name: string): voi
  *
  * @throws VerificationFailedError NV2_ERR_SIGNATURE_MALFORMED
  */
-export function parseClaimsSegment(segment: string): SignatureClaims {
+export function parseClaimsSegment(segment: string): {
+  claims: SignatureClaims;
+  referenceRegistries: string[];
+} {
   const claims = decodeJsonObject(segment, 'signature claims');
   if (!isMediaType(claims['mediaType']))
     throw malformed('claim mediaType is missing or not a media type');
@@ -193,24 +229,33 @@ export function parseClaimsSegment(segment: string): SignatureClaims {
     throw malformed('claim size is missing or not a non-negative integer');
   }
   const references = claims['references'];
+  const referenceRegistries: string[] = [];
   if (references !== undefined) {
     if (!Array.isArray(references)) throw malformed('claim references must be an array');
     if (references.length > MAX_REFERENCES)
       throw malformed(`claim references has more than ${MAX_REFERENCES} entries`);
     for (const [i, ref] of (references as unknown[]).entries()) {
       if (typeof ref !== 'string') throw malformed(`claim references[${i}] is not a string`);
-      try {
-        parseReference(ref);
-      } catch {
+      const registry = referenceRegistry(ref);
+      if (registry === undefined) {
         throw malformed(`claim references[${i}] ${JSON.stringify(ref)} is not a valid reference`);
       }
+      referenceRegistries.push(registry);
     }
   }
   optionalNumericDate(claims, 'iat');
   optionalNumericDate(claims, 'nbf');
   optionalNumericDate(claims, 'exp');
-  return claims as unknown as SignatureClaims;
+  return { claims: claims as unknown as SignatureClaims, referenceRegistries };
 }
+
+/**
+ * Finds or parses the header of `compact`, whose header segment ends at index `end`. Callers
+ * with a cache can recognize a known header without slicing or hashing it.
+ */
+export type HeaderParser = (compact: string, end: number) => ParsedHeader;
+
+const parseHeaderOf: HeaderParser = (compact, end) => parseHeaderSegment(compact.slice(0, end));
 
 /**
  * Splits a compact JWS and checks its form. Trailing whitespace (a final newline) is ignored.
@@ -221,7 +266,7 @@ export function parseClaimsSegment(segment: string): SignatureClaims {
  */
 export function parseSignature(
   input: string | Uint8Array,
-  parseHeader: (segment: string) => ParsedHeader = parseHeaderSegment,
+  parseHeader: HeaderParser = parseHeaderOf,
 ): ParsedSignature {
   if (input.length > MAX_SIGNATURE_BYTES) {
     throw new VerificationFailedError(
@@ -237,27 +282,33 @@ export function parseSignature(
   if (secondDot === -1 || compact.indexOf('.', secondDot + 1) !== -1) {
     throw malformed('signature is not a JWS compact serialization of three dot-separated parts');
   }
-  const headerSegment = compact.slice(0, firstDot);
-  const claimsSegment = compact.slice(firstDot + 1, secondDot);
-  const signatureSegment = compact.slice(secondDot + 1);
-  if (headerSegment === '' || claimsSegment === '' || signatureSegment === '') {
+  if (firstDot === 0 || secondDot === firstDot + 1 || secondDot === compact.length - 1) {
     throw malformed('signature has an empty part');
   }
-  const parsedHeader = parseHeader(headerSegment);
-  const claims = parseClaimsSegment(claimsSegment);
-  const signature = decodeBase64url(signatureSegment, 'signature value');
+  const parsedHeader = parseHeader(compact, firstDot);
+  const claimsSegment = compact.slice(firstDot + 1, secondDot);
+  const { claims, referenceRegistries } = parseClaimsSegment(claimsSegment);
+  const signature = decodeBase64url(compact.slice(secondDot + 1), 'signature value');
   const ecdsaBytes = ecdsaSignatureBytes(parsedHeader.header.alg);
   if (ecdsaBytes !== undefined && signature.byteLength !== ecdsaBytes) {
     throw malformed(
       `${parsedHeader.header.alg} signature is ${signature.byteLength} bytes, expected ${ecdsaBytes} (r‖s, RFC 7518 §3.4)`,
     );
   }
+  // The signing input is `header.claims` as ASCII; the header's bytes are already known.
+  const signingInput = Buffer.allocUnsafe(secondDot);
+  parsedHeader.segmentBytes.copy(signingInput, 0);
+  signingInput[firstDot] = 0x2e;
+  signingInput.write(claimsSegment, firstDot + 1, 'latin1');
   return {
-    ...parsedHeader,
+    segment: parsedHeader.segment,
+    segmentBytes: parsedHeader.segmentBytes,
+    header: parsedHeader.header,
+    x5cDer: parsedHeader.x5cDer,
     compact,
-    headerSegment,
     claims,
-    signingInput: Buffer.from(compact.slice(0, secondDot), 'latin1'),
+    referenceRegistries,
+    signingInput,
     signature,
   };
 }

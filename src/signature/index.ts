@@ -29,7 +29,13 @@ export {
   parseHeaderSegment,
   parseSignature,
 } from './format.js';
-export type { ParsedHeader, ParsedSignature, SignatureClaims, SignatureHeader } from './format.js';
+export type {
+  HeaderParser,
+  ParsedHeader,
+  ParsedSignature,
+  SignatureClaims,
+  SignatureHeader,
+} from './format.js';
 export { keyId } from './key-id.js';
 export { sign } from './sign.js';
 export type { SignOptions, Signer } from './sign.js';

@@ -6,5 +6,5 @@ export { HEADER_CACHE_SIZE, TrustSet } from './trust-set.js';
 export type { ResolvedSigner, TrustSetOptions } from './trust-set.js';
 export { verify } from './verify.js';
 export type { VerificationResult, VerificationSubject, VerifyOptions } from './verify.js';
-export { certificateNames, unmatchedReferenceHost } from './names.js';
+export { certificateNames, registryMatchesNames, unmatchedReferenceHost } from './names.js';
 export { signingCertificateProblems } from './signing-check.js';

@@ -7,14 +7,20 @@ export function certificateNames(cert: Certificate): ReadonlySet<string> {
 }
 
 /**
- * The registry host of `reference` (after Docker normalization) when it matches none of
- * `names`, else undefined. Hosts match case-insensitively, with or without their port;
- * exact match only: no wildcards, no suffixes (nv2 signature spec, verification rule 6).
+ * Whether a registry host (`registry.io:5000`) is one of `names` (from `certificateNames`):
+ * case-insensitively, with or without its port; exact match only, no wildcards, no suffixes
+ * (nv2 signature spec, verification rule 6).
  */
+export function registryMatchesNames(registry: string, names: ReadonlySet<string>): boolean {
+  const host = registry.toLowerCase();
+  return names.has(host) || names.has(registryHostname(host));
+}
+
+/** The registry host of `reference` (after Docker normalization) when it matches none of `names`. */
 export function unmatchedReferenceHost(
   reference: string,
   names: ReadonlySet<string>,
 ): string | undefined {
   const host = parseReference(reference).registry.toLowerCase();
-  return names.has(host) || names.has(registryHostname(host)) ? undefined : host;
+  return registryMatchesNames(host, names) ? undefined : host;
 }

@@ -8,7 +8,7 @@ import {
   parseSignature,
 } from '../signature/index.js';
 import { type Certificate, type CertificatePath, checkPathValidity } from '../x509/index.js';
-import { unmatchedReferenceHost } from './names.js';
+import { registryMatchesNames } from './names.js';
 import type { ResolvedSigner, TrustSet } from './trust-set.js';
 
 /**
@@ -93,10 +93,11 @@ function checkSubject(parsed: ParsedSignature, subject: VerificationSubject): vo
   }
 }
 
-function checkReferences(references: readonly string[], signer: ResolvedSigner): void {
-  for (const ref of references) {
-    const host = unmatchedReferenceHost(ref, signer.names);
-    if (host !== undefined) {
+function checkReferences(parsed: ParsedSignature, signer: ResolvedSigner): void {
+  const { names } = signer;
+  for (const [i, host] of parsed.referenceRegistries.entries()) {
+    if (!registryMatchesNames(host, names)) {
+      const ref = parsed.claims.references?.[i] ?? host;
       fail(
         'NV2_ERR_REFERENCE_MISMATCH',
         `reference ${ref} is on ${host}, which is not a name of the signing certificate (${[...signer.names].join(', ') || 'none'})`,
@@ -127,8 +128,8 @@ export async function verify(
   const parsed =
     typeof signature === 'object' && 'compact' in signature
       ? signature
-      : parseSignature(signature, (segment) => trust.parseHeader(segment));
-  const signer = trust.resolveSigner(parsed.headerSegment, parsed);
+      : parseSignature(signature, trust.parseHeader);
+  const signer = trust.resolveSigner(parsed);
   const alg = parsed.header.alg;
   if (!cryptoVerify(algorithmHash(alg), parsed.signingInput, signer.keyOptions, parsed.signature)) {
     fail(
@@ -152,8 +153,8 @@ export async function verify(
     );
   }
   checkSubject(parsed, subject);
+  checkReferences(parsed, signer);
   const references = claims.references ?? [];
-  checkReferences(references, signer);
 
   const issuedAt = secondsToDate(claims.iat);
   const notBefore = secondsToDate(claims.nbf);

@@ -1,8 +1,8 @@
 /** Shared sample content and temporary directories for tests. */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after } from 'node:test';
 import { describeManifest } from '../../src/oci/index.js';
 
 /** A small OCI image manifest, exact bytes. */
@@ -31,9 +31,17 @@ export const SAMPLE_SUBJECT = {
 /** Where the shared test vectors live, beside the repository. */
 export const VECTORS_DIR = new URL('../../../../shared/vectors/', import.meta.url);
 
-/** A temporary directory removed when the calling test file ends. */
+const made: string[] = [];
+process.on('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * A new temporary directory, removed when the test process exits. (Not an `after` hook:
+ * hooks registered from inside another hook would run at that hook's end.)
+ */
 export async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'nv2-test-'));
-  after(() => rm(dir, { recursive: true, force: true }));
+  made.push(dir);
   return dir;
 }

@@ -1,0 +1,183 @@
+/**
+ * `npm run bench`: how close full verification comes to raw crypto, and how fast the CLI starts.
+ *
+ * Each comparison runs side by side in one process, alternating rounds, and prints medians
+ * and their ratio: these machines are noisy, so only ratios measured together mean anything.
+ *
+ *  - verify: the library's `verify()` (parse, header cache, chain, claims, crypto) with one
+ *    parsed TrustSet reused, against `crypto.verify` alone on the same key and bytes.
+ *  - cold start: `nv2 --version` and one `nv2 verify` of a file, against `node -e 0` (the
+ *    floor no Node CLI can go below).
+ */
+import { spawnSync } from 'node:child_process';
+import { verify as cryptoVerify } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describeManifest } from '../src/oci/index.js';
+import {
+  type Algorithm,
+  algorithmHash,
+  cryptoKeyOptions,
+  parseSignature,
+  sign,
+} from '../src/signature/index.js';
+import { TrustSet, verify } from '../src/trust/index.js';
+import {
+  KeyUsageFlags,
+  type KeyType,
+  generateKeyPair,
+  issueCertificate,
+} from '../src/x509/index.js';
+
+const ROUNDS = 7;
+const ROUND_MS = 400;
+const COLD_RUNS = 21;
+const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+const MANIFEST = Buffer.from(
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: {
+      mediaType: 'application/vnd.oci.empty.v1+json',
+      digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',
+      size: 2,
+    },
+    layers: [],
+  }),
+);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Operations per second of `op` over one round of about ROUND_MS. */
+async function opsPerSecond(op: () => unknown): Promise<number> {
+  let n = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  while (elapsed < ROUND_MS) {
+    for (let i = 0; i < 100; i++) await op();
+    n += 100;
+    elapsed = performance.now() - start;
+  }
+  return (n * 1000) / elapsed;
+}
+
+async function benchVerify(alg: Algorithm, keyType: KeyType): Promise<void> {
+  const host = 'registry.example.com';
+  const { privateKey, publicKey } = generateKeyPair(keyType);
+  const now = new Date();
+  const cert = await issueCertificate({
+    subject: `CN=${host}`,
+    publicKey,
+    selfSigningKey: privateKey,
+    notBefore: new Date(now.getTime() - 86400_000),
+    notAfter: new Date(now.getTime() + 86400_000),
+    basicConstraints: { ca: false },
+    keyUsage: KeyUsageFlags.digitalSignature,
+    dnsNames: [host],
+  });
+  const { descriptor } = describeManifest(MANIFEST);
+  const jws = sign(
+    descriptor,
+    { key: privateKey, certificateChain: [cert.der] },
+    {
+      algorithm: alg,
+      references: [`${host}/app:v1`],
+      expiresIn: 3600,
+    },
+  );
+  const trust = new TrustSet({ certificates: [cert] });
+  const parsed = parseSignature(jws);
+  const hash = algorithmHash(alg);
+  const keyOptions = cryptoKeyOptions(cert.publicKey, alg);
+  const raw = (): boolean => cryptoVerify(hash, parsed.signingInput, keyOptions, parsed.signature);
+  const full = (): Promise<unknown> => verify(jws, descriptor, trust, { now });
+  if (!raw()) throw new Error('raw verification failed');
+  await full();
+
+  const rawRounds: number[] = [];
+  const fullRounds: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    rawRounds.push(await opsPerSecond(raw));
+    fullRounds.push(await opsPerSecond(full));
+  }
+  const rawOps = median(rawRounds);
+  const fullOps = median(fullRounds);
+  console.log(
+    `${alg.padEnd(6)} ${keyType.padEnd(9)} raw crypto.verify ${rawOps.toFixed(0).padStart(7)}/s   nv2 verify ${fullOps
+      .toFixed(0)
+      .padStart(7)}/s   ratio ${((fullOps / rawOps) * 100).toFixed(1)}%  (goal >= 80%)`,
+  );
+}
+
+function runMs(args: readonly string[]): number {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (r.status !== 0)
+    throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr.toString()}`);
+  return ms;
+}
+
+async function benchColdStart(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'nv2-bench-'));
+  try {
+    const gen = spawnSync(process.execPath, [
+      CLI,
+      'cert',
+      'generate',
+      '--cn',
+      'registry.example.com',
+      '--out-dir',
+      dir,
+    ]);
+    if (gen.status !== 0) throw new Error(gen.stderr.toString());
+    const manifest = join(dir, 'm.json');
+    writeFileSync(manifest, MANIFEST);
+    const sig = join(dir, 's.jwt');
+    const key = join(dir, 'registry.example.com.key');
+    const cert = join(dir, 'registry.example.com.crt');
+    const s = spawnSync(process.execPath, [
+      CLI,
+      'sign',
+      '-k',
+      key,
+      '-c',
+      cert,
+      '-o',
+      sig,
+      `file:${manifest}`,
+    ]);
+    if (s.status !== 0) throw new Error(s.stderr.toString());
+    const floor: number[] = [];
+    const version: number[] = [];
+    const verifyRuns: number[] = [];
+    for (let i = 0; i < COLD_RUNS; i++) {
+      floor.push(runMs(['-e', '0']));
+      version.push(runMs([CLI, '--version']));
+      verifyRuns.push(runMs([CLI, 'verify', '-f', sig, '-c', cert, `file:${manifest}`]));
+    }
+    const f = median(floor);
+    const v = median(version);
+    const vr = median(verifyRuns);
+    console.log(`cold start, median of ${COLD_RUNS} runs each, alternating:`);
+    console.log(`  node -e 0      ${f.toFixed(1).padStart(6)} ms  (floor)`);
+    console.log(`  nv2 --version  ${v.toFixed(1).padStart(6)} ms  (${(v / f).toFixed(2)}x floor)`);
+    console.log(
+      `  nv2 verify     ${vr.toFixed(1).padStart(6)} ms  (${(vr / f).toFixed(2)}x floor; goal <= 150 ms)`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+console.log(`full verify vs raw crypto, median of ${ROUNDS} alternating rounds of ${ROUND_MS} ms:`);
+await benchVerify('RS256', 'rsa-2048');
+await benchVerify('PS256', 'rsa-2048');
+await benchVerify('ES256', 'ec-p256');
+await benchColdStart();

@@ -1,0 +1,112 @@
+/**
+ * The module layout as data (STYLE.md, "What may import what"), checked against the imports
+ * actually written under src/. A violation names the file and line.
+ */
+import assert from 'node:assert/strict';
+import { readFile, readdir } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../src');
+
+/** Which internal modules each module may import (`errors` is allowed everywhere). */
+const ALLOWED: Readonly<Record<string, readonly string[]>> = {
+  errors: [],
+  index: ['oci', 'content', 'signature', 'x509', 'trust'],
+  oci: [],
+  content: ['oci'],
+  signature: ['oci'],
+  x509: [],
+  trust: ['oci', 'signature', 'x509'],
+  cli: ['oci', 'content', 'signature', 'x509', 'trust'],
+};
+
+/** Third-party packages each module may import. */
+const ALLOWED_PACKAGES: Readonly<Record<string, readonly string[]>> = {
+  x509: ['@peculiar/asn1-schema', '@peculiar/asn1-x509', '@peculiar/x509', 'reflect-metadata'],
+  cli: ['commander'],
+};
+
+async function sourceFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await sourceFiles(path)));
+    else if (entry.name.endsWith('.ts')) out.push(path);
+  }
+  return out;
+}
+
+function moduleOf(file: string): string {
+  const rel = relative(ROOT, file).split('/');
+  return rel.length === 1 ? rel[0]!.replace(/\.[jt]s$/, '') : rel[0]!;
+}
+
+/** Source lines with comments blanked out, so that JSDoc examples do not count as code. */
+async function codeLines(file: string): Promise<string[]> {
+  return (await readFile(file, 'utf8'))
+    .split('\n')
+    .map((line) => (/^\s*(\*|\/\*|\/\/)/.test(line) ? '' : line));
+}
+
+const IMPORT = /(?:^|\s)(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g;
+
+describe('architecture', async () => {
+  const files = await sourceFiles(ROOT);
+
+  it('every top-level module is in the table', () => {
+    for (const file of files)
+      assert.ok(moduleOf(file) in ALLOWED, `${relative(ROOT, file)}: module not in the table`);
+  });
+
+  it('modules import only what the table allows, through index.ts', async () => {
+    const violations: string[] = [];
+    for (const file of files) {
+      const from = moduleOf(file);
+      const lines = await codeLines(file);
+      lines.forEach((line, i) => {
+        for (const m of line.matchAll(IMPORT)) {
+          const spec = m[1] ?? m[2]!;
+          const where = `${relative(ROOT, file)}:${i + 1}: ${spec}`;
+          if (spec.startsWith('node:')) continue;
+          if (!spec.startsWith('.')) {
+            const pkg = spec.startsWith('@')
+              ? spec.split('/').slice(0, 2).join('/')
+              : spec.split('/')[0]!;
+            if (!(ALLOWED_PACKAGES[from] ?? []).includes(pkg))
+              violations.push(`${where} (package not allowed in ${from})`);
+            continue;
+          }
+          const target = relative(ROOT, resolve(dirname(file), spec));
+          const to = moduleOf(join(ROOT, target));
+          if (to === from || to === 'errors') continue;
+          if (!(ALLOWED[from] ?? []).includes(to))
+            violations.push(`${where} (${from} may not import ${to})`);
+          else if (target.split('/').length > 1 && !target.endsWith('/index.js')) {
+            violations.push(`${where} (import ${to} through its index.ts)`);
+          }
+        }
+      });
+    }
+    assert.deepEqual(violations, []);
+  });
+
+  it('library modules do not print, exit or read argv', async () => {
+    const violations: string[] = [];
+    for (const file of files) {
+      if (moduleOf(file) === 'cli') continue;
+      const text = (await codeLines(file)).join('\n');
+      for (const banned of [
+        'console.',
+        'process.exit',
+        'process.argv',
+        'process.stdout',
+        'process.stdin',
+      ]) {
+        if (text.includes(banned)) violations.push(`${relative(ROOT, file)}: ${banned}`);
+      }
+    }
+    assert.deepEqual(violations, []);
+  });
+});
