@@ -39,6 +39,13 @@ const SPECS: Readonly<Record<Algorithm, AlgorithmSpec>> = {
   ES512: { hash: 'sha512', family: 'ECDSA', curve: 'secp521r1', signatureBytes: 132 },
 };
 
+const HASH_BYTES = { sha256: 32, sha384: 48, sha512: 64 } as const;
+const PSS_BY_HASH: Readonly<Record<string, Algorithm>> = {
+  sha256: 'PS256',
+  sha384: 'PS384',
+  sha512: 'PS512',
+};
+
 /** The hash an algorithm signs with. */
 export function algorithmHash(alg: Algorithm): 'sha256' | 'sha384' | 'sha512' {
   return SPECS[alg].hash;
@@ -101,7 +108,21 @@ export function keyAlgorithmProblem(
       message: `alg ${alg} does not fit a ${describeKey(key)} key`,
     };
   }
-  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  // RSASSA-PSS parameters in the SubjectPublicKeyInfo bind the key to one hash, and the salt
+  // must fit RFC 7518 §3.5 (as long as the hash); OpenSSL would otherwise throw mid-verify.
+  const details = key.asymmetricKeyDetails ?? {};
+  if (
+    type === 'rsa-pss' &&
+    ((details.hashAlgorithm !== undefined && details.hashAlgorithm !== spec.hash) ||
+      (details.mgf1HashAlgorithm !== undefined && details.mgf1HashAlgorithm !== spec.hash) ||
+      (details.saltLength !== undefined && details.saltLength > HASH_BYTES[spec.hash]))
+  ) {
+    return {
+      code: 'NV2_ERR_KEY_ALGORITHM_MISMATCH',
+      message: `alg ${alg} does not fit an RSASSA-PSS key restricted to ${details.hashAlgorithm ?? '?'} (salt ${details.saltLength ?? '?'})`,
+    };
+  }
+  const bits = details.modulusLength ?? 0;
   if (bits < MIN_RSA_BITS) {
     return {
       code: 'NV2_ERR_KEY_TOO_WEAK',
@@ -123,7 +144,8 @@ export function algorithmForKey(key: KeyObject, requested?: Algorithm): Algorith
     const type = key.asymmetricKeyType;
     const curve = key.asymmetricKeyDetails?.namedCurve;
     if (type === 'rsa') alg = 'RS256';
-    else if (type === 'rsa-pss') alg = 'PS256';
+    else if (type === 'rsa-pss')
+      alg = PSS_BY_HASH[key.asymmetricKeyDetails?.hashAlgorithm ?? 'sha256'] ?? 'PS256';
     else if (type === 'ec' && curve === 'prime256v1') alg = 'ES256';
     else if (type === 'ec' && curve === 'secp384r1') alg = 'ES384';
     else if (type === 'ec' && curve === 'secp521r1') alg = 'ES512';

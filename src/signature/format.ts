@@ -282,10 +282,10 @@ export function parseSignature(
   if (secondDot === -1 || compact.indexOf('.', secondDot + 1) !== -1) {
     throw malformed('signature is not a JWS compact serialization of three dot-separated parts');
   }
-  if (firstDot === 0 || secondDot === firstDot + 1 || secondDot === compact.length - 1) {
-    throw malformed('signature has an empty part');
-  }
+  if (firstDot === 0 || secondDot === firstDot + 1) throw malformed('signature has an empty part');
+  // The header first: `alg: none` (whose signature part is empty) is refused for its alg.
   const parsedHeader = parseHeader(compact, firstDot);
+  if (secondDot === compact.length - 1) throw malformed('signature has an empty signature part');
   const claimsSegment = compact.slice(firstDot + 1, secondDot);
   const { claims, referenceRegistries } = parseClaimsSegment(claimsSegment);
   const signature = decodeBase64url(compact.slice(secondDot + 1), 'signature value');

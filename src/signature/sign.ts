@@ -90,10 +90,21 @@ export function sign(descriptor: Descriptor, signer: Signer, options: SignOption
   if (options.expiresIn !== undefined) claims['nbf'] = iat;
 
   const signingInput = `${encodeBase64url(JSON.stringify(header))}.${encodeBase64url(JSON.stringify(claims))}`;
-  const signature = cryptoSign(
-    algorithmHash(alg),
-    Buffer.from(signingInput, 'latin1'),
-    cryptoKeyOptions(signer.key, alg),
-  );
+  let signature: Buffer;
+  try {
+    signature = cryptoSign(
+      algorithmHash(alg),
+      Buffer.from(signingInput, 'latin1'),
+      cryptoKeyOptions(signer.key, alg),
+    );
+  } catch (err) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_KEY',
+      `the key cannot sign ${alg}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
   return `${signingInput}.${signature.toString('base64url')}`;
 }

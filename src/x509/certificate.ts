@@ -96,6 +96,14 @@ export class Certificate {
         cause: err,
       });
     }
+    // Exactly one DER certificate: trailing bytes would give the same certificate a second
+    // spelling (and fingerprint). OpenSSL re-encodes what it parsed; anything else differs.
+    if (!this.x509.raw.equals(this.der)) {
+      throw new InvalidInputError(
+        'NV2_ERR_INVALID_CERTIFICATE',
+        'certificate is not exactly one DER-encoded X.509 certificate',
+      );
+    }
     const tbs = asn.tbsCertificate;
     this.publicKey = this.x509.publicKey;
     this.subject = this.x509.subject.split('\n').join(', ');
@@ -133,10 +141,10 @@ export class Certificate {
             keyUsage = AsnConvert.parse(value, KeyUsage).toNumber();
             break;
           case OID.extKeyUsage:
-            extendedKeyUsage = [...AsnConvert.parse(value, ExtendedKeyUsage)];
+            extendedKeyUsage = Array.from(AsnConvert.parse(value, ExtendedKeyUsage));
             break;
           case OID.subjectAltName:
-            dnsNames = AsnConvert.parse(value, SubjectAlternativeName)
+            dnsNames = Array.from(AsnConvert.parse(value, SubjectAlternativeName))
               .filter((n) => n.dNSName !== undefined)
               .map((n) => n.dNSName!);
             break;

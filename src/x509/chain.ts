@@ -142,9 +142,10 @@ export function buildPaths(
     }
     if (path.length >= MAX_PATH_LENGTH) return;
     const issuerName = current.x509.issuer;
+    // Trusted certificates first; an x5c copy of a trusted certificate is the same candidate.
     const candidates = [
       ...anchors.withSubject(issuerName),
-      ...intermediates.filter((c) => c.x509.subject === issuerName),
+      ...intermediates.filter((c) => c.x509.subject === issuerName && !anchors.has(c)),
     ];
     for (const candidate of candidates) {
       if (path.some((c) => c.fingerprintSha256 === candidate.fingerprintSha256)) continue;

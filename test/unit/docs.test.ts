@@ -10,7 +10,7 @@ const DOC = new URL('../../../docs/errors.md', import.meta.url);
 describe('docs/errors.md', async () => {
   const text = await readFile(DOC, 'utf8');
   const documented = new Set(
-    [...text.matchAll(/^\| `(NV2_ERR_[A-Z0-9_]+)` \|/gm)].map((m) => m[1]),
+    [...text.matchAll(/^\|\s*`(NV2_ERR_[A-Z0-9_]+)`\s*\|/gm)].map((m) => m[1]),
   );
 
   it('documents every code', () => {
@@ -29,6 +29,6 @@ describe('docs/errors.md', async () => {
 
   it('lists every exit code', () => {
     for (const code of Object.values(ExitCode))
-      assert.match(text, new RegExp(`^\\| ${code} \\|`, 'm'));
+      assert.match(text, new RegExp(`^\\|\\s*${code}\\s*\\|`, 'm'));
   });
 });
