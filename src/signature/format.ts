@@ -73,8 +73,8 @@ export interface ParsedSignature extends ParsedHeader {
   readonly claims: SignatureClaims;
   /** The registry host of each reference, normalized and lower-cased, in claim order. */
   readonly referenceRegistries: readonly string[];
-  /** The ASCII bytes of `header.claims`, what the signature covers. */
-  readonly signingInput: Buffer;
+  /** The base64url claims segment. */
+  readonly claimsSegment: string;
   readonly signature: Buffer;
 }
 
@@ -295,11 +295,6 @@ export function parseSignature(
       `${parsedHeader.header.alg} signature is ${signature.byteLength} bytes, expected ${ecdsaBytes} (r‖s, RFC 7518 §3.4)`,
     );
   }
-  // The signing input is `header.claims` as ASCII; the header's bytes are already known.
-  const signingInput = Buffer.allocUnsafe(secondDot);
-  parsedHeader.segmentBytes.copy(signingInput, 0);
-  signingInput[firstDot] = 0x2e;
-  signingInput.write(claimsSegment, firstDot + 1, 'latin1');
   return {
     segment: parsedHeader.segment,
     segmentBytes: parsedHeader.segmentBytes,
@@ -308,7 +303,25 @@ export function parseSignature(
     compact,
     claims,
     referenceRegistries,
-    signingInput,
+    claimsSegment,
     signature,
   };
+}
+
+/**
+ * The bytes the signature covers: ASCII `header.claims`. Written into `into` when it is large
+ * enough (the verification hot path reuses one buffer rather than allocate per signature,
+ * which costs more than the copy), else into a new buffer.
+ */
+export function signingInput(parsed: ParsedSignature, into?: Buffer): Buffer {
+  const headerLength = parsed.segmentBytes.byteLength;
+  const length = headerLength + 1 + parsed.claimsSegment.length;
+  const out =
+    into !== undefined && into.byteLength >= length
+      ? into.subarray(0, length)
+      : Buffer.allocUnsafe(length);
+  parsed.segmentBytes.copy(out, 0);
+  out[headerLength] = 0x2e;
+  out.write(parsed.claimsSegment, headerLength + 1, 'latin1');
+  return out;
 }

@@ -28,6 +28,7 @@ export {
   parseClaimsSegment,
   parseHeaderSegment,
   parseSignature,
+  signingInput,
 } from './format.js';
 export type {
   HeaderParser,

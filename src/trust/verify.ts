@@ -4,8 +4,10 @@ import { type Descriptor, type Digest, digestAlgorithm, digestOf } from '../oci/
 import {
   type Algorithm,
   type ParsedSignature,
+  MAX_SIGNATURE_BYTES,
   algorithmHash,
   parseSignature,
+  signingInput,
 } from '../signature/index.js';
 import { type Certificate, type CertificatePath, checkPathValidity } from '../x509/index.js';
 import { registryMatchesNames } from './names.js';
@@ -50,19 +52,19 @@ function fail(
   throw new VerificationFailedError(code, message);
 }
 
-function secondsToDate(seconds: number | undefined): Date | undefined {
-  return seconds === undefined ? undefined : new Date(seconds * 1000);
-}
-
 /**
  * Checks the signature value. OpenSSL throws rather than answers for some crafted inputs
  * (parameters a key refuses); those are invalid signatures, not crashes.
  */
+let scratch: Buffer | undefined;
+
 function verifySignatureValue(parsed: ParsedSignature, signer: ResolvedSigner): boolean {
+  // crypto.verify is synchronous and keeps no reference: one buffer serves every call.
+  scratch ??= Buffer.allocUnsafeSlow(MAX_SIGNATURE_BYTES);
   try {
     return cryptoVerify(
       algorithmHash(parsed.header.alg),
-      parsed.signingInput,
+      signingInput(parsed, scratch),
       signer.keyOptions,
       parsed.signature,
     );
@@ -147,7 +149,6 @@ export async function verify(
       ? signature
       : parseSignature(signature, trust.parseHeader);
   const signer = trust.resolveSigner(parsed);
-  const alg = parsed.header.alg;
   if (!verifySignatureValue(parsed, signer)) {
     fail(
       'NV2_ERR_SIGNATURE_INVALID',
@@ -171,21 +172,17 @@ export async function verify(
   }
   checkSubject(parsed, subject);
   checkReferences(parsed, signer);
-  const references = claims.references ?? [];
-
-  const issuedAt = secondsToDate(claims.iat);
-  const notBefore = secondsToDate(claims.nbf);
-  const expiresAt = secondsToDate(claims.exp);
-  return {
+  const result: { -readonly [K in keyof VerificationResult]: VerificationResult[K] } = {
     digest: claims.digest,
     mediaType: claims.mediaType,
     size: claims.size,
-    algorithm: alg,
+    algorithm: parsed.header.alg,
     signer: signer.certificate,
     certificateChain,
-    references,
-    ...(issuedAt !== undefined ? { issuedAt } : {}),
-    ...(notBefore !== undefined ? { notBefore } : {}),
-    ...(expiresAt !== undefined ? { expiresAt } : {}),
+    references: claims.references ?? [],
   };
+  if (claims.iat !== undefined) result.issuedAt = new Date(claims.iat * 1000);
+  if (claims.nbf !== undefined) result.notBefore = new Date(claims.nbf * 1000);
+  if (claims.exp !== undefined) result.expiresAt = new Date(claims.exp * 1000);
+  return result;
 }
