@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeManifest } from '../src/oci/index.js';
+import { SAMPLE_MANIFEST } from '../test/helpers/fixtures.js';
 import {
   type Algorithm,
   algorithmHash,
@@ -25,31 +26,13 @@ import {
   signingInput,
 } from '../src/signature/index.js';
 import { TrustSet, verify } from '../src/trust/index.js';
-import {
-  KeyUsageFlags,
-  type KeyType,
-  generateKeyPair,
-  issueCertificate,
-} from '../src/x509/index.js';
+import { type KeyType, generateCertificate } from '../src/x509/index.js';
 
 const ROUNDS = 9;
 const ROUND_MS = 600;
 const BATCH = 50;
 const COLD_RUNS = 21;
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-
-const MANIFEST = Buffer.from(
-  JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: {
-      mediaType: 'application/vnd.oci.empty.v1+json',
-      digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',
-      size: 2,
-    },
-    layers: [],
-  }),
-);
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -79,19 +62,13 @@ async function pairedRound(a: () => unknown, b: () => unknown): Promise<[number,
 
 async function benchVerify(alg: Algorithm, keyType: KeyType): Promise<void> {
   const host = 'registry.example.com';
-  const { privateKey, publicKey } = generateKeyPair(keyType);
   const now = new Date();
-  const cert = await issueCertificate({
-    subject: `CN=${host}`,
-    publicKey,
-    selfSigningKey: privateKey,
-    notBefore: new Date(now.getTime() - 86400_000),
-    notAfter: new Date(now.getTime() + 86400_000),
-    basicConstraints: { ca: false },
-    keyUsage: KeyUsageFlags.digitalSignature,
-    dnsNames: [host],
+  const { privateKey, certificate: cert } = await generateCertificate({
+    commonName: host,
+    keyType,
+    now,
   });
-  const { descriptor } = describeManifest(MANIFEST);
+  const { descriptor } = describeManifest(SAMPLE_MANIFEST);
   const jws = sign(
     descriptor,
     { key: privateKey, certificateChain: [cert.der] },
@@ -154,7 +131,7 @@ async function benchColdStart(): Promise<void> {
     ]);
     if (gen.status !== 0) throw new Error(gen.stderr.toString());
     const manifest = join(dir, 'm.json');
-    writeFileSync(manifest, MANIFEST);
+    writeFileSync(manifest, SAMPLE_MANIFEST);
     const sig = join(dir, 's.jwt');
     const key = join(dir, 'registry.example.com.key');
     const cert = join(dir, 'registry.example.com.crt');

@@ -13,5 +13,7 @@ export {
 export type { CertificatePath } from './chain.js';
 export { KEY_TYPES, generateKeyPair, issueCertificate } from './issue.js';
 export type { CertificateRequest, KeyType } from './issue.js';
+export { CODE_SIGNING_EKU, MAX_VALIDITY_DAYS, generateCertificate } from './profiles.js';
+export type { GenerateCertificateOptions } from './profiles.js';
 export { keysMatch, loadCertificates, loadPrivateKey, parsePem } from './pem.js';
 export type { PemBlock } from './pem.js';

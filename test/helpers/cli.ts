@@ -17,32 +17,17 @@ export function nv2(
   args: readonly string[],
   options: { cwd?: string; stdin?: Buffer | string } = {},
 ): Promise<CliResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: options.cwd,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolvePromise({
-        code: code ?? -1,
-        stdout: Buffer.concat(out).toString(),
-        stderr: Buffer.concat(err).toString(),
-      }),
-    );
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(options.stdin);
-  });
+  return run(process.execPath, [CLI, ...args], options);
 }
 
-/** Runs any program, for independent tools such as openssl. */
-export function run(command: string, args: readonly string[], cwd?: string): Promise<CliResult> {
+/** Runs a program (nv2, or an independent tool such as openssl) and collects what it printed. */
+export function run(
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string; stdin?: Buffer | string } = {},
+): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
@@ -55,5 +40,8 @@ export function run(command: string, args: readonly string[], cwd?: string): Pro
         stderr: Buffer.concat(err).toString(),
       }),
     );
+    // A process that exits without reading its input closes the pipe: not an error here.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.stdin);
   });
 }

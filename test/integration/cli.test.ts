@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { nv2, run } from '../helpers/cli.js';
+import { type CliResult, nv2, run } from '../helpers/cli.js';
 import { SAMPLE, SAMPLE_MANIFEST, VECTORS_DIR, tempDir } from '../helpers/fixtures.js';
 
 const HOST = 'registry.example.com';
@@ -159,6 +159,18 @@ describe('nv2 CLI', async () => {
   });
 
   describe('sign and verify', () => {
+    const key = (): string => join(dir, `${HOST}.key`);
+    const cert = (): string => join(dir, `${HOST}.crt`);
+    /** `nv2 sign` of the sample manifest with the test identity, writing `out`. */
+    const signSample = (out: string, ...flags: string[]): Promise<CliResult> =>
+      nv2(['sign', '-k', key(), '-c', cert(), '-o', out, ...flags, `file:${manifest}`]);
+    /** `nv2 verify` of `sig` against `target` (default: the sample manifest). */
+    const verifySample = (
+      sig: string,
+      flags: string[] = [],
+      target = `file:${manifest}`,
+    ): Promise<CliResult> => nv2(['verify', '-f', sig, ...flags, target]);
+
     it('signs to <digest hex>.jwt by default, prints the digest, and verifies', async () => {
       const work = await tempDir();
       const r = await nv2(
@@ -167,87 +179,74 @@ describe('nv2 CLI', async () => {
           '-m',
           'x509',
           '-k',
-          join(dir, `${HOST}.key`),
+          key(),
           '-c',
-          join(dir, `${HOST}.crt`),
+          cert(),
           '-r',
           `${HOST}/net-monitor:v1`,
           `file:${manifest}`,
         ],
-        { cwd: work },
+        {
+          cwd: work,
+        },
       );
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, `${SAMPLE.descriptor.digest}\n`);
       const sigFile = join(work, `${SAMPLE.descriptor.digest.slice('sha256:'.length)}.jwt`);
-      const v = await nv2([
-        'verify',
-        '-f',
-        sigFile,
-        '-c',
-        join(dir, `${HOST}.crt`),
-        `file:${manifest}`,
-      ]);
+      const v = await verifySample(sigFile, ['-c', cert()]);
       assert.equal(v.code, 0, v.stderr);
       assert.equal(v.stdout, `${SAMPLE.descriptor.digest}\n`);
       assert.equal(v.stderr, '');
     });
 
     it('reads the manifest from standard input with - and file:-', async () => {
-      const work = await tempDir();
-      const sig = join(work, 's.jwt');
-      const r = await nv2(
-        ['sign', '-k', join(dir, `${HOST}.key`), '-c', join(dir, `${HOST}.crt`), '-o', sig, '-'],
-        { stdin: SAMPLE_MANIFEST },
-      );
+      const sig = join(await tempDir(), 's.jwt');
+      const r = await nv2(['sign', '-k', key(), '-c', cert(), '-o', sig, '-'], {
+        stdin: SAMPLE_MANIFEST,
+      });
       assert.equal(r.code, 0, r.stderr);
-      const v = await nv2(['verify', '-f', sig, '-c', join(dir, `${HOST}.crt`), 'file:-'], {
+      const v = await nv2(['verify', '-f', sig, '-c', cert(), 'file:-'], {
         stdin: SAMPLE_MANIFEST,
       });
       assert.equal(v.code, 0, v.stderr);
     });
 
     it('puts a kid in the header without -c, and verify finds the certificate by it', async () => {
-      const work = await tempDir();
-      const sig = join(work, 'kid.jwt');
-      assert.equal(
-        (await nv2(['sign', '-k', join(dir, `${HOST}.key`), '-o', sig, `file:${manifest}`])).code,
-        0,
-      );
-      const header = JSON.parse((await nv2(['inspect', '--output', 'json', sig])).stdout) as {
+      const sig = join(await tempDir(), 'kid.jwt');
+      assert.equal((await nv2(['sign', '-k', key(), '-o', sig, `file:${manifest}`])).code, 0);
+      const info = JSON.parse((await nv2(['inspect', '--output', 'json', sig])).stdout) as {
         header: Record<string, unknown>;
       };
-      assert.match(String(header.header['kid']), /^([A-Z2-7]{4}:){11}[A-Z2-7]{4}$/);
-      assert.equal(header.header['x5c'], undefined);
-      assert.equal(
-        (await nv2(['verify', '-f', sig, '-c', join(dir, `${HOST}.crt`), `file:${manifest}`])).code,
-        0,
-      );
-      const unknown = await nv2(['verify', '-f', sig, `file:${manifest}`]);
+      assert.match(String(info.header['kid']), /^([A-Z2-7]{4}:){11}[A-Z2-7]{4}$/);
+      assert.equal(info.header['x5c'], undefined);
+      assert.equal((await verifySample(sig, ['-c', cert()])).code, 0);
+      const unknown = await verifySample(sig);
       assert.equal(unknown.code, 1);
       assertOneLineError(unknown.stderr, 'NV2_ERR_SIGNER_UNKNOWN');
     });
 
     it('-e sets nbf and exp; --media-type overrides the manifest field; --alg chooses', async () => {
-      const work = await tempDir();
       const rsa = await tempDir();
       assert.equal(
         (await nv2(['cert', 'generate', '--cn', HOST, '--key-type', 'rsa-2048', '--out-dir', rsa]))
           .code,
         0,
       );
-      const sig = join(work, 'e.jwt');
+      const rsaCert = join(rsa, `${HOST}.crt`);
+      const sig = join(rsa, 'e.jwt');
+      const mediaType = 'application/vnd.example+json';
       const r = await nv2([
         'sign',
         '-k',
         join(rsa, `${HOST}.key`),
         '-c',
-        join(rsa, `${HOST}.crt`),
+        rsaCert,
         '-e',
         '24h',
         '--alg',
         'PS256',
         '--media-type',
-        'application/vnd.example+json',
+        mediaType,
         '-o',
         sig,
         `file:${manifest}`,
@@ -260,37 +259,16 @@ describe('nv2 CLI', async () => {
       assert.equal(info.header.alg, 'PS256');
       assert.equal(info.claims.nbf, info.claims.iat);
       assert.equal(info.claims.exp, info.claims.iat + 86400);
-      assert.equal(info.claims.mediaType, 'application/vnd.example+json');
-      assert.equal(
-        (await nv2(['verify', '-f', sig, '-c', join(rsa, `${HOST}.crt`), `file:${manifest}`])).code,
-        1,
-      );
-      assert.equal(
-        (
-          await nv2([
-            'verify',
-            '-f',
-            sig,
-            '-c',
-            join(rsa, `${HOST}.crt`),
-            '--media-type',
-            'application/vnd.example+json',
-            `file:${manifest}`,
-          ])
-        ).code,
-        0,
-      );
-      const late = await nv2([
-        'verify',
-        '-f',
-        sig,
+      assert.equal(info.claims.mediaType, mediaType);
+      assert.equal((await verifySample(sig, ['-c', rsaCert])).code, 1);
+      assert.equal((await verifySample(sig, ['-c', rsaCert, '--media-type', mediaType])).code, 0);
+      const late = await verifySample(sig, [
         '-c',
-        join(rsa, `${HOST}.crt`),
+        rsaCert,
         '--media-type',
-        'application/vnd.example+json',
+        mediaType,
         '--at',
         String(info.claims.exp),
-        `file:${manifest}`,
       ]);
       assert.equal(late.code, 1);
       assertOneLineError(late.stderr, 'NV2_ERR_SIGNATURE_EXPIRED');
@@ -299,89 +277,30 @@ describe('nv2 CLI', async () => {
     it('refuses a tampered manifest, an untrusted signer and a foreign registry with exit 1 and one line', async () => {
       const work = await tempDir();
       const sig = join(work, 's.jwt');
-      assert.equal(
-        (
-          await nv2([
-            'sign',
-            '-k',
-            join(dir, `${HOST}.key`),
-            '-c',
-            join(dir, `${HOST}.crt`),
-            '-r',
-            `${HOST}/a:1`,
-            '-o',
-            sig,
-            `file:${manifest}`,
-          ])
-        ).code,
-        0,
-      );
+      assert.equal((await signSample(sig, '-r', `${HOST}/a:1`)).code, 0);
       const tampered = join(work, 'tampered.json');
       await writeFile(tampered, Buffer.concat([SAMPLE_MANIFEST, Buffer.from(' ')]));
-      const t = await nv2([
-        'verify',
-        '-f',
-        sig,
-        '-c',
-        join(dir, `${HOST}.crt`),
-        `file:${tampered}`,
-      ]);
+      const t = await verifySample(sig, ['-c', cert()], `file:${tampered}`);
       assert.equal(t.code, 1);
       assertOneLineError(t.stderr, 'NV2_ERR_DIGEST_MISMATCH');
       assert.equal(t.stdout, '');
-      const u = await nv2(['verify', '-f', sig, `file:${manifest}`]);
+      const u = await verifySample(sig);
       assert.equal(u.code, 1);
       assertOneLineError(u.stderr, 'NV2_ERR_CERT_UNTRUSTED');
       const foreign = join(work, 'foreign.jwt');
-      const s = await nv2([
-        'sign',
-        '-k',
-        join(dir, `${HOST}.key`),
-        '-c',
-        join(dir, `${HOST}.crt`),
-        '-r',
-        'other.io/a:1',
-        '-o',
-        foreign,
-        `file:${manifest}`,
-      ]);
+      const s = await signSample(foreign, '-r', 'other.io/a:1');
       assert.equal(s.code, 0);
       assert.match(s.stderr, /^nv2: warning: /);
-      const f = await nv2([
-        'verify',
-        '-f',
-        foreign,
-        '-c',
-        join(dir, `${HOST}.crt`),
-        `file:${manifest}`,
-      ]);
+      const f = await verifySample(foreign, ['-c', cert()]);
       assert.equal(f.code, 1);
       assertOneLineError(f.stderr, 'NV2_ERR_REFERENCE_MISMATCH');
     });
 
     it('accepts a signature file ending with a newline', async () => {
-      const work = await tempDir();
-      const sig = join(work, 's.jwt');
-      assert.equal(
-        (
-          await nv2([
-            'sign',
-            '-k',
-            join(dir, `${HOST}.key`),
-            '-c',
-            join(dir, `${HOST}.crt`),
-            '-o',
-            sig,
-            `file:${manifest}`,
-          ])
-        ).code,
-        0,
-      );
+      const sig = join(await tempDir(), 's.jwt');
+      assert.equal((await signSample(sig)).code, 0);
       await writeFile(sig, `${await readFile(sig, 'utf8')}\n`);
-      assert.equal(
-        (await nv2(['verify', '-f', sig, '-c', join(dir, `${HOST}.crt`), `file:${manifest}`])).code,
-        0,
-      );
+      assert.equal((await verifySample(sig, ['-c', cert()])).code, 0);
     });
 
     it('refuses malformed signature files with exit 1 and one line, never a crash', async () => {
@@ -400,39 +319,23 @@ describe('nv2 CLI', async () => {
       for (const [name, content, code] of cases) {
         const path = join(work, name);
         await writeFile(path, content);
-        const r = await nv2([
-          'verify',
-          '-f',
-          path,
-          '-c',
-          join(dir, `${HOST}.crt`),
-          `file:${manifest}`,
-        ]);
+        const r = await verifySample(path, ['-c', cert()]);
         assert.equal(r.code, 1, `${name}: ${r.stderr}`);
         assertOneLineError(r.stderr, code);
       }
     });
 
     it('reports usage and input errors with exit 2', async () => {
-      const cert = join(dir, `${HOST}.crt`);
-      const key = join(dir, `${HOST}.key`);
-      const missingSig = await nv2([
-        'verify',
-        '-f',
-        join(dir, 'missing.jwt'),
-        '-c',
-        cert,
-        `file:${manifest}`,
-      ]);
+      const missingSig = await verifySample(join(dir, 'missing.jwt'), ['-c', cert()]);
       assert.equal(missingSig.code, 2);
       assertOneLineError(missingSig.stderr, 'NV2_ERR_FILE_NOT_FOUND');
       assert.equal((await nv2(['verify', `file:${manifest}`])).code, 2); // -f is required
       assert.equal((await nv2(['sign', '--no-such-flag', `file:${manifest}`])).code, 2);
       assert.equal((await nv2(['no-such-command'])).code, 2);
-      const target = await nv2(['sign', '-k', key, 'docker://example.com/a:1']);
+      const target = await nv2(['sign', '-k', key(), 'docker://example.com/a:1']);
       assert.equal(target.code, 2);
       assertOneLineError(target.stderr, 'NV2_ERR_INVALID_TARGET');
-      const badKey = await nv2(['sign', '-k', cert, `file:${manifest}`]);
+      const badKey = await nv2(['sign', '-k', cert(), `file:${manifest}`]);
       assert.equal(badKey.code, 2);
       assertOneLineError(badKey.stderr, 'NV2_ERR_INVALID_KEY');
       const other = await tempDir();
@@ -442,14 +345,13 @@ describe('nv2 CLI', async () => {
         '-k',
         join(other, 'other.io.key'),
         '-c',
-        cert,
+        cert(),
         `file:${manifest}`,
       ]);
       assert.equal(mismatch.code, 2);
       assertOneLineError(mismatch.stderr, 'NV2_ERR_KEY_CERT_MISMATCH');
-      const method = await nv2(['sign', '-m', 'pgp', '-k', key, `file:${manifest}`]);
-      assert.equal(method.code, 2);
-      const expiry = await nv2(['sign', '-k', key, '-e', '90', `file:${manifest}`]);
+      assert.equal((await nv2(['sign', '-m', 'pgp', '-k', key(), `file:${manifest}`])).code, 2);
+      const expiry = await nv2(['sign', '-k', key(), '-e', '90', `file:${manifest}`]);
       assert.equal(expiry.code, 2);
       assertOneLineError(expiry.stderr, 'NV2_ERR_INVALID_ARGUMENT');
     });
@@ -518,13 +420,13 @@ describe('nv2 CLI', async () => {
           '-subj',
           `/CN=${HOST}`,
         ],
-        work,
+        { cwd: work },
       );
       assert.equal(gen.code, 0, gen.stderr);
       const pkcs1 = await run(
         'openssl',
         ['rsa', '-in', 'k8.pem', '-traditional', '-out', 'k1.pem'],
-        work,
+        { cwd: work },
       );
       assert.equal(pkcs1.code, 0, pkcs1.stderr);
       assert.match(await readFile(join(work, 'k1.pem'), 'utf8'), /BEGIN RSA PRIVATE KEY/);
@@ -553,15 +455,18 @@ describe('nv2 CLI', async () => {
     it('signs with an openssl-made EC key (SEC1) for P-384 as ES384', async () => {
       const work = await tempDir();
       assert.equal(
-        (await run('openssl', ['ecparam', '-name', 'secp384r1', '-genkey', '-out', 'ec.pem'], work))
-          .code,
+        (
+          await run('openssl', ['ecparam', '-name', 'secp384r1', '-genkey', '-out', 'ec.pem'], {
+            cwd: work,
+          })
+        ).code,
         0,
       );
       assert.match(await readFile(join(work, 'ec.pem'), 'utf8'), /BEGIN EC PRIVATE KEY/);
       const cert = await run(
         'openssl',
         ['req', '-x509', '-key', 'ec.pem', '-out', 'c.pem', '-days', '2', '-subj', `/CN=${HOST}`],
-        work,
+        { cwd: work },
       );
       assert.equal(cert.code, 0, cert.stderr);
       assert.equal(

@@ -7,7 +7,7 @@ import { VerificationFailedError, isNv2Error } from '../../errors.js';
 import { MediaTypes, describeManifest } from '../../oci/index.js';
 import { sign } from '../../signature/index.js';
 import { TrustSet, verify } from '../../trust/index.js';
-import { KeyUsageFlags, generateKeyPair, issueCertificate } from '../../x509/index.js';
+import { generateCertificate } from '../../x509/index.js';
 import { print } from '../output.js';
 
 /** The registry the demo's certificate speaks for. */
@@ -68,17 +68,10 @@ export function registerDemo(program: Command): void {
 
         print(`1. A signing certificate for ${DEMO_REGISTRY}`);
         print(`   $ nv2 cert generate --cn ${DEMO_REGISTRY} --out-dir ${dir}`);
-        const { privateKey, publicKey } = generateKeyPair('ec-p256');
         const now = new Date();
-        const certificate = await issueCertificate({
-          subject: `CN=${DEMO_REGISTRY}`,
-          publicKey,
-          selfSigningKey: privateKey,
-          notBefore: new Date(now.getTime() - 60_000),
-          notAfter: new Date(now.getTime() + 365 * 86400_000),
-          basicConstraints: { ca: false },
-          keyUsage: KeyUsageFlags.digitalSignature,
-          dnsNames: [DEMO_REGISTRY],
+        const { privateKey, certificate } = await generateCertificate({
+          commonName: DEMO_REGISTRY,
+          now,
         });
         await writeFileAtomic(keyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }), {
           mode: 0o600,
