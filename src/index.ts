@@ -60,13 +60,19 @@ export {
   Certificate,
   KEY_TYPES,
   KeyUsageFlags,
+  generateCertificate,
   generateKeyPair,
   issueCertificate,
   keysMatch,
   loadCertificates,
   loadPrivateKey,
 } from './x509/index.js';
-export type { CertificatePath, CertificateRequest, KeyType } from './x509/index.js';
+export type {
+  CertificatePath,
+  CertificateRequest,
+  GenerateCertificateOptions,
+  KeyType,
+} from './x509/index.js';
 export { TrustSet, verify } from './trust/index.js';
 export type {
   TrustSetOptions,
