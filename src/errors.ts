@@ -48,6 +48,10 @@ export const CODES = [
   'NV2_ERR_SIZE_MISMATCH',
   'NV2_ERR_MEDIA_TYPE_MISMATCH',
   'NV2_ERR_REFERENCE_MISMATCH',
+  // Registry storage.
+  'NV2_ERR_STORAGE_NOT_FOUND',
+  'NV2_ERR_STORAGE_INVALID_PATH',
+  'NV2_ERR_STORAGE_IO',
   // Nothing could be decided (I/O and runtime failures, not a verdict on the signature).
   'NV2_ERR_IO',
   'NV2_ERR_INTERNAL',
@@ -77,6 +81,12 @@ export class VerificationFailedError extends Nv2Error {}
  * failed, a registry was unreachable). Callers must not treat this as "untrusted".
  */
 export class VerificationInconclusiveError extends Nv2Error {}
+
+/**
+ * A storage driver failed: a path is missing or invalid, or the medium failed. Registry code
+ * maps these to distribution-spec errors at the HTTP edge; storage paths never reach a response.
+ */
+export class StorageError extends Nv2Error {}
 
 /** Type guard for errors carrying an nv2 code. */
 export function isNv2Error(err: unknown): err is Nv2Error {

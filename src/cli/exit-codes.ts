@@ -1,5 +1,6 @@
 import {
   InvalidInputError,
+  StorageError,
   VerificationFailedError,
   VerificationInconclusiveError,
 } from '../errors.js';
@@ -23,6 +24,8 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 export function exitCodeFor(err: unknown): ExitCode {
   if (err instanceof VerificationFailedError) return ExitCode.verificationFailed;
   if (err instanceof InvalidInputError) return ExitCode.usage;
-  if (err instanceof VerificationInconclusiveError) return ExitCode.inconclusive;
+  if (err instanceof VerificationInconclusiveError || err instanceof StorageError) {
+    return ExitCode.inconclusive;
+  }
   return ExitCode.internal;
 }

@@ -27,3 +27,5 @@ export {
 export type { Reference } from './reference.js';
 export { MAX_MANIFEST_BYTES, describeManifest, manifestMediaTypeField } from './manifest.js';
 export type { ManifestContent } from './manifest.js';
+export { ERROR_CODES, errorBody, isErrorCode } from './errcodes.js';
+export type { ErrorCode, ErrorInfo, ErrorResponseBody } from './errcodes.js';

@@ -19,7 +19,8 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   signature: ['oci'],
   x509: [],
   trust: ['oci', 'signature', 'x509'],
-  cli: ['oci', 'content', 'signature', 'x509', 'trust'],
+  registry: ['oci', 'content'],
+  cli: ['oci', 'content', 'signature', 'x509', 'trust', 'registry'],
 };
 
 /** Third-party packages each module may import. */
