@@ -48,9 +48,13 @@ export const CODES = [
   'NV2_ERR_SIZE_MISMATCH',
   'NV2_ERR_MEDIA_TYPE_MISMATCH',
   'NV2_ERR_REFERENCE_MISMATCH',
+  // Content does not match the descriptor it was fetched or pushed by (checked while streaming).
+  'NV2_ERR_CONTENT_DIGEST_MISMATCH',
+  'NV2_ERR_CONTENT_SIZE_MISMATCH',
   // Registry storage.
   'NV2_ERR_STORAGE_NOT_FOUND',
   'NV2_ERR_STORAGE_INVALID_PATH',
+  'NV2_ERR_STORAGE_INVALID_RANGE',
   'NV2_ERR_STORAGE_IO',
   // Nothing could be decided (I/O and runtime failures, not a verdict on the signature).
   'NV2_ERR_IO',

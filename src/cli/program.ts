@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCert } from './commands/cert.js';
 import { registerDemo } from './commands/demo.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerRegistry } from './commands/registry.js';
 import { registerSign } from './commands/sign.js';
 import { registerVerify } from './commands/verify.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
@@ -24,6 +25,7 @@ export function createProgram(): Command {
   registerSign(program);
   registerVerify(program);
   registerInspect(program);
+  registerRegistry(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

@@ -2,7 +2,9 @@
  * The distribution-spec error codes (OCI distribution-spec v1.1, "Error Codes"), with the HTTP
  * status each is served with and its default message. One table: the registry serializes
  * with it and clients parse with it, the way distribution's `registry/api/errcode` serves both.
- * The last four are CNCF distribution's additions that clients know.
+ * The last five are CNCF distribution's additions that clients know; `UNKNOWN` is what
+ * distribution's `errcode.ErrorCodeUnknown` serves for a failure that is not the client's
+ * (HTTP 500, never with a detail), and what the spec tells clients to treat unknown codes as.
  */
 export const ERROR_CODES = {
   BLOB_UNKNOWN: { status: 404, message: 'blob unknown to registry' },
@@ -26,6 +28,7 @@ export const ERROR_CODES = {
   RANGE_INVALID: { status: 416, message: 'invalid content range' },
   PAGINATION_NUMBER_INVALID: { status: 400, message: 'invalid number of results requested' },
   UNAVAILABLE: { status: 503, message: 'service unavailable' },
+  UNKNOWN: { status: 500, message: 'unknown error' },
 } as const satisfies Record<string, { readonly status: number; readonly message: string }>;
 
 /** A distribution-spec error code. */

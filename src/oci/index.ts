@@ -29,3 +29,5 @@ export { MAX_MANIFEST_BYTES, describeManifest, manifestMediaTypeField } from './
 export type { ManifestContent } from './manifest.js';
 export { ERROR_CODES, errorBody, isErrorCode } from './errcodes.js';
 export type { ErrorCode, ErrorInfo, ErrorResponseBody } from './errcodes.js';
+export { hashingStream, verifyStream } from './verify-stream.js';
+export type { ExpectedContent, HashingStream } from './verify-stream.js';

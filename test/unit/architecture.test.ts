@@ -26,7 +26,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
 /** Third-party packages each module may import. */
 const ALLOWED_PACKAGES: Readonly<Record<string, readonly string[]>> = {
   x509: ['@peculiar/asn1-schema', '@peculiar/asn1-x509', '@peculiar/x509', 'reflect-metadata'],
-  cli: ['commander'],
+  cli: ['commander', 'yaml', 'prom-client'],
 };
 
 async function sourceFiles(dir: string): Promise<string[]> {

@@ -12,7 +12,21 @@ import type { Readable } from 'node:stream';
  * no request-derived string can ever escape the driver's root.
  *
  * Errors: a missing path is `StorageError` NV2_ERR_STORAGE_NOT_FOUND; any other failure of
- * the medium is `StorageError` NV2_ERR_STORAGE_IO.
+ * the medium is `StorageError` NV2_ERR_STORAGE_IO. Messages name the storage path, never a
+ * host path (the host error is the `cause`).
+ *
+ * Rules every driver follows (the contract suite checks each one):
+ *
+ * - The root `/` is always a directory (it exists even when storage is empty). It is valid
+ *   for `stat`, `list` and `walk` only; every other method refuses it with
+ *   NV2_ERR_STORAGE_INVALID_PATH (it cannot be read, written, moved or deleted).
+ * - Directories are implied by the files below them. A method that needs a file and finds a
+ *   directory (`getContent`, `reader`, `move`'s source), or needs a directory and finds a
+ *   file (`list`, `walk`), answers NV2_ERR_STORAGE_NOT_FOUND: there is no such file or
+ *   directory. Writing a file where a directory is (`putContent`, `writer`, `move`'s
+ *   destination), or below a file, fails with NV2_ERR_STORAGE_IO.
+ * - Invalid paths are refused before the medium is touched, by every method and for every
+ *   path argument.
  */
 export interface StorageDriver {
   /** A short name for logs and metrics: `filesystem`, `memory`, `s3`. */
@@ -31,6 +45,13 @@ export interface StorageDriver {
   /**
    * A stream of a file's content from `offset` (default 0), `length` bytes at most (default:
    * to the end). Streaming: memory stays flat whatever the file size.
+   *
+   * An `offset` at or past the end of the file gives an empty stream, not an error (as in
+   * distribution: callers check ranges against `stat`), and so does `length` 0. A negative or
+   * non-integer `offset` or `length` is NV2_ERR_STORAGE_INVALID_RANGE. A stream opened
+   * before `putContent` or `move` replaces the file reads one whole version, old or new, never
+   * a mix (the filesystem and memory drivers: the old one). The caller must consume or destroy
+   * the stream: on the filesystem it holds an open file until then.
    */
   reader(path: string, options?: { offset?: number; length?: number }): Promise<Readable>;
 
@@ -59,6 +80,12 @@ export interface StorageDriver {
   /**
    * Visits every file (not directory) below `path`, depth first, in sorted order. Used by
    * garbage collection and upload purging; `visit` may be async.
+   *
+   * "Sorted" means the visited paths, taken as whole strings, are in ascending order (what
+   * `paths.sort()` gives: `/a-b`, `/a.txt` before `/a/x`), the order an object store lists
+   * keys in. Visits are sequential: each `visit` promise settles before the next starts, and
+   * an error thrown by `visit` stops the walk and rejects with that same error. Files removed
+   * during the walk (by `visit` or anyone else) and not yet visited are skipped.
    */
   walk(path: string, visit: (info: FileInfo) => void | Promise<void>): Promise<void>;
 }
@@ -74,7 +101,10 @@ export interface FileInfo {
 
 /** A file being written. One writer per path at a time; callers serialize (upload sessions do). */
 export interface FileWriter {
-  /** Appends bytes. Resolves when the driver has accepted them (back-pressure). */
+  /**
+   * Appends bytes. Resolves when the driver has accepted them (back-pressure). Calls made
+   * without awaiting the previous one are applied in call order.
+   */
   write(chunk: Uint8Array): Promise<void>;
   /** Bytes in the file so far, including what an appending writer started from. */
   readonly size: number;
@@ -82,7 +112,11 @@ export interface FileWriter {
   commit(): Promise<void>;
   /** Closes the writer and deletes the file. */
   cancel(): Promise<void>;
-  /** Closes the writer, keeping what was written (an upload that continues later). */
+  /**
+   * Closes the writer, keeping what was written (an upload that continues later). Idempotent:
+   * safe in a `finally` after `commit` or `cancel`. Once a writer is closed, committed or
+   * cancelled, `write`, `commit` and `cancel` fail with NV2_ERR_STORAGE_IO.
+   */
   close(): Promise<void>;
 }
 

@@ -1,0 +1,202 @@
+import { readFile } from 'node:fs/promises';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import {
+  Counter,
+  Histogram,
+  Registry as MetricsRegistry,
+  collectDefaultMetrics,
+} from 'prom-client';
+import { InvalidInputError } from '../errors.js';
+import {
+  type RequestRecord,
+  createFilesystemDriver,
+  createMemoryDriver,
+  createRegistry,
+  createStore,
+} from '../registry/index.js';
+import type { RegistryConfig } from './registry-config.js';
+
+/** A running registry server. */
+export interface RunningRegistry {
+  /** Base URL, e.g. `http://127.0.0.1:5000`. */
+  readonly url: string;
+  readonly server: Server;
+  /**
+   * Stops accepting connections and resolves when in-flight requests have finished, or when
+   * the shutdown timeout forces the remaining connections closed.
+   */
+  close(): Promise<void>;
+}
+
+/** Writes one log line; the format decides what a line looks like. */
+export type LogSink = (line: string) => void;
+
+function formatBytes(n: number): string {
+  return n < 1024
+    ? `${n}B`
+    : n < 1024 * 1024
+      ? `${(n / 1024).toFixed(1)}KiB`
+      : `${(n / 1048576).toFixed(1)}MiB`;
+}
+
+/** Structured logging: one JSON object per line, or a short human line with `pretty`. */
+export function createLogger(format: 'json' | 'pretty', sink: LogSink) {
+  return (msg: string, fields: Record<string, unknown> = {}): void => {
+    const time = new Date().toISOString();
+    if (format === 'json') {
+      sink(JSON.stringify({ time, level: fields['level'] ?? 'info', msg, ...fields }));
+      return;
+    }
+    if (msg === 'request') {
+      const f = fields as unknown as RequestRecord;
+      const err = f.errorCode !== undefined ? ` ${f.errorCode}` : '';
+      sink(
+        `${time} ${f.method} ${f.path} ${f.status}${err} ${formatBytes(f.bytesOut)} ${f.durationMs.toFixed(1)}ms`,
+      );
+      return;
+    }
+    const rest = Object.entries(fields)
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(' ');
+    sink(`${time} ${msg}${rest ? ` ${rest}` : ''}`);
+  };
+}
+
+/** Prometheus metrics of one server: requests, bytes, latencies, storage errors, process. */
+function createMetrics() {
+  const registry = new MetricsRegistry();
+  collectDefaultMetrics({ register: registry, prefix: 'nv2_' });
+  const labelNames = ['method', 'route', 'status'] as const;
+  const requests = new Counter({
+    name: 'nv2_http_requests_total',
+    help: 'HTTP requests served.',
+    labelNames,
+    registers: [registry],
+  });
+  const bytes = new Counter({
+    name: 'nv2_http_bytes_total',
+    help: 'HTTP body bytes, by direction (in: received, out: sent).',
+    labelNames: ['direction'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'nv2_http_request_duration_seconds',
+    help: 'Time from request start to the end of the response.',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const storageErrors = new Counter({
+    name: 'nv2_storage_errors_total',
+    help: 'Requests that failed because storage failed (HTTP 5xx).',
+    registers: [registry],
+  });
+  return {
+    registry,
+    observe(record: RequestRecord): void {
+      const route = record.route ?? 'unknown';
+      requests.inc({ method: record.method, route, status: String(record.status) });
+      bytes.inc({ direction: 'in' }, record.bytesIn);
+      bytes.inc({ direction: 'out' }, record.bytesOut);
+      duration.observe({ method: record.method, route }, record.durationMs / 1000);
+      if (record.status >= 500) storageErrors.inc();
+    },
+  };
+}
+
+/**
+ * Starts the registry: storage, the request handler, `/metrics`, logging, TLS. Only faces
+ * call this; the handler itself comes from `createRegistry`.
+ */
+export async function startRegistryServer(
+  config: RegistryConfig,
+  sink: LogSink,
+): Promise<RunningRegistry> {
+  const log = createLogger(config.log.format, sink);
+  const driver =
+    config.storage.driver === 'memory'
+      ? createMemoryDriver()
+      : createFilesystemDriver({ root: config.storage.root });
+  const metrics = createMetrics();
+  const handler = createRegistry({
+    store: createStore(driver),
+    onRequest: (record) => {
+      metrics.observe(record);
+      log('request', { ...record });
+    },
+  });
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.url === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+      void metrics.registry.metrics().then((text) => {
+        res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
+        res.end(req.method === 'HEAD' ? undefined : text);
+      });
+      return;
+    }
+    handler(req, res);
+  };
+
+  let server: Server;
+  if (config.tls !== undefined) {
+    let cert: Buffer;
+    let key: Buffer;
+    try {
+      [cert, key] = await Promise.all([readFile(config.tls.cert), readFile(config.tls.key)]);
+    } catch {
+      throw new InvalidInputError(
+        'NV2_ERR_FILE_NOT_FOUND',
+        'the TLS certificate or key cannot be read',
+      );
+    }
+    server = createTlsServer({ cert, key }, serve) as unknown as Server;
+  } else {
+    server = createServer(serve);
+  }
+  // Uploads can be large and slow: no request timeout; idle keep-alive sockets still close.
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 65_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL'
+          ? new InvalidInputError(
+              'NV2_ERR_INVALID_ARGUMENT',
+              `cannot listen on ${config.addr.host}:${config.addr.port}: ${err.code}`,
+            )
+          : err,
+      ),
+    );
+    server.listen(config.addr.port, config.addr.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `${config.tls !== undefined ? 'https' : 'http'}://${host}:${address.port}`;
+  log('listening', {
+    url,
+    storage:
+      config.storage.driver === 'filesystem' ? `filesystem:${config.storage.root}` : 'memory',
+  });
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      log('shutting down', { timeoutSeconds: config.shutdownTimeoutSeconds });
+      const timer = setTimeout(
+        () => server.closeAllConnections(),
+        config.shutdownTimeoutSeconds * 1000,
+      );
+      timer.unref();
+      server.close(() => {
+        clearTimeout(timer);
+        log('stopped');
+        resolve();
+      });
+      server.closeIdleConnections();
+    });
+    return closing;
+  };
+  return { url, server, close };
+}

@@ -1,0 +1,138 @@
+import { MAX_MANIFEST_BYTES, MediaTypes } from '../../../oci/index.js';
+import type { Descriptor } from '../../../oci/index.js';
+import { ApiError } from '../errors.js';
+import { contentLength, etagMatches } from '../request.js';
+import { sendBytes, sendEmpty, sendHeaders } from '../respond.js';
+import type { Handler, PatternParams } from '../routes.js';
+
+type Params = PatternParams['/v2/<name>/manifests/<reference>'];
+
+/**
+ * `GET` and `HEAD /v2/<name>/manifests/<reference>` (end-3), by tag or digest: the exact bytes
+ * pushed, with `Content-Type` (the media type pushed), `Content-Length`,
+ * `Docker-Content-Digest` and an `ETag` (a matching `If-None-Match` is 304).
+ *
+ * Content negotiation follows distribution: an OCI manifest or index is served only to a
+ * client that accepts its media type, else 404 MANIFEST_UNKNOWN ("OCI manifest found, but
+ * accept header does not support OCI manifests"); Docker manifests and lists are served
+ * whatever `Accept` says (distribution would rewrite a list fetched by tag for old clients;
+ * this registry never rewrites). Unlike distribution, a request without `Accept`, or accepting
+ * `*\/*` or `application/*`, gets any type (RFC 9110 §12.5.1).
+ */
+export const getManifest: Handler<Params> = async (ctx) => {
+  const { name, reference } = ctx.params;
+  let descriptor: Descriptor | undefined;
+  let content: Buffer | undefined;
+  if (ctx.req.method === 'HEAD') {
+    descriptor = await ctx.store.manifests.stat(name, reference);
+  } else {
+    const stored = await ctx.store.manifests.get(name, reference);
+    descriptor = stored?.descriptor;
+    content = stored?.content;
+  }
+  if (descriptor === undefined) throw new ApiError('MANIFEST_UNKNOWN');
+  const refusal = negotiate(ctx.req.headers.accept, descriptor.mediaType);
+  if (refusal !== undefined) throw new ApiError('MANIFEST_UNKNOWN', { message: refusal });
+  const headers = {
+    'Content-Type': descriptor.mediaType,
+    'Docker-Content-Digest': descriptor.digest,
+    ETag: `"${descriptor.digest}"`,
+  };
+  if (etagMatches(ctx.req, descriptor.digest)) {
+    sendEmpty(ctx, 304, headers);
+    return;
+  }
+  if (content === undefined) {
+    sendHeaders(ctx, 200, { ...headers, 'Content-Length': String(descriptor.size) });
+    return;
+  }
+  sendBytes(ctx, 200, content, headers);
+};
+
+/** The OCI types distribution serves only on request, with its refusal message. */
+const NEGOTIATED: Readonly<Record<string, string>> = {
+  [MediaTypes.ociManifest]: 'OCI manifest found, but accept header does not support OCI manifests',
+  [MediaTypes.ociIndex]: 'OCI index found, but accept header does not support OCI indexes',
+};
+
+/** Why `mediaType` cannot be served to a client sending `accept`; undefined when it can. */
+function negotiate(accept: string | undefined, mediaType: string): string | undefined {
+  const refusal = NEGOTIATED[mediaType];
+  if (refusal === undefined || accept === undefined) return undefined;
+  const ranges = accept
+    .split(',')
+    .map((entry) => {
+      const [range = '', ...params] = entry.split(';').map((p) => p.trim());
+      const q = params.find((p) => /^q=/i.test(p));
+      return { range: range.toLowerCase(), q: q === undefined ? 1 : Number(q.slice(2)) };
+    })
+    .filter((entry) => entry.range !== '');
+  if (ranges.length === 0) return undefined;
+  const [type] = mediaType.split('/');
+  const accepted = ranges.some(
+    ({ range, q }) => q > 0 && (range === mediaType || range === '*/*' || range === `${type}/*`),
+  );
+  return accepted ? undefined : refusal;
+}
+
+/**
+ * `PUT /v2/<name>/manifests/<reference>` (end-7): stores the body exactly as sent, under a tag
+ * or its digest. 201 with `Location` (by digest), `Docker-Content-Digest` and, when the
+ * manifest has a `subject`, `OCI-Subject` (telling the client this registry maintains the
+ * referrers index, so it must not fall back to the referrers tag schema).
+ *
+ * The body is read into memory, bounded: more than `MAX_MANIFEST_BYTES` (4 MiB, what the spec
+ * says registries should accept at least) is 413 with MANIFEST_INVALID, refused from
+ * `Content-Length` before reading when declared, else as soon as the limit is passed. The
+ * `Content-Type` parameters are dropped (the spec says registries should ignore them).
+ */
+export const putManifest: Handler<Params> = async (ctx) => {
+  const { name, reference } = ctx.params;
+  const declared = contentLength(ctx.req);
+  if (declared !== undefined && declared > MAX_MANIFEST_BYTES) throw manifestTooLarge(declared);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of ctx.body) {
+    total += chunk.byteLength;
+    if (total > MAX_MANIFEST_BYTES) throw manifestTooLarge(undefined);
+    chunks.push(chunk);
+  }
+  const contentType = (ctx.req.headers['content-type'] ?? '').split(';')[0]!.trim();
+  const stored = await ctx.store.manifests.put(
+    name,
+    reference,
+    Buffer.concat(chunks, total),
+    contentType,
+  );
+  const digest = stored.descriptor.digest;
+  sendEmpty(ctx, 201, {
+    Location: `/v2/${name}/manifests/${digest}`,
+    'Docker-Content-Digest': digest,
+    ...(stored.subject !== undefined ? { 'OCI-Subject': stored.subject.digest } : {}),
+  });
+};
+
+/**
+ * 413 for an oversized manifest. The connection is closed after the answer, so that a client
+ * streaming a huge body is not read to its end.
+ */
+function manifestTooLarge(declared: number | undefined): ApiError {
+  return new ApiError('MANIFEST_INVALID', {
+    status: 413,
+    message: `manifest larger than ${MAX_MANIFEST_BYTES} bytes`,
+    detail: { limit: MAX_MANIFEST_BYTES, ...(declared !== undefined ? { size: declared } : {}) },
+    headers: { Connection: 'close' },
+  });
+}
+
+/**
+ * `DELETE /v2/<name>/manifests/<reference>` (end-9): by digest, the manifest, every tag
+ * pointing at it and its entry in its subject's referrers; by tag, the tag only (v1.1). 202.
+ */
+export const deleteManifest: Handler<Params> = async (ctx) => {
+  const { name, reference } = ctx.params;
+  if (!(await ctx.store.manifests.delete(name, reference))) {
+    throw new ApiError('MANIFEST_UNKNOWN');
+  }
+  sendEmpty(ctx, 202);
+};

@@ -1,0 +1,177 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { ErrorCode } from '../oci/index.js';
+import { ApiError, writeError } from './api/errors.js';
+import { countedBody } from './api/request.js';
+import type { AnyRoute, HandlerContext, Meter, RawParams } from './api/routes.js';
+import { matchRoute, validateParams } from './api/routes.js';
+import type { RegistryStore } from './storage/store.js';
+
+/** One finished request, as the server face logs it and counts it in metrics. */
+export interface RequestRecord {
+  readonly method: string;
+  /** The path as requested, without the query string (which may carry anything). */
+  readonly path: string;
+  /** The route name (`manifest`, `blob-upload-chunk`, …), when the path is an endpoint. */
+  readonly route?: string;
+  /**
+   * The status sent; 499 when the client went away before any response was sent (the
+   * convention nginx uses for it).
+   */
+  readonly status: number;
+  /** Request body bytes the registry read. */
+  readonly bytesIn: number;
+  /** Response body bytes the registry wrote (0 for HEAD). */
+  readonly bytesOut: number;
+  readonly durationMs: number;
+  /** The distribution-spec code of an error response. */
+  readonly errorCode?: string;
+  /**
+   * The failure behind a 5xx (or a stream broken after the response started), for the logs.
+   * Clients never see it: it may name storage paths.
+   */
+  readonly cause?: unknown;
+}
+
+/** Options of `createRegistry`. */
+export interface CreateRegistryOptions {
+  /** Where content lives (`createStore(driver)`). */
+  readonly store: RegistryStore;
+  /**
+   * Called once per finished request (answered, failed or abandoned by the client). Errors it
+   * throws are ignored: observing a request must not break serving it.
+   */
+  readonly onRequest?: (record: RequestRecord) => void;
+}
+
+/** The API version header distribution sets on every response; clients check it on `/v2/`. */
+const API_VERSION_HEADER = 'Docker-Distribution-API-Version';
+
+/**
+ * Creates the registry's request handler: an OCI distribution-spec v1.1 registry (pull, push,
+ * content discovery with the referrers API, content management) over `store`, plus
+ * `GET /healthz`. It does not listen: the caller puts it in an `http.createServer` (or
+ * `https`), as the CLI's `registry serve` does, and tests do on 127.0.0.1:0.
+ *
+ * @example
+ * import { createServer } from 'node:http';
+ * import { createMemoryDriver, createRegistry, createStore } from 'nv2/registry';
+ *
+ * const server = createServer(createRegistry({ store: createStore(createMemoryDriver()) }));
+ * server.listen(5000, '127.0.0.1');
+ */
+export function createRegistry(
+  options: CreateRegistryOptions,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const { store, onRequest } = options;
+  return (req, res) => {
+    void serve(store, req, res, onRequest);
+  };
+}
+
+async function serve(
+  store: RegistryStore,
+  req: IncomingMessage,
+  res: ServerResponse,
+  onRequest: ((record: RequestRecord) => void) | undefined,
+): Promise<void> {
+  const started = performance.now();
+  const method = req.method ?? 'GET';
+  const { path, query } = splitUrl(req.url ?? '/');
+  const meter: Meter = { bytesIn: 0, bytesOut: 0 };
+  let routeName: string | undefined;
+  let errorCode: ErrorCode | undefined;
+  let cause: unknown;
+
+  // A client that goes away makes these streams error; the handler in flight sees it through
+  // its own reads and writes, so the events themselves need nothing more than a listener
+  // (without one, the error would be thrown at the process).
+  req.on('error', () => undefined);
+  res.on('error', () => undefined);
+  res.once('close', () => {
+    if (onRequest === undefined) return;
+    const record: RequestRecord = {
+      method,
+      path,
+      ...(routeName !== undefined ? { route: routeName } : {}),
+      status: res.headersSent ? res.statusCode : 499,
+      bytesIn: meter.bytesIn,
+      bytesOut: meter.bytesOut,
+      durationMs: performance.now() - started,
+      ...(errorCode !== undefined ? { errorCode } : {}),
+      ...(cause !== undefined ? { cause } : {}),
+    };
+    try {
+      onRequest(record);
+    } catch {
+      // Observers must not break serving; see CreateRegistryOptions.onRequest.
+    }
+  });
+
+  res.setHeader(API_VERSION_HEADER, 'registry/2.0');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  let route: AnyRoute | undefined;
+  try {
+    const match = matchRoute(method, path);
+    if (match.kind === 'not-found') {
+      throw new ApiError('UNSUPPORTED', { status: 404, message: 'no such endpoint' });
+    }
+    if (match.kind === 'method-not-allowed') {
+      routeName = match.name;
+      throw new ApiError('UNSUPPORTED', {
+        message: `method ${method} not allowed`,
+        headers: { Allow: match.allowed.join(', ') },
+      });
+    }
+    route = match.route;
+    routeName = route.name;
+    await invoke(route, match.raw, {
+      req,
+      res,
+      store,
+      query,
+      body: countedBody(req, meter),
+      meter,
+    });
+  } catch (err) {
+    const written = writeError(res, err, {
+      ...(route?.notFound !== undefined ? { notFound: route.notFound } : {}),
+      head: method === 'HEAD',
+    });
+    errorCode = written.code;
+    cause = written.cause;
+    meter.bytesOut += written.bytes;
+  } finally {
+    // A body the handler stopped reading (a refused chunk, an oversized manifest) is drained so
+    // that the connection can carry the next request; Node only does this by itself for bodies
+    // nobody started to read.
+    if (!req.complete) req.resume();
+  }
+}
+
+/** Validates the captured parameters and runs the handler (the one place the union is cast). */
+function invoke(
+  route: AnyRoute,
+  raw: RawParams,
+  ctx: Omit<HandlerContext<unknown>, 'params'>,
+): Promise<void> {
+  const params = validateParams(route.pattern, raw);
+  return (route.handler as (ctx: HandlerContext<unknown>) => Promise<void>)({ ...ctx, params });
+}
+
+/**
+ * The path and query of a request target. The path is kept as sent (segments are decoded by
+ * the router); an absolute-form target (`GET http://host/v2/`, from proxies) is reduced to its
+ * path.
+ */
+function splitUrl(target: string): { path: string; query: URLSearchParams } {
+  let rest = target;
+  if (/^https?:\/\//i.test(rest)) {
+    const slash = rest.indexOf('/', rest.indexOf('//') + 2);
+    rest = slash === -1 ? '/' : rest.slice(slash);
+  }
+  const q = rest.indexOf('?');
+  return q === -1
+    ? { path: rest, query: new URLSearchParams() }
+    : { path: rest.slice(0, q), query: new URLSearchParams(rest.slice(q + 1)) };
+}

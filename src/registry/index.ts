@@ -1,0 +1,32 @@
+/**
+ * The registry server: an OCI distribution-spec v1.1 registry (referrers API included) as a
+ * Node request handler, over a storage layer on a pluggable driver.
+ *
+ * @example
+ * import { createServer } from 'node:http';
+ * import { createFilesystemDriver, createRegistry, createStore } from 'nv2/registry';
+ *
+ * const store = createStore(createFilesystemDriver({ root: '/var/lib/nv2/registry' }));
+ * createServer(createRegistry({ store })).listen(5000);
+ */
+export { createRegistry } from './create-registry.js';
+export type { CreateRegistryOptions, RequestRecord } from './create-registry.js';
+export { createStore } from './storage/create-store.js';
+export type { StoreOptions } from './storage/create-store.js';
+export { RegistryError } from './storage/store.js';
+export type { RegistryStore } from './storage/store.js';
+export {
+  STORAGE_DRIVERS,
+  createFilesystemDriver,
+  createMemoryDriver,
+  isValidStoragePath,
+} from './storage/index.js';
+export type {
+  FileInfo,
+  FileWriter,
+  FilesystemDriverOptions,
+  StorageDriver,
+  StorageDriverName,
+} from './storage/index.js';
+export { collectGarbage } from './storage/gc.js';
+export type { GcOptions, GcReport } from './storage/gc.js';

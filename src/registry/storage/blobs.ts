@@ -1,0 +1,155 @@
+import type { Readable } from 'node:stream';
+import { StorageError } from '../../errors.js';
+import type { Digest } from '../../oci/index.js';
+import { digestAlgorithm, digestOf } from '../../oci/index.js';
+import type { StorageDriver } from './driver.js';
+import { BLOB_LINK_LOCKS, BLOB_PUBLISH_LOCKS, sharedMutex } from './locks.js';
+import { blobDataPath, layerLinkPath } from './paths.js';
+import type { BlobInfo, BlobStore, ByteRange } from './store.js';
+import { RegistryError } from './store.js';
+
+/**
+ * Blobs as a repository sees them (distribution's "linked blob store"): the bytes live once,
+ * content-addressed, at `blobDataPath`; a repository has a blob only while its `_layers` link
+ * exists. Bytes reach `blobDataPath` only through `putBlobContent` (small content, written
+ * atomically) or an upload commit (`uploads.ts`: verified, fsynced, then moved), so a present
+ * `data` file is always complete and matches its digest.
+ */
+
+/**
+ * Creates the blob store of the registry over `driver`.
+ *
+ * @example
+ * const blobs = createBlobStore(createMemoryDriver());
+ * const info = await blobs.stat('library/alpine', digest); // undefined unless linked
+ */
+export function createBlobStore(driver: StorageDriver): BlobStore {
+  const linkLocks = sharedMutex(driver, BLOB_LINK_LOCKS);
+  return {
+    stat: (repo, digest) => statLinkedBlob(driver, repo, digest),
+
+    async open(repo: string, digest: Digest, range?: ByteRange): Promise<Readable> {
+      const info = await statLinkedBlob(driver, repo, digest);
+      if (info === undefined) throw blobUnknown(digest);
+      let options: { offset: number; length: number } | undefined;
+      if (range !== undefined) {
+        // The HTTP layer checks ranges against the size; this keeps a slip from reaching the
+        // driver as a negative or past-the-end read.
+        const { start, end } = range;
+        if (
+          !Number.isSafeInteger(start) ||
+          !Number.isSafeInteger(end) ||
+          start < 0 ||
+          end < start ||
+          end >= info.size
+        ) {
+          throw new RegistryError('RANGE_INVALID', undefined, { start, end, size: info.size });
+        }
+        options = { offset: start, length: end - start + 1 };
+      }
+      try {
+        return await driver.reader(blobDataPath(digest), options);
+      } catch (err) {
+        // Garbage-collected between the stat and the read.
+        if (isNotFound(err)) throw blobUnknown(digest);
+        throw err;
+      }
+    },
+
+    async mount(repo: string, digest: Digest, from: string): Promise<BlobInfo | undefined> {
+      const info = await statLinkedBlob(driver, from, digest);
+      if (info === undefined) return undefined;
+      if (from !== repo) await linkBlob(driver, repo, digest);
+      return info;
+    },
+
+    delete(repo: string, digest: Digest): Promise<boolean> {
+      const link = layerLinkPath(repo, digest);
+      // Serialized so that of concurrent deletes exactly one reports the link (the filesystem
+      // driver's recursive delete does not fail when a racing delete got there first).
+      return linkLocks.run(`${repo}@${digest}`, async () => {
+        try {
+          await driver.stat(link);
+          await driver.delete(link);
+          return true;
+        } catch (err) {
+          // Absent, or removed by another process between the stat and ours.
+          if (isNotFound(err)) return false;
+          throw err;
+        }
+      });
+    },
+  };
+}
+
+/**
+ * Stores small content (a manifest's bytes) as a blob of `repo`: verifies `digest` against
+ * the bytes, writes the blob data if it is not there yet (atomically and durably, with
+ * `putContent`), then links it into `repo`. Idempotent and safe to call concurrently.
+ * Internal to the storage layer (the manifest store uses it); uploads go through `uploads.ts`.
+ *
+ * @throws RegistryError DIGEST_INVALID when `content` does not hash to `digest`.
+ */
+export async function putBlobContent(
+  driver: StorageDriver,
+  repo: string,
+  content: Uint8Array,
+  digest: Digest,
+): Promise<BlobInfo> {
+  if (digestOf(content, digestAlgorithm(digest)) !== digest) {
+    throw new RegistryError('DIGEST_INVALID', undefined, { digest });
+  }
+  const data = blobDataPath(digest);
+  await sharedMutex(driver, BLOB_PUBLISH_LOCKS).run(digest, async () => {
+    if (!(await exists(driver, data))) await driver.putContent(data, content);
+  });
+  await linkBlob(driver, repo, digest);
+  return { digest, size: content.byteLength };
+}
+
+/**
+ * Makes a blob whose data is present part of `repo` (durably: `putContent` fsyncs). The
+ * caller guarantees the data exists; a link never points at missing bytes on purpose.
+ */
+export async function linkBlob(driver: StorageDriver, repo: string, digest: Digest): Promise<void> {
+  await driver.putContent(layerLinkPath(repo, digest), Buffer.from(digest, 'utf8'));
+}
+
+/** The blob if `repo` links it and its bytes are present; the size is the data file's. */
+async function statLinkedBlob(
+  driver: StorageDriver,
+  repo: string,
+  digest: Digest,
+): Promise<BlobInfo | undefined> {
+  try {
+    const link = await driver.getContent(layerLinkPath(repo, digest));
+    // A link holds the digest it is filed under; anything else is not a link to this blob.
+    if (link.toString('utf8').trim() !== digest) return undefined;
+    const data = await driver.stat(blobDataPath(digest));
+    if (data.isDirectory) return undefined;
+    return { digest, size: data.size };
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** Whether a file is present. */
+export async function exists(driver: StorageDriver, path: string): Promise<boolean> {
+  try {
+    await driver.stat(path);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+/** Whether `err` is the driver saying a path does not exist. */
+export function isNotFound(err: unknown): boolean {
+  return err instanceof StorageError && err.code === 'NV2_ERR_STORAGE_NOT_FOUND';
+}
+
+function blobUnknown(digest: Digest): RegistryError {
+  return new RegistryError('BLOB_UNKNOWN', undefined, { digest });
+}

@@ -1,0 +1,536 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, realpath, rename, rm, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { InvalidInputError, StorageError } from '../../errors.js';
+import type { FileInfo, FileWriter, StorageDriver } from './driver.js';
+import { isValidStoragePath } from './driver.js';
+import { checkPath, checkRange, ioError, notFound, writerFinished } from './driver-checks.js';
+
+/** Options of `createFilesystemDriver`. */
+export interface FilesystemDriverOptions {
+  /**
+   * The directory holding everything (created on first use). It may itself be, or lie
+   * below, a symbolic link: it is resolved once, and nothing below it is followed.
+   */
+  readonly root: string;
+}
+
+// Never open the last component of a path through a symbolic link (ELOOP instead), and
+// never block opening something that is not a regular file (a FIFO someone left there).
+const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+const O_NONBLOCK = constants.O_NONBLOCK ?? 0;
+const READ_FLAGS = constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
+const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | O_NOFOLLOW | O_NONBLOCK;
+
+/**
+ * A repository or upload being deleted can remove a directory between our creating it and
+ * using it; creating the parents again this many times covers any realistic interleaving.
+ */
+const PARENT_ATTEMPTS = 3;
+
+/**
+ * Temporary files (`putContent`) are named with a `~`, which no storage path segment can
+ * contain: `list` and `walk` never show them and no storage path can name one.
+ */
+const TEMP_PREFIX = '.tmp~';
+
+/**
+ * The storage driver over a local directory: storage path `/a/b` is `<root>/a/b`.
+ *
+ * - `putContent` writes a temporary file beside the target, fsyncs it, renames it over the
+ *   target and fsyncs the directory: readers see the old or the new content, never a part,
+ *   and the new content survives a crash once the promise resolves. A crash can leave a
+ *   temporary file behind (invisible to `list` and `walk`, removed with its directory).
+ * - `reader` streams from an open file descriptor, so a reader that is open when the file is
+ *   replaced keeps reading the old content whole.
+ * - `writer` writes the target in place (an upload is not visible to clients until it is
+ *   verified and `move`d); `commit` fsyncs the file and its directory.
+ * - `move` is `rename(2)`: atomic, replacing the destination; the destination directory is
+ *   fsynced.
+ *
+ * Symbolic links: the driver never follows one below the root. A link in the middle of a path
+ * is refused by every method with NV2_ERR_STORAGE_IO before anything is read or written
+ * (checked with `realpath` of the parent directory, and with `lstat` for each directory it
+ * creates); a link as the last component is refused by `getContent`, `reader`, `writer`,
+ * `stat`, `list`, `walk` and as `move`'s source (`O_NOFOLLOW`, `lstat`); `putContent`, `move`
+ * onto it and `delete` replace or remove the link itself, never its target. `list` and
+ * `walk` skip links. This guards against links that are there by mistake; someone who can
+ * write into the root while the registry runs can always race these checks, so the root must
+ * be writable by the registry's user only.
+ *
+ * @example
+ * const driver = createFilesystemDriver({ root: '/var/lib/nv2/registry' });
+ * await driver.putContent('/v2/repositories/a/_manifests/tags/v1/current/link', bytes);
+ * @throws InvalidInputError NV2_ERR_INVALID_ARGUMENT when `root` is empty
+ */
+export function createFilesystemDriver(options: FilesystemDriverOptions): StorageDriver {
+  if (typeof options.root !== 'string' || options.root === '') {
+    throw new InvalidInputError('NV2_ERR_INVALID_ARGUMENT', 'storage root must be a directory');
+  }
+  const configuredRoot = resolve(options.root);
+  let rootPromise: Promise<string> | undefined;
+
+  /** The root, created and resolved once (a failure is retried on the next call). */
+  async function hostRoot(op: string, path: string): Promise<string> {
+    rootPromise ??= (async () => {
+      await mkdir(configuredRoot, { recursive: true });
+      return realpath(configuredRoot);
+    })();
+    try {
+      return await rootPromise;
+    } catch (err) {
+      rootPromise = undefined;
+      throw ioError(op, path, `storage root unusable: ${errno(err) ?? 'error'}`, err);
+    }
+  }
+
+  /**
+   * The host path of `path`, after checking that no directory between the root and it is a
+   * symbolic link. Missing parents are NOT_FOUND, or created with `create`.
+   */
+  async function hostPath(op: string, path: string, create: boolean): Promise<string> {
+    const root = await hostRoot(op, path);
+    const segments = path === '/' ? [] : path.slice(1).split('/');
+    const host = join(root, ...segments);
+    if (segments.length <= 1) return host;
+    const parent = dirname(host);
+    let real: string;
+    try {
+      real = await realpath(parent);
+    } catch (err) {
+      const code = errno(err);
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw ioError(op, path, code ?? 'error', err);
+      if (!create) throw notFound(op, path, err);
+      await makeParents(op, path, root, segments.slice(0, -1));
+      return host;
+    }
+    // Any difference means a link (or a case-folding file system resolving another name).
+    if (real !== parent) throw symlinkRefused(op, path);
+    return host;
+  }
+
+  /** `mkdir -p` that refuses to pass through a symbolic link, fsyncing what it creates. */
+  async function makeParents(
+    op: string,
+    path: string,
+    root: string,
+    segments: string[],
+  ): Promise<void> {
+    let dir = root;
+    for (const segment of segments) {
+      const next = join(dir, segment);
+      let created = false;
+      try {
+        await mkdir(next);
+        created = true;
+      } catch (err) {
+        if (errno(err) !== 'EEXIST') throw ioError(op, path, errno(err) ?? 'error', err);
+      }
+      const stats = await lstat(next).catch((err: unknown) => {
+        throw ioError(op, path, errno(err) ?? 'error', err);
+      });
+      if (stats.isSymbolicLink()) throw symlinkRefused(op, path);
+      if (!stats.isDirectory()) throw ioError(op, path, 'a file is in the way');
+      if (created) await syncDirectory(op, path, dir);
+      dir = next;
+    }
+  }
+
+  /**
+   * Runs `fn` on the host path of `path` with its parents created, again if they vanish
+   * (ENOENT) in between. Other errors, and ENOENT after the last attempt, are rethrown.
+   */
+  async function withParents<T>(
+    op: string,
+    path: string,
+    fn: (host: string) => Promise<T>,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const host = await hostPath(op, path, true);
+      try {
+        return await fn(host);
+      } catch (err) {
+        if (errno(err) !== 'ENOENT' || attempt >= PARENT_ATTEMPTS) throw err;
+      }
+    }
+  }
+
+  /** Opens a regular file for reading; NOT_FOUND when missing or a directory. */
+  async function openFile(op: string, path: string): Promise<{ handle: FileHandle; size: number }> {
+    const host = await hostPath(op, path, false);
+    let handle: FileHandle;
+    try {
+      handle = await open(host, READ_FLAGS);
+    } catch (err) {
+      throw readError(op, path, err);
+    }
+    try {
+      const stats = await handle.stat();
+      if (stats.isDirectory()) throw notFound(op, path);
+      if (!stats.isFile()) throw ioError(op, path, 'not a regular file');
+      return { handle, size: stats.size };
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw readError(op, path, err);
+    }
+  }
+
+  /** lstat of `path`, refusing a symbolic link; NOT_FOUND when missing. */
+  async function statPath(op: string, path: string): Promise<{ host: string; info: FileInfo }> {
+    const host = await hostPath(op, path, false);
+    try {
+      const stats = await lstat(host);
+      if (stats.isSymbolicLink()) throw symlinkRefused(op, path);
+      if (!stats.isFile() && !stats.isDirectory()) {
+        throw ioError(op, path, 'not a regular file or directory');
+      }
+      return {
+        host,
+        info: {
+          path,
+          size: stats.isDirectory() ? 0 : stats.size,
+          modTime: stats.mtime,
+          isDirectory: stats.isDirectory(),
+        },
+      };
+    } catch (err) {
+      throw readError(op, path, err);
+    }
+  }
+
+  async function walkDirectory(
+    host: string,
+    path: string,
+    visit: (info: FileInfo) => void | Promise<void>,
+  ): Promise<void> {
+    let entries;
+    try {
+      entries = await readdir(host, { withFileTypes: true });
+    } catch (err) {
+      const code = errno(err);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return; // removed during the walk
+      throw ioError('walk', path, code ?? 'error', err);
+    }
+    // Sorted so that whole paths come out in ascending order (`a/` sorts after `a-b` and
+    // `a.txt`, as `/a/x` does after `/a-b` and `/a.txt`). Links and temp files are skipped.
+    const children = entries
+      .filter((e) => isVisibleName(e.name) && (e.isFile() || e.isDirectory()))
+      .map((e) => ({ name: e.name, key: e.isDirectory() ? `${e.name}/` : e.name }))
+      .sort((a, b) => compare(a.key, b.key));
+    for (const { name } of children) {
+      const childHost = join(host, name);
+      const child = childPath(path, name);
+      let stats;
+      try {
+        // Again, now: the entry may have been removed or replaced since readdir.
+        stats = await lstat(childHost);
+      } catch (err) {
+        if (errno(err) === 'ENOENT') continue;
+        throw ioError('walk', child, errno(err) ?? 'error', err);
+      }
+      if (stats.isDirectory()) {
+        await walkDirectory(childHost, child, visit);
+      } else if (stats.isFile()) {
+        await visit({ path: child, size: stats.size, modTime: stats.mtime, isDirectory: false });
+      }
+    }
+  }
+
+  return {
+    name: 'filesystem',
+
+    async getContent(path) {
+      checkPath('getContent', path, false);
+      const { handle } = await openFile('getContent', path);
+      try {
+        return await handle.readFile();
+      } catch (err) {
+        throw readError('getContent', path, err);
+      } finally {
+        await handle.close().catch(() => undefined);
+      }
+    },
+
+    async putContent(path, content) {
+      checkPath('putContent', path, false);
+      try {
+        await withParents('putContent', path, async (host) => {
+          const dir = dirname(host);
+          const temp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+          const handle = await open(temp, 'wx', 0o644);
+          try {
+            await handle.writeFile(content);
+            await handle.sync();
+            await handle.close();
+            await rename(temp, host);
+          } catch (err) {
+            await handle.close().catch(() => undefined);
+            await unlink(temp).catch(() => undefined);
+            throw err;
+          }
+          await syncDirectory('putContent', path, dir);
+        });
+      } catch (err) {
+        throw writeError('putContent', path, err);
+      }
+    },
+
+    async reader(path, options) {
+      checkPath('reader', path, false);
+      const { offset, length } = checkRange(path, options);
+      const { handle, size } = await openFile('reader', path);
+      if (offset >= size || length === 0) {
+        await handle.close().catch(() => undefined);
+        return Readable.from([], { objectMode: false });
+      }
+      const end = length === undefined ? size : Math.min(size, offset + length);
+      // `end` is inclusive in createReadStream. The stream closes the descriptor when it ends
+      // or is destroyed: a caller must consume or destroy it.
+      return handle.createReadStream({ start: offset, end: end - 1 });
+    },
+
+    async writer(path, options) {
+      checkPath('writer', path, false);
+      const append = options?.append === true;
+      const flags = WRITE_FLAGS | (append ? constants.O_APPEND : constants.O_TRUNC);
+      let host!: string;
+      let handle: FileHandle;
+      let size: number;
+      try {
+        handle = await withParents('writer', path, async (h) => {
+          host = h;
+          return open(h, flags, 0o644);
+        });
+      } catch (err) {
+        throw writeError('writer', path, err);
+      }
+      try {
+        const stats = await handle.stat();
+        if (!stats.isFile()) throw ioError('writer', path, 'not a regular file');
+        size = stats.size;
+      } catch (err) {
+        await handle.close().catch(() => undefined);
+        throw writeError('writer', path, err);
+      }
+      return fileWriter(path, host, handle, size);
+    },
+
+    async stat(path) {
+      checkPath('stat', path, true);
+      return (await statPath('stat', path)).info;
+    },
+
+    async list(path) {
+      checkPath('list', path, true);
+      const { host, info } = await statPath('list', path);
+      if (!info.isDirectory) throw notFound('list', path);
+      let entries;
+      try {
+        entries = await readdir(host, { withFileTypes: true });
+      } catch (err) {
+        throw readError('list', path, err);
+      }
+      return entries
+        .filter((e) => isVisibleName(e.name) && (e.isFile() || e.isDirectory()))
+        .map((e) => e.name)
+        .sort(compare)
+        .map((name) => childPath(path, name));
+    },
+
+    async move(source, destination) {
+      checkPath('move', source, false);
+      checkPath('move', destination, false);
+      const { host: sourceHost, info } = await statPath('move', source);
+      if (info.isDirectory) throw notFound('move', source);
+      if (source === destination) return;
+      try {
+        await withParents('move', destination, async (host) => {
+          try {
+            await rename(sourceHost, host);
+          } catch (err) {
+            if (errno(err) === 'ENOENT' && !(await present(sourceHost))) {
+              throw notFound('move', source, err);
+            }
+            throw err;
+          }
+          await syncDirectory('move', destination, dirname(host));
+        });
+      } catch (err) {
+        throw writeError('move', destination, err);
+      }
+    },
+
+    async delete(path) {
+      checkPath('delete', path, false);
+      const host = await hostPath('delete', path, false);
+      try {
+        // lstat, not stat: a link is removed itself (rm never follows one, at any depth).
+        await lstat(host);
+        await rm(host, { recursive: true, maxRetries: 2 });
+      } catch (err) {
+        throw readError('delete', path, err);
+      }
+    },
+
+    async walk(path, visit) {
+      checkPath('walk', path, true);
+      const { host, info } = await statPath('walk', path);
+      if (!info.isDirectory) throw notFound('walk', path);
+      await walkDirectory(host, path, visit);
+    },
+  };
+}
+
+/** The writer over an open descriptor; writes are queued, so they land in call order. */
+function fileWriter(
+  path: string,
+  host: string,
+  handle: FileHandle,
+  initialSize: number,
+): FileWriter {
+  let open = true;
+  let size = initialSize;
+  let queue: Promise<void> = Promise.resolve();
+  let failure: StorageError | undefined;
+
+  async function writeAll(chunk: Uint8Array): Promise<void> {
+    if (failure !== undefined) throw failure;
+    try {
+      let offset = 0;
+      while (offset < chunk.byteLength) {
+        const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset, null);
+        offset += bytesWritten;
+      }
+      size += chunk.byteLength;
+    } catch (err) {
+      // After a failed write the file's end is unknown: refuse everything but cancel/close.
+      failure = ioError('write', path, errno(err) ?? 'error', err);
+      throw failure;
+    }
+  }
+
+  /** Stops accepting writes and waits for the queued ones. */
+  async function finish(op: string): Promise<void> {
+    if (!open) throw writerFinished(op, path);
+    open = false;
+    await queue;
+  }
+
+  const writer: FileWriter = {
+    write(chunk) {
+      if (!open) return Promise.reject(writerFinished('write', path));
+      const result = queue.then(() => writeAll(chunk));
+      queue = result.catch(() => undefined);
+      return result;
+    },
+    get size() {
+      return size;
+    },
+    async commit() {
+      await finish('commit');
+      try {
+        if (failure !== undefined) throw failure;
+        await handle.sync();
+        await handle.close();
+        await syncDirectory('commit', path, dirname(host));
+      } catch (err) {
+        await handle.close().catch(() => undefined);
+        throw writeError('commit', path, err);
+      }
+    },
+    async cancel() {
+      await finish('cancel');
+      await handle.close().catch(() => undefined);
+      try {
+        await unlink(host);
+      } catch (err) {
+        if (errno(err) !== 'ENOENT') throw writeError('cancel', path, err);
+      }
+    },
+    async close() {
+      if (!open) return;
+      open = false;
+      await queue;
+      try {
+        await handle.close();
+      } catch (err) {
+        throw writeError('close', path, err);
+      }
+    },
+  };
+  return writer;
+}
+
+/** fsync of a directory, so that entries created or renamed in it survive a crash. */
+async function syncDirectory(op: string, path: string, dir: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch (err) {
+    // Platforms and file systems that cannot fsync a directory (Windows, some FUSE).
+    if (!UNSYNCABLE_DIRECTORY.has(errno(err) ?? '')) {
+      throw ioError(op, path, errno(err) ?? 'error', err);
+    }
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
+const UNSYNCABLE_DIRECTORY = new Set(['EISDIR', 'EPERM', 'EINVAL', 'EBADF', 'ENOTSUP']);
+
+/** Maps a failure of a method that reads (or removes) `path`: a missing path is NOT_FOUND. */
+function readError(op: string, path: string, err: unknown): StorageError {
+  if (err instanceof StorageError) return err;
+  const code = errno(err);
+  if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
+    return notFound(op, path, err);
+  }
+  if (code === 'ELOOP' || code === 'EMLINK') return symlinkRefused(op, path, err);
+  return ioError(op, path, code ?? 'error', err);
+}
+
+/** Maps a failure of a method that writes `path`: anything in the way is IO. */
+function writeError(op: string, path: string, err: unknown): StorageError {
+  if (err instanceof StorageError) return err;
+  const code = errno(err);
+  if (code === 'ELOOP' || code === 'EMLINK') return symlinkRefused(op, path, err);
+  if (code === 'EISDIR') return ioError(op, path, 'a directory is in the way', err);
+  if (code === 'ENOTDIR') return ioError(op, path, 'a file is in the way', err);
+  return ioError(op, path, code ?? 'error', err);
+}
+
+function symlinkRefused(op: string, path: string, cause?: unknown): StorageError {
+  return ioError(op, path, 'refusing to follow a symbolic link', cause);
+}
+
+function errno(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined;
+  return typeof err.code === 'string' ? err.code : undefined;
+}
+
+async function present(host: string): Promise<boolean> {
+  try {
+    await lstat(host);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Names a storage path can have; temp files and anything else put there are not shown. */
+function isVisibleName(name: string): boolean {
+  return isValidStoragePath(`/${name}`);
+}
+
+function childPath(path: string, name: string): string {
+  return path === '/' ? `/${name}` : `${path}/${name}`;
+}
+
+/** Code-unit order (what `Array.prototype.sort` does by default; paths are ASCII). */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

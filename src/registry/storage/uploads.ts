@@ -1,0 +1,474 @@
+import type { Hash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { posix } from 'node:path';
+import { Nv2Error, VerificationFailedError } from '../../errors.js';
+import type { Digest, DigestAlgorithm } from '../../oci/index.js';
+import { digestAlgorithm, verifyStream } from '../../oci/index.js';
+import { exists, isNotFound, linkBlob } from './blobs.js';
+import type { FileWriter, StorageDriver } from './driver.js';
+import { BLOB_PUBLISH_LOCKS, UPLOAD_SESSION_LOCKS, sharedMutex } from './locks.js';
+import {
+  blobDataPath,
+  repositoriesRootPath,
+  uploadDataPath,
+  uploadStartedAtPath,
+  uploadsPath,
+} from './paths.js';
+import type { BlobInfo, UploadSession, UploadStore } from './store.js';
+import { RegistryError } from './store.js';
+
+/**
+ * Blob upload sessions (distribution-spec "Pushing blobs": POST, PATCH, PUT, DELETE).
+ *
+ * A session is the directory `_uploads/<id>/` of its repository: `startedat` (written first,
+ * so every session is purgeable) and `data` (the bytes so far). Chunks stream into `data`
+ * through an appending driver writer; nothing buffers a body, so memory stays flat whatever
+ * the blob size.
+ *
+ * Publishing follows STYLE.md habit 7: commit makes `data` durable (writer commit = fsync),
+ * verifies its digest, and only then moves it to `blobDataPath` (rename on the filesystem);
+ * then it writes the repository link. A crash at any moment leaves no blob or a complete,
+ * verified one, never a partial file at the blob path. At worst it leaves an unlinked blob
+ * (garbage collection removes it) or a stale session (`purge` removes it).
+ *
+ * Digests: the running hash of a session (sha256, or the algorithm `putBlob` was given) is
+ * kept in memory while the process lives, so commit costs no re-read. After a restart, after
+ * a failed write, or when commit asks for another algorithm (sha512), commit re-hashes the
+ * `data` file as a stream.
+ *
+ * Concurrency: operations on one session run one at a time, in call order (a `KeyedMutex`
+ * per session, shared by every upload store over the same driver object). The lock is
+ * in-process: several registry processes on one storage root must route a session's requests
+ * to one process.
+ */
+
+/** Options of `createUploadStore`; both exist for tests. */
+export interface UploadStoreOptions {
+  /** The clock for `startedAt` (default: the system clock). */
+  readonly now?: () => Date;
+  /** Session ids (default: `crypto.randomUUID`); each must be a fresh lower-case UUID v4. */
+  readonly newId?: () => string;
+}
+
+/**
+ * At most this many sessions keep a running hash in memory (a node `Hash` each, a few hundred
+ * bytes). Clients can open sessions and abandon them; past the bound new sessions simply get
+ * hashed from storage at commit, so abandoned sessions cannot grow memory without limit.
+ */
+export const MAX_IN_MEMORY_HASH_STATES = 10_000;
+
+/** The digest algorithm a session hashes with while it streams, unless told otherwise. */
+const DEFAULT_ALGORITHM: DigestAlgorithm = 'sha256';
+
+/**
+ * Session ids are random UUID v4, lower case, exactly as `randomUUID` makes them. An id from a
+ * request is checked against this before any path is built from it.
+ */
+const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** Whether `id` is a well-formed upload session id (lower-case UUID v4). */
+export function isUploadId(id: string): boolean {
+  return UPLOAD_ID.test(id);
+}
+
+/** A session's running hash: `hashed` bytes of `data` went into `hash`. */
+interface HashState {
+  readonly algorithm: DigestAlgorithm;
+  readonly hash: Hash;
+  hashed: number;
+}
+
+/**
+ * Running hashes by session, per driver object: like the locks, shared by every upload store
+ * over the same driver.
+ */
+const hashStates = new WeakMap<StorageDriver, Map<string, HashState>>();
+
+function hashStatesOf(driver: StorageDriver): Map<string, HashState> {
+  let states = hashStates.get(driver);
+  if (states === undefined) {
+    states = new Map();
+    hashStates.set(driver, states);
+  }
+  return states;
+}
+
+/**
+ * Creates the upload store of the registry over `driver`.
+ *
+ * @example
+ * const uploads = createUploadStore(createFilesystemDriver({ root }));
+ * const session = await uploads.start('library/alpine');
+ * await uploads.append('library/alpine', session.id, request, { offset: 0 });
+ * const blob = await uploads.commit('library/alpine', session.id, digest);
+ */
+export function createUploadStore(
+  driver: StorageDriver,
+  options: UploadStoreOptions = {},
+): UploadStore {
+  const now = options.now ?? (() => new Date());
+  const newId = options.newId ?? randomUUID;
+  const sessionLocks = sharedMutex(driver, UPLOAD_SESSION_LOCKS);
+  const blobLocks = sharedMutex(driver, BLOB_PUBLISH_LOCKS);
+  const hashes = hashStatesOf(driver);
+
+  async function start(repo: string, algorithm: DigestAlgorithm): Promise<UploadSession> {
+    const id = newId();
+    if (!isUploadId(id)) {
+      throw new Nv2Error('NV2_ERR_INTERNAL', 'upload id generator returned a malformed id');
+    }
+    const startedAtPath = uploadStartedAtPath(repo, id);
+    if (await exists(driver, startedAtPath)) {
+      throw new Nv2Error('NV2_ERR_INTERNAL', 'upload id generator repeated an id');
+    }
+    const startedAt = now();
+    // startedat first: a crash before `data` exists leaves a session purge can still find.
+    await driver.putContent(startedAtPath, Buffer.from(startedAt.toISOString(), 'utf8'));
+    await driver.putContent(uploadDataPath(repo, id), new Uint8Array(0));
+    if (hashes.size < MAX_IN_MEMORY_HASH_STATES) {
+      hashes.set(sessionKey(repo, id), { algorithm, hash: createHash(algorithm), hashed: 0 });
+    }
+    return { id, repo, size: 0, startedAt };
+  }
+
+  /** The session as stored; undefined unless both of its files are there. Takes no lock. */
+  async function read(repo: string, id: string): Promise<UploadSession | undefined> {
+    try {
+      const startedAt = parseStartedAt(await driver.getContent(uploadStartedAtPath(repo, id)));
+      if (startedAt === undefined) return undefined;
+      const data = await driver.stat(uploadDataPath(repo, id));
+      if (data.isDirectory) return undefined;
+      return { id, repo, size: data.size, startedAt };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** `read`, or BLOB_UPLOAD_UNKNOWN. */
+  async function readKnown(repo: string, id: string): Promise<UploadSession> {
+    const session = await read(repo, id);
+    if (session === undefined) throw uploadUnknown(id);
+    return session;
+  }
+
+  /**
+   * Opens the session's `data` for appending, with the running hash when it still describes
+   * exactly the bytes in the file (it does not after a restart or a failed write).
+   */
+  async function openData(
+    repo: string,
+    id: string,
+  ): Promise<{ writer: FileWriter; state: HashState | undefined }> {
+    const writer = await driver.writer(uploadDataPath(repo, id), { append: true });
+    const key = sessionKey(repo, id);
+    let state = hashes.get(key);
+    if (state !== undefined && state.hashed !== writer.size) {
+      hashes.delete(key);
+      state = undefined;
+    }
+    return { writer, state };
+  }
+
+  /**
+   * Streams `body` into the writer. On failure the writer is closed keeping what was written
+   * (a resumable upload: the client asks for the offset and continues), and the running hash
+   * is dropped unless it still matches the file.
+   */
+  async function writeBodyOrClose(
+    repo: string,
+    id: string,
+    writer: FileWriter,
+    state: HashState | undefined,
+    body: AsyncIterable<Uint8Array>,
+    length: number | undefined,
+  ): Promise<void> {
+    try {
+      await writeBody(writer, state, body, length);
+    } catch (err) {
+      if (state !== undefined && state.hashed !== writer.size) hashes.delete(sessionKey(repo, id));
+      await writer.close().catch(() => undefined); // the first error is the one to report
+      throw err;
+    }
+  }
+
+  async function append(
+    repo: string,
+    id: string,
+    body: AsyncIterable<Uint8Array>,
+    options: { offset?: number; length?: number } = {},
+  ): Promise<UploadSession> {
+    if (!isUploadId(id)) throw uploadUnknown(id);
+    // No await before `run`: the lock queue order is the order requests called in.
+    return sessionLocks.run(sessionKey(repo, id), async () => {
+      const session = await readKnown(repo, id);
+      // Checked under the lock, so a concurrent chunk cannot slip in between check and write.
+      if (options.offset !== undefined && options.offset !== session.size) {
+        throw new RegistryError('RANGE_INVALID', undefined, {
+          offset: options.offset,
+          size: session.size,
+        });
+      }
+      const { writer, state } = await openData(repo, id);
+      await writeBodyOrClose(repo, id, writer, state, body, options.length);
+      const size = writer.size;
+      await writer.close();
+      return { ...session, size };
+    });
+  }
+
+  async function commit(
+    repo: string,
+    id: string,
+    digest: Digest,
+    finalChunk?: AsyncIterable<Uint8Array>,
+    options: { length?: number } = {},
+  ): Promise<BlobInfo> {
+    if (!isUploadId(id)) throw uploadUnknown(id);
+    const key = sessionKey(repo, id);
+    return sessionLocks.run(key, async () => {
+      await readKnown(repo, id);
+      const dataPath = uploadDataPath(repo, id);
+      const { writer, state } = await openData(repo, id);
+      if (finalChunk !== undefined) {
+        await writeBodyOrClose(repo, id, writer, state, finalChunk, options.length);
+      } else if (options.length !== undefined && options.length !== 0) {
+        await writer.close();
+        throw sizeInvalid(options.length, 0);
+      }
+      const size = writer.size;
+      // Durable before anything can publish it: after the move, the blob must survive a crash.
+      await writer.commit();
+
+      const algorithm = digestAlgorithm(digest);
+      hashes.delete(key); // consumed (or useless) from here on
+      const verified =
+        state !== undefined && state.algorithm === algorithm && state.hashed === size
+          ? `${algorithm}:${state.hash.digest('hex')}` === digest
+          : await verifyFile(driver, dataPath, digest, size);
+      if (!verified) {
+        await deleteSession(driver, repo, id);
+        throw new RegistryError('DIGEST_INVALID', undefined, { digest });
+      }
+
+      const blobPath = blobDataPath(digest);
+      // In-process, this keeps concurrent commits of one digest from racing; across processes
+      // the move is an atomic replace of identical, verified bytes, so the race is harmless.
+      // When the blob is already there, the upload's copy is dropped with the session below.
+      await blobLocks.run(digest, async () => {
+        if (!(await exists(driver, blobPath))) await driver.move(dataPath, blobPath);
+      });
+      await linkBlob(driver, repo, digest);
+      await deleteSession(driver, repo, id);
+      return { digest, size };
+    });
+  }
+
+  async function cancel(repo: string, id: string): Promise<boolean> {
+    if (!isUploadId(id)) return false;
+    const key = sessionKey(repo, id);
+    return sessionLocks.run(key, async () => {
+      const known = (await read(repo, id)) !== undefined;
+      // Removes a half-created or half-deleted session too, even though it reads as unknown.
+      await deleteSession(driver, repo, id);
+      hashes.delete(key);
+      return known;
+    });
+  }
+
+  /** When a session started: `startedat`, else (damaged session) its files' modification time. */
+  async function startedAtOf(repo: string, id: string): Promise<Date | undefined> {
+    try {
+      const startedAt = parseStartedAt(await driver.getContent(uploadStartedAtPath(repo, id)));
+      if (startedAt !== undefined) return startedAt;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    for (const path of [uploadDataPath(repo, id), sessionPath(repo, id)]) {
+      try {
+        return (await driver.stat(path)).modTime;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    return undefined;
+  }
+
+  async function purge(before: Date): Promise<number> {
+    let removed = 0;
+    for (const { repo, id } of await findSessions(driver)) {
+      const key = sessionKey(repo, id);
+      const purged = await sessionLocks.run(key, async () => {
+        const startedAt = await startedAtOf(repo, id);
+        if (startedAt === undefined || startedAt.getTime() >= before.getTime()) return false;
+        await deleteSession(driver, repo, id);
+        hashes.delete(key);
+        return true;
+      });
+      if (purged) removed += 1;
+    }
+    return removed;
+  }
+
+  return {
+    start: (repo) => start(repo, DEFAULT_ALGORITHM),
+
+    async get(repo: string, id: string): Promise<UploadSession | undefined> {
+      if (!isUploadId(id)) return undefined;
+      return read(repo, id);
+    },
+
+    append,
+    commit,
+    cancel,
+
+    async putBlob(
+      repo: string,
+      digest: Digest,
+      body: AsyncIterable<Uint8Array>,
+      options: { length?: number } = {},
+    ): Promise<BlobInfo> {
+      // Hash with the digest's own algorithm while streaming: no re-read, even for sha512.
+      const session = await start(repo, digestAlgorithm(digest));
+      try {
+        await append(repo, session.id, body, options);
+        return await commit(repo, session.id, digest);
+      } catch (err) {
+        await cancel(repo, session.id).catch(() => undefined); // the first error is the one to report
+        throw err;
+      }
+    },
+
+    purge,
+  };
+}
+
+/**
+ * Writes `body` through `writer`, updating the running hash with exactly the bytes written.
+ * With `length`, never writes past it: the chunk that overflows is cut at `length`, then
+ * SIZE_INVALID; too few bytes is SIZE_INVALID at the end.
+ */
+async function writeBody(
+  writer: FileWriter,
+  state: HashState | undefined,
+  body: AsyncIterable<Uint8Array>,
+  length: number | undefined,
+): Promise<void> {
+  let received = 0;
+  for await (const chunk of body) {
+    const room = length === undefined ? chunk.byteLength : length - received;
+    const part = chunk.byteLength <= room ? chunk : chunk.subarray(0, room);
+    if (part.byteLength > 0) {
+      await writer.write(part);
+      if (state !== undefined) {
+        state.hash.update(part);
+        state.hashed += part.byteLength;
+      }
+      received += part.byteLength;
+    }
+    if (part !== chunk) throw sizeInvalid(length!, received + chunk.byteLength - part.byteLength);
+  }
+  if (length !== undefined && received !== length) throw sizeInvalid(length, received);
+}
+
+/**
+ * Whether a stored file is `size` bytes with digest `digest`, read as a stream (flat memory)
+ * through the shared verifier (`oci/verify-stream.ts`).
+ */
+async function verifyFile(
+  driver: StorageDriver,
+  path: string,
+  digest: Digest,
+  size: number,
+): Promise<boolean> {
+  const stream = await driver.reader(path);
+  try {
+    for await (const _chunk of verifyStream(stream, { digest, size })) {
+      // Nothing to do with the bytes: reading them through the verifier is the point.
+    }
+    return true;
+  } catch (err) {
+    if (err instanceof VerificationFailedError && CONTENT_MISMATCH.has(err.code)) return false;
+    throw err;
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** What `verifyStream` reports when content is not what was expected. */
+const CONTENT_MISMATCH: ReadonlySet<string> = new Set([
+  'NV2_ERR_CONTENT_DIGEST_MISMATCH',
+  'NV2_ERR_CONTENT_SIZE_MISMATCH',
+]);
+
+/**
+ * Every session directory under every repository, found by listing: repository directories
+ * nest (`a/b/c`) and their own entries start with `_`, so only `_uploads` and non-`_` children
+ * are descended into, and the (many) layer and manifest links are never visited.
+ */
+async function findSessions(driver: StorageDriver): Promise<{ repo: string; id: string }[]> {
+  const root = repositoriesRootPath();
+  const found: { repo: string; id: string }[] = [];
+  const visit = async (dir: string): Promise<void> => {
+    for (const child of await listIfPresent(driver, dir)) {
+      const name = posix.basename(child);
+      if (name === '_uploads') {
+        const repo = dir.slice(root.length + 1);
+        if (repo === '' || uploadsPath(repo) !== child) continue;
+        for (const session of await listIfPresent(driver, child)) {
+          const id = posix.basename(session);
+          if (isUploadId(id)) found.push({ repo, id });
+        }
+      } else if (!name.startsWith('_')) {
+        await visit(child);
+      }
+    }
+  };
+  await visit(root);
+  return found;
+}
+
+async function listIfPresent(driver: StorageDriver, dir: string): Promise<string[]> {
+  try {
+    return await driver.list(dir);
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw err;
+  }
+}
+
+/**
+ * A session's directory. `paths.ts` names only its two files; the directory is their parent,
+ * derived from `uploadDataPath` so the layout stays defined in one place.
+ */
+function sessionPath(repo: string, id: string): string {
+  return posix.dirname(uploadDataPath(repo, id));
+}
+
+async function deleteSession(driver: StorageDriver, repo: string, id: string): Promise<void> {
+  try {
+    await driver.delete(sessionPath(repo, id));
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+}
+
+/** `startedat` content as a date; undefined when it is not one. */
+function parseStartedAt(content: Buffer): Date | undefined {
+  const date = new Date(content.toString('utf8').trim());
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/** Lock and hash-state key of a session; `@` cannot occur in a repository name. */
+function sessionKey(repo: string, id: string): string {
+  return `${repo}@${id}`;
+}
+
+function uploadUnknown(id: string): RegistryError {
+  // The id is echoed only when well-formed: a malformed one is the client's own string.
+  return new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, isUploadId(id) ? { id } : undefined);
+}
+
+function sizeInvalid(expected: number, received: number): RegistryError {
+  return new RegistryError('SIZE_INVALID', undefined, { expected, received });
+}

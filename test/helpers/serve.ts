@@ -1,0 +1,71 @@
+/** Runs `nv2 registry serve` as a real process on a random loopback port. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { CLI } from './cli.js';
+
+/** A registry server process. */
+export interface ServeProcess {
+  /** `http://127.0.0.1:PORT` */
+  readonly url: string;
+  /** `127.0.0.1:PORT`, for clients that take a host. */
+  readonly host: string;
+  readonly child: ChildProcess;
+  /** Every JSON log line so far. */
+  readonly logs: Record<string, unknown>[];
+  /** Resolves with the exit code (null when killed by a signal) once the process has exited. */
+  readonly exited: Promise<number | null>;
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** Sends SIGKILL and resolves when the process is gone. */
+  kill(): Promise<void>;
+}
+
+/** Starts `nv2 registry serve --addr 127.0.0.1:0 --root ROOT ...extra` and waits until it listens. */
+export function serve(root: string, extra: readonly string[] = []): Promise<ServeProcess> {
+  const child = spawn(
+    process.execPath,
+    [CLI, 'registry', 'serve', '--addr', '127.0.0.1:0', '--root', root, ...extra],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      let record: Record<string, unknown>;
+      try {
+        record = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      logs.push(record);
+      if (record['msg'] === 'listening') {
+        const url = String(record['url']);
+        resolve({
+          url,
+          host: url.replace(/^https?:\/\//, ''),
+          child,
+          logs,
+          exited,
+          stop: () => {
+            child.kill('SIGTERM');
+            return exited;
+          },
+          kill: async () => {
+            child.kill('SIGKILL');
+            await exited;
+          },
+        });
+      }
+    });
+    void exited.then((code) =>
+      reject(new Error(`registry exited with ${code} before listening: ${stderr}`)),
+    );
+  });
+}

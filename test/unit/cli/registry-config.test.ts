@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parseListenAddress, resolveRegistryConfig } from '../../../src/cli/registry-config.js';
+import { tempDir } from '../../helpers/fixtures.js';
+
+describe('registry config', () => {
+  it('parses listen addresses', () => {
+    assert.deepEqual(parseListenAddress('127.0.0.1:5000'), { host: '127.0.0.1', port: 5000 });
+    assert.deepEqual(parseListenAddress(':8080'), { host: '0.0.0.0', port: 8080 });
+    assert.deepEqual(parseListenAddress('[::1]:0'), { host: '::1', port: 0 });
+    assert.deepEqual(parseListenAddress('localhost:443'), { host: 'localhost', port: 443 });
+    for (const bad of ['5000', 'host:', 'host:70000', '::1:5000', 'a:b']) {
+      assert.throws(() => parseListenAddress(bad), { code: 'NV2_ERR_INVALID_ARGUMENT' }, bad);
+    }
+  });
+
+  it('defaults to filesystem storage in ./nv2-data on 127.0.0.1:5000 with JSON logs', async () => {
+    const config = await resolveRegistryConfig({});
+    assert.deepEqual(config.addr, { host: '127.0.0.1', port: 5000 });
+    assert.deepEqual(config.storage, { driver: 'filesystem', root: './nv2-data' });
+    assert.equal(config.log.format, 'json');
+    assert.equal(config.tls, undefined);
+  });
+
+  it('reads YAML and JSON files, and flags override them', async () => {
+    const dir = await tempDir();
+    const yaml = join(dir, 'config.yaml');
+    await writeFile(
+      yaml,
+      'addr: 0.0.0.0:6000\nstorage:\n  filesystem:\n    root: /srv/nv2\nlog:\n  format: pretty\ntls:\n  cert: c.pem\n  key: k.pem\n',
+    );
+    const fromFile = await resolveRegistryConfig({ config: yaml });
+    assert.deepEqual(fromFile.addr, { host: '0.0.0.0', port: 6000 });
+    assert.deepEqual(fromFile.storage, { driver: 'filesystem', root: '/srv/nv2' });
+    assert.equal(fromFile.log.format, 'pretty');
+    assert.deepEqual(fromFile.tls, { cert: 'c.pem', key: 'k.pem' });
+    const overridden = await resolveRegistryConfig({
+      config: yaml,
+      addr: '127.0.0.1:7000',
+      root: 'here',
+      logFormat: 'json',
+    });
+    assert.deepEqual(overridden.addr, { host: '127.0.0.1', port: 7000 });
+    assert.deepEqual(overridden.storage, { driver: 'filesystem', root: 'here' });
+    assert.equal(overridden.log.format, 'json');
+    const json = join(dir, 'config.json');
+    await writeFile(json, JSON.stringify({ storage: { memory: {} }, shutdownTimeoutSeconds: 5 }));
+    const memory = await resolveRegistryConfig({ config: json });
+    assert.deepEqual(memory.storage, { driver: 'memory' });
+    assert.equal(memory.shutdownTimeoutSeconds, 5);
+  });
+
+  it('refuses unknown settings, wrong types, half a TLS pair and unreadable files', async () => {
+    const dir = await tempDir();
+    const cases: [string, string][] = [
+      ['unknown.yaml', 'adr: 127.0.0.1:5000\n'],
+      ['nested.yaml', 'storage:\n  s3:\n    bucket: x\n'],
+      ['type.yaml', 'addr: 5000\n'],
+      ['format.yaml', 'log:\n  format: xml\n'],
+      ['both.yaml', 'storage:\n  filesystem:\n    root: a\n  memory: {}\n'],
+      ['syntax.yaml', 'addr: [unclosed\n'],
+      ['list.yaml', '- a\n- b\n'],
+    ];
+    for (const [name, text] of cases) {
+      const path = join(dir, name);
+      await writeFile(path, text);
+      await assert.rejects(
+        resolveRegistryConfig({ config: path }),
+        { code: 'NV2_ERR_INVALID_ARGUMENT' },
+        name,
+      );
+    }
+    await assert.rejects(resolveRegistryConfig({ tlsCert: 'c.pem' }), {
+      code: 'NV2_ERR_INVALID_ARGUMENT',
+    });
+    await assert.rejects(resolveRegistryConfig({ config: join(dir, 'missing.yaml') }), {
+      code: 'NV2_ERR_FILE_NOT_FOUND',
+    });
+  });
+});
