@@ -12,6 +12,8 @@ export interface ServeProcess {
   readonly child: ChildProcess;
   /** Every JSON log line so far. */
   readonly logs: Record<string, unknown>[];
+  /** Every line of standard output so far, JSON or not. */
+  readonly lines: string[];
   /** Resolves with the exit code (null when killed by a signal) once the process has exited. */
   readonly exited: Promise<number | null>;
   /** Sends SIGTERM and resolves with the exit code. */
@@ -30,39 +32,42 @@ export function serve(root: string, extra: readonly string[] = []): Promise<Serv
     },
   );
   const logs: Record<string, unknown>[] = [];
+  const lines: string[] = [];
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),
   );
   return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      let record: Record<string, unknown>;
+    const reader = createInterface({ input: child.stdout! });
+    reader.on('line', (line) => {
+      lines.push(line);
+      let url: string | undefined;
       try {
-        record = JSON.parse(line) as Record<string, unknown>;
+        const record = JSON.parse(line) as Record<string, unknown>;
+        logs.push(record);
+        if (record['msg'] === 'listening') url = String(record['url']);
       } catch {
-        return;
+        // --log-format pretty: `<time> listening url=<url> storage=<…>`
+        url = / listening url=(\S+)/.exec(line)?.[1];
       }
-      logs.push(record);
-      if (record['msg'] === 'listening') {
-        const url = String(record['url']);
-        resolve({
-          url,
-          host: url.replace(/^https?:\/\//, ''),
-          child,
-          logs,
-          exited,
-          stop: () => {
-            child.kill('SIGTERM');
-            return exited;
-          },
-          kill: async () => {
-            child.kill('SIGKILL');
-            await exited;
-          },
-        });
-      }
+      if (url === undefined) return;
+      resolve({
+        url,
+        host: url.replace(/^https?:\/\//, ''),
+        child,
+        logs,
+        lines,
+        exited,
+        stop: () => {
+          child.kill('SIGTERM');
+          return exited;
+        },
+        kill: async () => {
+          child.kill('SIGKILL');
+          await exited;
+        },
+      });
     });
     void exited.then((code) =>
       reject(new Error(`registry exited with ${code} before listening: ${stderr}`)),

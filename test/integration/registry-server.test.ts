@@ -4,11 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { run } from '../helpers/cli.js';
+import { nv2, run } from '../helpers/cli.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { writeImageLayout, writeIndexLayout } from '../helpers/oci-layout.js';
 import { serve } from '../helpers/serve.js';
@@ -271,5 +272,113 @@ describe('nv2 registry serve', () => {
     });
     assert.equal(await finished, 201);
     assert.equal(await server.exited, 0);
+  });
+
+  it('serves HTTPS with --tls-cert/--tls-key from a config file, and logs pretty lines', async () => {
+    const work = await tempDir();
+    // A TLS server certificate (serverAuth, IP SAN), made by an independent tool.
+    const gen = await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(work, 'tls.key'),
+      '-out',
+      join(work, 'tls.crt'),
+    ]);
+    assert.equal(gen.code, 0, gen.stderr);
+    const config = join(work, 'config.yaml');
+    await writeFile(
+      config,
+      `tls:\n  cert: ${join(work, 'tls.crt')}\n  key: ${join(work, 'tls.key')}\n`,
+    );
+    const server = await serve(join(work, 'data'), ['--config', config]);
+    try {
+      assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+      const ca = await readFile(join(work, 'tls.crt'));
+      const status = await new Promise<number>((resolve, reject) => {
+        httpsGet(`${server.url}/v2/`, { ca }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        }).on('error', reject);
+      });
+      assert.equal(status, 200);
+    } finally {
+      await server.stop();
+    }
+    const pretty = await serve(join(work, 'data2'), ['--log-format', 'pretty']);
+    await fetch(`${pretty.url}/v2/`);
+    assert.equal(await pretty.stop(), 0);
+    assert.ok(
+      pretty.lines.some((line) => /^\S+ GET \/v2\/ 200 /.test(line)),
+      pretty.lines.join('\n'),
+    );
+  });
+
+  it('refuses a bad config with exit 2 and one line', async () => {
+    const work = await tempDir();
+    const config = join(work, 'bad.yaml');
+    await writeFile(config, 'adr: 127.0.0.1:5000\n');
+    const r = await nv2(['registry', 'serve', '--config', config]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^nv2: NV2_ERR_INVALID_ARGUMENT: config: unknown setting adr\n$/);
+  });
+
+  it('gc removes blobs no manifest references, keeps referenced ones, and --dry-run deletes nothing', async () => {
+    const root = await tempDir();
+    const server = await serve(root);
+    const used = Buffer.from('{}');
+    const orphan = randomBytes(4096);
+    try {
+      assert.equal((await pushBlob(server.url, 'gc/app', used)).status, 201);
+      assert.equal((await pushBlob(server.url, 'gc/app', orphan)).status, 201);
+      const manifest = JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(used), size: 2 },
+        layers: [],
+      });
+      const put = await fetch(`${server.url}/v2/gc/app/manifests/v1`, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
+        body: manifest,
+      });
+      assert.equal(put.status, 201);
+    } finally {
+      await server.stop();
+    }
+    const dry = await nv2(['registry', 'gc', '--root', root, '--dry-run', '--output', 'json']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.equal((JSON.parse(dry.stdout) as { blobsDeleted: number }).blobsDeleted, 1);
+    const real = await nv2(['registry', 'gc', '--root', root, '--output', 'json']);
+    assert.equal(real.code, 0, real.stderr);
+    assert.equal((JSON.parse(real.stdout) as { blobsDeleted: number }).blobsDeleted, 1);
+    const after = await serve(root);
+    try {
+      assert.equal(
+        (await fetch(`${after.url}/v2/gc/app/blobs/${sha256(orphan)}`, { method: 'HEAD' })).status,
+        404,
+      );
+      assert.equal(
+        (await fetch(`${after.url}/v2/gc/app/blobs/${sha256(used)}`, { method: 'HEAD' })).status,
+        200,
+      );
+      assert.equal(
+        (await fetch(`${after.url}/v2/gc/app/manifests/v1`, { method: 'HEAD' })).status,
+        200,
+      );
+    } finally {
+      await after.stop();
+    }
   });
 });
