@@ -124,7 +124,12 @@ export async function startRegistryServer(
     store: createStore(driver),
     onRequest: (record) => {
       metrics.observe(record);
-      log('request', { ...record });
+      const { cause, ...fields } = record;
+      // The cause of a 5xx goes to the log (never to the client), as text: Errors do not serialize.
+      log(
+        'request',
+        cause === undefined ? fields : { ...fields, level: 'error', cause: String(cause) },
+      );
     },
   });
   const serve = (req: IncomingMessage, res: ServerResponse): void => {
