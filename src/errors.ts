@@ -51,6 +51,8 @@ export const CODES = [
   // Content does not match the descriptor it was fetched or pushed by (checked while streaming).
   'NV2_ERR_CONTENT_DIGEST_MISMATCH',
   'NV2_ERR_CONTENT_SIZE_MISMATCH',
+  // Content stores and registries, as a client sees them.
+  'NV2_ERR_CONTENT_NOT_FOUND',
   // Registry storage.
   'NV2_ERR_STORAGE_NOT_FOUND',
   'NV2_ERR_STORAGE_INVALID_PATH',

@@ -20,12 +20,14 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   x509: [],
   trust: ['oci', 'signature', 'x509'],
   registry: ['oci', 'content'],
-  cli: ['oci', 'content', 'signature', 'x509', 'trust', 'registry'],
+  remote: ['oci', 'content'],
+  cli: ['oci', 'content', 'signature', 'x509', 'trust', 'registry', 'remote'],
 };
 
 /** Third-party packages each module may import. */
 const ALLOWED_PACKAGES: Readonly<Record<string, readonly string[]>> = {
   x509: ['@peculiar/asn1-schema', '@peculiar/asn1-x509', '@peculiar/x509', 'reflect-metadata'],
+  remote: ['undici'],
   cli: ['commander', 'yaml', 'prom-client'],
 };
 
