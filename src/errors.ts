@@ -18,6 +18,7 @@ export const CODES = [
   'NV2_ERR_INVALID_MEDIA_TYPE',
   'NV2_ERR_INVALID_MANIFEST',
   'NV2_ERR_INVALID_TARGET',
+  'NV2_ERR_INVALID_OCI_LAYOUT',
   'NV2_ERR_INVALID_KEY',
   'NV2_ERR_INVALID_CERTIFICATE',
   'NV2_ERR_KEY_CERT_MISMATCH',
@@ -53,6 +54,19 @@ export const CODES = [
   'NV2_ERR_CONTENT_SIZE_MISMATCH',
   // Content stores and registries, as a client sees them.
   'NV2_ERR_CONTENT_NOT_FOUND',
+  // Registry responses other than success, as a client sees them (RegistryResponseError).
+  'NV2_ERR_REGISTRY_UNAUTHORIZED',
+  'NV2_ERR_REGISTRY_DENIED',
+  'NV2_ERR_REGISTRY_UNSUPPORTED',
+  'NV2_ERR_REGISTRY_REJECTED',
+  'NV2_ERR_REGISTRY_UNAVAILABLE',
+  'NV2_ERR_REGISTRY_RESPONSE',
+  // Reaching a registry, and keeping its referrers tag schema index.
+  'NV2_ERR_REGISTRY_UNREACHABLE',
+  'NV2_ERR_REFERRERS_INDEX_CONFLICT',
+  // Registry credentials: docker config files and credential helpers.
+  'NV2_ERR_DOCKER_CONFIG_INVALID',
+  'NV2_ERR_CREDENTIAL_HELPER',
   // Registry storage.
   'NV2_ERR_STORAGE_NOT_FOUND',
   'NV2_ERR_STORAGE_INVALID_PATH',
@@ -93,6 +107,52 @@ export class VerificationInconclusiveError extends Nv2Error {}
  * maps these to distribution-spec errors at the HTTP edge; storage paths never reach a response.
  */
 export class StorageError extends Nv2Error {}
+
+/** One entry of a registry's error response body (distribution-spec "Error Codes"). */
+export interface RegistryErrorInfo {
+  readonly code: string;
+  readonly message: string;
+  readonly detail?: unknown;
+}
+
+/** What a registry answered: the request that was made and the decoded error body. */
+export interface RegistryResponseDetails {
+  readonly method: string;
+  /** The URL asked, without credentials or query secrets. */
+  readonly url: string;
+  readonly status: number;
+  /** The decoded `errors` of the response body; empty when it had none or was not JSON. */
+  readonly errors: readonly RegistryErrorInfo[];
+}
+
+/**
+ * A registry answered, and not with success (oras-go's `errcode.ErrorResponse`): carries the
+ * method, URL, status and decoded errors, so that the message reads
+ * `GET https://host/v2/repo/manifests/v1: 404 MANIFEST_UNKNOWN: manifest unknown`.
+ * Codes: NV2_ERR_CONTENT_NOT_FOUND (404), NV2_ERR_REGISTRY_UNAUTHORIZED (401),
+ * NV2_ERR_REGISTRY_DENIED (403), NV2_ERR_REGISTRY_UNSUPPORTED (405), NV2_ERR_REGISTRY_REJECTED
+ * (other 4xx), NV2_ERR_REGISTRY_UNAVAILABLE (429 and 5xx once retries are spent),
+ * NV2_ERR_REGISTRY_RESPONSE (a malformed or unexpected answer). None is a verdict on a
+ * signature: verification workflows report them as inconclusive.
+ */
+export class RegistryResponseError extends Nv2Error implements RegistryResponseDetails {
+  readonly method: string;
+  readonly url: string;
+  readonly status: number;
+  readonly errors: readonly RegistryErrorInfo[];
+  constructor(
+    code: Nv2ErrorCode,
+    message: string,
+    response: RegistryResponseDetails,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+    this.method = response.method;
+    this.url = response.url;
+    this.status = response.status;
+    this.errors = response.errors;
+  }
+}
 
 /** Type guard for errors carrying an nv2 code. */
 export function isNv2Error(err: unknown): err is Nv2Error {

@@ -1,5 +1,6 @@
 import {
   InvalidInputError,
+  RegistryResponseError,
   StorageError,
   VerificationFailedError,
   VerificationInconclusiveError,
@@ -20,9 +21,22 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+const REGISTRY_INPUT_CODES: ReadonlySet<string> = new Set([
+  'NV2_ERR_CONTENT_NOT_FOUND',
+  'NV2_ERR_REGISTRY_UNAUTHORIZED',
+  'NV2_ERR_REGISTRY_DENIED',
+  'NV2_ERR_REGISTRY_REJECTED',
+  'NV2_ERR_REGISTRY_UNSUPPORTED',
+]);
+
 /** Maps an error to its exit code, by class: one table for every command. */
 export function exitCodeFor(err: unknown): ExitCode {
   if (err instanceof VerificationFailedError) return ExitCode.verificationFailed;
+  if (err instanceof RegistryResponseError) {
+    // What the user asked for does not exist or is not theirs: an input error. The registry
+    // failing (5xx, nonsense answers) decides nothing: inconclusive.
+    return REGISTRY_INPUT_CODES.has(err.code) ? ExitCode.usage : ExitCode.inconclusive;
+  }
   if (err instanceof InvalidInputError) return ExitCode.usage;
   if (err instanceof VerificationInconclusiveError || err instanceof StorageError) {
     return ExitCode.inconclusive;

@@ -1,9 +1,19 @@
-/** Where content comes from and goes to: locators, bounded reads, atomic writes. Depends on `oci` only. */
+/**
+ * Where content comes from and goes to: locators, bounded reads, atomic writes, the Target
+ * role interfaces and their stores (memory, OCI image layout), and `copy` between any two.
+ * Depends on `oci` only.
+ */
 export { writeFileAtomic } from './atomic-write.js';
 export type { AtomicWriteOptions } from './atomic-write.js';
 export { readBoundedFile, readBoundedStream } from './bounded-read.js';
+export { DEFAULT_COPY_CONCURRENCY, copy } from './copy.js';
+export type { CopyOptions, CopyProgressEvent, CopyResult } from './copy.js';
 export { loadManifest, parseManifestLocator } from './manifest-locator.js';
 export type { LoadManifestOptions, ManifestLocator } from './manifest-locator.js';
+export { isManifestMediaType } from './manifest-facts.js';
+export { createMemoryStore } from './memory-store.js';
+export { openOciLayout, parseOciLayoutLocator } from './oci-layout.js';
+export type { OciLayoutLocator, OpenOciLayoutOptions } from './oci-layout.js';
 export { canDelete, hasReferrers } from './target.js';
 export type {
   Deleter,

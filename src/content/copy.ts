@@ -1,0 +1,262 @@
+import { InvalidInputError } from '../errors.js';
+import type { Descriptor, Digest } from '../oci/index.js';
+import { MAX_MANIFEST_BYTES, isDigest, isTag, verifyStream } from '../oci/index.js';
+import { readBoundedStream } from './bounded-read.js';
+import { isManifestMediaType, parseManifest } from './manifest-facts.js';
+import type { ReadOnlyTarget, ReferrerLister, Target } from './target.js';
+import { hasReferrers } from './target.js';
+
+/**
+ * How many transfers (`fetch`+`push` of a blob, a manifest fetch, a push, an `exists` or a
+ * `referrers` call) run at once by default: oras-go's default, enough to overlap round trips
+ * to a registry without opening many connections.
+ */
+export const DEFAULT_COPY_CONCURRENCY = 3;
+
+/** What `copy` reports as it goes: one event per node, once it is done. */
+export interface CopyProgressEvent {
+  /** `copied`: pushed to the destination; `skipped`: the destination had it already. */
+  readonly type: 'copied' | 'skipped';
+  readonly kind: 'blob' | 'manifest';
+  readonly descriptor: Descriptor;
+}
+
+/** Options of `copy`. */
+export interface CopyOptions {
+  /**
+   * Copy the referrers of every manifest copied, recursively (subject → SBOM → signature of
+   * the SBOM), when the source can list them (`hasReferrers`). Default true.
+   */
+  readonly referrers?: boolean;
+  /**
+   * Copy only referrers of these artifact types, at every level: a referrer left out is not
+   * followed either, so `[nv2 signature type]` copies the signatures of the artifact but not
+   * an SBOM nor the SBOM's signatures. Default: every referrer.
+   */
+  readonly artifactTypes?: readonly string[];
+  /** Transfers at once (default `DEFAULT_COPY_CONCURRENCY`), at least 1. */
+  readonly concurrency?: number;
+  /** Called after each node is copied or skipped. It must not throw. */
+  readonly onProgress?: (event: CopyProgressEvent) => void;
+}
+
+/** What `copy` did. */
+export interface CopyResult {
+  /** The root: what `srcRef` resolved to, as `src.resolve` returned it. */
+  readonly descriptor: Descriptor;
+  /** Every referrer copied or found already there, at any depth, in discovery order. */
+  readonly referrers: readonly Descriptor[];
+  readonly blobsCopied: number;
+  readonly blobsSkipped: number;
+  readonly manifestsCopied: number;
+  readonly manifestsSkipped: number;
+  /** Bytes pushed (blobs and manifests copied; nothing for those skipped). */
+  readonly bytesCopied: number;
+}
+
+/**
+ * Layer media types whose content may live elsewhere (`urls`): Docker foreign layers and OCI
+ * non-distributable layers. A source commonly lacks them; they are then skipped, not an error.
+ */
+const FOREIGN_LAYER_TYPES: ReadonlySet<string> = new Set([
+  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+  'application/vnd.docker.image.rootfs.foreign.diff.tar',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
+]);
+
+/** Runs at most `n` tasks at once; once one has failed, tasks not yet started fail at once. */
+function createLimiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  let failure: { error: unknown } | undefined;
+  return async (task) => {
+    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      if (failure !== undefined) throw failure.error;
+      return await task();
+    } catch (err) {
+      failure ??= { error: err };
+      throw err;
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+/** Waits for every promise (nothing keeps running after a failure is reported), then throws the first failure. */
+async function settleAll(promises: readonly Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+}
+
+/** What `dstRef` (or, by default, `srcRef`) says to tag at the destination: a tag, or nothing. */
+function destinationTag(root: Descriptor, srcRef: string, dstRef: string | undefined) {
+  if (dstRef === undefined) return isTag(srcRef) ? srcRef : undefined;
+  if (isTag(dstRef)) return dstRef;
+  if (isDigest(dstRef)) {
+    if (dstRef === root.digest) return undefined;
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_REFERENCE',
+      `destination reference ${dstRef} is not the digest of ${srcRef} (${root.digest})`,
+    );
+  }
+  throw new InvalidInputError(
+    'NV2_ERR_INVALID_REFERENCE',
+    `destination reference ${JSON.stringify(dstRef)} is neither a tag nor a digest`,
+  );
+}
+
+/**
+ * Copies the artifact `srcRef` names from `src` to `dst`, with its referrers (oras-go's
+ * `oras.Copy` and `ExtendedCopy`): between any two stores (registry, OCI layout, memory).
+ *
+ * - `srcRef` (a tag or a digest) is resolved once; everything else goes by digest.
+ * - The manifest graph is walked depth first (index → manifests → config and layers). A node
+ *   is pushed only after all its children, so a destination never holds a manifest whose
+ *   content it lacks, and content the destination has already (`dst.exists`) is not copied
+ *   again. Manifests are still read from the source, to find their children and referrers.
+ * - Then, unless `referrers: false`, the referrers of every manifest copied (children of an
+ *   index included) are copied the same way, and theirs, until none are left. A subject is
+ *   always at the destination before its referrers.
+ * - Last, the root is tagged: `dstRef` if it is a tag; by default `srcRef` if that is a tag.
+ *
+ * Bytes are copied exactly as they are, so every digest, and with it every signature, stays
+ * valid. Blobs are streamed from `fetch` to `push` (both verify size and digest), never held
+ * whole in memory; manifests are read whole, up to `MAX_MANIFEST_BYTES`.
+ *
+ * @example
+ * const layout = await openOciLayout('./airgap', { create: true });
+ * const result = await copy(registry, 'v1', layout); // the image, its signatures, and theirs
+ * result.descriptor.digest; // the same digest at both ends
+ * @throws InvalidInputError NV2_ERR_CONTENT_NOT_FOUND (`srcRef`, or content it points at, is
+ *   not in `src`), NV2_ERR_INVALID_REFERENCE (`dstRef`), NV2_ERR_INVALID_MANIFEST,
+ *   NV2_ERR_FILE_TOO_LARGE (a manifest over the limit)
+ * @throws VerificationFailedError NV2_ERR_CONTENT_DIGEST_MISMATCH / NV2_ERR_CONTENT_SIZE_MISMATCH
+ *   (the source served content other than its descriptor says); and whatever `src` and `dst` throw
+ */
+export async function copy(
+  src: ReadOnlyTarget,
+  srcRef: string,
+  dst: Target,
+  dstRef?: string,
+  options: CopyOptions = {},
+): Promise<CopyResult> {
+  const concurrency = options.concurrency ?? DEFAULT_COPY_CONCURRENCY;
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      `concurrency must be a positive integer, not ${String(concurrency)}`,
+    );
+  }
+  const root = await src.resolve(srcRef);
+  const tag = destinationTag(root, srcRef, dstRef);
+  const limit = createLimiter(concurrency);
+  const counts = {
+    blobsCopied: 0,
+    blobsSkipped: 0,
+    manifestsCopied: 0,
+    manifestsSkipped: 0,
+    bytesCopied: 0,
+  };
+  /** One copy per digest, however many parents share it. */
+  const nodes = new Map<Digest, Promise<void>>();
+  /** Every manifest walked, in the order finished: the subjects whose referrers to copy. */
+  const manifests: Descriptor[] = [];
+
+  function report(type: CopyProgressEvent['type'], kind: 'blob' | 'manifest', d: Descriptor) {
+    if (kind === 'blob') counts[type === 'copied' ? 'blobsCopied' : 'blobsSkipped']++;
+    else counts[type === 'copied' ? 'manifestsCopied' : 'manifestsSkipped']++;
+    if (type === 'copied') counts.bytesCopied += d.size;
+    options.onProgress?.({ type, kind, descriptor: d });
+  }
+
+  async function copyBlob(blob: Descriptor): Promise<void> {
+    if (await limit(() => dst.exists(blob))) return report('skipped', 'blob', blob);
+    if (
+      FOREIGN_LAYER_TYPES.has(blob.mediaType) &&
+      'urls' in blob &&
+      !(await limit(() => src.exists(blob)))
+    ) {
+      return report('skipped', 'blob', blob);
+    }
+    await limit(async () => {
+      const stream = await src.fetch(blob);
+      try {
+        await dst.push(blob, stream);
+      } finally {
+        stream.destroy();
+      }
+    });
+    report('copied', 'blob', blob);
+  }
+
+  async function copyManifest(manifest: Descriptor): Promise<void> {
+    if (manifest.size > MAX_MANIFEST_BYTES) {
+      throw new InvalidInputError(
+        'NV2_ERR_FILE_TOO_LARGE',
+        `manifest ${manifest.digest} is ${manifest.size} bytes, more than the ${MAX_MANIFEST_BYTES} allowed`,
+      );
+    }
+    const bytes = await limit(async () => {
+      const stream = await src.fetch(manifest);
+      try {
+        // Verified here too: the children about to be copied come from these bytes.
+        return await readBoundedStream(
+          verifyStream(stream, manifest),
+          MAX_MANIFEST_BYTES,
+          `manifest ${manifest.digest}`,
+        );
+      } finally {
+        stream.destroy();
+      }
+    });
+    const facts = parseManifest(bytes, manifest.mediaType);
+    await settleAll(facts.children.map(copyNode));
+    if (await limit(() => dst.exists(manifest))) report('skipped', 'manifest', manifest);
+    else {
+      await limit(() => dst.push(manifest, bytes));
+      report('copied', 'manifest', manifest);
+    }
+    manifests.push(manifest);
+  }
+
+  function copyNode(node: Descriptor): Promise<void> {
+    let done = nodes.get(node.digest);
+    if (done === undefined) {
+      done = isManifestMediaType(node.mediaType) ? copyManifest(node) : copyBlob(node);
+      nodes.set(node.digest, done);
+    }
+    return done;
+  }
+
+  async function referrersOf(lister: ReferrerLister, subject: Descriptor): Promise<Descriptor[]> {
+    const types = options.artifactTypes;
+    const found = await limit(() =>
+      types?.length === 1
+        ? lister.referrers(subject, { artifactType: types[0]! })
+        : lister.referrers(subject),
+    );
+    return types === undefined ? found : found.filter((r) => types.includes(r.artifactType ?? ''));
+  }
+
+  await copyNode(root);
+  const referrers: Descriptor[] = [];
+  if (options.referrers !== false && hasReferrers(src)) {
+    // `manifests` grows while this runs: each referrer's graph adds its own manifests, whose
+    // referrers are then listed in turn. Digests make cycles impossible; `nodes` skips repeats.
+    for (let i = 0; i < manifests.length; i++) {
+      const found = (await referrersOf(src, manifests[i]!)).filter(
+        (r, j, all) => !nodes.has(r.digest) && all.findIndex((o) => o.digest === r.digest) === j,
+      );
+      referrers.push(...found);
+      await settleAll(found.map(copyNode));
+    }
+  }
+  if (tag !== undefined) await dst.tag(root, tag);
+  return { descriptor: root, referrers, ...counts };
+}

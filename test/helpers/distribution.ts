@@ -1,0 +1,130 @@
+/**
+ * Starts CNCF distribution 2.8 (`docker-registry serve`, Debian package docker-registry) on a
+ * free loopback port over a temporary filesystem root: a real registry without the referrers
+ * API, so that clients' referrers tag schema fallback runs against the real thing.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as wait } from 'node:timers/promises';
+import { tempDir } from './fixtures.js';
+
+/** Where the Debian package installs the binary. */
+export const DISTRIBUTION_BINARY = '/usr/bin/docker-registry';
+
+/** Why distribution tests cannot run here, or undefined when they can. */
+export function distributionMissing(): string | undefined {
+  return existsSync(DISTRIBUTION_BINARY)
+    ? undefined
+    : `${DISTRIBUTION_BINARY} not found: install the Debian package docker-registry`;
+}
+
+/** A running distribution registry. */
+export interface RunningDistribution {
+  /** `http://127.0.0.1:PORT` */
+  readonly url: string;
+  /** `127.0.0.1:PORT` */
+  readonly host: string;
+  /** The storage root. */
+  readonly root: string;
+  /** Stops the process (SIGTERM, then waits for it to exit). */
+  close(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/** A port that was free a moment ago (distribution cannot listen on port 0 and report it). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** How long the registry may take to answer /v2/ after starting. */
+const READY_TIMEOUT_MS = 20_000;
+
+/**
+ * Starts distribution with filesystem storage in a new temporary directory, deletes enabled,
+ * logs at error level; resolves once `GET /v2/` answers.
+ *
+ * @example
+ * const registry = await startDistribution();
+ * after(() => registry.close());
+ */
+export async function startDistribution(): Promise<RunningDistribution> {
+  const root = await tempDir();
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  const config = join(root, 'config.yml');
+  await writeFile(
+    config,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: error',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${join(root, 'data')}`,
+      '  delete:',
+      '    enabled: true',
+      'http:',
+      `  addr: ${host}`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(DISTRIBUTION_BINARY, ['serve', config], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+  });
+  running.add(child);
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  let exited = false;
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exited = true;
+      running.delete(child);
+      resolve();
+    }),
+  );
+  const url = `http://${host}`;
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  // Readiness: poll /v2/ until it answers (the process prints nothing at level error).
+  for (;;) {
+    if (exited) throw new Error(`docker-registry exited before answering: ${stderr}`);
+    try {
+      const res = await fetch(`${url}/v2/`);
+      await res.arrayBuffer();
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`docker-registry did not answer within ${READY_TIMEOUT_MS} ms: ${stderr}`);
+    }
+    await wait(20);
+  }
+  return {
+    url,
+    host,
+    root,
+    async close() {
+      if (!exited) child.kill('SIGTERM');
+      await exit;
+    },
+  };
+}
