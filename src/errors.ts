@@ -49,6 +49,9 @@ export const CODES = [
   'NV2_ERR_SIZE_MISMATCH',
   'NV2_ERR_MEDIA_TYPE_MISMATCH',
   'NV2_ERR_REFERENCE_MISMATCH',
+  // An artifact in a store or registry: it has no signature, or none that holds.
+  'NV2_ERR_NO_SIGNATURE',
+  'NV2_ERR_NO_VALID_SIGNATURE',
   // Content does not match the descriptor it was fetched or pushed by (checked while streaming).
   'NV2_ERR_CONTENT_DIGEST_MISMATCH',
   'NV2_ERR_CONTENT_SIZE_MISMATCH',

@@ -1,5 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { registerCert } from './commands/cert.js';
+import { registerCopy } from './commands/copy.js';
+import { registerDiscover } from './commands/discover.js';
+import { registerList } from './commands/list.js';
+import { registerLogin } from './commands/login.js';
+import { registerPull } from './commands/pull.js';
+import { registerPush } from './commands/push.js';
 import { registerDemo } from './commands/demo.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerRegistry } from './commands/registry.js';
@@ -25,6 +31,12 @@ export function createProgram(): Command {
   registerSign(program);
   registerVerify(program);
   registerInspect(program);
+  registerList(program);
+  registerDiscover(program);
+  registerPush(program);
+  registerPull(program);
+  registerCopy(program);
+  registerLogin(program);
   registerRegistry(program);
   for (const command of program.commands) {
     command.exitOverride();

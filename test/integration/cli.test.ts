@@ -332,7 +332,7 @@ describe('nv2 CLI', async () => {
       assert.equal((await nv2(['verify', `file:${manifest}`])).code, 2); // -f is required
       assert.equal((await nv2(['sign', '--no-such-flag', `file:${manifest}`])).code, 2);
       assert.equal((await nv2(['no-such-command'])).code, 2);
-      const target = await nv2(['sign', '-k', key(), 'docker://example.com/a:1']);
+      const target = await nv2(['sign', '-k', key(), 'ftp://example.com/a:1']);
       assert.equal(target.code, 2);
       assertOneLineError(target.stderr, 'NV2_ERR_INVALID_TARGET');
       const badKey = await nv2(['sign', '-k', cert(), `file:${manifest}`]);

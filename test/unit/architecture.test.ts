@@ -21,7 +21,8 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   trust: ['oci', 'signature', 'x509'],
   registry: ['oci', 'content'],
   remote: ['oci', 'content'],
-  cli: ['oci', 'content', 'signature', 'x509', 'trust', 'registry', 'remote'],
+  notary: ['oci', 'content', 'signature', 'trust'],
+  cli: ['oci', 'content', 'signature', 'x509', 'trust', 'registry', 'remote', 'notary'],
 };
 
 /** Third-party packages each module may import. */

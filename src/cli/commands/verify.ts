@@ -1,16 +1,18 @@
 import type { Command } from 'commander';
 import { loadManifest, parseManifestLocator } from '../../content/index.js';
 import { InvalidInputError, VerificationFailedError } from '../../errors.js';
+import { type SignatureVerdict, verifyArtifact } from '../../notary/index.js';
 import { MAX_SIGNATURE_BYTES } from '../../signature/index.js';
 import { TrustSet, type VerificationResult, verify } from '../../trust/index.js';
 import { type Certificate, loadCertificates } from '../../x509/index.js';
 import { parseTime } from '../duration.js';
 import { MAX_PEM_BYTES, readInput } from '../input.js';
 import { type OutputFormat, print, printJson } from '../output.js';
+import { type RemoteFlags, addRemoteOptions, requireReference, withTargets } from '../target.js';
 import { collect, outputFormat } from './options.js';
 
-interface VerifyFlags {
-  file: string;
+interface VerifyFlags extends RemoteFlags {
+  file?: string;
   cert: string[];
   caCert: string[];
   mediaType?: string;
@@ -55,13 +57,34 @@ function resultJson(result: VerificationResult): unknown {
   };
 }
 
-/** `nv2 verify`: verify a signature file against a manifest; prints the manifest digest on success. */
+function verdictJson(verdict: SignatureVerdict): unknown {
+  return {
+    signatureManifest: verdict.manifest.digest,
+    verified: verdict.result !== undefined,
+    ...(verdict.result !== undefined ? { result: resultJson(verdict.result) } : {}),
+    ...(verdict.error !== undefined
+      ? { error: { code: verdict.error.code, message: verdict.error.message } }
+      : {}),
+  };
+}
+
+/**
+ * `nv2 verify`: verify a manifest's signatures; prints the manifest digest on success. A
+ * file: target is verified against the signature file `-f`; a registry or oci-layout target
+ * against every signature stored beside it (or `-f`).
+ */
 export function registerVerify(program: Command): void {
-  program
+  const command = program
     .command('verify')
     .description('verify a signature against a manifest; prints the manifest digest when it holds')
-    .argument('<target>', 'manifest to verify: file:PATH, or - / file:- for standard input')
-    .requiredOption('-f, --file <file>', 'signature file (JWS compact serialization)')
+    .argument(
+      '<target>',
+      'manifest to verify: REF, docker://REF, oci://REF, oci-layout:DIR:TAG|@DIGEST, file:PATH, or - / file:- for standard input',
+    )
+    .option(
+      '-f, --file <file>',
+      'signature file (JWS compact serialization); required for file: targets, else the stored signatures are verified',
+    )
     .option(
       '-c, --cert <file>',
       'certificate trusted as it is, and where a kid is looked up (repeatable)',
@@ -76,6 +99,16 @@ export function registerVerify(program: Command): void {
     .option('--at <time>', 'verify as of this time (RFC 3339 or Unix seconds) instead of now')
     .option('--output <format>', 'text or json', outputFormat, 'text')
     .action(async (target: string, flags: VerifyFlags) => {
+      if (target !== '-' && !target.startsWith('file:')) {
+        await verifyRemote(target, flags);
+        return;
+      }
+      if (flags.file === undefined) {
+        throw new InvalidInputError(
+          'NV2_ERR_INVALID_ARGUMENT',
+          'verifying a file: target needs the signature file: -f FILE',
+        );
+      }
       const locator = parseManifestLocator(target);
       if (flags.file === '-' && locator.kind === 'stdin') {
         throw new InvalidInputError(
@@ -102,4 +135,56 @@ export function registerVerify(program: Command): void {
       if (flags.output === 'json') printJson(resultJson(result));
       else print(result.digest);
     });
+  addRemoteOptions(command);
+}
+
+async function verifyRemote(target: string, flags: VerifyFlags): Promise<void> {
+  const now = flags.at !== undefined ? parseTime(flags.at) : new Date();
+  const trust = new TrustSet({
+    certificates: await loadAll(flags.cert, 'certificate'),
+    roots: await loadAll(flags.caCert, 'CA certificate'),
+  });
+  await withTargets(flags, async (opener) => {
+    const opened = await opener.open(target);
+    const reference = requireReference(opened);
+    if (flags.file !== undefined) {
+      const signature = await readSignature(flags.file);
+      const subject = await opened.target.resolve(reference);
+      const result = await verify(
+        signature,
+        { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+        trust,
+        { now },
+      );
+      if (flags.output === 'json') printJson(resultJson(result));
+      else print(result.digest);
+      return;
+    }
+    const outcome = await verifyArtifact(opened.target, reference, trust, { now });
+    if (flags.output === 'json') {
+      printJson({
+        digest: outcome.subject.digest,
+        mediaType: outcome.subject.mediaType,
+        size: outcome.subject.size,
+        signatures: outcome.signatures.map(verdictJson),
+      });
+      return;
+    }
+    const n = outcome.signatures.length;
+    process.stderr.write(
+      `${n} signature${n === 1 ? '' : 's'} found, ${outcome.verified.length} verified\n`,
+    );
+    for (const verdict of outcome.signatures) {
+      if (verdict.result !== undefined) {
+        process.stderr.write(
+          `  ${verdict.manifest.digest}: verified, signed by ${verdict.result.signer.subject}\n`,
+        );
+      } else {
+        process.stderr.write(
+          `  ${verdict.manifest.digest}: not verified: ${verdict.error?.code ?? ''}: ${verdict.error?.message ?? ''}\n`,
+        );
+      }
+    }
+    print(outcome.subject.digest);
+  });
 }

@@ -1,0 +1,92 @@
+import type { Command } from 'commander';
+import { type SignatureEntry, listSignatures } from '../../notary/index.js';
+import { Certificate } from '../../x509/index.js';
+import { type OutputFormat, print, printJson } from '../output.js';
+import { type RemoteFlags, addRemoteOptions, requireReference, withTargets } from '../target.js';
+import { outputFormat } from './options.js';
+
+interface ListFlags extends RemoteFlags {
+  output: OutputFormat;
+}
+
+/** What `nv2 list` shows of one signature. */
+interface Row {
+  readonly digest: string;
+  readonly signer?: string;
+  readonly signedAt?: string;
+  readonly algorithm?: string;
+  readonly references: readonly string[];
+  readonly error?: { code: string; message: string };
+}
+
+function rowOf(entry: SignatureEntry): Row {
+  const sig = entry.signature;
+  let signer: string | undefined;
+  if (sig !== undefined) {
+    const first = sig.x5cDer[0];
+    if (first !== undefined) {
+      try {
+        signer = new Certificate(first).subject;
+      } catch {
+        signer = undefined;
+      }
+    } else if (sig.header.kid !== undefined) signer = `kid ${sig.header.kid}`;
+  }
+  const iat = sig?.claims.iat;
+  return {
+    digest: entry.manifest.digest,
+    ...(signer !== undefined ? { signer } : {}),
+    ...(iat !== undefined ? { signedAt: new Date(iat * 1000).toISOString() } : {}),
+    ...(sig !== undefined ? { algorithm: sig.header.alg } : {}),
+    references: sig?.claims.references ?? [],
+    ...(entry.error !== undefined
+      ? { error: { code: entry.error.code, message: entry.error.message } }
+      : {}),
+  };
+}
+
+function table(rows: readonly (readonly string[])[]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) =>
+    r
+      .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+/** `nv2 list`: the signatures stored for an artifact. */
+export function registerList(program: Command): void {
+  const command = program
+    .command('list')
+    .description('list the signatures of an artifact in a registry or OCI layout')
+    .argument('<target>', 'REF, docker://REF, oci://REF or oci-layout:DIR:TAG|@DIGEST')
+    .option('--output <format>', 'text or json', outputFormat, 'text')
+    .action(async (target: string, flags: ListFlags) => {
+      await withTargets(flags, async (opener) => {
+        const opened = await opener.open(target);
+        const subject = await opened.target.resolve(requireReference(opened));
+        const rows = (await listSignatures(opened.target, subject)).map(rowOf);
+        if (flags.output === 'json') {
+          printJson({ digest: subject.digest, signatures: rows });
+          return;
+        }
+        process.stderr.write(
+          `${subject.digest}: ${rows.length} signature${rows.length === 1 ? '' : 's'}\n`,
+        );
+        if (rows.length === 0) return;
+        const lines = table([
+          ['DIGEST', 'SIGNER', 'SIGNED AT', 'ALG', 'REFERENCES'],
+          ...rows.map((r) => [
+            r.digest,
+            r.signer ?? (r.error !== undefined ? `(${r.error.code})` : '-'),
+            r.signedAt ?? '-',
+            r.algorithm ?? '-',
+            r.references.join(',') || '-',
+          ]),
+        ]);
+        for (const line of lines) print(line);
+      });
+    });
+  addRemoteOptions(command);
+}

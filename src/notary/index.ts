@@ -1,0 +1,19 @@
+/**
+ * Workflows over any content Target (a registry repository, an OCI image layout, a memory
+ * store): sign an artifact and push its signature artifact (artifact-layout.md), list and
+ * verify its signatures, and discover its referrers tree. Depends on `oci`, `content`,
+ * `signature` and `trust`.
+ *
+ * @example
+ * const signed = await signArtifact(repo, 'v1', { key, certificateChain });
+ * const { subject, verified } = await verifyArtifact(repo, 'v1', trust);
+ */
+export { DEFAULT_DISCOVER_DEPTH, discover } from './discover.js';
+export type { DiscoverOptions, ReferrerNode } from './discover.js';
+export { listSignatures } from './list.js';
+export type { SignatureEntry } from './list.js';
+export { CREATED_ANNOTATION, EMPTY_CONFIG, EMPTY_CONFIG_DESCRIPTOR } from './manifest.js';
+export { pushSignature, signArtifact } from './sign.js';
+export type { PushSignatureOptions, SignArtifactOptions, SignedArtifact } from './sign.js';
+export { verifyArtifact } from './verify.js';
+export type { ArtifactVerification, SignatureVerdict, VerifyArtifactOptions } from './verify.js';

@@ -1,0 +1,99 @@
+import {
+  type ReadOnlyTarget,
+  type ReferrerLister,
+  hasReferrers,
+  readBoundedStream,
+} from '../content/index.js';
+import { InvalidInputError, Nv2Error, VerificationFailedError } from '../errors.js';
+import { type Descriptor, MediaTypes, isDescriptor } from '../oci/index.js';
+import { MAX_SIGNATURE_BYTES, type ParsedSignature, parseSignature } from '../signature/index.js';
+import { fetchManifestJson } from './manifest.js';
+
+/** One signature artifact found for a subject. */
+export interface SignatureEntry {
+  /** The signature manifest, as the referrers listing described it. */
+  readonly manifest: Descriptor;
+  /** The signature file's bytes, when they could be read. */
+  readonly jws?: Buffer;
+  /** The signature, parsed for form (not for trust), when it could be. */
+  readonly signature?: ParsedSignature;
+  /** Why the signature could not be read or parsed. */
+  readonly error?: Nv2Error;
+}
+
+/** Requires a store that can list referrers. */
+export function requireReferrers<T extends object>(target: T): T & ReferrerLister {
+  if (!hasReferrers(target)) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_TARGET',
+      'this store cannot list referrers, so signatures cannot be found in it',
+    );
+  }
+  return target;
+}
+
+function malformed(manifest: Descriptor, message: string): VerificationFailedError {
+  return new VerificationFailedError(
+    'NV2_ERR_SIGNATURE_MALFORMED',
+    `signature manifest ${manifest.digest}: ${message}`,
+  );
+}
+
+/** Reads one signature manifest and its layer. Errors are returned, not thrown (except bugs). */
+async function readEntry(target: ReadOnlyTarget, manifest: Descriptor): Promise<SignatureEntry> {
+  try {
+    const json = await fetchManifestJson(target, manifest);
+    const layers = json['layers'];
+    const layer = Array.isArray(layers)
+      ? (layers as unknown[]).find(
+          (l): l is Descriptor => isDescriptor(l) && l.mediaType === MediaTypes.nv2Signature,
+        )
+      : undefined;
+    if (layer === undefined) {
+      throw malformed(manifest, `it has no ${MediaTypes.nv2Signature} layer`);
+    }
+    if (layer.size > MAX_SIGNATURE_BYTES) {
+      throw new VerificationFailedError(
+        'NV2_ERR_SIGNATURE_TOO_LARGE',
+        `signature manifest ${manifest.digest}: its signature layer is ${layer.size} bytes, more than the ${MAX_SIGNATURE_BYTES} allowed`,
+      );
+    }
+    const jws = await readBoundedStream(
+      await target.fetch(layer),
+      MAX_SIGNATURE_BYTES,
+      `signature ${layer.digest}`,
+    );
+    try {
+      return { manifest, jws, signature: parseSignature(jws) };
+    } catch (err) {
+      if (err instanceof Nv2Error) return { manifest, jws, error: err };
+      throw err;
+    }
+  } catch (err) {
+    if (err instanceof Nv2Error) return { manifest, error: err };
+    throw err;
+  }
+}
+
+/**
+ * The nv2 signatures of `subject` in `target`: its referrers with artifactType
+ * `application/vnd.cncf.notary.v2`, each manifest fetched and its signature layer read (at
+ * most `MAX_SIGNATURE_BYTES`) and parsed for form. A signature that cannot be read or parsed
+ * is listed with its `error`; a failure to list the referrers is thrown.
+ *
+ * @example
+ * for (const entry of await listSignatures(repo, await repo.resolve('v1'))) console.log(entry.manifest.digest);
+ */
+export async function listSignatures(
+  target: ReadOnlyTarget & ReferrerLister,
+  subject: Descriptor,
+): Promise<SignatureEntry[]> {
+  const referrers = await requireReferrers(target).referrers(subject, {
+    artifactType: MediaTypes.nv2ArtifactType,
+  });
+  // Stores may ignore the filter: keep only signatures.
+  const signatures = referrers.filter(
+    (r) => r.artifactType === undefined || r.artifactType === MediaTypes.nv2ArtifactType,
+  );
+  return Promise.all(signatures.map((manifest) => readEntry(target, manifest)));
+}

@@ -1,0 +1,91 @@
+import { InvalidInputError } from '../errors.js';
+import {
+  type Descriptor,
+  MAX_MANIFEST_BYTES,
+  MediaTypes,
+  createDescriptor,
+  isDescriptor,
+} from '../oci/index.js';
+import { readBoundedStream } from '../content/index.js';
+import type { Fetcher } from '../content/index.js';
+
+/** The empty config blob of a signature manifest: `{}` (image-spec "empty descriptor"). */
+export const EMPTY_CONFIG = Buffer.from('{}');
+
+/** The descriptor of `EMPTY_CONFIG`: sha256:44136f…, size 2. */
+export const EMPTY_CONFIG_DESCRIPTOR: Descriptor = createDescriptor(
+  MediaTypes.ociEmpty,
+  EMPTY_CONFIG,
+);
+
+/** The annotation recording when a signature manifest was made. */
+export const CREATED_ANNOTATION = 'org.opencontainers.image.created';
+
+/** The three fields a signature names; annotations and artifactType are left out. */
+export function plain(descriptor: Descriptor): Descriptor {
+  return { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size };
+}
+
+/**
+ * The signature manifest of artifact-layout.md: an OCI image manifest with artifactType
+ * `application/vnd.cncf.notary.v2`, the empty config, one layer (the JWS) and `subject`.
+ */
+export function signatureManifest(
+  subject: Descriptor,
+  layer: Descriptor,
+  created: Date,
+): { descriptor: Descriptor; content: Buffer } {
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MediaTypes.ociManifest,
+    artifactType: MediaTypes.nv2ArtifactType,
+    config: EMPTY_CONFIG_DESCRIPTOR,
+    layers: [layer],
+    subject: plain(subject),
+    annotations: { [CREATED_ANNOTATION]: created.toISOString().replace(/\.\d{3}Z$/, 'Z') },
+  };
+  const content = Buffer.from(JSON.stringify(manifest));
+  const descriptor: Descriptor = {
+    ...createDescriptor(MediaTypes.ociManifest, content),
+    artifactType: MediaTypes.nv2ArtifactType,
+  };
+  return { descriptor, content };
+}
+
+/** Fetches a manifest (at most `MAX_MANIFEST_BYTES`) and parses it as a JSON object. */
+export async function fetchManifestJson(
+  target: Fetcher,
+  descriptor: Descriptor,
+): Promise<Record<string, unknown>> {
+  if (descriptor.size > MAX_MANIFEST_BYTES) {
+    throw new InvalidInputError(
+      'NV2_ERR_FILE_TOO_LARGE',
+      `manifest ${descriptor.digest} is larger than ${MAX_MANIFEST_BYTES} bytes`,
+    );
+  }
+  const bytes = await readBoundedStream(
+    await target.fetch(descriptor),
+    MAX_MANIFEST_BYTES,
+    `manifest ${descriptor.digest}`,
+  );
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_MANIFEST',
+      `manifest ${descriptor.digest} is not a JSON object`,
+    );
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** The child manifests an index (OCI index or Docker manifest list) names; none for others. */
+export function childrenOf(manifest: Record<string, unknown>): Descriptor[] {
+  const manifests = manifest['manifests'];
+  if (!Array.isArray(manifests)) return [];
+  return manifests.filter((m): m is Descriptor => isDescriptor(m)).map(plain);
+}
