@@ -17,6 +17,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeManifest } from '../src/oci/index.js';
 import { SAMPLE_MANIFEST } from '../test/helpers/fixtures.js';
+import { writeImageLayout } from '../test/helpers/oci-layout.js';
+import { serve } from '../test/helpers/serve.js';
 import {
   type Algorithm,
   algorithmHash,
@@ -169,6 +171,95 @@ async function benchColdStart(): Promise<void> {
   }
 }
 
+/** Runs a command and returns its wall time in ms; throws when it fails. */
+function runCommandMs(command: string, args: readonly string[]): number {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (r.status !== 0)
+    throw new Error(`${command} ${args.join(' ')} exited ${r.status}: ${r.stderr.toString()}`);
+  return ms;
+}
+
+/**
+ * End to end against a local nv2 registry: `nv2 verify REF` (resolve, discover, fetch, verify)
+ * with 1 and with 20 signatures on the artifact, and `nv2 sign REF`, beside `skopeo inspect`
+ * of the same reference: one remote call from a compiled client.
+ */
+async function benchRemote(): Promise<void> {
+  if (spawnSync('skopeo', ['--version']).status !== 0) {
+    console.log('remote: skipped, skopeo is not installed (apt-get install skopeo)');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'nv2-bench-remote-'));
+  const server = await serve(join(dir, 'data'));
+  try {
+    const layout = join(dir, 'layout');
+    await writeImageLayout(layout, { tag: 'v1', layers: 2 });
+    const ref = `${server.host}/bench/app:v1`;
+    runCommandMs('skopeo', [
+      '--insecure-policy',
+      'copy',
+      '--preserve-digests',
+      '--dest-tls-verify=false',
+      `oci:${layout}:v1`,
+      `docker://${ref}`,
+    ]);
+    runCommandMs(process.execPath, [
+      CLI,
+      'cert',
+      'generate',
+      '--cn',
+      '127.0.0.1',
+      '--out-dir',
+      dir,
+      '--name',
+      'signer',
+    ]);
+    const key = join(dir, 'signer.key');
+    const cert = join(dir, 'signer.crt');
+    const sign = (): number =>
+      runCommandMs(process.execPath, [CLI, 'sign', '-k', key, '-c', cert, ref]);
+    const verifyRef = (): number =>
+      runCommandMs(process.execPath, [CLI, 'verify', '-c', cert, ref]);
+    const inspect = (): number =>
+      runCommandMs('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${ref}`]);
+    const runs = 11;
+    const signTimes: number[] = [];
+    const verify1: number[] = [];
+    const inspect1: number[] = [];
+    signTimes.push(sign());
+    for (let i = 0; i < runs; i++) {
+      verify1.push(verifyRef());
+      inspect1.push(inspect());
+    }
+    for (let i = 1; i < 20; i++) signTimes.push(sign());
+    const verify20: number[] = [];
+    const inspect20: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      verify20.push(verifyRef());
+      inspect20.push(inspect());
+    }
+    const i1 = median(inspect1);
+    const v1 = median(verify1);
+    const v20 = median(verify20);
+    console.log(`remote, against a local nv2 registry; medians of ${runs} alternating runs:`);
+    console.log(`  skopeo inspect            ${i1.toFixed(1).padStart(6)} ms  (reference point)`);
+    console.log(
+      `  nv2 verify, 1 signature   ${v1.toFixed(1).padStart(6)} ms  (${(v1 / i1).toFixed(2)}x skopeo; goal <= 2x)`,
+    );
+    console.log(
+      `  nv2 verify, 20 signatures ${v20.toFixed(1).padStart(6)} ms  (${(v20 / median(inspect20)).toFixed(2)}x skopeo)`,
+    );
+    console.log(
+      `  nv2 sign                  ${median(signTimes).toFixed(1).padStart(6)} ms  (median of 20)`,
+    );
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 console.log(
   `full verify vs raw crypto: ${ROUNDS} rounds of ${ROUND_MS} ms, batches of ${BATCH} alternating; medians:`,
 );
@@ -176,3 +267,4 @@ await benchVerify('RS256', 'rsa-2048');
 await benchVerify('PS256', 'rsa-2048');
 await benchVerify('ES256', 'ec-p256');
 await benchColdStart();
+await benchRemote();

@@ -37,6 +37,9 @@ const PARENT_ATTEMPTS = 3;
  */
 const TEMP_PREFIX = '.tmp~';
 
+/** Size of each read when streaming a file. */
+const READ_CHUNK_BYTES = 1024 * 1024;
+
 /**
  * The storage driver over a local directory: storage path `/a/b` is `<root>/a/b`.
  *
@@ -289,7 +292,13 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
       const end = length === undefined ? size : Math.min(size, offset + length);
       // `end` is inclusive in createReadStream. The stream closes the descriptor when it ends
       // or is destroyed: a caller must consume or destroy it.
-      return handle.createReadStream({ start: offset, end: end - 1 });
+      // 1 MiB reads: with the default 64 KiB, a large blob costs a thread-pool round trip per
+      // 64 KiB and downloads run at half the disk's speed (bench:registry).
+      return handle.createReadStream({
+        start: offset,
+        end: end - 1,
+        highWaterMark: READ_CHUNK_BYTES,
+      });
     },
 
     async writer(path, options) {
