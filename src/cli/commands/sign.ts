@@ -115,32 +115,18 @@ export function registerSign(program: Command): void {
           'the key and the manifest cannot both come from standard input',
         );
       }
-      const key = loadPrivateKey(await readInput(flags.key, MAX_PEM_BYTES, 'key'), flags.key);
-      const chain =
-        flags.cert !== undefined
-          ? loadCertificates(await readInput(flags.cert, MAX_PEM_BYTES, 'certificate'), flags.cert)
-          : [];
-      if (chain.length > 0 && !keysMatch(key, chain[0]!.publicKey)) {
-        throw new InvalidInputError(
-          'NV2_ERR_KEY_CERT_MISMATCH',
-          `the key ${flags.key} does not belong to the first certificate in ${flags.cert}`,
-        );
-      }
+      const { signer, chain } = await loadSigner(flags);
       const manifest = await loadManifest(locator, {
         mediaType: flags.mediaType,
         stdin: process.stdin,
       });
       const now = new Date();
-      const jws = sign(
-        manifest.descriptor,
-        { key, certificateChain: chain.map((c) => c.der) },
-        {
-          references: flags.reference,
-          now,
-          ...(algorithm !== undefined ? { algorithm } : {}),
-          ...(expiresIn !== undefined ? { expiresIn } : {}),
-        },
-      );
+      const jws = sign(manifest.descriptor, signer, {
+        references: flags.reference,
+        now,
+        ...(algorithm !== undefined ? { algorithm } : {}),
+        ...(expiresIn !== undefined ? { expiresIn } : {}),
+      });
       if (chain.length > 0) {
         for (const problem of signingCertificateProblems(chain[0]!, flags.reference, now)) {
           warn(`${problem}; the signature will not verify`);
