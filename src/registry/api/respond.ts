@@ -1,6 +1,5 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { HandlerContext } from './routes.js';
 
@@ -73,15 +72,15 @@ export async function sendStream(
   headers: OutgoingHttpHeaders,
 ): Promise<void> {
   const meter = ctx.meter;
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      meter.bytesOut += chunk.byteLength;
-      callback(null, chunk);
-    },
-  });
   ctx.res.writeHead(status, headers);
   try {
-    await pipeline(body, counter, ctx.res);
+    const done = pipeline(body, ctx.res);
+    // Counted as the chunks go by, without a stream stage of its own: a listener added after
+    // `pipeline` has piped `body` changes nothing in its flow or backpressure.
+    body.on('data', (chunk: Buffer | string) => {
+      meter.bytesOut += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+    });
+    await done;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
     throw err;

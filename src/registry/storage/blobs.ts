@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { StorageError } from '../../errors.js';
 import type { Digest } from '../../oci/index.js';
 import { digestAlgorithm, digestOf } from '../../oci/index.js';
+import { contentCache } from './content-cache.js';
 import type { StorageDriver } from './driver.js';
 import { BLOB_LINK_LOCKS, BLOB_PUBLISH_LOCKS, sharedMutex } from './locks.js';
 import { blobDataPath, layerLinkPath } from './paths.js';
@@ -125,8 +126,13 @@ async function statLinkedBlob(
     const link = await driver.getContent(layerLinkPath(repo, digest));
     // A link holds the digest it is filed under; anything else is not a link to this blob.
     if (link.toString('utf8').trim() !== digest) return undefined;
+    // The data of a digest never changes: its size is looked up once (content-cache.ts).
+    const cache = contentCache(driver);
+    const known = cache.blobSize(digest);
+    if (known !== undefined) return { digest, size: known };
     const data = await driver.stat(blobDataPath(digest));
     if (data.isDirectory) return undefined;
+    cache.setBlobSize(digest, data.size);
     return { digest, size: data.size };
   } catch (err) {
     if (isNotFound(err)) return undefined;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { lstat, mkdir, open, readdir, realpath, rename, rm, unlink } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { InvalidInputError, StorageError } from '../../errors.js';
 import type { FileInfo, FileWriter, StorageDriver } from './driver.js';
@@ -41,6 +41,15 @@ const TEMP_PREFIX = '.tmp~';
 const READ_CHUNK_BYTES = 1024 * 1024;
 
 /**
+ * How many host directories `hostPath` remembers as checked (no symbolic link between the
+ * root and them). The oldest is forgotten first; a forgotten directory is checked again.
+ */
+const VERIFIED_DIRECTORIES_MAX = 4096;
+
+/** First read of `getContent`: enough for any link and most manifests in one read. */
+const SMALL_READ_BYTES = 16 * 1024;
+
+/**
  * The storage driver over a local directory: storage path `/a/b` is `<root>/a/b`.
  *
  * - `putContent` writes a temporary file beside the target, fsyncs it, renames it over the
@@ -64,6 +73,12 @@ const READ_CHUNK_BYTES = 1024 * 1024;
  * write into the root while the registry runs can always race these checks, so the root must
  * be writable by the registry's user only.
  *
+ * The `realpath` check is done once per directory: the driver remembers (up to
+ * VERIFIED_DIRECTORIES_MAX) the directories that passed it or that it created itself, and
+ * forgets a directory and everything below it when `delete` or `move` removes or replaces
+ * it, or when using it fails with ENOENT. A directory replaced by a link by someone else
+ * after the check goes unnoticed: the same race the check always had, accepted above.
+ *
  * @example
  * const driver = createFilesystemDriver({ root: '/var/lib/nv2/registry' });
  * await driver.putContent('/v2/repositories/a/_manifests/tags/v1/current/link', bytes);
@@ -75,6 +90,26 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
   }
   const configuredRoot = resolve(options.root);
   let rootPromise: Promise<string> | undefined;
+  /** Host directories known to have no symbolic link between the root and them. */
+  const verified = new Set<string>();
+
+  function remember(dir: string): void {
+    if (verified.has(dir)) return;
+    if (verified.size >= VERIFIED_DIRECTORIES_MAX) {
+      const oldest = verified.values().next();
+      if (oldest.done !== true) verified.delete(oldest.value);
+    }
+    verified.add(dir);
+  }
+
+  /** Forgets `host` and every directory below it (removed, or replaced by something else). */
+  function forget(host: string): void {
+    if (verified.size === 0) return;
+    const below = `${host}${sep}`;
+    for (const dir of verified) {
+      if (dir === host || dir.startsWith(below)) verified.delete(dir);
+    }
+  }
 
   /** The root, created and resolved once (a failure is retried on the next call). */
   async function hostRoot(op: string, path: string): Promise<string> {
@@ -100,6 +135,7 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
     const host = join(root, ...segments);
     if (segments.length <= 1) return host;
     const parent = dirname(host);
+    if (verified.has(parent)) return host;
     let real: string;
     try {
       real = await realpath(parent);
@@ -108,29 +144,52 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
       if (code !== 'ENOENT' && code !== 'ENOTDIR') throw ioError(op, path, code ?? 'error', err);
       if (!create) throw notFound(op, path, err);
       await makeParents(op, path, root, segments.slice(0, -1));
+      remember(parent);
       return host;
     }
     // Any difference means a link (or a case-folding file system resolving another name).
     if (real !== parent) throw symlinkRefused(op, path);
+    remember(parent);
     return host;
   }
 
-  /** `mkdir -p` that refuses to pass through a symbolic link, fsyncing what it creates. */
+  /**
+   * `mkdir -p` that refuses to pass through a symbolic link, fsyncing what it creates. It
+   * starts below the deepest directory already checked (each directory it passes is checked
+   * with `lstat` and remembered), so a new repository or digest directory costs a mkdir and
+   * an lstat per new directory only.
+   */
   async function makeParents(
     op: string,
     path: string,
     root: string,
     segments: string[],
+    fromRoot = false,
   ): Promise<void> {
-    let dir = root;
-    for (const segment of segments) {
+    let start = 0;
+    if (!fromRoot) {
+      for (let i = segments.length; i > 0; i--) {
+        if (verified.has(join(root, ...segments.slice(0, i)))) {
+          start = i;
+          break;
+        }
+      }
+    }
+    let dir = join(root, ...segments.slice(0, start));
+    for (const segment of segments.slice(start)) {
       const next = join(dir, segment);
       let created = false;
       try {
         await mkdir(next);
         created = true;
       } catch (err) {
-        if (errno(err) !== 'EEXIST') throw ioError(op, path, errno(err) ?? 'error', err);
+        const code = errno(err);
+        if (code === 'ENOENT' && !fromRoot) {
+          // A remembered directory is gone: forget it, and check everything from the root.
+          forget(join(root, ...segments.slice(0, start)));
+          return makeParents(op, path, root, segments, true);
+        }
+        if (code !== 'EEXIST') throw ioError(op, path, code ?? 'error', err);
       }
       const stats = await lstat(next).catch((err: unknown) => {
         throw ioError(op, path, errno(err) ?? 'error', err);
@@ -138,6 +197,7 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
       if (stats.isSymbolicLink()) throw symlinkRefused(op, path);
       if (!stats.isDirectory()) throw ioError(op, path, 'a file is in the way');
       if (created) await syncDirectory(op, path, dir);
+      remember(next);
       dir = next;
     }
   }
@@ -156,7 +216,10 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
       try {
         return await fn(host);
       } catch (err) {
-        if (errno(err) !== 'ENOENT' || attempt >= PARENT_ATTEMPTS) throw err;
+        if (errno(err) !== 'ENOENT') throw err;
+        // The parent was removed in between (or is remembered but gone): check it again.
+        forget(dirname(host));
+        if (attempt >= PARENT_ATTEMPTS) throw err;
       }
     }
   }
@@ -247,9 +310,39 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
 
     async getContent(path) {
       checkPath('getContent', path, false);
-      const { handle } = await openFile('getContent', path);
+      const host = await hostPath('getContent', path, false);
+      // open, read, close: no stat and no readFile (fstat + read) for the small files most
+      // reads are (a link is 71 bytes); the size is learnt only when the first read fills
+      // the buffer. A directory fails the read with EISDIR (NOT_FOUND).
+      let handle: FileHandle;
       try {
-        return await handle.readFile();
+        handle = await open(host, READ_FLAGS);
+      } catch (err) {
+        throw readError('getContent', path, err);
+      }
+      try {
+        let buffer = Buffer.allocUnsafe(SMALL_READ_BYTES);
+        let length = 0;
+        for (;;) {
+          const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+          if (bytesRead === 0) break;
+          length += bytesRead;
+          if (length === buffer.length) {
+            const stats = await handle.stat();
+            if (!stats.isFile()) throw ioError('getContent', path, 'not a regular file');
+            // One byte more than the size, to see the end in the next read.
+            const grown = Buffer.allocUnsafe(Math.max(stats.size + 1, buffer.length * 2));
+            buffer.copy(grown, 0, 0, length);
+            buffer = grown;
+          }
+        }
+        if (length === 0 && !(await handle.stat()).isFile()) {
+          throw ioError('getContent', path, 'not a regular file');
+        }
+        // Mostly empty: a copy of the right size, as callers may keep the content (caches).
+        return length < buffer.length / 2
+          ? Buffer.from(buffer.subarray(0, length))
+          : buffer.subarray(0, length);
       } catch (err) {
         throw readError('getContent', path, err);
       } finally {
@@ -357,6 +450,8 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
       if (source === destination) return;
       try {
         await withParents('move', destination, async (host) => {
+          // The source is a file, but the destination may have been a link to a directory.
+          forget(host);
           try {
             await rename(sourceHost, host);
           } catch (err) {
@@ -378,9 +473,13 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
       try {
         // lstat, not stat: a link is removed itself (rm never follows one, at any depth).
         await lstat(host);
+        forget(host);
         await rm(host, { recursive: true, maxRetries: 2 });
       } catch (err) {
         throw readError('delete', path, err);
+      } finally {
+        // Again: a concurrent call may have checked a directory while it was being removed.
+        forget(host);
       }
     },
 

@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import type { Digest } from '../../oci/index.js';
 import { isDigest } from '../../oci/index.js';
 import { isNotFound } from './blobs.js';
+import { contentCache, referrerEntries } from './content-cache.js';
 import type { FileInfo, StorageDriver } from './driver.js';
 import {
   deleteIfPresent,
@@ -122,7 +123,10 @@ export async function collectGarbage(
   const now = (options.now ?? (() => new Date()))();
   const uploadCutoff = now.getTime() - (options.uploadsOlderThan ?? DEFAULT_UPLOAD_MAX_AGE_MS);
   const remove = async (path: string): Promise<void> => {
-    if (!dryRun) await deleteIfPresent(driver, path);
+    if (dryRun) return;
+    await deleteIfPresent(driver, path);
+    // Revisions and referrers entries among what goes: forget every remembered entry.
+    referrerEntries(driver).clear();
   };
 
   // 1. Inventory. Repositories first, blobs after (see the sweep of links below).
@@ -193,6 +197,7 @@ export async function collectGarbage(
     deletedBlobs.push(digest);
     blobBytesFreed += info.size;
     await remove(posix.dirname(info.path));
+    if (!dryRun) contentCache(driver).forgetBlob(digest);
   }
 
   let blobLinksDeleted = 0;

@@ -11,6 +11,7 @@ import {
   isTag,
 } from '../../oci/index.js';
 import { createBlobStore, exists, isNotFound, putBlobContent } from './blobs.js';
+import { contentCache, referrerEntries } from './content-cache.js';
 import type { StorageDriver } from './driver.js';
 import {
   blobDataPath,
@@ -21,6 +22,7 @@ import {
 } from './paths.js';
 import type { ManifestStore, StoredManifest } from './store.js';
 import { RegistryError } from './store.js';
+import { knownTags } from './tag-cache.js';
 
 /**
  * Manifests of a repository (distribution-spec "Pushing manifests", "Pulling manifests",
@@ -148,9 +150,15 @@ export function createManifestStore(
   async function load(repo: string, reference: string): Promise<StoredManifest | undefined> {
     const digest = await resolve(repo, reference);
     if (digest === undefined) return undefined;
-    const content = await readManifestBytes(driver, digest);
-    if (content === undefined) return undefined;
-    const facts = readManifestFacts(content, digest);
+    const cache = contentCache(driver);
+    let cached = cache.manifest(digest);
+    if (cached === undefined) {
+      const bytes = await readManifestBytes(driver, digest);
+      if (bytes === undefined) return undefined;
+      cached = { content: bytes, facts: readManifestFacts(bytes, digest) };
+      cache.setManifest(digest, cached);
+    }
+    const { content, facts } = cached;
     const descriptor: Descriptor = {
       mediaType: facts.mediaType,
       digest,
@@ -246,6 +254,7 @@ export function createManifestStore(
       await driver.putContent(manifestRevisionLinkPath(repo, digest), linkContent(digest));
       if (!referenceIsDigest) {
         await driver.putContent(tagCurrentLinkPath(repo, reference), linkContent(digest));
+        knownTags(driver).add(repo, reference);
       }
       return {
         descriptor,
@@ -264,13 +273,18 @@ export function createManifestStore(
       if (isTag(reference)) {
         // Existence, not content: a tag whose link is corrupt can still be deleted.
         if (!(await exists(driver, tagCurrentLinkPath(repo, reference)))) return false;
+        // Forgotten before and after: a listing meanwhile may have seen the link still there.
+        knownTags(driver).delete(repo, reference);
         await deleteIfPresent(driver, tagDirectoryPath(repo, reference));
+        knownTags(driver).delete(repo, reference);
         return true;
       }
       if (!isDigest(reference)) return false;
       const digest = reference;
       const revision = manifestRevisionLinkPath(repo, digest);
       if (!(await exists(driver, revision))) return false;
+      // Its referrers entry may stay (subject unreadable): no longer a valid entry.
+      referrerEntries(driver).clear();
 
       // The subject is known only from the bytes. Without readable bytes there is no entry
       // to find; garbage collection removes an entry whose manifest is gone.
@@ -293,10 +307,15 @@ export function createManifestStore(
           if (err instanceof StorageError && err.code === 'NV2_ERR_STORAGE_IO') return;
           throw err;
         }
-        if (target === digest) await deleteIfPresent(driver, tagDirectoryPath(repo, tag));
+        if (target === digest) {
+          knownTags(driver).delete(repo, tag);
+          await deleteIfPresent(driver, tagDirectoryPath(repo, tag));
+          knownTags(driver).delete(repo, tag);
+        }
       });
       // Last, so that a delete that failed half-way is found and finished by a retry.
       await deleteIfPresent(driver, posix.dirname(revision));
+      referrerEntries(driver).clear();
       return true;
     },
   };

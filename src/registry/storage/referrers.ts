@@ -1,6 +1,7 @@
 import type { Descriptor, Digest } from '../../oci/index.js';
 import { isDescriptor } from '../../oci/index.js';
 import { exists, isNotFound } from './blobs.js';
+import { referrerEntries } from './content-cache.js';
 import type { StorageDriver } from './driver.js';
 import { mapLimit } from './manifests.js';
 import { manifestRevisionLinkPath, referrerEntryPath, referrersPath } from './paths.js';
@@ -10,7 +11,9 @@ import type { ReferrersIndex } from './store.js';
  * The referrers index (distribution-spec v1.1 "Listing referrers"): one directory per subject,
  * one small JSON descriptor per referrer, written by the manifest store on PUT and removed on
  * DELETE. Listing reads that one directory, so its cost is the number of referrers of the
- * subject, never the size of the repository.
+ * subject, never the size of the repository; an entry found valid is remembered
+ * (`referrerEntries`, forgotten on every manifest delete), so listing again costs the one
+ * directory read.
  */
 
 /** How many entries are read at once. */
@@ -25,11 +28,16 @@ const READ_CONCURRENCY = 16;
  * });
  */
 export function createReferrersIndex(driver: StorageDriver): ReferrersIndex {
+  const known = referrerEntries(driver);
+
   async function readEntry(
     repo: string,
     subject: Digest,
     path: string,
   ): Promise<Descriptor | undefined> {
+    const remembered = known.get(path);
+    if (remembered !== undefined) return remembered;
+    const generation = known.generation;
     let content: Buffer;
     try {
       content = await driver.getContent(path);
@@ -50,7 +58,9 @@ export function createReferrersIndex(driver: StorageDriver): ReferrersIndex {
     // Put writes the entry before the revision, and a crash can leave it alone: list only
     // referrers that are stored manifests of this repository.
     if (!(await exists(driver, manifestRevisionLinkPath(repo, entry.digest)))) return undefined;
-    return copyDescriptor(entry);
+    const descriptor = copyDescriptor(entry);
+    known.set(path, descriptor, generation);
+    return descriptor;
   }
 
   return {

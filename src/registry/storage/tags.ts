@@ -4,6 +4,7 @@ import type { StorageDriver } from './driver.js';
 import { listTagNames, readLink } from './manifests.js';
 import { tagCurrentLinkPath } from './paths.js';
 import type { TagStore } from './store.js';
+import { knownTags } from './tag-cache.js';
 import { RegistryError } from './store.js';
 
 /**
@@ -28,10 +29,21 @@ export function createTagStore(driver: StorageDriver): TagStore {
         });
       }
       // A tag directory without its link (left by a crash while a tag was being written)
-      // is not a tag; only the names on the page, and the one after it, are checked.
-      const { items, more } = await paginate(await listTagNames(driver, repo), options, (tag) =>
-        exists(driver, tagCurrentLinkPath(repo, tag)),
-      );
+      // is not a tag; only the names on the page, and the one after it, are checked, and
+      // each only once: a tag seen with its link, or written here, is remembered.
+      const known = knownTags(driver);
+      const names = await listTagNames(driver, repo);
+      if (names.every((tag) => known.has(repo, tag))) {
+        // All checked before: no per-tag work at all (the common case, and a long list).
+        const { items, more } = await paginate(names, options);
+        return { tags: items, more };
+      }
+      const { items, more } = await paginate(names, options, async (tag) => {
+        if (known.has(repo, tag)) return true;
+        const found = await exists(driver, tagCurrentLinkPath(repo, tag));
+        if (found) known.add(repo, tag);
+        return found;
+      });
       return { tags: items, more };
     },
 

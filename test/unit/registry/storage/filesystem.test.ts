@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomFillSync } from 'node:crypto';
-import { lstat, mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { StorageDriver } from '../../../../src/registry/storage/index.js';
@@ -19,6 +19,7 @@ describeStorageDriver('filesystem', async () =>
 
 const MiB = 1024 * 1024;
 const IO = { code: 'NV2_ERR_STORAGE_IO' };
+const NOT_FOUND_CODE = { code: 'NV2_ERR_STORAGE_NOT_FOUND' };
 
 /** Every host path below `dir`, relative, sorted (what is really on disk). */
 async function tree(dir: string): Promise<string[]> {
@@ -233,6 +234,119 @@ describe('filesystem driver', () => {
       await driver.delete('/real');
       await outsideUnchanged();
       assert.deepEqual(await driver.list('/'), []);
+    });
+  });
+
+  describe('remembered directory checks', () => {
+    it('still refuses a linked directory next to directories already checked', async () => {
+      const { driver, root, base } = await newDriver();
+      const outside = join(base, 'outside');
+      await mkdir(outside);
+      await writeFile(join(outside, 'secret'), 'secret');
+      await driver.putContent('/a/b/file', Buffer.from('x'));
+      assert.equal((await driver.getContent('/a/b/file')).toString(), 'x');
+      await symlink(outside, join(root, 'a', 'link'));
+      await assert.rejects(driver.getContent('/a/link/secret'), IO);
+      await assert.rejects(driver.putContent('/a/link/new', Buffer.from('x')), IO);
+      await assert.rejects(driver.putContent('/a/link/sub/new', Buffer.from('x')), IO);
+      await assert.rejects(driver.stat('/a/link/secret'), IO);
+      assert.deepEqual(await tree(outside), ['secret']);
+      assert.equal((await driver.getContent('/a/b/file')).toString(), 'x');
+    });
+
+    it('refuses a link met while creating parents below a checked directory', async () => {
+      const { driver, root, base } = await newDriver();
+      const outside = join(base, 'outside');
+      await mkdir(outside);
+      await driver.putContent('/a/b/c/file', Buffer.from('x'));
+      await symlink(outside, join(root, 'a', 'x'));
+      await assert.rejects(driver.putContent('/a/x/y/z', Buffer.from('x')), IO);
+      await assert.rejects(driver.writer('/a/x/y/upload'), IO);
+      assert.deepEqual(await tree(outside), []);
+      await driver.putContent('/a/b/d/e/file', Buffer.from('y'));
+      assert.equal(await readFile(join(root, 'a', 'b', 'd', 'e', 'file'), 'utf8'), 'y');
+    });
+
+    it('forgets a deleted directory and everything below it', async () => {
+      const { driver, root, base } = await newDriver();
+      const outside = join(base, 'outside');
+      await mkdir(join(outside, 'sub'), { recursive: true });
+      await writeFile(join(outside, 'sub', 'file'), 'secret');
+      await driver.putContent('/d/sub/file', Buffer.from('inside'));
+      await driver.putContent('/d/file', Buffer.from('inside'));
+      assert.equal((await driver.getContent('/d/sub/file')).toString(), 'inside');
+      await driver.delete('/d');
+      // Someone puts a link where the deleted directory was: checked again, refused.
+      await symlink(outside, join(root, 'd'));
+      await assert.rejects(driver.getContent('/d/sub/file'), IO);
+      await assert.rejects(driver.getContent('/d/file'), IO);
+      await assert.rejects(driver.putContent('/d/sub/new', Buffer.from('x')), IO);
+      assert.deepEqual(await tree(outside), ['sub', 'sub/file']);
+    });
+
+    it('remembers nothing stale across moves onto a former directory', async () => {
+      const { driver, root, base } = await newDriver();
+      const outside = join(base, 'outside');
+      await mkdir(outside);
+      await driver.putContent('/m/dir/file', Buffer.from('x'));
+      await driver.putContent('/src', Buffer.from('moved'));
+      await driver.delete('/m/dir/file');
+      // A move cannot replace a directory: it fails, and nothing is remembered wrongly.
+      await assert.rejects(driver.move('/src', '/m/dir'), IO);
+      await driver.delete('/m/dir');
+      await driver.move('/src', '/m/dir');
+      assert.equal((await driver.getContent('/m/dir')).toString(), 'moved');
+      await assert.rejects(driver.getContent('/m/dir/file'), NOT_FOUND_CODE);
+      await driver.delete('/m/dir');
+      await symlink(outside, join(root, 'm', 'dir'));
+      await assert.rejects(driver.putContent('/m/dir/file', Buffer.from('x')), IO);
+      assert.deepEqual(await tree(outside), []);
+    });
+
+    it('creates parents again when a remembered directory was removed behind its back', async () => {
+      const { driver, root } = await newDriver();
+      await driver.putContent('/r/s/file', Buffer.from('x'));
+      await rm(join(root, 'r'), { recursive: true });
+      await assert.rejects(driver.getContent('/r/s/file'), NOT_FOUND_CODE);
+      await driver.putContent('/r/s/other', Buffer.from('y'));
+      assert.equal((await driver.getContent('/r/s/other')).toString(), 'y');
+      await rm(join(root, 'r'), { recursive: true });
+      await driver.putContent('/r/s/deeper/file', Buffer.from('w'));
+      assert.equal((await driver.getContent('/r/s/deeper/file')).toString(), 'w');
+      await rm(join(root, 'r'), { recursive: true });
+      const writer = await driver.writer('/r/s/upload');
+      await writer.write(Buffer.from('z'));
+      await writer.commit();
+      assert.equal((await driver.getContent('/r/s/upload')).toString(), 'z');
+    });
+  });
+
+  describe('getContent', () => {
+    it('reads empty, small, exactly-buffer-sized and large files whole', async () => {
+      const { driver } = await newDriver();
+      for (const size of [0, 1, 71, 8191, 8192, 16383, 16384, 16385, 32768, 100_000, 3 * MiB]) {
+        const content = Buffer.alloc(size);
+        randomFillSync(content);
+        await driver.putContent(`/f/${size}`, content);
+        const read = await driver.getContent(`/f/${size}`);
+        assert.equal(read.length, size, `size ${size}`);
+        assert.ok(read.equals(content), `size ${size}`);
+      }
+    });
+
+    it('sees a file that grew since it was last read', async () => {
+      const { driver, root } = await newDriver();
+      await driver.putContent('/g', Buffer.from('short'));
+      assert.equal((await driver.getContent('/g')).toString(), 'short');
+      const long = Buffer.alloc(40_000, 7);
+      await writeFile(join(root, 'g'), long);
+      assert.ok((await driver.getContent('/g')).equals(long));
+    });
+
+    it('is NOT_FOUND for a directory', async () => {
+      const { driver } = await newDriver();
+      await driver.putContent('/dir/file', Buffer.from('x'));
+      await assert.rejects(driver.getContent('/dir'), NOT_FOUND_CODE);
     });
   });
 

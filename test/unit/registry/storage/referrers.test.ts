@@ -218,6 +218,53 @@ for (const [driverName, makeDriver] of DRIVERS) {
       assert.deepEqual(await referrers.list('lib/other', subject.digest), []);
     });
 
+    it('reads each valid entry once, and forgets entries when a manifest is deleted', async () => {
+      const { driver, empty, subject } = await setup();
+      const reads: string[] = [];
+      const counting = Object.create(driver) as StorageDriver;
+      Object.assign(counting, {
+        getContent: (path: string) => {
+          reads.push(path);
+          return driver.getContent(path);
+        },
+      });
+      // Both over the same driver object: the remembered entries are per driver.
+      const referrers = createReferrersIndex(counting);
+      const manifests = createManifestStore(counting);
+      const a = artifact(subject, empty, { artifactType: SBOM_TYPE });
+      const b = artifact(subject, empty, { artifactType: 'application/vnd.example.sig' });
+      await push(manifests, a);
+      await push(manifests, b);
+      reads.length = 0;
+      const both = [digestOf(a), digestOf(b)].sort();
+      const listed = async () => (await referrers.list(REPO, subject.digest)).map((d) => d.digest);
+      assert.deepEqual((await listed()).sort(), both);
+      assert.equal(reads.length, 2);
+      assert.deepEqual((await listed()).sort(), both);
+      assert.equal(reads.length, 2);
+
+      // An entry written behind the index's back (a crash's orphan) is still checked.
+      const orphan = describeFor(Buffer.from('never stored'), MediaTypes.ociManifest);
+      await driver.putContent(
+        referrerEntryPath(REPO, subject.digest, orphan.digest),
+        json({ ...orphan, artifactType: SBOM_TYPE }),
+      );
+      assert.deepEqual((await listed()).sort(), both);
+      assert.deepEqual((await listed()).sort(), both);
+
+      assert.equal(await manifests.delete(REPO, digestOf(a)), true);
+      assert.deepEqual(await listed(), [digestOf(b)]);
+      await push(manifests, a);
+      assert.deepEqual((await listed()).sort(), both);
+
+      // The manifest's revision goes while its entry stays (its subject could not be read
+      // when it was deleted): not listed any more.
+      const entry = await driver.getContent(referrerEntryPath(REPO, subject.digest, digestOf(b)));
+      assert.equal(await manifests.delete(REPO, digestOf(b)), true);
+      await driver.putContent(referrerEntryPath(REPO, subject.digest, digestOf(b)), entry);
+      assert.deepEqual(await listed(), [digestOf(a)]);
+    });
+
     it('skips entries whose manifest is not stored, and malformed entries', async () => {
       const { driver, manifests, referrers, empty, subject } = await setup();
       const real = artifact(subject, empty, { artifactType: SBOM_TYPE });

@@ -128,6 +128,44 @@ for (const [driverName, makeDriver] of DRIVERS) {
       assert.deepEqual(await store.list(REPO, { n: 1, last: 'a' }), { tags: ['b'], more: false });
     });
 
+    it('checks a tag directory for its link once, and a directory without one every time', async () => {
+      const { driver } = await setup(['a', 'b']);
+      await driver.putContent(`${tagsPath(REPO)}/ghost/current/link.tmp`, Buffer.from('x'));
+      const stats: string[] = [];
+      const counting: StorageDriver = Object.create(driver) as StorageDriver;
+      Object.assign(counting, {
+        stat: (path: string) => {
+          stats.push(path);
+          return driver.stat(path);
+        },
+      });
+      const store = createTagStore(counting);
+      for (let i = 0; i < 3; i++) {
+        assert.deepEqual(await store.list(REPO), { tags: ['a', 'b'], more: false });
+      }
+      const tagStats = stats.filter((p) => p.startsWith(`${tagsPath(REPO)}/`));
+      assert.deepEqual(tagStats.filter((p) => !p.includes('/ghost/')).sort(), [
+        tagCurrentLinkPath(REPO, 'a'),
+        tagCurrentLinkPath(REPO, 'b'),
+      ]);
+      assert.equal(tagStats.filter((p) => p.includes('/ghost/')).length, 3);
+    });
+
+    it('forgets a tag it has listed once the tag is deleted, or its manifest is', async () => {
+      const { driver, store } = await setup(['a', 'b', 'c']);
+      const manifests = createManifestStore(driver);
+      assert.deepEqual(await store.list(REPO), { tags: ['a', 'b', 'c'], more: false });
+      assert.equal(await manifests.delete(REPO, 'a'), true);
+      // What a crash while tag `a` was being written again could leave.
+      await driver.putContent(`${tagsPath(REPO)}/a/current/link.tmp`, Buffer.from('x'));
+      assert.deepEqual(await store.list(REPO), { tags: ['b', 'c'], more: false });
+      assert.equal(await manifests.delete(REPO, digestOf(image)), true);
+      await driver.putContent(`${tagsPath(REPO)}/b/current/link.tmp`, Buffer.from('x'));
+      assert.deepEqual(await store.list(REPO), { tags: [], more: false });
+      await manifests.put(REPO, 'b', image, MediaTypes.ociManifest);
+      assert.deepEqual(await store.list(REPO), { tags: ['b'], more: false });
+    });
+
     it('forgets a deleted tag', async () => {
       const { driver, store } = await setup(['a', 'b']);
       assert.equal(await createManifestStore(driver).delete(REPO, 'a'), true);

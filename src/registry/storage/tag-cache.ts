@@ -1,0 +1,61 @@
+import type { StorageDriver } from './driver.js';
+
+/**
+ * Tags known to have their `current/link`, per driver: listing tags checks a tag directory
+ * for its link once, not on every listing. Shared by the tag store (which learns) and the
+ * manifest store (which writes and deletes tags) through the driver they share.
+ *
+ * Only this process's writes are seen, as everywhere in the store: one server process per
+ * storage root. A remembered tag whose directory is gone simply is not listed (listings read
+ * the directory each time); a tag deleted and being written again may be listed between its
+ * directory's creation and its link's rename, which is when it is about to exist anyway.
+ */
+export interface KnownTags {
+  has(repo: string, tag: string): boolean;
+  add(repo: string, tag: string): void;
+  delete(repo: string, tag: string): void;
+}
+
+/** At most this many tags are remembered in all; past it, everything is forgotten. */
+const KNOWN_TAGS_MAX = 100_000;
+
+const byDriver = new WeakMap<StorageDriver, KnownTags>();
+
+/** The known tags of `driver`, created on first use. */
+export function knownTags(driver: StorageDriver): KnownTags {
+  let known = byDriver.get(driver);
+  if (known === undefined) {
+    known = createKnownTags();
+    byDriver.set(driver, known);
+  }
+  return known;
+}
+
+function createKnownTags(): KnownTags {
+  const repos = new Map<string, Set<string>>();
+  let count = 0;
+  return {
+    has: (repo, tag) => repos.get(repo)?.has(tag) === true,
+    add(repo, tag) {
+      let tags = repos.get(repo);
+      if (tags?.has(tag) === true) return;
+      if (count >= KNOWN_TAGS_MAX) {
+        repos.clear();
+        count = 0;
+        tags = undefined;
+      }
+      if (tags === undefined) {
+        tags = new Set();
+        repos.set(repo, tags);
+      }
+      tags.add(tag);
+      count++;
+    },
+    delete(repo, tag) {
+      const tags = repos.get(repo);
+      if (tags?.delete(tag) !== true) return;
+      count--;
+      if (tags.size === 0) repos.delete(repo);
+    },
+  };
+}
