@@ -1,6 +1,12 @@
 import { InvalidInputError } from '../errors.js';
 import type { Descriptor, Digest } from '../oci/index.js';
-import { MAX_MANIFEST_BYTES, isDigest, isTag, verifyStream } from '../oci/index.js';
+import {
+  FOREIGN_LAYER_MEDIA_TYPES,
+  MAX_MANIFEST_BYTES,
+  isDigest,
+  isTag,
+  verifyStream,
+} from '../oci/index.js';
 import { readBoundedStream } from './bounded-read.js';
 import { isManifestMediaType, parseManifest } from './manifest-facts.js';
 import type { ReadOnlyTarget, ReferrerLister, Target } from './target.js';
@@ -53,18 +59,6 @@ export interface CopyResult {
   /** Bytes pushed (blobs and manifests copied; nothing for those skipped). */
   readonly bytesCopied: number;
 }
-
-/**
- * Layer media types whose content may live elsewhere (`urls`): Docker foreign layers and OCI
- * non-distributable layers. A source commonly lacks them; they are then skipped, not an error.
- */
-const FOREIGN_LAYER_TYPES: ReadonlySet<string> = new Set([
-  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
-  'application/vnd.docker.image.rootfs.foreign.diff.tar',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
-]);
 
 /** Runs at most `n` tasks at once; once one has failed, tasks not yet started fail at once. */
 function createLimiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
@@ -178,7 +172,7 @@ export async function copy(
   async function copyBlob(blob: Descriptor): Promise<void> {
     if (await limit(() => dst.exists(blob))) return report('skipped', 'blob', blob);
     if (
-      FOREIGN_LAYER_TYPES.has(blob.mediaType) &&
+      FOREIGN_LAYER_MEDIA_TYPES.has(blob.mediaType) &&
       'urls' in blob &&
       !(await limit(() => src.exists(blob)))
     ) {

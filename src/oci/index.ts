@@ -13,7 +13,12 @@ export {
 export type { Digest, DigestAlgorithm } from './digest.js';
 export { createDescriptor, isDescriptor } from './descriptor.js';
 export type { Descriptor } from './descriptor.js';
-export { DEFAULT_MANIFEST_MEDIA_TYPE, MediaTypes, isMediaType } from './media-types.js';
+export {
+  DEFAULT_MANIFEST_MEDIA_TYPE,
+  FOREIGN_LAYER_MEDIA_TYPES,
+  MediaTypes,
+  isMediaType,
+} from './media-types.js';
 export {
   DEFAULT_REGISTRY,
   MAX_NAME_LENGTH,

@@ -26,3 +26,16 @@ const MEDIA_TYPE_PATTERN =
 export function isMediaType(value: unknown): value is string {
   return typeof value === 'string' && MEDIA_TYPE_PATTERN.test(value);
 }
+
+/**
+ * Layer media types whose bytes may live elsewhere (`urls`): Docker foreign layers and OCI
+ * non-distributable layers. A registry does not require them to be pushed when the descriptor
+ * gives `urls` (as distribution), and a copy skips them when the source lacks them.
+ */
+export const FOREIGN_LAYER_MEDIA_TYPES: ReadonlySet<string> = new Set([
+  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+  'application/vnd.docker.image.rootfs.foreign.diff.tar',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
+]);

@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import { StorageError } from '../../errors.js';
 import type { Descriptor, Digest } from '../../oci/index.js';
 import {
+  FOREIGN_LAYER_MEDIA_TYPES,
   MAX_MANIFEST_BYTES,
   MediaTypes,
   digestAlgorithm,
@@ -75,19 +76,6 @@ const GENERIC_CONTENT_TYPES: ReadonlySet<string> = new Set([
   '',
   'application/json',
   'application/octet-stream',
-]);
-
-/**
- * Layer media types whose bytes may live elsewhere (`urls`): Docker foreign layers and OCI
- * non-distributable layers. Like distribution, the registry does not require them to be
- * pushed when the descriptor gives `urls`.
- */
-const FOREIGN_LAYER_TYPES: ReadonlySet<string> = new Set([
-  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
-  'application/vnd.docker.image.rootfs.foreign.diff.tar',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
 ]);
 
 /** How many blob or child checks of one manifest run at once (a manifest may list thousands). */
@@ -493,7 +481,7 @@ function checkAnnotations(value: unknown, where: string): Record<string, string>
 
 function isForeignLayer(d: Descriptor): boolean {
   const urls = (d as { urls?: unknown }).urls;
-  return FOREIGN_LAYER_TYPES.has(d.mediaType) && Array.isArray(urls) && urls.length > 0;
+  return FOREIGN_LAYER_MEDIA_TYPES.has(d.mediaType) && Array.isArray(urls) && urls.length > 0;
 }
 
 /**
