@@ -1,5 +1,6 @@
 /** Runs the built `nv2` CLI (dist/cli/main.js) as a user would: a real process. */
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The bundled CLI entry point. */
@@ -44,4 +45,34 @@ export function run(
     child.stdin.on('error', () => undefined);
     child.stdin.end(options.stdin);
   });
+}
+
+/**
+ * A self-signed TLS server certificate and key for 127.0.0.1 (serverAuth, IP SAN) in `dir`
+ * as `tls.crt` and `tls.key`, made by openssl, an independent tool.
+ */
+export async function makeTlsCertificate(dir: string): Promise<{ cert: string; key: string }> {
+  const cert = join(dir, 'tls.crt');
+  const key = join(dir, 'tls.key');
+  const gen = await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ]);
+  if (gen.code !== 0) throw new Error(`openssl failed: ${gen.stderr}`);
+  return { cert, key };
 }

@@ -9,7 +9,7 @@ import { request } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { nv2, run } from '../helpers/cli.js';
+import { makeTlsCertificate, nv2, run } from '../helpers/cli.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { writeImageLayout, writeIndexLayout } from '../helpers/oci-layout.js';
 import { serve } from '../helpers/serve.js';
@@ -276,27 +276,7 @@ describe('nv2 registry serve', () => {
 
   it('serves HTTPS with --tls-cert/--tls-key from a config file, and logs pretty lines', async () => {
     const work = await tempDir();
-    // A TLS server certificate (serverAuth, IP SAN), made by an independent tool.
-    const gen = await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      join(work, 'tls.key'),
-      '-out',
-      join(work, 'tls.crt'),
-    ]);
-    assert.equal(gen.code, 0, gen.stderr);
+    await makeTlsCertificate(work);
     const config = join(work, 'config.yaml');
     await writeFile(
       config,

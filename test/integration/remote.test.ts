@@ -13,7 +13,6 @@
  * change the traffic (a 503, a reset connection, a stripped header, a concurrent writer).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import {
@@ -54,6 +53,7 @@ import {
   repositoryScope,
   staticCredentials,
 } from '../../src/remote/index.js';
+import { makeTlsCertificate } from '../helpers/cli.js';
 import { distributionMissing, startDistribution } from '../helpers/distribution.js';
 import type { RunningDistribution } from '../helpers/distribution.js';
 import { tempDir } from '../helpers/fixtures.js';
@@ -371,27 +371,7 @@ describe('registry client: TLS', () => {
   let host: string;
   before(async () => {
     work = await tempDir();
-    // A self-signed server certificate for 127.0.0.1, made by an independent tool.
-    const gen = spawnSync('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      join(work, 'tls.key'),
-      '-out',
-      join(work, 'tls.crt'),
-    ]);
-    assert.equal(gen.status, 0, gen.stderr?.toString());
+    await makeTlsCertificate(work);
     server = createHttpsServer(
       { key: await readFile(join(work, 'tls.key')), cert: await readFile(join(work, 'tls.crt')) },
       (_req, res) => {
