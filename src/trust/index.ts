@@ -8,3 +8,15 @@ export { verify } from './verify.js';
 export type { VerificationResult, VerificationSubject, VerifyOptions } from './verify.js';
 export { certificateNames, registryMatchesNames, unmatchedReferenceHost } from './names.js';
 export { signingCertificateProblems } from './signing-check.js';
+export { LEVEL_ACTIONS, VALIDATION_TYPES, VERIFICATION_LEVELS, verdictOf } from './evaluation.js';
+export type {
+  CheckResult,
+  EvaluationPolicy,
+  SignatureEvaluation,
+  SignatureEvaluator,
+  SignatureFormat,
+  TrustAnchorSets,
+  ValidationAction,
+  ValidationType,
+  VerificationLevel,
+} from './evaluation.js';

@@ -1,0 +1,120 @@
+/**
+ * The vocabulary shared by every signature format's verifier and the trust policy: the
+ * Notary Project's validation types, the actions a verification level assigns to them, and
+ * the per-signature evaluation a verifier reports. A verifier (nv2 JWS, Notary Project JWS or
+ * COSE) runs every check it can and reports each outcome; the policy decides what an outcome
+ * means (enforce: fail; log: warn; skip: not run).
+ */
+import type { Descriptor } from '../oci/index.js';
+import type { Certificate } from '../x509/index.js';
+
+/** The checks of the Notary Project trust policy, in the order they are evaluated. */
+export const VALIDATION_TYPES = [
+  'integrity',
+  'authenticity',
+  'authenticTimestamp',
+  'expiry',
+  'revocation',
+] as const;
+export type ValidationType = (typeof VALIDATION_TYPES)[number];
+
+/** What a level does with a check's failure. */
+export type ValidationAction = 'enforce' | 'log' | 'skip';
+
+/** The levels of `signatureVerification.level`. */
+export const VERIFICATION_LEVELS = ['strict', 'permissive', 'audit', 'skip'] as const;
+export type VerificationLevel = (typeof VERIFICATION_LEVELS)[number];
+
+/** Each level's action per check (Notary Project trust policy specification). */
+export const LEVEL_ACTIONS: Readonly<
+  Record<Exclude<VerificationLevel, 'skip'>, Readonly<Record<ValidationType, ValidationAction>>>
+> = {
+  strict: {
+    integrity: 'enforce',
+    authenticity: 'enforce',
+    authenticTimestamp: 'enforce',
+    expiry: 'enforce',
+    revocation: 'enforce',
+  },
+  permissive: {
+    integrity: 'enforce',
+    authenticity: 'enforce',
+    authenticTimestamp: 'log',
+    expiry: 'log',
+    revocation: 'log',
+  },
+  audit: {
+    integrity: 'enforce',
+    authenticity: 'log',
+    authenticTimestamp: 'log',
+    expiry: 'log',
+    revocation: 'log',
+  },
+};
+
+/** Certificates of one policy statement's trust stores, by store type. */
+export interface TrustAnchorSets {
+  readonly ca: readonly Certificate[];
+  readonly signingAuthority: readonly Certificate[];
+  readonly tsa: readonly Certificate[];
+}
+
+/** Everything a verifier needs from the policy statement that applies to a signature. */
+export interface EvaluationPolicy {
+  /** The action for each check (the level with its overrides applied). */
+  readonly actions: Readonly<Record<ValidationType, ValidationAction>>;
+  readonly anchors: TrustAnchorSets;
+  /** Whether the signing certificate's identity is one the statement trusts (`trustedIdentities`). */
+  readonly trustedIdentity: (signer: Certificate) => boolean;
+  /** `signatureVerification.verifyTimestamp`; default `always`. */
+  readonly verifyTimestamp?: 'always' | 'afterCertExpiry';
+  /** User metadata that must be present, with equal values, in the signed payload. */
+  readonly userMetadata?: Readonly<Record<string, string>>;
+  /** Verification time; default now. */
+  readonly now?: Date;
+}
+
+/** The outcome of one check on one signature. */
+export interface CheckResult {
+  readonly type: ValidationType;
+  readonly action: ValidationAction;
+  /** `true` passed, `false` failed, `undefined` not run (skipped, or not applicable). */
+  readonly passed: boolean | undefined;
+  /** Why it failed, or a note on why it was not run. */
+  readonly message?: string;
+}
+
+/** The signature formats nv2 reads. */
+export type SignatureFormat = 'nv2' | 'jws' | 'cose';
+
+/** One signature judged under one policy statement. */
+export interface SignatureEvaluation {
+  readonly format: SignatureFormat;
+  /** Every check, in `VALIDATION_TYPES` order. */
+  readonly checks: readonly CheckResult[];
+  /** No enforced check failed. */
+  readonly verified: boolean;
+  /** The descriptor the signature covers, when the envelope could be read. */
+  readonly signedDescriptor?: Descriptor;
+  /** The signing certificate, when the envelope could be read. */
+  readonly signer?: Certificate;
+  /** Signing certificate first, trust anchor last, when a chain to an anchor was built. */
+  readonly certificateChain?: readonly Certificate[];
+  /** Signing time as the signature claims it (or as a timestamp proves it). */
+  readonly signingTime?: Date;
+  readonly expiresAt?: Date;
+  /** Names the manifest was published under (nv2 signatures). */
+  readonly references?: readonly string[];
+}
+
+/** A format's verifier: judge `envelope` against the `subject` it is said to sign. */
+export type SignatureEvaluator = (
+  envelope: Uint8Array,
+  subject: Descriptor,
+  policy: EvaluationPolicy,
+) => Promise<SignatureEvaluation>;
+
+/** Combines check outcomes with their actions: verified when no enforced check failed. */
+export function verdictOf(checks: readonly CheckResult[]): boolean {
+  return checks.every((c) => c.action !== 'enforce' || c.passed !== false);
+}
