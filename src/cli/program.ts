@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerAttach } from './commands/attach.js';
 import { registerCert } from './commands/cert.js';
 import { registerCopy } from './commands/copy.js';
 import { registerDiscover } from './commands/discover.js';
@@ -36,6 +37,7 @@ export function createProgram(): Command {
   registerPush(program);
   registerPull(program);
   registerCopy(program);
+  registerAttach(program);
   registerLogin(program);
   registerRegistry(program);
   for (const command of program.commands) {

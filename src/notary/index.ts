@@ -17,3 +17,5 @@ export { pushSignature, signArtifact } from './sign.js';
 export type { PushSignatureOptions, SignArtifactOptions, SignedArtifact } from './sign.js';
 export { verifyArtifact } from './verify.js';
 export type { ArtifactVerification, SignatureVerdict, VerifyArtifactOptions } from './verify.js';
+export { attachArtifact } from './attach.js';
+export type { AttachOptions, AttachedBlob } from './attach.js';
