@@ -1,6 +1,6 @@
 import type { Target } from '../content/index.js';
 import { InvalidInputError } from '../errors.js';
-import { type Descriptor, MediaTypes, createDescriptor } from '../oci/index.js';
+import { type Descriptor, MediaTypes, createDescriptor, isMediaType } from '../oci/index.js';
 import { CREATED_ANNOTATION, EMPTY_CONFIG, EMPTY_CONFIG_DESCRIPTOR, plain } from './manifest.js';
 
 /** One blob of an attached artifact: its descriptor and a way to read it. */
@@ -23,9 +23,6 @@ export interface AttachOptions {
   readonly now?: Date;
 }
 
-const MEDIA_TYPE =
-  /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
-
 /**
  * Attaches an artifact (an SBOM, a scan report, provenance) to `subject` as image-spec 1.1
  * describes it and ORAS does: an image manifest with `artifactType`, the empty config, the
@@ -41,7 +38,7 @@ export async function attachArtifact(
   subject: Descriptor,
   options: AttachOptions,
 ): Promise<Descriptor> {
-  if (!MEDIA_TYPE.test(options.artifactType)) {
+  if (!isMediaType(options.artifactType)) {
     throw new InvalidInputError(
       'NV2_ERR_INVALID_ARGUMENT',
       `artifact type ${JSON.stringify(options.artifactType)} is not a media type (type/subtype)`,
@@ -51,7 +48,7 @@ export async function attachArtifact(
     throw new InvalidInputError('NV2_ERR_INVALID_ARGUMENT', 'an attached artifact needs a file');
   }
   for (const blob of options.blobs) {
-    if (!MEDIA_TYPE.test(blob.descriptor.mediaType)) {
+    if (!isMediaType(blob.descriptor.mediaType)) {
       throw new InvalidInputError(
         'NV2_ERR_INVALID_ARGUMENT',
         `media type ${JSON.stringify(blob.descriptor.mediaType)} is not type/subtype`,
