@@ -75,6 +75,14 @@ export const CODES = [
   'NV2_ERR_STORAGE_INVALID_PATH',
   'NV2_ERR_STORAGE_INVALID_RANGE',
   'NV2_ERR_STORAGE_IO',
+  // Trust configuration: the trust policy document and the trust store.
+  'NV2_ERR_TRUST_POLICY_NOT_FOUND',
+  'NV2_ERR_TRUST_POLICY_INVALID',
+  'NV2_ERR_TRUST_STORE_NOT_FOUND',
+  'NV2_ERR_NO_APPLICABLE_POLICY',
+  'NV2_ERR_UNSUPPORTED_SIGNATURE_FORMAT',
+  'NV2_ERR_CONFIRMATION_REQUIRED',
+  'NV2_ERR_DOWNLOAD_FAILED',
   // Nothing could be decided (I/O and runtime failures, not a verdict on the signature).
   'NV2_ERR_IO',
   'NV2_ERR_INTERNAL',
