@@ -181,11 +181,16 @@ export function parseRegistryScope(scope: string, field = 'registryScopes'): Sco
   if (prefix && !name.includes('/') && name !== '' && parseRegistryHost(name)) {
     return { kind: 'prefix', prefix: name.toLowerCase() };
   }
+  // A prefix names a namespace: parse it with a repository below, so that docker.io's
+  // `library/` is not added to it.
+  const probe = prefix ? `${name}/x` : name;
   let normalized: string | undefined;
   try {
-    const ref = parseReference(name);
-    if (ref.tag === undefined && ref.digest === undefined)
+    const ref = parseReference(probe);
+    if (ref.tag === undefined && ref.digest === undefined) {
       normalized = `${ref.registry}/${ref.repository}`;
+      if (prefix) normalized = normalized.slice(0, -2);
+    }
   } catch {
     normalized = undefined;
   }
