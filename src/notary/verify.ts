@@ -1,8 +1,4 @@
-import {
-  type ReadOnlyTarget,
-  type ReferrerLister,
-  readBoundedStream,
-} from '../content/index.js';
+import { type ReadOnlyTarget, type ReferrerLister, readBoundedStream } from '../content/index.js';
 import {
   InvalidInputError,
   Nv2Error,
@@ -227,7 +223,11 @@ async function readEnvelope(
       `signature manifest ${manifest.digest}: its envelope is ${layer.size} bytes, more than the ${limit} allowed`,
     );
   }
-  const bytes = await readBoundedStream(await target.fetch(layer), limit, `signature ${layer.digest}`);
+  const bytes = await readBoundedStream(
+    await target.fetch(layer),
+    limit,
+    `signature ${layer.digest}`,
+  );
   return { mediaType: layer.mediaType, bytes };
 }
 
@@ -245,7 +245,11 @@ async function evaluateEntry(
     return { manifest, envelopeMediaType, evaluation };
   } catch (err) {
     if (err instanceof Nv2Error)
-      return { manifest, ...(envelopeMediaType !== undefined ? { envelopeMediaType } : {}), error: err };
+      return {
+        manifest,
+        ...(envelopeMediaType !== undefined ? { envelopeMediaType } : {}),
+        error: err,
+      };
     throw err;
   }
 }
@@ -289,9 +293,10 @@ function acquisitionHints(
     for (const url of certs.flatMap((c) => c.caIssuersUrls)) {
       if (seen.has(url)) continue;
       seen.add(url);
-      const flags = store !== undefined
-        ? `${store.type === 'ca' ? '' : ` --type ${store.type}`} --store ${store.name}`
-        : '';
+      const flags =
+        store !== undefined
+          ? `${store.type === 'ca' ? '' : ` --type ${store.type}`} --store ${store.name}`
+          : '';
       hints.push(
         `the issuing certificate of "${evaluation.signer.subject}" is published at ${url}; after checking it, add it with: nv2 trust add --url ${url}${flags}`,
       );
@@ -332,7 +337,8 @@ export async function verifyWithPolicy(
 ): Promise<PolicyVerification> {
   const now = options.now ?? new Date();
   const parsed = parseReference(reference);
-  const repository = options.scope !== undefined ? repositoryScope(options.scope) : repositoryScope(reference);
+  const repository =
+    options.scope !== undefined ? repositoryScope(options.scope) : repositoryScope(reference);
   const applicable = await config.policyFor(repository, now);
   const subject = plain(await target.resolve(parsed.digest ?? parsed.tag ?? 'latest'));
   const base = {
@@ -370,7 +376,9 @@ export async function verifyWithPolicy(
       continue;
     }
     for (const failure of failedChecks(s.evaluation, 'log'))
-      warnings.push(`signature ${s.manifest.digest}${signerText(s)}: ${failure} (logged, not enforced)`);
+      warnings.push(
+        `signature ${s.manifest.digest}${signerText(s)}: ${failure} (logged, not enforced)`,
+      );
     for (const failure of failedChecks(s.evaluation, 'enforce'))
       warnings.push(`signature ${s.manifest.digest}${signerText(s)}: ${failure}`);
   }
@@ -388,7 +396,9 @@ export async function verifyWithPolicy(
       signatures.length === 0
         ? [`${reference} (${subject.digest}) has no signatures; level audit lets it through`]
         : verifiedSignatures.length === 0
-          ? [`none of the ${signatures.length} signatures of ${subject.digest} verified; level audit lets it through`]
+          ? [
+              `none of the ${signatures.length} signatures of ${subject.digest} verified; level audit lets it through`,
+            ]
           : [];
     return result(true, extra);
   }
@@ -402,7 +412,10 @@ export async function verifyWithPolicy(
     );
   }
   const inconclusive = signatures.filter(
-    (s) => s.error !== undefined && !(s.error instanceof VerificationFailedError) && !(s.error instanceof InvalidInputError),
+    (s) =>
+      s.error !== undefined &&
+      !(s.error instanceof VerificationFailedError) &&
+      !(s.error instanceof InvalidInputError),
   );
   if (inconclusive.length > 0) {
     throw new VerificationInconclusiveError(

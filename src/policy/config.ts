@@ -309,7 +309,12 @@ export function withScopeLevel(
         ...current,
         registryScopes: current.registryScopes.filter((s) => s !== scope),
       };
-      statements.push(withLevel({ ...current, name: uniqueName(document, scope), registryScopes: [scope] }, current));
+      statements.push(
+        withLevel(
+          { ...current, name: uniqueName(document, scope), registryScopes: [scope] },
+          current,
+        ),
+      );
     }
   } else {
     const base = ancestor;
@@ -318,7 +323,9 @@ export function withScopeLevel(
       registryScopes: [scope],
       signatureVerification: { level },
       ...(base?.trustStores !== undefined ? { trustStores: base.trustStores } : {}),
-      ...(base?.trustedIdentities !== undefined ? { trustedIdentities: base.trustedIdentities } : {}),
+      ...(base?.trustedIdentities !== undefined
+        ? { trustedIdentities: base.trustedIdentities }
+        : {}),
     };
     statements.push(withLevel(fresh, base ?? fresh));
   }
@@ -342,7 +349,8 @@ function findAncestor(
 }
 
 function uniqueName(document: TrustPolicyDocument, scope: string): string {
-  const base = scope === '*' ? 'global' : scope.replace(/\/\*$/, '').replace(/[^a-zA-Z0-9_.-]+/g, '-');
+  const base =
+    scope === '*' ? 'global' : scope.replace(/\/\*$/, '').replace(/[^a-zA-Z0-9_.-]+/g, '-');
   let name = base;
   for (let i = 2; document.trustPolicies.some((s) => s.name === name); i++) name = `${base}-${i}`;
   return name;

@@ -72,7 +72,10 @@ export interface TrustedIdentity {
 const X509_SUBJECT = 'x509.subject';
 
 function invalid(field: string, message: string): InvalidInputError {
-  return new InvalidInputError('NV2_ERR_TRUST_POLICY_INVALID', `trust policy: ${field}: ${message}`);
+  return new InvalidInputError(
+    'NV2_ERR_TRUST_POLICY_INVALID',
+    `trust policy: ${field}: ${message}`,
+  );
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -86,7 +89,11 @@ function stringArray(value: unknown, field: string): string[] {
   return value as string[];
 }
 
-function checkKeys(value: Record<string, unknown>, allowed: readonly string[], field: string): void {
+function checkKeys(
+  value: Record<string, unknown>,
+  allowed: readonly string[],
+  field: string,
+): void {
   for (const key of Object.keys(value)) {
     if (!allowed.includes(key))
       throw invalid(`${field}.${key}`, `unknown field (allowed: ${allowed.join(', ')})`);
@@ -270,8 +277,7 @@ function checkStatement(value: unknown, field: string): TrustPolicyStatement {
   if (typeof name !== 'string' || name.trim() === '')
     throw invalid(`${field}.name`, 'every statement needs a name');
   const at = `${field} ("${name}")`;
-  if (value['registryScopes'] === undefined)
-    throw invalid(`${at}.registryScopes`, 'is missing');
+  if (value['registryScopes'] === undefined) throw invalid(`${at}.registryScopes`, 'is missing');
   const registryScopes = stringArray(value['registryScopes'], `${at}.registryScopes`);
   if (registryScopes.length === 0)
     throw invalid(`${at}.registryScopes`, 'has zero registry scopes');
@@ -289,7 +295,9 @@ function checkStatement(value: unknown, field: string): TrustPolicyStatement {
     `${at}.signatureVerification`,
   );
   const trustStores =
-    value['trustStores'] === undefined ? [] : stringArray(value['trustStores'], `${at}.trustStores`);
+    value['trustStores'] === undefined
+      ? []
+      : stringArray(value['trustStores'], `${at}.trustStores`);
   const trustedIdentities =
     value['trustedIdentities'] === undefined
       ? []
@@ -326,7 +334,10 @@ function checkStatement(value: unknown, field: string): TrustPolicyStatement {
     const f = `${at}.trustedIdentities[${i}]`;
     const id = parseTrustedIdentity(identity, f);
     for (const other of parsed) {
-      if (isSubsetName(id.attributes, other.attributes) || isSubsetName(other.attributes, id.attributes)) {
+      if (
+        isSubsetName(id.attributes, other.attributes) ||
+        isSubsetName(other.attributes, id.attributes)
+      ) {
         throw invalid(
           f,
           `overlaps ${JSON.stringify(other.value)}: one matches every certificate the other does`,

@@ -57,7 +57,8 @@ function check(
   run: () => string | undefined,
 ): CheckResult {
   const action = policy.actions[type];
-  if (action === 'skip') return { type, action, passed: undefined, message: 'skipped by the policy' };
+  if (action === 'skip')
+    return { type, action, passed: undefined, message: 'skipped by the policy' };
   try {
     const failure = run();
     return failure === undefined

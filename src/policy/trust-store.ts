@@ -9,11 +9,7 @@ import { MAX_TRUST_POLICY_BYTES } from './document.js';
 import { InvalidInputError, StorageError } from '../errors.js';
 import { readBoundedFile, writeFileAtomic } from '../content/index.js';
 import { type Certificate, loadCertificates } from '../x509/index.js';
-import {
-  TRUST_STORE_NAME_PATTERN,
-  TRUST_STORE_TYPES,
-  type TrustStoreType,
-} from './document.js';
+import { TRUST_STORE_NAME_PATTERN, TRUST_STORE_TYPES, type TrustStoreType } from './document.js';
 
 /** File extensions read from a store directory; others (README, backups) are ignored. */
 export const CERTIFICATE_EXTENSIONS: readonly string[] = ['.pem', '.crt', '.cer'];
@@ -127,9 +123,13 @@ export class TrustStore {
           `the trust store "${name}" of type "${type}" does not exist (add certificates with: nv2 trust add --type ${type} --store ${name} CERT)`,
         );
       }
-      throw new StorageError('NV2_ERR_IO', `cannot read trust store ${dir}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new StorageError(
+        'NV2_ERR_IO',
+        `cannot read trust store ${dir}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
     const out: TrustStoreCertificate[] = [];
     for (const file of files) {
@@ -205,7 +205,11 @@ export class TrustStore {
    *
    * @throws InvalidInputError NV2_ERR_TRUST_STORE_NOT_FOUND, NV2_ERR_INVALID_ARGUMENT when nothing matches
    */
-  async remove(type: TrustStoreType, name: string, which?: string): Promise<TrustStoreCertificate[]> {
+  async remove(
+    type: TrustStoreType,
+    name: string,
+    which?: string,
+  ): Promise<TrustStoreCertificate[]> {
     const entries = await this.entries(type, name);
     const dir = this.directory(type, name);
     this.#cache.delete(`${type}:${name}`);
@@ -213,10 +217,14 @@ export class TrustStore {
       await rm(dir, { recursive: true, force: true });
       return entries;
     }
-    const hex = which.toLowerCase().replace(/^sha256:/, '').replace(/:/g, '');
+    const hex = which
+      .toLowerCase()
+      .replace(/^sha256:/, '')
+      .replace(/:/g, '');
     const matches = entries.filter(
       (e) =>
-        e.file === which || (/^[0-9a-f]{8,64}$/.test(hex) && e.certificate.fingerprintSha256.startsWith(hex)),
+        e.file === which ||
+        (/^[0-9a-f]{8,64}$/.test(hex) && e.certificate.fingerprintSha256.startsWith(hex)),
     );
     if (matches.length === 0) {
       throw new InvalidInputError(
@@ -232,7 +240,10 @@ export class TrustStore {
 }
 
 /** Reads a file in the configuration directory, or undefined when it does not exist. */
-export async function readOptionalFile(path: string, maxBytes: number): Promise<Buffer | undefined> {
+export async function readOptionalFile(
+  path: string,
+  maxBytes: number,
+): Promise<Buffer | undefined> {
   try {
     await stat(path);
   } catch (err) {
@@ -241,4 +252,3 @@ export async function readOptionalFile(path: string, maxBytes: number): Promise<
   }
   return readBoundedFile(path, maxBytes, basename(path));
 }
-

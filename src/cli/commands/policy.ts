@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidInputError } from '../../errors.js';
 import {
   MAX_TRUST_POLICY_BYTES,
   TRUST_POLICY_FILE,
   type TrustPolicyDocument,
+  TrustStore,
   configDirectory,
   initialTrustPolicy,
   parseTrustPolicy,
@@ -24,10 +26,11 @@ function showText(document: TrustPolicyDocument): void {
       .join(', ');
     print(`${s.name}`);
     print(`  scopes:     ${s.registryScopes.join(', ')}`);
-    print(`  level:      ${s.signatureVerification.level}${override ? ` (override ${override})` : ''}`);
+    print(
+      `  level:      ${s.signatureVerification.level}${override ? ` (override ${override})` : ''}`,
+    );
     if (s.trustStores !== undefined) print(`  stores:     ${s.trustStores.join(', ')}`);
-    if (s.trustedIdentities !== undefined)
-      print(`  identities: ${s.trustedIdentities.join('; ')}`);
+    if (s.trustedIdentities !== undefined) print(`  identities: ${s.trustedIdentities.join('; ')}`);
   }
 }
 
@@ -35,7 +38,9 @@ function showText(document: TrustPolicyDocument): void {
 export function registerPolicy(program: Command): void {
   const policy = program
     .command('policy')
-    .description(`manage the trust policy ($NV2_CONFIG_DIR/${TRUST_POLICY_FILE}, notation's format)`);
+    .description(
+      `manage the trust policy ($NV2_CONFIG_DIR/${TRUST_POLICY_FILE}, notation's format)`,
+    );
   policy
     .command('init')
     .description(
@@ -61,6 +66,9 @@ export function registerPolicy(program: Command): void {
         }
       }
       await writeTrustPolicy(dir, initialTrustPolicy());
+      // The store the starting policy names exists, empty: verification then says whose
+      // certificate is missing rather than that the store is.
+      await mkdir(new TrustStore(dir).directory('ca', 'default'), { recursive: true });
       print(join(dir, TRUST_POLICY_FILE));
     });
   policy
@@ -89,7 +97,10 @@ export function registerPolicy(program: Command): void {
     .description(
       'set the verification level of a registry scope (e.g. audit to lift trust-required, strict to restore it); adds a statement for the scope when it has none',
     )
-    .argument('<scope>', 'registry scope: registry/repository, registry/namespace/*, registry/* or *')
+    .argument(
+      '<scope>',
+      'registry scope: registry/repository, registry/namespace/*, registry/* or *',
+    )
     .argument('<level>', VERIFICATION_LEVELS.join(', '))
     .action(async (scope: string, level: string) => {
       if (!(VERIFICATION_LEVELS as readonly string[]).includes(level)) {

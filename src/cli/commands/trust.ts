@@ -206,7 +206,9 @@ export function registerTrust(program: Command): void {
     .option('--output <format>', 'text or json', outputFormat, 'text')
     .action(async (flags: { type?: string; output: OutputFormat }) => {
       const store = new TrustStore(configDirectory(process.env));
-      const entries = await store.list(flags.type !== undefined ? storeType(flags.type) : undefined);
+      const entries = await store.list(
+        flags.type !== undefined ? storeType(flags.type) : undefined,
+      );
       if (flags.output === 'json') {
         printJson(
           entries.map((e) => ({
@@ -230,7 +232,9 @@ export function registerTrust(program: Command): void {
     });
   trust
     .command('remove')
-    .description('remove certificates (by SHA-256 fingerprint prefix or file name), or a whole store')
+    .description(
+      'remove certificates (by SHA-256 fingerprint prefix or file name), or a whole store',
+    )
     .argument('[certs...]', 'SHA-256 fingerprints (at least 8 hex digits) or file names')
     .option('--type <type>', `store type: ${TRUST_STORE_TYPES.join(', ')}`, 'ca')
     .requiredOption('--store <name>', 'store name')
@@ -248,6 +252,8 @@ export function registerTrust(program: Command): void {
       if (certs.length === 0) removed.push(...(await store.remove(type, flags.store)));
       for (const cert of certs) removed.push(...(await store.remove(type, flags.store, cert)));
       for (const e of removed)
-        print(`removed: ${type}:${flags.store}/${e.file}: ${e.certificate.subject} (sha256 ${e.certificate.fingerprintSha256})`);
+        print(
+          `removed: ${type}:${flags.store}/${e.file}: ${e.certificate.subject} (sha256 ${e.certificate.fingerprintSha256})`,
+        );
     });
 }

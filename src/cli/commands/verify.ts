@@ -284,7 +284,9 @@ function checkMark(passed: boolean | undefined): string {
 }
 
 function explainSignature(s: EvaluatedSignature): string[] {
-  const lines = [`  signature ${s.manifest.digest}${s.envelopeMediaType ? ` (${s.envelopeMediaType})` : ''}`];
+  const lines = [
+    `  signature ${s.manifest.digest}${s.envelopeMediaType ? ` (${s.envelopeMediaType})` : ''}`,
+  ];
   if (s.evaluation === undefined) {
     lines.push(`    not evaluated: ${s.error?.code ?? ''}: ${s.error?.message ?? ''}`);
     return lines;
@@ -313,7 +315,8 @@ function explain(r: PolicyVerification): string {
     `statement:  "${r.statement.name}" (matched by scope ${r.scope})`,
     `level:      ${r.level}${r.level === 'skip' ? ' (nothing is verified)' : ''}`,
   ];
-  if (r.statement.trustStores !== undefined) lines.push(`stores:     ${r.statement.trustStores.join(', ')}`);
+  if (r.statement.trustStores !== undefined)
+    lines.push(`stores:     ${r.statement.trustStores.join(', ')}`);
   if (r.statement.trustedIdentities !== undefined)
     lines.push(`identities: ${r.statement.trustedIdentities.join('; ')}`);
   lines.push(`digest:     ${r.digest}`);
