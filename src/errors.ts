@@ -77,6 +77,14 @@ export const CODES = [
   'NV2_ERR_STORAGE_IO',
   // The demo: a step did not behave as the story says (a bug in nv2).
   'NV2_ERR_DEMO_EXPECTATION',
+  // Trust configuration: the trust policy document and the trust store.
+  'NV2_ERR_TRUST_POLICY_NOT_FOUND',
+  'NV2_ERR_TRUST_POLICY_INVALID',
+  'NV2_ERR_TRUST_STORE_NOT_FOUND',
+  'NV2_ERR_NO_APPLICABLE_POLICY',
+  'NV2_ERR_UNSUPPORTED_SIGNATURE_FORMAT',
+  'NV2_ERR_CONFIRMATION_REQUIRED',
+  'NV2_ERR_DOWNLOAD_FAILED',
   // Nothing could be decided (I/O and runtime failures, not a verdict on the signature).
   'NV2_ERR_IO',
   'NV2_ERR_INTERNAL',

@@ -15,7 +15,19 @@ export type { SignatureEntry } from './list.js';
 export { CREATED_ANNOTATION, EMPTY_CONFIG, EMPTY_CONFIG_DESCRIPTOR } from './manifest.js';
 export { pushSignature, signArtifact } from './sign.js';
 export type { PushSignatureOptions, SignArtifactOptions, SignedArtifact } from './sign.js';
-export { verifyArtifact } from './verify.js';
-export type { ArtifactVerification, SignatureVerdict, VerifyArtifactOptions } from './verify.js';
 export { attachArtifact } from './attach.js';
 export type { AttachOptions, AttachedBlob } from './attach.js';
+export {
+  MAX_ENVELOPE_BYTES,
+  PolicyVerificationError,
+  verifyArtifact,
+  verifyWithPolicy,
+} from './verify.js';
+export type {
+  ArtifactVerification,
+  EvaluatedSignature,
+  PolicyVerification,
+  SignatureVerdict,
+  VerifyArtifactOptions,
+  VerifyWithPolicyOptions,
+} from './verify.js';

@@ -3,8 +3,15 @@
  * holds for a manifest under them. Depends on `oci`, `signature` and `x509`.
  */
 export { HEADER_CACHE_SIZE, TrustSet } from './trust-set.js';
-export type { ResolvedSigner, TrustSetOptions } from './trust-set.js';
-export { verify } from './verify.js';
+export type { ResolvedSigner, ResolvedSigningKey, TrustSetOptions } from './trust-set.js';
+export {
+  checkReferences,
+  checkSignatureTime,
+  checkSubject,
+  pickValidPath,
+  verify,
+  verifySignatureValue,
+} from './verify.js';
 export type { VerificationResult, VerificationSubject, VerifyOptions } from './verify.js';
 export { certificateNames, registryMatchesNames, unmatchedReferenceHost } from './names.js';
 export { signingCertificateProblems } from './signing-check.js';

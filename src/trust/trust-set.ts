@@ -33,21 +33,34 @@ export interface TrustSetOptions {
 }
 
 /**
- * What one header segment resolves to: the signing certificate, the key options to verify
- * with, and the certificate paths that structurally reach trust. Computed once per segment.
+ * The signing key of one header segment: the signing certificate (from `x5c` or by `kid`),
+ * the `x5c` certificates after it, and the key options to verify with. Whether the
+ * certificate is trusted is not decided here, so that a signature's integrity can be judged
+ * apart from its authenticity.
  */
-export interface ResolvedSigner {
+export interface ResolvedSigningKey {
   readonly parsed: ParsedHeader;
   readonly certificate: Certificate;
+  /** The `x5c` entries after the signing certificate. */
+  readonly intermediates: readonly Certificate[];
   readonly keyOptions: CryptoKeyOptions;
-  readonly paths: readonly CertificatePath[];
   /** The signing certificate's subject CNs and DNS SANs, lower-cased, for reference checks. */
   readonly names: ReadonlySet<string>;
 }
 
+/**
+ * What one header segment resolves to: the signing key and the certificate paths that
+ * structurally reach trust. Computed once per segment.
+ */
+export interface ResolvedSigner extends ResolvedSigningKey {
+  readonly paths: readonly CertificatePath[];
+}
+
+type KeyResolution = { readonly key: ResolvedSigningKey } | { readonly error: Nv2Error };
 type Resolution = { readonly signer: ResolvedSigner } | { readonly error: Nv2Error };
 interface CacheEntry {
   readonly parsed: ParsedHeader;
+  key?: KeyResolution;
   resolution?: Resolution;
 }
 
@@ -93,14 +106,33 @@ export class TrustSet {
    * @throws VerificationFailedError NV2_ERR_SIGNER_UNKNOWN, NV2_ERR_KEY_ALGORITHM_MISMATCH, NV2_ERR_KEY_TOO_WEAK, NV2_ERR_CERT_*
    */
   resolveSigner(parsed: ParsedHeader): ResolvedSigner {
+    const entry = this.#entryOf(parsed);
+    entry.resolution ??= this.#resolve(entry);
+    if ('error' in entry.resolution) throw entry.resolution.error;
+    return entry.resolution.signer;
+  }
+
+  /**
+   * Resolves a parsed header to its signing key without deciding trust: the certificate
+   * (from `x5c`, or by `kid` among this set's certificates) and the key checked against `alg`.
+   * Cached per header segment like `resolveSigner`.
+   *
+   * @throws VerificationFailedError NV2_ERR_SIGNER_UNKNOWN, NV2_ERR_KEY_ALGORITHM_MISMATCH, NV2_ERR_KEY_TOO_WEAK, NV2_ERR_SIGNATURE_MALFORMED
+   */
+  resolveSigningKey(parsed: ParsedHeader): ResolvedSigningKey {
+    const entry = this.#entryOf(parsed);
+    entry.key ??= this.#resolveKey(entry.parsed);
+    if ('error' in entry.key) throw entry.key.error;
+    return entry.key.key;
+  }
+
+  #entryOf(parsed: ParsedHeader): CacheEntry {
     let entry = this.#recent.find((e) => e.parsed === parsed);
     if (entry === undefined) {
       entry = this.#resolved.get(parsed.segment) ?? this.#store(parsed);
       this.#remember(entry);
     }
-    entry.resolution ??= this.#resolve(entry.parsed);
-    if ('error' in entry.resolution) throw entry.resolution.error;
-    return entry.resolution.signer;
+    return entry;
   }
 
   #entryFor(compact: string, end: number): CacheEntry {
@@ -129,7 +161,20 @@ export class TrustSet {
     if (this.#recent.length > RECENT_HEADERS) this.#recent.pop();
   }
 
-  #resolve(parsed: ParsedHeader): Resolution {
+  #resolve(entry: CacheEntry): Resolution {
+    entry.key ??= this.#resolveKey(entry.parsed);
+    if ('error' in entry.key) return entry.key;
+    const { key } = entry.key;
+    try {
+      const paths = buildPaths(key.certificate, key.intermediates, this.anchors);
+      return { signer: { ...key, paths } };
+    } catch (err) {
+      if (err instanceof VerificationFailedError) return { error: err };
+      throw err;
+    }
+  }
+
+  #resolveKey(parsed: ParsedHeader): KeyResolution {
     try {
       const { header } = parsed;
       let certificate: Certificate;
@@ -159,9 +204,14 @@ export class TrustSet {
       }
       assertKeyFitsAlgorithm(certificate.publicKey, header.alg);
       const keyOptions = cryptoKeyOptions(certificate.publicKey, header.alg);
-      const paths = buildPaths(certificate, intermediates, this.anchors);
       return {
-        signer: { parsed, certificate, keyOptions, paths, names: certificateNames(certificate) },
+        key: {
+          parsed,
+          certificate,
+          intermediates,
+          keyOptions,
+          names: certificateNames(certificate),
+        },
       };
     } catch (err) {
       if (err instanceof VerificationFailedError) return { error: err };

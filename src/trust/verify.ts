@@ -11,7 +11,7 @@ import {
 } from '../signature/index.js';
 import { type Certificate, type CertificatePath, checkPathValidity } from '../x509/index.js';
 import { registryMatchesNames } from './names.js';
-import type { ResolvedSigner, TrustSet } from './trust-set.js';
+import type { ResolvedSigner, ResolvedSigningKey, TrustSet } from './trust-set.js';
 
 /**
  * What a signature is verified against: a descriptor obtained by the caller (a registry's
@@ -52,13 +52,13 @@ function fail(
   throw new VerificationFailedError(code, message);
 }
 
+let scratch: Buffer | undefined;
+
 /**
  * Checks the signature value. OpenSSL throws rather than answers for some crafted inputs
  * (parameters a key refuses); those are invalid signatures, not crashes.
  */
-let scratch: Buffer | undefined;
-
-function verifySignatureValue(parsed: ParsedSignature, signer: ResolvedSigner): boolean {
+export function verifySignatureValue(parsed: ParsedSignature, signer: ResolvedSigningKey): boolean {
   // crypto.verify is synchronous and keeps no reference: one buffer serves every call.
   scratch ??= Buffer.allocUnsafeSlow(MAX_SIGNATURE_BYTES);
   try {
@@ -73,7 +73,12 @@ function verifySignatureValue(parsed: ParsedSignature, signer: ResolvedSigner): 
   }
 }
 
-function pickValidPath(signer: ResolvedSigner, now: Date): CertificatePath {
+/**
+ * The first of the signer's trusted paths whose certificates are all valid at `now`.
+ *
+ * @throws VerificationFailedError NV2_ERR_CERT_EXPIRED, NV2_ERR_CERT_NOT_YET_VALID (of the first path)
+ */
+export function pickValidPath(signer: ResolvedSigner, now: Date): CertificatePath {
   let firstError: unknown;
   for (const path of signer.paths) {
     try {
@@ -86,7 +91,12 @@ function pickValidPath(signer: ResolvedSigner, now: Date): CertificatePath {
   throw firstError;
 }
 
-function checkSubject(parsed: ParsedSignature, subject: VerificationSubject): void {
+/**
+ * Checks that the signed digest, size and media type are the subject's.
+ *
+ * @throws VerificationFailedError NV2_ERR_DIGEST_MISMATCH, NV2_ERR_SIZE_MISMATCH, NV2_ERR_MEDIA_TYPE_MISMATCH
+ */
+export function checkSubject(parsed: ParsedSignature, subject: VerificationSubject): void {
   const { claims } = parsed;
   let digest: string;
   let size: number;
@@ -112,7 +122,13 @@ function checkSubject(parsed: ParsedSignature, subject: VerificationSubject): vo
   }
 }
 
-function checkReferences(parsed: ParsedSignature, signer: ResolvedSigner): void {
+/**
+ * Checks that the registry of every signed reference is a name of the signing certificate
+ * (nv2 signature spec, verification rule 6).
+ *
+ * @throws VerificationFailedError NV2_ERR_REFERENCE_MISMATCH
+ */
+export function checkReferences(parsed: ParsedSignature, signer: ResolvedSigningKey): void {
   const { names } = signer;
   for (const [i, host] of parsed.referenceRegistries.entries()) {
     if (!registryMatchesNames(host, names)) {
@@ -122,6 +138,28 @@ function checkReferences(parsed: ParsedSignature, signer: ResolvedSigner): void 
         `reference ${ref} is on ${host}, which is not a name of the signing certificate (${[...signer.names].join(', ') || 'none'})`,
       );
     }
+  }
+}
+
+/**
+ * Checks the signature's own validity window (`nbf`, `exp`) at `now`.
+ *
+ * @throws VerificationFailedError NV2_ERR_SIGNATURE_NOT_YET_VALID, NV2_ERR_SIGNATURE_EXPIRED
+ */
+export function checkSignatureTime(parsed: ParsedSignature, now: Date): void {
+  const { claims } = parsed;
+  const nowSeconds = now.getTime() / 1000;
+  if (claims.nbf !== undefined && nowSeconds < claims.nbf) {
+    fail(
+      'NV2_ERR_SIGNATURE_NOT_YET_VALID',
+      `signature is not valid before ${new Date(claims.nbf * 1000).toISOString()}`,
+    );
+  }
+  if (claims.exp !== undefined && nowSeconds >= claims.exp) {
+    fail(
+      'NV2_ERR_SIGNATURE_EXPIRED',
+      `signature expired at ${new Date(claims.exp * 1000).toISOString()}`,
+    );
   }
 }
 
@@ -157,19 +195,7 @@ export async function verify(
   }
   const certificateChain = pickValidPath(signer, now);
   const { claims } = parsed;
-  const nowSeconds = now.getTime() / 1000;
-  if (claims.nbf !== undefined && nowSeconds < claims.nbf) {
-    fail(
-      'NV2_ERR_SIGNATURE_NOT_YET_VALID',
-      `signature is not valid before ${new Date(claims.nbf * 1000).toISOString()}`,
-    );
-  }
-  if (claims.exp !== undefined && nowSeconds >= claims.exp) {
-    fail(
-      'NV2_ERR_SIGNATURE_EXPIRED',
-      `signature expired at ${new Date(claims.exp * 1000).toISOString()}`,
-    );
-  }
+  checkSignatureTime(parsed, now);
   checkSubject(parsed, subject);
   checkReferences(parsed, signer);
   const result: { -readonly [K in keyof VerificationResult]: VerificationResult[K] } = {

@@ -1,6 +1,7 @@
 import { type KeyObject, X509Certificate, createHash } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import {
+  AuthorityInfoAccessSyntax,
   BasicConstraints,
   Certificate as AsnCertificate,
   ExtendedKeyUsage,
@@ -29,7 +30,33 @@ const OID = {
   keyUsage: '2.5.29.15',
   extKeyUsage: '2.5.29.37',
   subjectAltName: '2.5.29.17',
+  authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
+  caIssuers: '1.3.6.1.5.5.7.48.2',
 } as const;
+
+/** Short names of the attribute types RFC 4514 §3 lists (and those X.509 subjects commonly carry). */
+const ATTRIBUTE_NAMES: ReadonlyMap<string, string> = new Map([
+  ['2.5.4.3', 'CN'],
+  ['2.5.4.4', 'SN'],
+  ['2.5.4.5', 'SERIALNUMBER'],
+  ['2.5.4.6', 'C'],
+  ['2.5.4.7', 'L'],
+  ['2.5.4.8', 'ST'],
+  ['2.5.4.9', 'STREET'],
+  ['2.5.4.10', 'O'],
+  ['2.5.4.11', 'OU'],
+  ['2.5.4.12', 'T'],
+  ['2.5.4.42', 'GN'],
+  ['0.9.2342.19200300.100.1.1', 'UID'],
+  ['0.9.2342.19200300.100.1.25', 'DC'],
+  ['1.2.840.113549.1.9.1', 'E'],
+]);
+
+/** One attribute of a distinguished name: its type (short name, or dotted OID) and value. */
+export interface NameAttribute {
+  readonly type: string;
+  readonly value: string;
+}
 
 /**
  * Extensions whose meaning this module either enforces (basic constraints, key usage) or
@@ -44,6 +71,7 @@ const HANDLED_EXTENSIONS: ReadonlySet<string> = new Set([
   '2.5.29.14', // subjectKeyIdentifier
   '2.5.29.35', // authorityKeyIdentifier
   '2.5.29.32', // certificatePolicies
+  OID.authorityInfoAccess,
 ]);
 
 /** Signature algorithms whose hash is broken: a certificate signed with one proves nothing. */
@@ -75,7 +103,14 @@ export class Certificate {
   readonly keyUsage: number | undefined;
   readonly extendedKeyUsage: readonly string[] | undefined;
   readonly commonNames: readonly string[];
+  /** The subject's relative distinguished names in order, each a set of attributes. */
+  readonly subjectAttributes: readonly (readonly NameAttribute[])[];
   readonly dnsNames: readonly string[];
+  /**
+   * URLs where the issuer's certificate is published (Authority Information Access
+   * `caIssuers`, RFC 5280 §4.2.2.1), so that a verifier can tell users where to get it.
+   */
+  readonly caIssuersUrls: readonly string[];
   /** OIDs of critical extensions this module does not process. */
   readonly unhandledCriticalExtensions: readonly string[];
   /** Name of the broken hash algorithm the certificate is signed with, if any. */
@@ -112,6 +147,12 @@ export class Certificate {
     this.notBefore = tbs.validity.notBefore.getTime();
     this.notAfter = tbs.validity.notAfter.getTime();
     this.commonNames = nameValues(tbs.subject, OID.commonName);
+    this.subjectAttributes = Array.from(tbs.subject, (rdn) =>
+      Array.from(rdn, (atv) => ({
+        type: ATTRIBUTE_NAMES.get(atv.type) ?? atv.type,
+        value: atv.value.toString(),
+      })),
+    );
     this.selfIssued = this.x509.subject === this.x509.issuer;
     this.weakSignatureAlgorithm = WEAK_SIGNATURE_ALGORITHMS.get(asn.signatureAlgorithm.algorithm);
     this.fingerprintSha256 = createHash('sha256').update(this.der).digest('hex');
@@ -120,6 +161,7 @@ export class Certificate {
     let keyUsage: number | undefined;
     let extendedKeyUsage: string[] | undefined;
     let dnsNames: string[] = [];
+    let caIssuersUrls: string[] = [];
     const unhandled: string[] = [];
     const seen = new Set<string>();
     try {
@@ -148,6 +190,15 @@ export class Certificate {
               .filter((n) => n.dNSName !== undefined)
               .map((n) => n.dNSName!);
             break;
+          case OID.authorityInfoAccess:
+            caIssuersUrls = Array.from(AsnConvert.parse(value, AuthorityInfoAccessSyntax))
+              .filter(
+                (d) =>
+                  d.accessMethod === OID.caIssuers &&
+                  d.accessLocation.uniformResourceIdentifier !== undefined,
+              )
+              .map((d) => d.accessLocation.uniformResourceIdentifier!);
+            break;
           default:
             if (ext.critical && !HANDLED_EXTENSIONS.has(ext.extnID)) unhandled.push(ext.extnID);
         }
@@ -165,6 +216,7 @@ export class Certificate {
     this.keyUsage = keyUsage;
     this.extendedKeyUsage = extendedKeyUsage;
     this.dnsNames = dnsNames;
+    this.caIssuersUrls = caIssuersUrls;
     this.unhandledCriticalExtensions = unhandled;
   }
 

@@ -3,6 +3,7 @@
  * validation, and issuing certificates. No policy: which certificates to trust is `trust`'s.
  */
 export { Certificate, KeyUsageFlags } from './certificate.js';
+export type { NameAttribute } from './certificate.js';
 export {
   MAX_PATH_LENGTH,
   TrustAnchors,

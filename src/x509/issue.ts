@@ -55,6 +55,8 @@ export interface CertificateRequest {
   readonly extendedKeyUsage?: readonly string[];
   /** DNS subject alternative names; omitted when empty. */
   readonly dnsNames?: readonly string[];
+  /** Authority Information Access `caIssuers` URLs (RFC 5280 §4.2.2.1); omitted when empty. */
+  readonly caIssuersUrls?: readonly string[];
   /** Further extensions as raw DER values. */
   readonly extraExtensions?: readonly {
     readonly oid: string;
@@ -145,6 +147,11 @@ export async function issueCertificate(request: CertificateRequest): Promise<Cer
   const issuerSpki =
     request.issuer?.certificate.publicKey.export({ type: 'spki', format: 'der' }) ?? spki;
   extensions.push(await x509.AuthorityKeyIdentifierExtension.create(issuerSpki, false, crypto));
+  if (request.caIssuersUrls !== undefined && request.caIssuersUrls.length > 0) {
+    extensions.push(
+      new x509.AuthorityInfoAccessExtension({ caIssuers: [...request.caIssuersUrls] }, false),
+    );
+  }
   for (const ext of request.extraExtensions ?? [])
     extensions.push(new x509.Extension(ext.oid, ext.critical, ext.value));
 

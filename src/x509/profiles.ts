@@ -22,6 +22,11 @@ export interface GenerateCertificateOptions {
   readonly pathLength?: number;
   /** The issuing CA; absent for a self-signed certificate. */
   readonly issuer?: { readonly key: KeyObject; readonly certificate: Certificate };
+  /**
+   * Where the issuer's certificate is published (AIA `caIssuers`, RFC 5280 §4.2.2.1): lets
+   * a verifier that does not trust the issuer yet tell its user where to get it.
+   */
+  readonly caIssuersUrl?: string;
   readonly now?: Date;
 }
 
@@ -31,6 +36,21 @@ function escapeDn(value: string): string {
     .replace(/([,+"\\<>;=])/g, '\\$1')
     .replace(/^([ #])/, '\\$1')
     .replace(/ $/, '\\ ');
+}
+
+function checkCaIssuersUrl(value: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      `the issuer certificate URL ${JSON.stringify(value)} is not an http(s) URL`,
+    );
+  }
 }
 
 /**
@@ -58,6 +78,7 @@ export async function generateCertificate(
       `validity must be 1 to ${MAX_VALIDITY_DAYS} whole days`,
     );
   }
+  if (options.caIssuersUrl !== undefined) checkCaIssuersUrl(options.caIssuersUrl);
   const { privateKey, publicKey } = generateKeyPair(options.keyType ?? 'ec-p256');
   // Whole seconds, back-dated a minute so that a verifier whose clock lags a little accepts it at once.
   const notBefore = new Date(
@@ -70,6 +91,7 @@ export async function generateCertificate(
     ...(options.issuer !== undefined ? { issuer: options.issuer } : { selfSigningKey: privateKey }),
     notBefore,
     notAfter,
+    ...(options.caIssuersUrl !== undefined ? { caIssuersUrls: [options.caIssuersUrl] } : {}),
     ...(options.ca === true
       ? {
           basicConstraints:

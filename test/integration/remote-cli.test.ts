@@ -198,7 +198,9 @@ describe('nv2 registry commands (skopeo-pushed images)', () => {
           assert.equal(none.referrers.length, 0);
 
           const dir = await tempDir();
-          const pulled = lines(ok(await nv2(['pull', '-o', dir, ref]), 'pull').stdout);
+          const pulled = lines(
+            ok(await nv2(['pull', '--signatures', '-o', dir, ref]), 'pull').stdout,
+          );
           assert.equal(pulled.length, 2);
           for (const file of await readdir(dir)) {
             const bytes = await readFile(join(dir, file));

@@ -20,7 +20,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   x509: [],
   trust: ['oci', 'signature', 'x509'],
   notation: ['oci', 'signature', 'x509', 'trust'],
-  policy: ['oci', 'signature', 'x509', 'trust', 'notation'],
+  policy: ['oci', 'content', 'signature', 'x509', 'trust', 'notation'],
   registry: ['oci', 'content'],
   remote: ['oci', 'content'],
   notary: ['oci', 'content', 'signature', 'x509', 'trust', 'notation', 'policy'],

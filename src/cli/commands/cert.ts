@@ -28,6 +28,7 @@ interface GenerateFlags {
   pathLength?: string;
   issuerKey?: string;
   issuerCert?: string;
+  aiaUrl?: string;
   force?: boolean;
 }
 
@@ -69,6 +70,10 @@ export function registerCert(program: Command): void {
     .option('--path-length <n>', 'for --ca: how many intermediate CAs may follow it')
     .option('--issuer-key <file>', "issuing CA's private key (with --issuer-cert)")
     .option('--issuer-cert <file>', "issuing CA's certificate, optionally followed by its chain")
+    .option(
+      '--aia-url <url>',
+      "embed where the issuer's certificate is published (Authority Information Access caIssuers), so that verifiers can tell their users where to get it",
+    )
     .option('--force', 'replace existing files')
     .action(async (flags: GenerateFlags) => {
       if (!(KEY_TYPES as readonly string[]).includes(flags.keyType)) {
@@ -143,6 +148,7 @@ export function registerCert(program: Command): void {
         ...(flags.ca === true ? { ca: true } : {}),
         ...(pathLength !== undefined ? { pathLength } : {}),
         ...(issuer !== undefined ? { issuer } : {}),
+        ...(flags.aiaUrl !== undefined ? { caIssuersUrl: flags.aiaUrl } : {}),
       });
       // The certificate file carries the chain up to (and including) the issuer's, so that
       // `nv2 sign -c` puts the whole chain in x5c.
@@ -160,5 +166,6 @@ export function registerCert(program: Command): void {
       print(`issuer:      ${issued.issuer}`);
       print(`valid:       ${issued.notBefore.toISOString()} to ${issued.notAfter.toISOString()}`);
       print(`sha256:      ${issued.fingerprintSha256}`);
+      for (const url of issued.caIssuersUrls) print(`ca issuers:  ${url}`);
     });
 }

@@ -1,40 +1,105 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { writeFileAtomic } from '../../content/index.js';
+import { copy, openOciLayout, writeFileAtomic } from '../../content/index.js';
+import { InvalidInputError } from '../../errors.js';
 import { listSignatures } from '../../notary/index.js';
-import { digestHex, digestOf } from '../../oci/index.js';
+import { digestHex, digestOf, parseReference } from '../../oci/index.js';
+import { parseTime } from '../duration.js';
 import { print, warn } from '../output.js';
-import { type RemoteFlags, addRemoteOptions, requireReference, withTargets } from '../target.js';
+import {
+  type OpenedTarget,
+  type RemoteFlags,
+  addRemoteOptions,
+  requireReference,
+  withTargets,
+} from '../target.js';
+import { verifyByPolicy } from './verify.js';
 
 interface PullFlags extends RemoteFlags {
-  output: string;
+  output?: string;
+  signatures?: boolean;
+  at?: string;
+  explain?: boolean;
+  scope?: string;
 }
 
-/** `nv2 pull REF`: download every signature of an artifact as `<digest hex>.jwt` files. */
+/** `nv2 pull --signatures REF -o DIR`: every signature of an artifact as `<digest hex>.jwt` files. */
+async function pullSignatures(opened: OpenedTarget, dir: string): Promise<void> {
+  const subject = await opened.target.resolve(requireReference(opened));
+  for (const entry of await listSignatures(opened.target, subject)) {
+    if (entry.jws === undefined) {
+      warn(
+        `signature manifest ${entry.manifest.digest} skipped: ${entry.error?.code ?? ''}: ${entry.error?.message ?? ''}`,
+      );
+      continue;
+    }
+    const path = join(dir, `${digestHex(digestOf(entry.jws))}.jwt`);
+    await writeFileAtomic(path, entry.jws);
+    print(path);
+  }
+}
+
+/**
+ * `nv2 pull REF [--output DIR]`: verify REF under the trust policy, then copy the image by
+ * its verified digest (with its referrers) into an OCI layout, or print the pinned
+ * `name@digest` for another tool to pull.
+ */
 export function registerPull(program: Command): void {
   const command = program
     .command('pull')
     .description(
-      'download the signatures of an artifact into DIR as <digest hex>.jwt (the digest of each file); prints each path',
+      'verify an image under the trust policy, then copy it by digest into an OCI layout (-o DIR), or print the pinned name@digest; with --signatures, download its signatures instead',
     )
     .argument('<target>', 'REF, docker://REF, oci://REF or oci-layout:DIR:TAG|@DIGEST')
-    .option('-o, --output <dir>', 'directory to write into', '.')
+    .option(
+      '-o, --output <dir>',
+      'OCI layout directory to copy the verified image into (created when missing); with --signatures, the directory for the signature files',
+    )
+    .option(
+      '--signatures',
+      'download the signatures of the artifact as <digest hex>.jwt files (no verification)',
+    )
+    .option('--at <time>', 'verify as of this time (RFC 3339 or Unix seconds) instead of now')
+    .option('--explain', 'print how the trust policy decided')
+    .option(
+      '--scope <repository>',
+      'for oci-layout sources: the registry/repository whose trust policy applies',
+    )
     .action(async (target: string, flags: PullFlags) => {
+      if (flags.at !== undefined) parseTime(flags.at);
       await withTargets(flags, async (opener) => {
         const opened = await opener.open(target);
-        const subject = await opened.target.resolve(requireReference(opened));
-        for (const entry of await listSignatures(opened.target, subject)) {
-          if (entry.jws === undefined) {
-            warn(
-              `signature manifest ${entry.manifest.digest} skipped: ${entry.error?.code ?? ''}: ${entry.error?.message ?? ''}`,
-            );
-            continue;
-          }
-          const path = join(flags.output, `${digestHex(digestOf(entry.jws))}.jwt`);
-          await writeFileAtomic(path, entry.jws);
-          print(path);
+        if (flags.signatures === true) {
+          await pullSignatures(opened, flags.output ?? '.');
+          return;
         }
+        const result = await verifyByPolicy(opened, {
+          ...(flags.at !== undefined ? { at: flags.at } : {}),
+          ...(flags.explain === true ? { explain: true } : {}),
+          ...(flags.scope !== undefined ? { scope: flags.scope } : {}),
+        });
+        if (flags.output === undefined) {
+          if (!opened.remote) {
+            throw new InvalidInputError(
+              'NV2_ERR_INVALID_ARGUMENT',
+              'pulling from an OCI layout needs --output DIR',
+            );
+          }
+          print(`${repositoryName(opened)}@${result.digest}`);
+          return;
+        }
+        const layout = await openOciLayout(flags.output, { create: true });
+        const reference = requireReference(opened);
+        const tag = reference.includes(':') ? undefined : reference;
+        await copy(opened.target, result.digest, layout, tag, { referrers: true });
+        print(`${opened.remote ? repositoryName(opened) : opened.name}@${result.digest}`);
       });
     });
   addRemoteOptions(command);
+}
+
+/** `registry/repository` of a registry target. */
+function repositoryName(opened: OpenedTarget): string {
+  const ref = parseReference(opened.name);
+  return `${ref.registry}/${ref.repository}`;
 }

@@ -1,14 +1,28 @@
 import type { Command } from 'commander';
 import { loadManifest, parseManifestLocator } from '../../content/index.js';
 import { InvalidInputError, VerificationFailedError } from '../../errors.js';
-import { type SignatureVerdict, verifyArtifact } from '../../notary/index.js';
+import {
+  type EvaluatedSignature,
+  type PolicyVerification,
+  PolicyVerificationError,
+  type SignatureVerdict,
+  verifyArtifact,
+  verifyWithPolicy,
+} from '../../notary/index.js';
+import { configDirectory, loadPolicyConfig } from '../../policy/index.js';
 import { MAX_SIGNATURE_BYTES } from '../../signature/index.js';
 import { TrustSet, type VerificationResult, verify } from '../../trust/index.js';
 import { type Certificate, loadCertificates } from '../../x509/index.js';
 import { parseTime } from '../duration.js';
 import { MAX_PEM_BYTES, readInput } from '../input.js';
-import { type OutputFormat, print, printJson } from '../output.js';
-import { type RemoteFlags, addRemoteOptions, requireReference, withTargets } from '../target.js';
+import { type OutputFormat, print, printJson, warn } from '../output.js';
+import {
+  type OpenedTarget,
+  type RemoteFlags,
+  addRemoteOptions,
+  requireReference,
+  withTargets,
+} from '../target.js';
 import { collect, outputFormat } from './options.js';
 
 interface VerifyFlags extends RemoteFlags {
@@ -17,6 +31,8 @@ interface VerifyFlags extends RemoteFlags {
   caCert: string[];
   mediaType?: string;
   at?: string;
+  explain?: boolean;
+  scope?: string;
   output: OutputFormat;
 }
 
@@ -97,6 +113,14 @@ export function registerVerify(program: Command): void {
       "manifest media type (default: the manifest's mediaType field, else Docker schema 2)",
     )
     .option('--at <time>', 'verify as of this time (RFC 3339 or Unix seconds) instead of now')
+    .option(
+      '--explain',
+      'print how the trust policy decided: scope, statement, level, each signature and each check',
+    )
+    .option(
+      '--scope <repository>',
+      'for oci-layout targets: the registry/repository whose trust policy applies',
+    )
     .option('--output <format>', 'text or json', outputFormat, 'text')
     .action(async (target: string, flags: VerifyFlags) => {
       if (target !== '-' && !target.startsWith('file:')) {
@@ -139,6 +163,21 @@ export function registerVerify(program: Command): void {
 }
 
 async function verifyRemote(target: string, flags: VerifyFlags): Promise<void> {
+  if (flags.cert.length === 0 && flags.caCert.length === 0 && flags.file === undefined) {
+    await withTargets(flags, async (opener) => {
+      const opened = await opener.open(target);
+      const result = await verifyByPolicy(opened, flags);
+      if (flags.output === 'json') printJson(policyJson(result));
+      else print(result.digest);
+    });
+    return;
+  }
+  if (flags.explain === true || flags.scope !== undefined) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      '--explain and --scope apply to verification by the trust policy, which -c, --ca-cert and -f replace',
+    );
+  }
   const now = flags.at !== undefined ? parseTime(flags.at) : new Date();
   const trust = new TrustSet({
     certificates: await loadAll(flags.cert, 'certificate'),
@@ -187,4 +226,137 @@ async function verifyRemote(target: string, flags: VerifyFlags): Promise<void> {
     }
     print(outcome.subject.digest);
   });
+}
+
+/** Flags of commands that verify by the trust policy. */
+export interface PolicyFlags {
+  at?: string;
+  explain?: boolean;
+  scope?: string;
+  output?: OutputFormat;
+}
+
+/** The reference whose policy applies to an opened target: the registry name, or --scope for a layout. */
+function policyReference(opened: OpenedTarget, flags: PolicyFlags): string {
+  const reference = requireReference(opened);
+  const pin = reference.includes(':') ? `@${reference}` : `:${reference}`;
+  if (flags.scope !== undefined) {
+    return `${flags.scope}${pin}`;
+  }
+  if (!opened.remote) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      `which trust policy applies to ${opened.name}? Name its repository with --scope REGISTRY/REPOSITORY (or verify with -c/--ca-cert)`,
+    );
+  }
+  return opened.name;
+}
+
+/**
+ * Verifies an opened target under the trust policy of $NV2_CONFIG_DIR, printing warnings (and
+ * with --explain the whole decision) on standard error. Shared by `verify` and `pull`.
+ */
+export async function verifyByPolicy(
+  opened: OpenedTarget,
+  flags: PolicyFlags,
+): Promise<PolicyVerification> {
+  const now = flags.at !== undefined ? parseTime(flags.at) : new Date();
+  const config = await loadPolicyConfig(configDirectory(process.env));
+  let result: PolicyVerification;
+  try {
+    result = await verifyWithPolicy(opened.target, policyReference(opened, flags), config, {
+      now,
+    });
+  } catch (err) {
+    if (err instanceof PolicyVerificationError && flags.explain === true && flags.output !== 'json')
+      process.stderr.write(explain(err.result));
+    throw err;
+  }
+  if (flags.output !== 'json') {
+    for (const warning of result.warnings) warn(warning);
+    if (flags.explain === true) process.stderr.write(explain(result));
+  }
+  return result;
+}
+
+function checkMark(passed: boolean | undefined): string {
+  return passed === true ? 'passed' : passed === false ? 'FAILED' : 'not run';
+}
+
+function explainSignature(s: EvaluatedSignature): string[] {
+  const lines = [
+    `  signature ${s.manifest.digest}${s.envelopeMediaType ? ` (${s.envelopeMediaType})` : ''}`,
+  ];
+  if (s.evaluation === undefined) {
+    lines.push(`    not evaluated: ${s.error?.code ?? ''}: ${s.error?.message ?? ''}`);
+    return lines;
+  }
+  const e = s.evaluation;
+  if (e.signer !== undefined) {
+    lines.push(`    signer:  ${e.signer.subject}`);
+    lines.push(`    sha256:  ${e.signer.fingerprintSha256}`);
+  }
+  if (e.certificateChain !== undefined)
+    lines.push(`    chain:   ${e.certificateChain.map((c) => c.subject).join(' -> ')}`);
+  for (const c of e.checks) {
+    lines.push(
+      `    ${c.type.padEnd(18)} ${c.action.padEnd(7)} ${checkMark(c.passed)}${c.message !== undefined ? `: ${c.message}` : ''}`,
+    );
+  }
+  lines.push(`    verdict: ${e.verified ? 'verified' : 'not verified'}`);
+  return lines;
+}
+
+/** The decision in words, for --explain. */
+function explain(r: PolicyVerification): string {
+  const lines = [
+    `reference:  ${r.reference}`,
+    `repository: ${r.repository}`,
+    `statement:  "${r.statement.name}" (matched by scope ${r.scope})`,
+    `level:      ${r.level}${r.level === 'skip' ? ' (nothing is verified)' : ''}`,
+  ];
+  if (r.statement.trustStores !== undefined)
+    lines.push(`stores:     ${r.statement.trustStores.join(', ')}`);
+  if (r.statement.trustedIdentities !== undefined)
+    lines.push(`identities: ${r.statement.trustedIdentities.join('; ')}`);
+  lines.push(`digest:     ${r.digest}`);
+  if (r.level !== 'skip') {
+    lines.push(`signatures: ${r.signatures.length} found, ${r.verifiedSignatures.length} verified`);
+    for (const s of r.signatures) lines.push(...explainSignature(s));
+  }
+  for (const hint of r.hints) lines.push(`hint: ${hint}`);
+  lines.push(`result:     ${r.passed ? 'passed' : 'FAILED'}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** The policy decision as JSON (`--output json`). */
+export function policyJson(r: PolicyVerification): unknown {
+  return {
+    reference: r.reference,
+    repository: r.repository,
+    statement: r.statement.name,
+    scope: r.scope,
+    level: r.level,
+    digest: r.digest,
+    mediaType: r.subject.mediaType,
+    size: r.subject.size,
+    passed: r.passed,
+    warnings: r.warnings,
+    hints: r.hints,
+    signatures: r.signatures.map((s) => ({
+      signatureManifest: s.manifest.digest,
+      envelopeMediaType: s.envelopeMediaType,
+      verified: s.evaluation?.verified ?? false,
+      ...(s.evaluation?.signer !== undefined
+        ? {
+            signer: {
+              subject: s.evaluation.signer.subject,
+              sha256Fingerprint: s.evaluation.signer.fingerprintSha256,
+            },
+          }
+        : {}),
+      ...(s.evaluation !== undefined ? { checks: s.evaluation.checks } : {}),
+      ...(s.error !== undefined ? { error: { code: s.error.code, message: s.error.message } } : {}),
+    })),
+  };
 }

@@ -1,0 +1,59 @@
+/**
+ * Trust policy: the Notary Project's trust store and trust policy formats (configuration
+ * directory, `trustpolicy.json`, `truststore/x509/…`), the statement that applies to a
+ * repository, and the evaluators that judge each signature format check by check under it.
+ * Depends on `oci`, `content` (atomic writes), `signature`, `x509` and `trust`.
+ *
+ * @example
+ * const config = await loadPolicyConfig(configDirectory(process.env));
+ * const { evaluation } = await config.policyFor('registry.example.com/app:v1');
+ */
+export {
+  PolicyConfig,
+  TRUST_POLICY_FILE,
+  actionsOf,
+  configDirectory,
+  findStatement,
+  initialTrustPolicy,
+  loadPolicyConfig,
+  matchesTrustedIdentity,
+  readTrustPolicy,
+  repositoryScope,
+  withScopeLevel,
+  writeTrustPolicy,
+} from './config.js';
+export type { ApplicablePolicy } from './config.js';
+export {
+  MAX_TRUST_POLICY_BYTES,
+  TRUST_POLICY_VERSION,
+  TRUST_STORE_NAME_PATTERN,
+  TRUST_STORE_TYPES,
+  parseRegistryScope,
+  parseTrustPolicy,
+  parseTrustStoreRef,
+  parseTrustedIdentity,
+  validateTrustPolicy,
+} from './document.js';
+export type {
+  ScopePattern,
+  SignatureVerification,
+  TrustPolicyDocument,
+  TrustPolicyStatement,
+  TrustStoreRef,
+  TrustStoreType,
+  TrustedIdentity,
+} from './document.js';
+export {
+  formatDistinguishedName,
+  isSubsetName,
+  parseDistinguishedName,
+} from './distinguished-name.js';
+export { evaluateNv2Signature } from './evaluate-nv2.js';
+export {
+  NOTATION_SIGNATURE_ARTIFACT_TYPE,
+  SIGNATURE_ARTIFACT_TYPES,
+  SIGNATURE_EVALUATORS,
+  evaluatorFor,
+} from './evaluators.js';
+export { CERTIFICATE_EXTENSIONS, TrustStore } from './trust-store.js';
+export type { AddedCertificate, TrustStoreCertificate } from './trust-store.js';
