@@ -261,12 +261,7 @@ export async function startRegistryServer(
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${config.tls !== undefined ? 'https' : 'http'}://${host}:${address.port}`;
-  log('listening', {
-    url,
-    storage:
-      config.storage.driver === 'filesystem' ? `filesystem:${config.storage.root}` : 'memory',
-    auth: auth === undefined ? 'none' : auth.mode,
-  });
+  // Before `listening`: whoever waits for that line has seen the warning too.
   if (auth !== undefined && config.tls === undefined && !isLoopback(config.addr.host)) {
     log(
       'passwords and tokens travel in clear text: serve HTTPS (--tls-cert, --tls-key) when clients connect over a network',
@@ -276,6 +271,12 @@ export async function startRegistryServer(
       },
     );
   }
+  log('listening', {
+    url,
+    storage:
+      config.storage.driver === 'filesystem' ? `filesystem:${config.storage.root}` : 'memory',
+    auth: auth === undefined ? 'none' : auth.mode,
+  });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
