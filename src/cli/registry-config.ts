@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { InvalidInputError } from '../errors.js';
+import type { AccessRule } from '../registry/index.js';
 import { DEFAULT_ADDR, DEFAULT_ROOT } from './registry-defaults.js';
 
 /** Where a server listens. */
@@ -18,6 +19,29 @@ export interface RegistryConfig {
   readonly log: { readonly format: 'json' | 'pretty' };
   /** How long in-flight requests may take to finish after SIGTERM. */
   readonly shutdownTimeoutSeconds: number;
+  /** Access control; absent: anyone may do anything. */
+  readonly auth?: AuthConfig;
+}
+
+/** The `auth` section: users, groups, rules and token settings (see README). */
+export interface AuthConfig {
+  readonly mode: 'token' | 'basic';
+  /** An htpasswd file of bcrypt entries. */
+  readonly htpasswd?: string;
+  /** More users: name → bcrypt hash. */
+  readonly users: Readonly<Record<string, string>>;
+  readonly groups: Readonly<Record<string, readonly string[]>>;
+  readonly rules: readonly AccessRule[];
+  readonly signatureTypes: readonly string[];
+  readonly token: {
+    readonly service?: string;
+    readonly issuer?: string;
+    readonly expiresInSeconds?: number;
+    /** PEM private key; default `<root>/auth/token-key.pem`, generated on first start. */
+    readonly key?: string;
+    readonly realm?: string;
+  };
+  readonly failures: { readonly burst?: number; readonly refillSeconds?: number };
 }
 
 const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 30;
@@ -48,10 +72,14 @@ interface ConfigFile {
   tls?: { cert?: string; key?: string };
   log?: { format?: string };
   shutdownTimeoutSeconds?: number;
+  auth?: AuthConfig;
 }
 
 const KNOWN: Readonly<Record<string, readonly string[]>> = {
-  '': ['addr', 'storage', 'tls', 'log', 'shutdownTimeoutSeconds'],
+  '': ['addr', 'storage', 'tls', 'log', 'shutdownTimeoutSeconds', 'auth'],
+  auth: ['mode', 'htpasswd', 'users', 'groups', 'rules', 'signatureTypes', 'token', 'failures'],
+  'auth.token': ['service', 'issuer', 'expiresInSeconds', 'key', 'realm'],
+  'auth.failures': ['burst', 'refillSeconds'],
   storage: ['filesystem', 'memory'],
   'storage.filesystem': ['root'],
   'storage.memory': [],
@@ -118,7 +146,105 @@ export async function readConfigFile(path: string): Promise<ConfigFile> {
   if (file.storage?.filesystem !== undefined && file.storage.memory !== undefined) {
     throw bad('config: storage takes one driver, filesystem or memory');
   }
+  if (file.auth !== undefined)
+    file.auth = checkAuth(file.auth as unknown as Record<string, unknown>);
   return file;
+}
+
+function stringList(value: unknown, path: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && v !== '')) {
+    throw bad(`config: ${path} must be a list of strings`);
+  }
+  return value as string[];
+}
+
+function stringMap(value: unknown, path: string): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw bad(`config: ${path} must be a mapping`);
+  return value as Record<string, unknown>;
+}
+
+function optionalInteger(value: unknown, path: string, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || (value as number) < min) {
+    throw bad(`config: ${path} must be a whole number of at least ${min}`);
+  }
+  return value as number;
+}
+
+const RULE_KEYS = ['repositories', 'roles', 'users', 'groups', 'anonymous'];
+
+/** Checks the `auth` section's types (the library checks what the values mean). */
+function checkAuth(auth: Record<string, unknown>): AuthConfig {
+  const mode = auth['mode'] ?? 'token';
+  if (mode !== 'token' && mode !== 'basic') throw bad('config: auth.mode must be token or basic');
+  const users: Record<string, string> = {};
+  for (const [name, hash] of Object.entries(stringMap(auth['users'], 'auth.users'))) {
+    if (typeof hash !== 'string') throw bad(`config: auth.users.${name} must be a bcrypt hash`);
+    users[name] = hash;
+  }
+  const groups: Record<string, string[]> = {};
+  for (const [name, members] of Object.entries(stringMap(auth['groups'], 'auth.groups'))) {
+    groups[name] = stringList(members, `auth.groups.${name}`);
+  }
+  const rawRules = auth['rules'] ?? [];
+  if (!Array.isArray(rawRules)) throw bad('config: auth.rules must be a list');
+  const rules = rawRules.map((raw: unknown, i): AccessRule => {
+    const where = `auth.rules[${i}]`;
+    const rule = stringMap(raw, where);
+    for (const key of Object.keys(rule)) {
+      if (!RULE_KEYS.includes(key)) throw bad(`config: unknown setting ${where}.${key}`);
+    }
+    if (rule['anonymous'] !== undefined && typeof rule['anonymous'] !== 'boolean') {
+      throw bad(`config: ${where}.anonymous must be true or false`);
+    }
+    return {
+      repositories: stringList(rule['repositories'], `${where}.repositories`),
+      roles: stringList(rule['roles'], `${where}.roles`) as AccessRule['roles'],
+      users: stringList(rule['users'], `${where}.users`),
+      groups: stringList(rule['groups'], `${where}.groups`),
+      anonymous: rule['anonymous'] === true,
+    };
+  });
+  const token = stringMap(auth['token'], 'auth.token');
+  const failures = stringMap(auth['failures'], 'auth.failures');
+  const service = optionalString(token['service'], 'auth.token.service');
+  const issuer = optionalString(token['issuer'], 'auth.token.issuer');
+  const key = optionalString(token['key'], 'auth.token.key');
+  const realm = optionalString(token['realm'], 'auth.token.realm');
+  const expiresInSeconds = optionalInteger(
+    token['expiresInSeconds'],
+    'auth.token.expiresInSeconds',
+    10,
+  );
+  const burst = optionalInteger(failures['burst'], 'auth.failures.burst', 1);
+  const refillSeconds = optionalInteger(
+    failures['refillSeconds'],
+    'auth.failures.refillSeconds',
+    1,
+  );
+  const htpasswd = optionalString(auth['htpasswd'], 'auth.htpasswd');
+  return {
+    mode,
+    ...(htpasswd !== undefined ? { htpasswd } : {}),
+    users,
+    groups,
+    rules,
+    signatureTypes: stringList(auth['signatureTypes'], 'auth.signatureTypes'),
+    token: {
+      ...(service !== undefined ? { service } : {}),
+      ...(issuer !== undefined ? { issuer } : {}),
+      ...(expiresInSeconds !== undefined ? { expiresInSeconds } : {}),
+      ...(key !== undefined ? { key } : {}),
+      ...(realm !== undefined ? { realm } : {}),
+    },
+    failures: {
+      ...(burst !== undefined ? { burst } : {}),
+      ...(refillSeconds !== undefined ? { refillSeconds } : {}),
+    },
+  };
 }
 
 /** Flags of `nv2 registry serve` that override the config file. */
@@ -158,5 +284,6 @@ export async function resolveRegistryConfig(flags: ServeFlags): Promise<Registry
     ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
     log: { format },
     shutdownTimeoutSeconds: file.shutdownTimeoutSeconds ?? DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
+    ...(file.auth !== undefined ? { auth: file.auth } : {}),
   };
 }

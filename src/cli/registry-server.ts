@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
 import {
   Counter,
   Histogram,
@@ -10,11 +12,16 @@ import {
 } from 'prom-client';
 import { InvalidInputError } from '../errors.js';
 import {
+  type AccessControl,
   type RequestRecord,
+  createAccessControl,
   createFilesystemDriver,
   createMemoryDriver,
   createRegistry,
   createStore,
+  generateTokenSigningKey,
+  loadTokenSigningKey,
+  readHtpasswd,
 } from '../registry/index.js';
 import type { RegistryConfig } from './registry-config.js';
 
@@ -52,8 +59,10 @@ export function createLogger(format: 'json' | 'pretty', sink: LogSink) {
     if (msg === 'request') {
       const f = fields as unknown as RequestRecord;
       const err = f.errorCode !== undefined ? ` ${f.errorCode}` : '';
+      const user = f.user !== undefined ? ` user=${f.user}` : '';
+      const auth = f.authFailure !== undefined ? ` auth=${JSON.stringify(f.authFailure)}` : '';
       sink(
-        `${time} ${f.method} ${f.path} ${f.status}${err} ${formatBytes(f.bytesOut)} ${f.durationMs.toFixed(1)}ms`,
+        `${time} ${f.method} ${f.path} ${f.status}${err} ${formatBytes(f.bytesOut)} ${f.durationMs.toFixed(1)}ms${user}${auth}`,
       );
       return;
     }
@@ -106,6 +115,73 @@ function createMetrics() {
   };
 }
 
+/** Whether a listen host is only reachable from this machine. */
+function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1' || host === '[::1]';
+}
+
+/**
+ * The access control of the `auth` section: users from the htpasswd file and the config, the
+ * token signing key from the config, else `<root>/auth/token-key.pem` (generated on first
+ * start, mode 0600), else (memory storage) a key that lives as long as the process.
+ */
+async function createServerAccessControl(
+  config: RegistryConfig,
+  log: (msg: string, fields?: Record<string, unknown>) => void,
+): Promise<AccessControl> {
+  const settings = config.auth!;
+  const users = new Map<string, string>();
+  if (settings.htpasswd !== undefined) {
+    for (const [name, hash] of await readHtpasswd(settings.htpasswd)) users.set(name, hash);
+  }
+  for (const [name, hash] of Object.entries(settings.users)) {
+    if (users.has(name)) {
+      throw new InvalidInputError(
+        'NV2_ERR_INVALID_ARGUMENT',
+        `config: user ${name} is in both auth.users and ${settings.htpasswd}`,
+      );
+    }
+    users.set(name, hash);
+  }
+  let key;
+  if (settings.mode === 'token') {
+    if (settings.token.key !== undefined) {
+      key = await loadTokenSigningKey(settings.token.key);
+    } else if (config.storage.driver === 'filesystem') {
+      key = await loadTokenSigningKey(join(config.storage.root, 'auth', 'token-key.pem'), {
+        create: true,
+      });
+    } else {
+      log(
+        'tokens are signed with a key that dies with the process (memory storage, no auth.token.key)',
+        {
+          level: 'warn',
+        },
+      );
+      key = generateTokenSigningKey();
+    }
+  }
+  return createAccessControl({
+    mode: settings.mode,
+    users,
+    groups: settings.groups,
+    rules: settings.rules,
+    signatureTypes: settings.signatureTypes,
+    token: {
+      ...(settings.token.service !== undefined ? { service: settings.token.service } : {}),
+      ...(settings.token.issuer !== undefined ? { issuer: settings.token.issuer } : {}),
+      ...(settings.token.realm !== undefined ? { realm: settings.token.realm } : {}),
+      ...(settings.token.expiresInSeconds !== undefined
+        ? { expiresInSeconds: settings.token.expiresInSeconds }
+        : {}),
+      ...(key !== undefined ? { key } : {}),
+    },
+    failures: settings.failures,
+  });
+}
+
 /**
  * Starts the registry: storage, the request handler, `/metrics`, logging, TLS. Only faces
  * call this; the handler itself comes from `createRegistry`.
@@ -120,15 +196,21 @@ export async function startRegistryServer(
       ? createMemoryDriver()
       : createFilesystemDriver({ root: config.storage.root });
   const metrics = createMetrics();
+  const auth = config.auth !== undefined ? await createServerAccessControl(config, log) : undefined;
   const handler = createRegistry({
     store: createStore(driver),
+    ...(auth !== undefined ? { auth } : {}),
     onRequest: (record) => {
       metrics.observe(record);
       const { cause, ...fields } = record;
       // The cause of a 5xx goes to the log (never to the client), as text: Errors do not serialize.
       log(
         'request',
-        cause === undefined ? fields : { ...fields, level: 'error', cause: String(cause) },
+        cause !== undefined
+          ? { ...fields, level: 'error', cause: String(cause) }
+          : fields.authFailure !== undefined
+            ? { ...fields, level: 'warn' }
+            : fields,
       );
     },
   });
@@ -179,10 +261,21 @@ export async function startRegistryServer(
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${config.tls !== undefined ? 'https' : 'http'}://${host}:${address.port}`;
+  // Before `listening`: whoever waits for that line has seen the warning too.
+  if (auth !== undefined && config.tls === undefined && !isLoopback(config.addr.host)) {
+    log(
+      'passwords and tokens travel in clear text: serve HTTPS (--tls-cert, --tls-key) when clients connect over a network',
+      {
+        level: 'warn',
+        addr: `${config.addr.host}:${config.addr.port}`,
+      },
+    );
+  }
   log('listening', {
     url,
     storage:
       config.storage.driver === 'filesystem' ? `filesystem:${config.storage.root}` : 'memory',
+    auth: auth === undefined ? 'none' : auth.mode,
   });
 
   let closing: Promise<void> | undefined;

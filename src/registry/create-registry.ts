@@ -4,7 +4,8 @@ import type { ErrorCode } from '../oci/index.js';
 import { ApiError, writeError } from './api/errors.js';
 import { countedBody } from './api/request.js';
 import type { AnyRoute, HandlerContext, Meter, RawParams } from './api/routes.js';
-import { matchRoute, validateParams } from './api/routes.js';
+import { isRepositoryName, matchRoute, validateParams } from './api/routes.js';
+import { type AccessControl, type AuthState, Grant, type Need } from './auth/access.js';
 import type { RegistryStore } from './storage/store.js';
 
 /** One finished request, as the server face logs it and counts it in metrics. */
@@ -26,6 +27,13 @@ export interface RequestRecord {
   readonly durationMs: number;
   /** The distribution-spec code of an error response. */
   readonly errorCode?: string;
+  /** The authenticated user (basic credentials, or the subject of a token). */
+  readonly user?: string;
+  /**
+   * Why access control refused credentials, a token or access (`wrong password for user
+   * alice`, `token refused: expired`, `insufficient scope: …`). Never holds a secret.
+   */
+  readonly authFailure?: string;
   /**
    * The failure behind a 5xx (or a stream broken after the response started), for the logs.
    * Clients never see it: it may name storage paths.
@@ -42,6 +50,11 @@ export interface CreateRegistryOptions {
    * throws are ignored: observing a request must not break serving it.
    */
   readonly onRequest?: (record: RequestRecord) => void;
+  /**
+   * Access control (`createAccessControl`): users, roles, token or basic auth, and the signer
+   * rule. Without it every request may do everything.
+   */
+  readonly auth?: AccessControl;
 }
 
 /** The API version header distribution sets on every response; clients check it on `/v2/`. */
@@ -63,14 +76,15 @@ const API_VERSION_HEADER = 'Docker-Distribution-API-Version';
 export function createRegistry(
   options: CreateRegistryOptions,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const { store, onRequest } = options;
+  const { store, onRequest, auth } = options;
   return (req, res) => {
-    void serve(store, req, res, onRequest);
+    void serve(store, auth, req, res, onRequest);
   };
 }
 
 async function serve(
   store: RegistryStore,
+  auth: AccessControl | undefined,
   req: IncomingMessage,
   res: ServerResponse,
   onRequest: ((record: RequestRecord) => void) | undefined,
@@ -82,6 +96,7 @@ async function serve(
   let routeName: string | undefined;
   let errorCode: ErrorCode | undefined;
   let cause: unknown;
+  const authState: AuthState = {};
 
   // A client that goes away makes these streams error; the handler in flight sees it through
   // its own reads and writes, so the events themselves need nothing more than a listener
@@ -99,6 +114,8 @@ async function serve(
       bytesOut: meter.bytesOut,
       durationMs: performance.now() - started,
       ...(errorCode !== undefined ? { errorCode } : {}),
+      ...(authState.user !== undefined ? { user: authState.user } : {}),
+      ...(authState.failure !== undefined ? { authFailure: authState.failure } : {}),
       ...(cause !== undefined ? { cause } : {}),
     };
     try {
@@ -125,13 +142,31 @@ async function serve(
     }
     route = match.route;
     routeName = route.name;
-    await invoke(route, match.raw, {
+    const params = validateParams(route.pattern, match.raw);
+    let grant = Grant.unrestricted;
+    const needs = needsOf(route, params);
+    if (auth !== undefined && needs.length > 0) {
+      grant = await auth.authorize(req, needs, authState);
+      // A mount reads the source repository: without pull there it is ignored and a plain
+      // upload session starts, so the answer says nothing about the source (end-11 allows it).
+      const from = query.get('from');
+      if (route.name === 'blob-upload' && from !== null && query.has('mount')) {
+        if (!isRepositoryName(from) || !grant.allows(from, 'pull')) {
+          query.delete('mount');
+          query.delete('from');
+        }
+      }
+    }
+    await invoke(route, params, {
       req,
       res,
       store,
       query,
       body: countedBody(req, meter),
       meter,
+      grant,
+      auth,
+      authState,
     });
   } catch (err) {
     const written = writeError(res, err, {
@@ -149,14 +184,28 @@ async function serve(
   }
 }
 
-/** Validates the captured parameters and runs the handler (the one place the union is cast). */
+/** Runs the handler with validated parameters (the one place the union is cast). */
 function invoke(
   route: AnyRoute,
-  raw: RawParams,
+  params: unknown,
   ctx: Omit<HandlerContext<unknown>, 'params'>,
 ): Promise<void> {
-  const params = validateParams(route.pattern, raw);
   return (route.handler as (ctx: HandlerContext<unknown>) => Promise<void>)({ ...ctx, params });
+}
+
+/** What a route needs of access control, from its `access` and its repository. */
+function needsOf(route: AnyRoute, params: unknown): Need[] {
+  const name = (params as Partial<RawParams>).name;
+  switch (route.access) {
+    case 'none':
+      return [];
+    case 'authenticate':
+      return [{ type: 'authenticated' }];
+    case 'catalog':
+      return [{ type: 'catalog' }];
+    default:
+      return [{ type: 'repository', name: name!, action: route.access }];
+  }
 }
 
 /**

@@ -28,5 +28,28 @@ export type {
   StorageDriver,
   StorageDriverName,
 } from './storage/index.js';
+export {
+  AccessControl,
+  DEFAULT_SERVICE,
+  DEFAULT_SIGNATURE_TYPES,
+  DEFAULT_TOKEN_LIFETIME_SECONDS,
+  Grant,
+  TOKEN_PATH,
+  createAccessControl,
+} from './auth/access.js';
+export type { AccessControlOptions, TokenResponse } from './auth/access.js';
+export { ROLES, ROLE_ACTIONS } from './auth/rules.js';
+export type { AccessRule, RepositoryAction, Role } from './auth/rules.js';
+export {
+  DEFAULT_BCRYPT_COST,
+  formatHtpasswd,
+  hashPassword,
+  isUserName,
+  parseHtpasswd,
+  readHtpasswd,
+} from './auth/htpasswd.js';
+export { generateTokenSigningKey, loadTokenSigningKey, tokenSigningKey } from './auth/tokens.js';
+export type { TokenSigningKey } from './auth/tokens.js';
+export type { FailureLimits } from './auth/limiter.js';
 export { collectGarbage } from './storage/gc.js';
 export type { GcOptions, GcReport } from './storage/gc.js';

@@ -1,4 +1,6 @@
+import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { readBoundedStream, writeFileAtomic } from '../../content/index.js';
 import { InvalidInputError } from '../../errors.js';
 import { type OutputFormat, print, printJson } from '../output.js';
 import type { ServeFlags } from '../registry-config.js';
@@ -15,6 +17,150 @@ interface GcFlags {
   deleteUntagged?: boolean;
   uploadsOlderThan: string;
   output: OutputFormat;
+}
+
+interface UserFlags {
+  htpasswd?: string;
+  config?: string;
+  passwordStdin?: boolean;
+  cost: string;
+}
+
+/** The htpasswd file a `user` command edits: `--htpasswd`, else the config's `auth.htpasswd`. */
+async function htpasswdPath(flags: Pick<UserFlags, 'htpasswd' | 'config'>): Promise<string> {
+  if (flags.htpasswd !== undefined) return flags.htpasswd;
+  if (flags.config !== undefined) {
+    const { readConfigFile } = await import('../registry-config.js');
+    const file = await readConfigFile(flags.config);
+    if (file.auth?.htpasswd !== undefined) return file.auth.htpasswd;
+  }
+  throw new InvalidInputError(
+    'NV2_ERR_INVALID_ARGUMENT',
+    'name the users file: --htpasswd FILE, or --config FILE with auth.htpasswd',
+  );
+}
+
+/** The users of an htpasswd file, empty when there is none yet; and its mode, to keep it. */
+async function readUsers(path: string): Promise<{ users: Map<string, string>; mode: number }> {
+  const { parseHtpasswd } = await import('../../registry/index.js');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { users: new Map(), mode: 0o600 };
+    throw new InvalidInputError('NV2_ERR_FILE_NOT_FOUND', `${path} cannot be read`);
+  }
+  return { users: parseHtpasswd(text, path), mode: (await stat(path)).mode & 0o777 };
+}
+
+/** Reads a line from the terminal without echoing it. */
+function promptHidden(prompt: string): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write(prompt);
+  stdin.setRawMode(true);
+  stdin.resume();
+  return new Promise((resolve, reject) => {
+    let typed = '';
+    const done = (err?: Error): void => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+      if (err !== undefined) reject(err);
+      else resolve(typed);
+    };
+    const onData = (chunk: Buffer): void => {
+      for (const ch of chunk.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return done();
+        if (ch === '\u0003' || ch === '\u0004') {
+          return done(new InvalidInputError('NV2_ERR_INVALID_ARGUMENT', 'no password given'));
+        }
+        if (ch === '\u007f' || ch === '\b') typed = typed.slice(0, -1);
+        else typed += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
+/** The new password: typed twice at a terminal, else the first line of standard input. */
+async function readNewPassword(fromStdin: boolean): Promise<string> {
+  let password: string;
+  if (fromStdin || process.stdin.isTTY !== true) {
+    password = (await readBoundedStream(process.stdin, 64 * 1024, 'password'))
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
+  } else {
+    password = await promptHidden('Password: ');
+    if ((await promptHidden('Repeat password: ')) !== password) {
+      throw new InvalidInputError('NV2_ERR_INVALID_ARGUMENT', 'the passwords do not match');
+    }
+  }
+  if (password === '') throw new InvalidInputError('NV2_ERR_INVALID_ARGUMENT', 'empty password');
+  return password;
+}
+
+/** `nv2 registry user add|delete|list`: the registry's htpasswd file. */
+function registerUser(registry: Command): void {
+  const user = registry
+    .command('user')
+    .description('manage the users of the registry (an htpasswd file of bcrypt entries)');
+  const fileOptions = (command: Command): Command =>
+    command
+      .option('--htpasswd <file>', 'the users file (default: auth.htpasswd of --config)')
+      .option('--config <file>', 'the config file `serve` uses');
+
+  fileOptions(
+    user
+      .command('add')
+      .description(
+        'add a user or set their password; the password is read from the terminal (twice) or from standard input, never from arguments',
+      )
+      .argument('<name>', 'user name'),
+  )
+    .option('--password-stdin', 'read the password from standard input even at a terminal')
+    .option('--cost <n>', 'bcrypt cost, 4 to 17', '10')
+    .action(async (name: string, flags: UserFlags) => {
+      const { formatHtpasswd, hashPassword, isUserName } = await import('../../registry/index.js');
+      if (!isUserName(name)) {
+        throw new InvalidInputError(
+          'NV2_ERR_INVALID_ARGUMENT',
+          `invalid user name ${JSON.stringify(name)}: letters, digits, '.', '_', '@', '-'`,
+        );
+      }
+      if (!/^\d{1,2}$/.test(flags.cost)) {
+        throw new InvalidInputError('NV2_ERR_INVALID_ARGUMENT', '--cost takes a number, 4 to 17');
+      }
+      const path = await htpasswdPath(flags);
+      const { users, mode } = await readUsers(path);
+      const password = await readNewPassword(flags.passwordStdin === true);
+      const existed = users.has(name);
+      users.set(name, await hashPassword(password, { cost: Number(flags.cost) }));
+      await writeFileAtomic(path, formatHtpasswd(users), { mode });
+      print(`${existed ? 'updated' : 'added'} user ${name} in ${path}`);
+    });
+
+  fileOptions(
+    user.command('delete').description('remove a user').argument('<name>', 'user name'),
+  ).action(async (name: string, flags: UserFlags) => {
+    const { formatHtpasswd } = await import('../../registry/index.js');
+    const path = await htpasswdPath(flags);
+    const { users, mode } = await readUsers(path);
+    if (!users.delete(name)) {
+      throw new InvalidInputError('NV2_ERR_INVALID_ARGUMENT', `no user ${name} in ${path}`);
+    }
+    await writeFileAtomic(path, formatHtpasswd(users), { mode });
+    print(`deleted user ${name} from ${path}`);
+  });
+
+  fileOptions(user.command('list').description('list the users')).action(
+    async (flags: UserFlags) => {
+      const path = await htpasswdPath(flags);
+      for (const name of (await readUsers(path)).users.keys()) print(name);
+    },
+  );
+
+  for (const sub of user.commands) sub.exitOverride();
 }
 
 /** `nv2 registry serve` and `nv2 registry gc`: the registry server face. */
@@ -91,4 +237,6 @@ export function registerRegistry(program: Command): void {
         for (const [key, value] of Object.entries(report))
           print(`${key}: ${JSON.stringify(value)}`);
     });
+
+  registerUser(registry);
 }

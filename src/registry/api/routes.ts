@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Digest, ErrorCode } from '../../oci/index.js';
 import { DIGEST_ALGORITHMS, MAX_NAME_LENGTH, isDigest } from '../../oci/index.js';
+import type { AccessControl, AuthState, Grant } from '../auth/access.js';
 import type { RegistryStore } from '../storage/store.js';
 import { ApiError } from './errors.js';
 import { getBase, getHealth } from './handlers/base.js';
+import { getToken } from './handlers/token.js';
 import { deleteBlob, getBlob } from './handlers/blobs.js';
 import { listCatalog } from './handlers/catalog.js';
 import { deleteManifest, getManifest, putManifest } from './handlers/manifests.js';
@@ -35,18 +37,20 @@ import {
 export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /**
- * What a route needs (read by access control): `pull` reads a repository, `push` writes to it,
- * `delete` removes content from it, `catalog` lists every repository, `none` touches no
- * repository (the access controller may still demand authentication, as distribution does
- * for `/v2/`). A cross-repository mount also reads the `from` repository: access control
- * must check `pull` on `?from=` for the blob-upload route.
+ * What a route needs (read by access control, `registry/auth/access.ts`): `pull` reads a
+ * repository, `push` writes to it, `delete` removes content from it, `catalog` lists every
+ * repository, `authenticate` touches no repository but needs valid credentials (`/v2/`, as
+ * distribution: clients learn the challenge there), `none` is open to anyone. A
+ * cross-repository mount also reads the `from` repository: without `pull` there, the mount
+ * is ignored and a plain upload session starts (see `create-registry.ts`).
  */
-export type Access = 'pull' | 'push' | 'delete' | 'catalog' | 'none';
+export type Access = 'pull' | 'push' | 'delete' | 'catalog' | 'authenticate' | 'none';
 
 /** Route names, stable for logs, metrics and access rules (distribution's `RouteName*`). */
 export type RouteName =
   | 'health'
   | 'base'
+  | 'token'
   | 'catalog'
   | 'tags'
   | 'manifest'
@@ -59,6 +63,7 @@ export type RouteName =
 export interface PatternParams {
   '/healthz': Record<string, never>;
   '/v2/': Record<string, never>;
+  '/auth/token': Record<string, never>;
   '/v2/_catalog': Record<string, never>;
   '/v2/<name>/tags/list': { readonly name: string };
   '/v2/<name>/manifests/<reference>': {
@@ -98,6 +103,12 @@ export interface HandlerContext<P> {
    */
   readonly body: AsyncIterable<Uint8Array>;
   readonly meter: Meter;
+  /** What the request may do (everything without access control). */
+  readonly grant: Grant;
+  /** The registry's access control, when it has one (the token endpoint needs it). */
+  readonly auth: AccessControl | undefined;
+  /** What access control learned, for the request's log record. */
+  readonly authState: AuthState;
 }
 
 /** A route handler: answers through `respond.ts`, or throws for `errors.ts` to answer. */
@@ -133,8 +144,22 @@ export const ROUTES: readonly AnyRoute[] = [
     access: 'none',
   }),
   // end-1
-  route({ name: 'base', method: 'GET', pattern: '/v2/', handler: getBase, access: 'none' }),
-  route({ name: 'base', method: 'HEAD', pattern: '/v2/', handler: getBase, access: 'none' }),
+  route({ name: 'base', method: 'GET', pattern: '/v2/', handler: getBase, access: 'authenticate' }),
+  route({
+    name: 'base',
+    method: 'HEAD',
+    pattern: '/v2/',
+    handler: getBase,
+    access: 'authenticate',
+  }),
+  // The Docker registry token endpoint (distribution docs/spec/auth/token.md), with token auth.
+  route({
+    name: 'token',
+    method: 'GET',
+    pattern: '/auth/token',
+    handler: getToken,
+    access: 'none',
+  }),
   route({
     name: 'catalog',
     method: 'GET',
@@ -296,6 +321,7 @@ export function matchRoute(method: string, path: string): RouteMatch {
 function matchPattern(path: string): { pattern: Pattern; raw: RawParams } | undefined {
   if (path === '/healthz') return { pattern: '/healthz', raw: {} };
   if (path === '/v2' || path === '/v2/') return { pattern: '/v2/', raw: {} };
+  if (path === '/auth/token') return { pattern: '/auth/token', raw: {} };
   if (!path.startsWith('/v2/')) return undefined;
   const segments = decodeSegments(path.slice('/v2/'.length));
   if (segments === undefined) return undefined;

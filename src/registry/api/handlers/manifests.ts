@@ -97,13 +97,11 @@ export const putManifest: Handler<Params> = async (ctx) => {
     if (total > MAX_MANIFEST_BYTES) throw manifestTooLarge(undefined);
     chunks.push(chunk);
   }
+  const content = Buffer.concat(chunks, total);
+  // Only signers store signature artifacts (the rule lives in registry/auth/access.ts).
+  ctx.grant.checkManifestPush(name, ctx.params.digest === undefined, content);
   const contentType = (ctx.req.headers['content-type'] ?? '').split(';')[0]!.trim();
-  const stored = await ctx.store.manifests.put(
-    name,
-    reference,
-    Buffer.concat(chunks, total),
-    contentType,
-  );
+  const stored = await ctx.store.manifests.put(name, reference, content, contentType);
   const digest = stored.descriptor.digest;
   sendEmpty(ctx, 201, {
     Location: `/v2/${name}/manifests/${digest}`,
