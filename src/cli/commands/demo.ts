@@ -1,131 +1,127 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { writeFileAtomic } from '../../content/index.js';
-import { VerificationFailedError, isNv2Error } from '../../errors.js';
-import { MediaTypes, describeManifest } from '../../oci/index.js';
-import { sign } from '../../signature/index.js';
-import { TrustSet, verify } from '../../trust/index.js';
-import { generateCertificate } from '../../x509/index.js';
+import { stringify as toYaml } from 'yaml';
 import { print } from '../output.js';
-
-/** The registry the demo's certificate speaks for. */
-const DEMO_REGISTRY = 'registry.wabbit-networks.io';
-const DEMO_REFERENCE = `${DEMO_REGISTRY}/net-monitor:v1`;
-
-/** A small OCI image manifest, as a registry would serve it. */
-const SAMPLE_MANIFEST = `${JSON.stringify(
-  {
-    schemaVersion: 2,
-    mediaType: MediaTypes.ociManifest,
-    config: {
-      mediaType: 'application/vnd.oci.image.config.v1+json',
-      digest: 'sha256:b5b2b2c507a0944348e0303114d8d93aaaa081732b86451d9bce1f432a537bc7',
-      size: 7023,
-    },
-    layers: [
-      {
-        mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
-        digest: 'sha256:9834876dcfb05cb167a5c24953eba58c4ac89b1adf57f28f2f9d09af107ee8f0',
-        size: 32654,
-      },
-    ],
-  },
-  null,
-  2,
-)}\n`;
 
 interface DemoFlags {
   dir?: string;
+  keep?: boolean;
 }
 
-function expectFailure(err: unknown, code: string): void {
-  if (!(err instanceof VerificationFailedError) || err.code !== code) throw err;
-}
+/** The environment variables the demo points at its own directory, restored afterwards. */
+const ISOLATED_ENV = ['NV2_CONFIG_DIR', 'DOCKER_CONFIG', 'NV2_USERNAME', 'NV2_PASSWORD'] as const;
 
 /**
- * `nv2 demo`: the whole signing story on embedded defaults, with no input: make a signing
- * certificate, sign a sample manifest, verify it, and show that a changed manifest and an
- * untrusted signer are refused. Each step prints the command that does the same by hand.
+ * `nv2 demo`: the Notary v2 story on this machine with no other software. Starts two
+ * registries (a public one, open; ACME's, with token auth and a signer role) exactly as `nv2
+ * registry serve --config` does, then plays the story in src/cli/demo/story.ts, every step a
+ * real `nv2` command line. Exits non-zero when any step does not behave as the story says.
  */
 export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description(
-      'run the signing story end to end on built-in samples (certificate, sign, verify, refusals)',
+      'run the Notary v2 story end to end on this machine: two registries, publishers, trust policy, refusals and acceptances',
     )
-    .option(
-      '--dir <dir>',
-      'keep the files in this directory (default: a temporary one, removed afterwards)',
-    )
+    .option('--dir <dir>', 'work in this directory (default: a temporary one, removed afterwards)')
+    .option('--keep', 'leave the registries running afterwards and print how to try it by hand')
     .action(async (flags: DemoFlags) => {
+      const [{ run }, { startRegistryServer }, { resolveRegistryConfig }, { hashPassword }] =
+        await Promise.all([
+          import('../program.js'),
+          import('../registry-server.js'),
+          import('../registry-config.js'),
+          import('../../registry/index.js'),
+        ]);
+      const { playStory } = await import('../demo/story.js');
       const dir = flags.dir ?? (await mkdtemp(join(tmpdir(), 'nv2-demo-')));
+      await mkdir(dir, { recursive: true });
+      const savedEnv = ISOLATED_ENV.map((name) => [name, process.env[name]] as const);
+      process.env['NV2_CONFIG_DIR'] = join(dir, 'config');
+      process.env['DOCKER_CONFIG'] = join(dir, 'docker');
+      delete process.env['NV2_USERNAME'];
+      delete process.env['NV2_PASSWORD'];
+      const stops: (() => Promise<void>)[] = [];
+      const discard = (): void => undefined;
       try {
-        const keyPath = join(dir, `${DEMO_REGISTRY}.key`);
-        const certPath = join(dir, `${DEMO_REGISTRY}.crt`);
-        const manifestPath = join(dir, 'manifest.json');
-
-        print(`1. A signing certificate for ${DEMO_REGISTRY}`);
-        print(`   $ nv2 cert generate --cn ${DEMO_REGISTRY} --out-dir ${dir}`);
-        const now = new Date();
-        const { privateKey, certificate } = await generateCertificate({
-          commonName: DEMO_REGISTRY,
-          now,
-        });
-        await writeFileAtomic(keyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }), {
-          mode: 0o600,
-        });
-        await writeFileAtomic(certPath, certificate.toPem());
-        print(`   ${certificate.subject}, sha256 ${certificate.fingerprintSha256.slice(0, 16)}…`);
-
-        print('2. Sign a manifest published as ' + DEMO_REFERENCE);
-        await writeFileAtomic(manifestPath, SAMPLE_MANIFEST);
-        const manifest = describeManifest(Buffer.from(SAMPLE_MANIFEST));
-        const sigPath = join(dir, 'manifest.jwt');
-        print(
-          `   $ nv2 sign -k ${keyPath} -c ${certPath} -r ${DEMO_REFERENCE} -e 90d -o ${sigPath} file:${manifestPath}`,
+        const publicRegistry = await startRegistryServer(
+          await resolveRegistryConfig({ addr: '127.0.0.1:0', root: join(dir, 'public-registry') }),
+          discard,
         );
-        const jws = sign(
-          manifest.descriptor,
-          { key: privateKey, certificateChain: [certificate.der] },
+        stops.push(() => publicRegistry.close());
+
+        const passwords = {
+          'acme-ci': randomBytes(12).toString('base64url'),
+          'acme-security': randomBytes(12).toString('base64url'),
+        };
+        const acmeConfig = join(dir, 'acme-registry.yaml');
+        await writeFile(
+          acmeConfig,
+          toYaml({
+            storage: { filesystem: { root: join(dir, 'acme-registry') } },
+            auth: {
+              mode: 'token',
+              users: {
+                'acme-ci': await hashPassword(passwords['acme-ci']),
+                'acme-security': await hashPassword(passwords['acme-security']),
+              },
+              rules: [
+                { repositories: ['*'], users: ['acme-ci'], roles: ['writer'] },
+                { repositories: ['*'], users: ['acme-security'], roles: ['writer', 'signer'] },
+              ],
+            },
+          }),
+          { mode: 0o600 },
+        );
+        const privateRegistry = await startRegistryServer(
+          await resolveRegistryConfig({ addr: '127.0.0.1:0', config: acmeConfig }),
+          discard,
+        );
+        stops.push(() => privateRegistry.close());
+
+        // The public registry is addressed as localhost: its certification key is named so.
+        const publicUrl = publicRegistry.url.replace('127.0.0.1', 'localhost');
+        const story = await playStory(
+          run,
           {
-            references: [DEMO_REFERENCE],
-            expiresIn: 90 * 86400,
-            now,
+            public: { ...publicRegistry, url: publicUrl },
+            private: privateRegistry,
+            passwords,
           },
+          dir,
         );
-        await writeFileAtomic(sigPath, jws);
-        print(`   ${manifest.descriptor.digest}`);
-
-        print('3. Verify it, trusting the certificate');
-        print(`   $ nv2 verify -f ${sigPath} -c ${certPath} file:${manifestPath}`);
-        const trust = new TrustSet({ certificates: [certificate] });
-        const subject = { mediaType: manifest.descriptor.mediaType, content: manifest.content };
-        const result = await verify(jws, subject, trust);
-        print(`   verified: ${result.digest}, signed by ${result.signer.subject}`);
-
-        print('4. A changed manifest is refused');
-        const tampered = Buffer.from(SAMPLE_MANIFEST.replace('32654', '32655'));
-        try {
-          await verify(jws, { mediaType: manifest.descriptor.mediaType, content: tampered }, trust);
-          throw new Error('a changed manifest verified');
-        } catch (err) {
-          expectFailure(err, 'NV2_ERR_DIGEST_MISMATCH');
-          print(`   refused: ${isNv2Error(err) ? err.message : String(err)}`);
+        stops.push(() => story.close());
+        print();
+        print(`Every step behaved as the story says (${story.session.commands.length} commands).`);
+        if (flags.keep === true) {
+          const { scenery } = story;
+          print();
+          print('The registries keep running until you press Ctrl-C. To try it by hand:');
+          print(
+            `   export NV2_CONFIG_DIR=${scenery.configDir} DOCKER_CONFIG=${scenery.dockerConfigDir}`,
+          );
+          print(`   nv2 verify ${scenery.publicRegistry}/wabbit-networks/net-monitor:v1 --explain`);
+          print(`   nv2 discover ${scenery.privateRegistry}/software/net-monitor:v1`);
+          print(`   nv2 policy show; nv2 trust list`);
+          print(`   (certificates and keys are in ${join(dir, 'certs')}; ACME's registry config,`);
+          print(`   users acme-ci and acme-security, is ${acmeConfig})`);
+          await new Promise<void>((resolve) => {
+            process.once('SIGINT', () => resolve());
+            process.once('SIGTERM', () => resolve());
+          });
         }
-
-        print('5. So is a signer nobody trusts');
-        try {
-          await verify(jws, subject, new TrustSet());
-          throw new Error('an untrusted signature verified');
-        } catch (err) {
-          expectFailure(err, 'NV2_ERR_CERT_UNTRUSTED');
-          print(`   refused: ${isNv2Error(err) ? err.message : String(err)}`);
-        }
-        print(flags.dir !== undefined ? `Files are in ${dir}.` : 'Done.');
       } finally {
-        if (flags.dir === undefined) await rm(dir, { recursive: true, force: true });
+        for (const stop of stops.reverse()) await stop().catch(() => undefined);
+        for (const [name, value] of savedEnv) {
+          if (value === undefined) delete process.env[name];
+          else process.env[name] = value;
+        }
+        if (flags.dir === undefined && flags.keep !== true) {
+          await rm(dir, { recursive: true, force: true });
+        }
       }
     });
 }

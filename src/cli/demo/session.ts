@@ -109,7 +109,10 @@ export class DemoSession {
     print(`   $ ${line}`);
     const { code, output } = await captured(() => this.runner(args));
     for (const text of output.replace(/\n$/, '').split('\n')) {
-      if (text !== '') for (const l of wrap(text, '     ')) print(l);
+      // Messages (errors, warnings, hints) are long single lines: wrap them; leave tables and
+      // trees as they are.
+      if (text.startsWith('nv2:')) for (const l of wrap(text, '     ')) print(l);
+      else if (text !== '') print(`     ${text}`);
     }
     const succeeded = code === 0;
     const missing = mentions.filter((m) => !output.includes(m));
