@@ -2,6 +2,8 @@ import { Command, CommanderError } from 'commander';
 import { registerCert } from './commands/cert.js';
 import { registerCopy } from './commands/copy.js';
 import { registerDiscover } from './commands/discover.js';
+import { registerDocker } from './commands/docker.js';
+import { registerGenerate } from './commands/generate.js';
 import { registerList } from './commands/list.js';
 import { registerLogin } from './commands/login.js';
 import { registerPull } from './commands/pull.js';
@@ -38,6 +40,8 @@ export function createProgram(): Command {
   registerCopy(program);
   registerLogin(program);
   registerRegistry(program);
+  registerGenerate(program);
+  registerDocker(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();
