@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { readBoundedFile } from '../content/index.js';
 import {
   InvalidInputError,
@@ -90,6 +90,21 @@ function splitImageArgs(
     );
   }
   return { flags, image: images[0]! };
+}
+
+/** `parseArgs`, its usage errors reported as nv2's (exit 2), not as internal errors. */
+function parseFlags<T extends ParseArgsConfig>(
+  command: string,
+  config: T,
+): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      `docker nv2 ${command}: ${(err as Error).message}`,
+    );
+  }
 }
 
 function wantsHelp(args: readonly string[]): boolean {
@@ -257,7 +272,7 @@ async function signImage(
   context: Required<PluginContext>,
   configDir: string,
 ): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags('notary sign', {
     args: [...args],
     allowPositionals: true,
     options: {
@@ -384,7 +399,7 @@ async function notary(
   configDir: string,
 ): Promise<number> {
   if (args[0] === 'sign') return signImage(args.slice(1), context, configDir);
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags('notary', {
     args: [...args],
     allowPositionals: true,
     options: { enabled: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
