@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, VerificationInconclusiveError } from '../errors.js';
+import type { DockerCommand } from './docker-command.js';
 import {
   type Descriptor,
   type Digest,
@@ -299,4 +300,38 @@ export async function readImageArchive(
   }
   if (files.has('manifest.json')) return fromDockerArchive(files, links, options.image);
   throw invalid('it has neither index.json and oci-layout nor manifest.json');
+}
+
+/**
+ * Runs `docker save IMAGE` and reads the manifest of the archive it writes, as it streams.
+ *
+ * @throws VerificationInconclusiveError NV2_ERR_DOCKER_COMMAND when docker save fails (its
+ *   first line of error output is in the message, followed by `hint`)
+ * @throws InvalidInputError NV2_ERR_DOCKER_ARCHIVE when what it wrote cannot be read
+ */
+export async function manifestFromDockerSave(
+  docker: DockerCommand,
+  image: string,
+  options: { readonly hint?: string } = {},
+): Promise<GeneratedManifest> {
+  const saved = docker.stream(['save', image]);
+  let generated: GeneratedManifest | undefined;
+  let failure: unknown;
+  try {
+    generated = await readImageArchive(saved.stdout, { image });
+  } catch (err) {
+    failure = err;
+    // Let docker finish writing: a child blocked on a full pipe would never exit.
+    saved.stdout.resume();
+  }
+  const { code, stderr } = await saved.exited;
+  if (code !== 0) {
+    const why = stderr !== '' ? `: ${stderr.split('\n')[0]!}` : '';
+    throw new VerificationInconclusiveError(
+      'NV2_ERR_DOCKER_COMMAND',
+      `docker save ${image} failed (exit ${code})${why}${options.hint ?? ''}`,
+    );
+  }
+  if (generated === undefined) throw failure;
+  return generated;
 }

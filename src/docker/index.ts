@@ -10,7 +10,7 @@
  *   stdout: process.stdout, stderr: process.stderr, env: process.env, version: '1.0.0',
  * });
  */
-export { readImageArchive } from './archive.js';
+export { manifestFromDockerSave, readImageArchive } from './archive.js';
 export type { ArchiveFormat, GeneratedManifest, ReadImageArchiveOptions } from './archive.js';
 export {
   DEFAULT_PLUGIN_CONFIG,

@@ -20,7 +20,7 @@ import type { RegistryClient } from '../remote/index.js';
 import { type Algorithm, isAlgorithm, sign } from '../signature/index.js';
 import { signingCertificateProblems } from '../trust/index.js';
 import { keysMatch, loadCertificates, loadPrivateKey } from '../x509/index.js';
-import { readImageArchive } from './archive.js';
+import { manifestFromDockerSave } from './archive.js';
 import {
   type PluginConfig,
   dockerConfigDir,
@@ -345,21 +345,13 @@ async function signImage(
       return { mediaType: d.mediaType, digest: d.digest, size: d.size };
     });
   } else {
-    const saved = context.docker.stream(['save', image]);
-    let generated;
-    try {
-      generated = await readImageArchive(saved.stdout, { image });
-    } catch (err) {
-      const { code, stderr } = await saved.exited;
-      if (code !== 0) throw saveFailed(image, code, stderr);
-      throw err;
-    }
-    const { code, stderr } = await saved.exited;
-    if (code !== 0) throw saveFailed(image, code, stderr);
+    const generated = await manifestFromDockerSave(context.docker, image, {
+      hint: '; to sign what the registry holds, add --remote',
+    });
     subject = generated.descriptor;
     if (generated.uncompressedLayers > 0) {
       context.stderr.write(
-        `nv2: warning: ${plural(generated.uncompressedLayers, 'layer')} of ${image} ${generated.uncompressedLayers === 1 ? 'is' : 'are'} stored uncompressed; docker push compresses them, so the pushed manifest will not be ${subject.digest} and this signature will not apply to it: after docker push, sign with docker nv2 notary sign --remote ${image}, or push with nv2 copy to keep digests (see nv2 generate manifest --help)\n`,
+        `nv2: warning: ${plural(generated.uncompressedLayers, 'layer')} of ${image} ${generated.uncompressedLayers === 1 ? 'is' : 'are'} stored uncompressed; docker push compresses them, so the pushed manifest will not be ${subject.digest} and this signature will not apply to it: after docker push, sign with docker nv2 notary sign --remote ${image}, or push an OCI layout with nv2 copy to keep digests (see "Using nv2 with docker" in the README)\n`,
       );
     }
   }
@@ -384,13 +376,6 @@ async function signImage(
   );
   context.stdout.write(`${subject.digest}\n`);
   return 0;
-}
-
-function saveFailed(image: string, code: number, stderr: string): VerificationInconclusiveError {
-  return new VerificationInconclusiveError(
-    'NV2_ERR_DOCKER_COMMAND',
-    `docker save ${image} failed (exit ${code})${stderr !== '' ? `: ${stderr.split('\n')[0]!}` : ''}; to sign what the registry holds, add --remote`,
-  );
 }
 
 async function notary(

@@ -4,6 +4,7 @@
  * recording stand-in `docker` first on PATH for the engine calls (pull, tag, push, save).
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { access, constants, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -232,6 +233,16 @@ describe('docker nv2 plugin', { skip: noDocker }, () => {
     ]);
     assert.equal(failed.code, 3);
     assert.match(failed.stderr, /NV2_ERR_DOCKER_COMMAND: docker save missing\/app:v1 failed/);
+    // An archive that cannot be read, larger than a pipe holds: refused, and docker not left
+    // blocked on its output.
+    const garbage = join(dir, 'garbage.tar');
+    await writeFile(garbage, randomBytes(4 * 1024 * 1024));
+    const unreadable = await realDockerRun(
+      ['nv2', 'notary', 'sign', '--key', trustedKey, 'garbage/app:v1'],
+      { STANDIN_SAVE_ARCHIVE: garbage },
+    );
+    assert.equal(unreadable.code, 2);
+    assert.match(unreadable.stderr, /NV2_ERR_DOCKER_ARCHIVE/);
   });
 
   it('pushes with docker, then pushes the signatures kept for the pushed digest', async () => {

@@ -10,9 +10,10 @@ import {
 import {
   type GeneratedManifest,
   createDockerCommand,
+  manifestFromDockerSave,
   readImageArchive,
 } from '../../docker/index.js';
-import { InvalidInputError, VerificationInconclusiveError } from '../../errors.js';
+import { InvalidInputError } from '../../errors.js';
 import { MAX_MANIFEST_BYTES } from '../../oci/index.js';
 
 interface GenerateFlags {
@@ -28,26 +29,6 @@ function openFile(path: string): Readable {
 
 async function fromTarball(input: Readable, image: string | undefined): Promise<GeneratedManifest> {
   return readImageArchive(input, image !== undefined ? { image } : {});
-}
-
-async function fromDockerSave(image: string): Promise<GeneratedManifest> {
-  const saved = createDockerCommand(process.env).stream(['save', image]);
-  let generated: GeneratedManifest | undefined;
-  let failure: unknown;
-  try {
-    generated = await readImageArchive(saved.stdout, { image });
-  } catch (err) {
-    failure = err;
-  }
-  const { code, stderr } = await saved.exited;
-  if (code !== 0) {
-    throw new VerificationInconclusiveError(
-      'NV2_ERR_DOCKER_COMMAND',
-      `docker save ${image} failed (exit ${code})${stderr !== '' ? `: ${stderr.split('\n')[0]!}` : ''}`,
-    );
-  }
-  if (generated === undefined) throw failure;
-  return generated;
 }
 
 async function fromOciLayout(argument: string): Promise<{ content: Buffer; digest: string }> {
@@ -112,7 +93,7 @@ export function registerGenerate(program: Command): void {
         } else if (source.startsWith('file:')) {
           generated = await fromTarball(openFile(source.slice('file:'.length)), flags.image);
         } else {
-          generated = await fromDockerSave(source);
+          generated = await manifestFromDockerSave(createDockerCommand(process.env), source);
         }
         content = generated.content;
         if (generated.uncompressedLayers > 0) process.stderr.write(recompressionNote(generated));
