@@ -28,3 +28,22 @@ await build({
   },
   logLevel: 'warning',
 });
+
+// The docker CLI plugin (`docker-nv2`): a second, separate entry with its own bundle.
+await build({
+  entryPoints: { 'docker-nv2': 'src/cli/docker-nv2.ts' },
+  outdir: 'dist/cli',
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  mainFields: ['module', 'main'],
+  target: 'node20',
+  minify: true,
+  keepNames: true,
+  sourcemap: true,
+  define: { NV2_VERSION: JSON.stringify(version) },
+  banner: {
+    js: "import { createRequire as __nv2CreateRequire } from 'node:module'; const require = __nv2CreateRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+});

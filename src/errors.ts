@@ -70,6 +70,9 @@ export const CODES = [
   // Registry credentials: docker config files and credential helpers.
   'NV2_ERR_DOCKER_CONFIG_INVALID',
   'NV2_ERR_CREDENTIAL_HELPER',
+  'NV2_ERR_DOCKER_PLUGIN_CONFIG',
+  'NV2_ERR_DOCKER_ARCHIVE',
+  'NV2_ERR_DOCKER_COMMAND',
   // Registry storage.
   'NV2_ERR_STORAGE_NOT_FOUND',
   'NV2_ERR_STORAGE_INVALID_PATH',

@@ -3,6 +3,8 @@ import { registerAttach } from './commands/attach.js';
 import { registerCert } from './commands/cert.js';
 import { registerCopy } from './commands/copy.js';
 import { registerDiscover } from './commands/discover.js';
+import { registerDocker } from './commands/docker.js';
+import { registerGenerate } from './commands/generate.js';
 import { registerList } from './commands/list.js';
 import { registerLogin } from './commands/login.js';
 import { registerPull } from './commands/pull.js';
@@ -44,6 +46,8 @@ export function createProgram(): Command {
   registerAttach(program);
   registerLogin(program);
   registerRegistry(program);
+  registerGenerate(program);
+  registerDocker(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

@@ -47,6 +47,7 @@ const ALLOWED_PACKAGES: Readonly<Record<string, readonly string[]>> = {
   x509: ['@peculiar/asn1-schema', '@peculiar/asn1-x509', '@peculiar/x509', 'reflect-metadata'],
   remote: ['undici'],
   registry: ['jose', 'bcryptjs'],
+  docker: ['tar-stream'],
   cli: ['commander', 'yaml', 'prom-client', 'tar-stream'],
 };
 

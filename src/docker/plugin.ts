@@ -1,0 +1,465 @@
+import type { Writable } from 'node:stream';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { readBoundedFile } from '../content/index.js';
+import {
+  InvalidInputError,
+  VerificationFailedError,
+  VerificationInconclusiveError,
+} from '../errors.js';
+import { pushSignature } from '../notary/index.js';
+import {
+  type Descriptor,
+  type Digest,
+  type Reference,
+  formatReference,
+  parseReference,
+  registryHostname,
+} from '../oci/index.js';
+import { Repository, createRegistryClient, defaultCredentials } from '../remote/index.js';
+import type { RegistryClient } from '../remote/index.js';
+import { type Algorithm, isAlgorithm, sign } from '../signature/index.js';
+import { signingCertificateProblems } from '../trust/index.js';
+import { keysMatch, loadCertificates, loadPrivateKey } from '../x509/index.js';
+import { manifestFromDockerSave } from './archive.js';
+import {
+  type PluginConfig,
+  dockerConfigDir,
+  loadPluginConfig,
+  savePluginConfig,
+} from './config.js';
+import { type DockerCommand, createDockerCommand } from './docker-command.js';
+import { allKeptSignatures, keepSignature, keptSignatures } from './keeper.js';
+import { METADATA_COMMAND, PLUGIN_NAME, pluginMetadata } from './metadata.js';
+import { type ImageVerifier, verifierFor } from './verifier.js';
+
+/** What the plugin runs with: its output streams, environment and docker. */
+export interface PluginContext {
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** nv2's version, for the plugin metadata. */
+  readonly version: string;
+  /** The docker client; default the one `createDockerCommand(env)` names. */
+  readonly docker?: DockerCommand;
+  /** Chooses the verifier for a configuration; default `verifierFor`. */
+  readonly verifier?: (config: PluginConfig, configDir: string) => Promise<ImageVerifier>;
+}
+
+const MAX_PEM_BYTES = 1024 * 1024;
+
+const USAGE = `Usage: docker nv2 COMMAND
+
+Notary v2 for docker: verify signatures before pull, carry them along on push.
+
+Commands:
+  pull IMAGE               verify IMAGE's signatures (when enabled), then pull it by the verified digest
+  push IMAGE               docker push, then push the signatures kept for the pushed digest
+  notary sign IMAGE        sign IMAGE's manifest and keep the signature until push
+                           (--key FILE [--cert FILE] [--remote] [--reference NAME] [--expiry SECONDS])
+  notary --enabled[=true|false]
+                           switch verification before pull on or off
+  notary                   show the configuration
+
+Every other command goes to docker unchanged, so alias docker="docker nv2" is safe.
+Configuration: $DOCKER_CONFIG/nv2.json (default ~/.docker/nv2.json).
+`;
+
+/** A docker push / pull flag that takes a value (everything else is a switch). */
+const VALUE_FLAGS = new Set(['--platform']);
+
+/** Splits docker pull/push arguments into flags (kept in order) and the one image named. */
+function splitImageArgs(
+  command: string,
+  args: readonly string[],
+): { flags: string[]; image: string } {
+  const flags: string[] = [];
+  const images: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg.startsWith('-')) {
+      flags.push(arg);
+      if (VALUE_FLAGS.has(arg) && i + 1 < args.length) flags.push(args[++i]!);
+    } else {
+      images.push(arg);
+    }
+  }
+  if (images.length !== 1) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      `docker nv2 ${command} needs exactly one image, got ${images.length}`,
+    );
+  }
+  return { flags, image: images[0]! };
+}
+
+/** `parseArgs`, its usage errors reported as nv2's (exit 2), not as internal errors. */
+function parseFlags<T extends ParseArgsConfig>(
+  command: string,
+  config: T,
+): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      `docker nv2 ${command}: ${(err as Error).message}`,
+    );
+  }
+}
+
+function wantsHelp(args: readonly string[]): boolean {
+  return args.includes('--help') || args.includes('-h');
+}
+
+function repositoryName(ref: Reference): string {
+  return `${ref.registry}/${ref.repository}`;
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+
+function registryClient(config: PluginConfig, env: PluginContext['env']): RegistryClient {
+  return createRegistryClient({
+    credentials: defaultCredentials({ env }),
+    // As docker: the registries listed as insecure, and loopback ones, speak plain HTTP.
+    plainHttp: (registry) =>
+      config.insecureRegistries.includes(registry) ||
+      LOOPBACK.has(registryHostname(registry).toLowerCase()),
+  });
+}
+
+async function withRepository<T>(
+  config: PluginConfig,
+  env: PluginContext['env'],
+  ref: Reference,
+  task: (repository: Repository) => Promise<T>,
+): Promise<T> {
+  const client = registryClient(config, env);
+  try {
+    return await task(Repository.fromReference(ref, { client }));
+  } finally {
+    await client.close();
+  }
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** Adds what to do next to a refusal, keeping the error's code and class. */
+function refusal(err: VerificationFailedError, image: string, verifier: ImageVerifier): Error {
+  const hint =
+    err.code === 'NV2_ERR_NO_SIGNATURE'
+      ? 'ask its publisher for a signed image, or switch verification off with docker nv2 notary --enabled=false'
+      : `to trust its signer, add the signer's certificate (or its CA's) to ${verifier.trustSource}`;
+  return new VerificationFailedError(
+    err.code,
+    `refusing to pull ${image}: ${err.message}; ${hint}`,
+    {
+      cause: err,
+    },
+  );
+}
+
+async function pull(
+  args: readonly string[],
+  context: Required<PluginContext>,
+  configDir: string,
+): Promise<number> {
+  const config = await loadPluginConfig(configDir);
+  if (!config.enabled || wantsHelp(args)) return context.docker.run(['pull', ...args]);
+  const { flags, image } = splitImageArgs('pull', args);
+  if (flags.some((f) => f === '-a' || f === '--all-tags' || f.startsWith('--all-tags='))) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      'docker nv2 pull verifies one image: name each tag instead of --all-tags',
+    );
+  }
+  const ref = parseReference(image);
+  const verifier = await context.verifier(config, configDir);
+  const reference = ref.digest ?? ref.tag ?? 'latest';
+  const verification = await withRepository(config, context.env, ref, async (repository) => {
+    try {
+      return await verifier.verify(repository, reference, formatReference(ref));
+    } catch (err) {
+      if (err instanceof VerificationFailedError) throw refusal(err, image, verifier);
+      throw err;
+    }
+  });
+  const { subject, signatures } = verification;
+  const verified = signatures.filter((s) => s.verified);
+  const out = context.stderr;
+  out.write(
+    `nv2: ${image}: ${plural(signatures.length, 'signature')} found, ${verified.length} verified\n`,
+  );
+  for (const s of signatures) {
+    if (s.verified) {
+      const refs = s.references.length > 0 ? s.references.join(', ') : '(none)';
+      out.write(
+        `nv2:   ${s.manifest}: verified, signed by ${s.signer ?? '?'}; references: ${refs}\n`,
+      );
+    } else {
+      out.write(
+        `nv2:   ${s.manifest}: not verified: ${s.error?.code ?? ''}: ${s.error?.message ?? ''}\n`,
+      );
+    }
+  }
+  const pinned = `${repositoryName(ref)}@${subject.digest}`;
+  out.write(`nv2: pulling ${pinned}\n`);
+  const code = await context.docker.run(['pull', ...flags, pinned]);
+  if (code !== 0 || ref.digest !== undefined) return code;
+  return context.docker.run(['tag', pinned, image]);
+}
+
+/** `<tag>: digest: sha256:… size: N`, the line docker push ends with, one per tag pushed. */
+const PUSHED = /^(\S+): digest: (sha256:[0-9a-f]{64}) size: (\d+)\s*$/gm;
+
+async function push(
+  args: readonly string[],
+  context: Required<PluginContext>,
+  configDir: string,
+): Promise<number> {
+  if (wantsHelp(args)) return context.docker.run(['push', ...args]);
+  const { image } = splitImageArgs('push', args);
+  const ref = parseReference(image);
+  const result = await context.docker.runCapturing(['push', ...args], context.stdout);
+  if (result.code !== 0) return result.code;
+  const pushed = [...result.stdout.matchAll(PUSHED)].map((m) => ({
+    tag: m[1]!,
+    digest: m[2]! as Digest,
+    size: Number(m[3]),
+  }));
+  if (pushed.length === 0) {
+    throw new VerificationInconclusiveError(
+      'NV2_ERR_DOCKER_COMMAND',
+      `docker push ${image} succeeded but printed no "digest: sha256:… size: N" line; no signatures were pushed (push them with docker nv2 push without --quiet)`,
+    );
+  }
+  const config = await loadPluginConfig(configDir);
+  const out = context.stderr;
+  for (const { tag, digest, size } of pushed) {
+    const kept = (await keptSignatures(configDir, digest)).filter((s) => s.subject.size === size);
+    if (kept.length === 0) {
+      out.write(
+        `nv2: no signatures kept for ${repositoryName(ref)}:${tag} (${digest}): pushed without signatures\n`,
+      );
+      const elsewhere = (await allKeptSignatures(configDir)).filter(
+        (s) =>
+          s.subject.digest !== digest && s.references.includes(`${repositoryName(ref)}:${tag}`),
+      );
+      for (const digestKept of new Set(elsewhere.map((s) => s.subject.digest))) {
+        out.write(
+          `nv2: signatures were kept for ${digestKept}, the local manifest; docker compressed its layers on push, so the registry holds ${digest}: sign it there with docker nv2 notary sign --remote ${image}, or push an OCI layout with nv2 copy to keep digests\n`,
+        );
+      }
+      continue;
+    }
+    await withRepository(config, context.env, ref, async (repository) => {
+      for (const signature of kept) {
+        const subject: Descriptor = signature.subject;
+        const manifest = await pushSignature(repository, subject, signature.jws, {
+          now: signature.created,
+        });
+        out.write(`nv2: pushed signature ${manifest.digest} of ${digest}\n`);
+      }
+    });
+    context.stdout.write(`${digest}\n`);
+  }
+  return 0;
+}
+
+async function signImage(
+  args: readonly string[],
+  context: Required<PluginContext>,
+  configDir: string,
+): Promise<number> {
+  const { values, positionals } = parseFlags('notary sign', {
+    args: [...args],
+    allowPositionals: true,
+    options: {
+      key: { type: 'string', short: 'k' },
+      cert: { type: 'string', short: 'c' },
+      remote: { type: 'boolean' },
+      reference: { type: 'string', short: 'r', multiple: true },
+      expiry: { type: 'string', short: 'e' },
+      alg: { type: 'string' },
+    },
+  });
+  if (positionals.length !== 1) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      'docker nv2 notary sign needs one image',
+    );
+  }
+  const image = positionals[0]!;
+  const config = await loadPluginConfig(configDir);
+  const keyPath = values.key ?? config.signingKey;
+  const certPath = values.cert ?? config.signingCert;
+  if (keyPath === undefined) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      'docker nv2 notary sign needs the signing key: --key FILE (or signingKey in nv2.json)',
+    );
+  }
+  let algorithm: Algorithm | undefined;
+  if (values.alg !== undefined) {
+    if (!isAlgorithm(values.alg)) {
+      throw new InvalidInputError(
+        'NV2_ERR_UNSUPPORTED_ALGORITHM',
+        `unknown algorithm ${JSON.stringify(values.alg)}`,
+      );
+    }
+    algorithm = values.alg;
+  }
+  let expiresIn: number | undefined;
+  if (values.expiry !== undefined) {
+    expiresIn = Number(values.expiry);
+    if (!Number.isSafeInteger(expiresIn) || expiresIn <= 0) {
+      throw new InvalidInputError(
+        'NV2_ERR_INVALID_ARGUMENT',
+        `--expiry wants a number of seconds, got ${JSON.stringify(values.expiry)}`,
+      );
+    }
+  }
+  const key = loadPrivateKey(await readBoundedFile(keyPath, MAX_PEM_BYTES, 'key'), keyPath);
+  const chain =
+    certPath !== undefined
+      ? loadCertificates(await readBoundedFile(certPath, MAX_PEM_BYTES, 'certificate'), certPath)
+      : [];
+  if (chain.length > 0 && !keysMatch(key, chain[0]!.publicKey)) {
+    throw new InvalidInputError(
+      'NV2_ERR_KEY_CERT_MISMATCH',
+      `the key ${keyPath} does not belong to the first certificate in ${certPath ?? ''}`,
+    );
+  }
+  const ref = parseReference(image);
+  const named =
+    ref.tag === undefined && ref.digest === undefined
+      ? formatReference({ ...ref, tag: 'latest' })
+      : formatReference(ref);
+  const references = values.reference ?? [named];
+  const now = new Date();
+  let subject: Descriptor;
+  if (values.remote === true) {
+    subject = await withRepository(config, context.env, ref, async (repository) => {
+      const d = await repository.resolve(ref.digest ?? ref.tag ?? 'latest');
+      return { mediaType: d.mediaType, digest: d.digest, size: d.size };
+    });
+  } else {
+    const generated = await manifestFromDockerSave(context.docker, image, {
+      hint: '; to sign what the registry holds, add --remote',
+    });
+    subject = generated.descriptor;
+    if (generated.uncompressedLayers > 0) {
+      context.stderr.write(
+        `nv2: warning: ${plural(generated.uncompressedLayers, 'layer')} of ${image} ${generated.uncompressedLayers === 1 ? 'is' : 'are'} stored uncompressed; docker push compresses them, so the pushed manifest will not be ${subject.digest} and this signature will not apply to it: after docker push, sign with docker nv2 notary sign --remote ${image}, or push an OCI layout with nv2 copy to keep digests (see "Using nv2 with docker" in the README)\n`,
+      );
+    }
+  }
+  for (const problem of chain.length > 0
+    ? signingCertificateProblems(chain[0]!, references, now)
+    : []) {
+    context.stderr.write(`nv2: warning: ${problem}; the signature will not verify\n`);
+  }
+  const jws = sign(
+    subject,
+    { key, certificateChain: chain.map((c) => c.der) },
+    {
+      references,
+      now,
+      ...(algorithm !== undefined ? { algorithm } : {}),
+      ...(expiresIn !== undefined ? { expiresIn } : {}),
+    },
+  );
+  const path = await keepSignature(configDir, subject, jws, { references, now });
+  context.stderr.write(
+    `nv2: signed ${image} (${subject.digest}); kept in ${path} until docker nv2 push\n`,
+  );
+  context.stdout.write(`${subject.digest}\n`);
+  return 0;
+}
+
+async function notary(
+  args: readonly string[],
+  context: Required<PluginContext>,
+  configDir: string,
+): Promise<number> {
+  if (args[0] === 'sign') return signImage(args.slice(1), context, configDir);
+  const { values, positionals } = parseFlags('notary', {
+    args: [...args],
+    allowPositionals: true,
+    options: { enabled: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    // `--enabled` alone means true: parseArgs wants a value for a string option, so it is
+    // rewritten below before parsing.
+  });
+  if (values.help === true || positionals.length > 0) {
+    if (positionals.length > 0) {
+      throw new InvalidInputError(
+        'NV2_ERR_INVALID_ARGUMENT',
+        `unknown notary command ${JSON.stringify(positionals[0])}: use sign, or --enabled[=true|false]`,
+      );
+    }
+    context.stdout.write(USAGE);
+    return 0;
+  }
+  const config = await loadPluginConfig(configDir);
+  if (values.enabled !== undefined) {
+    if (values.enabled !== 'true' && values.enabled !== 'false') {
+      throw new InvalidInputError(
+        'NV2_ERR_INVALID_ARGUMENT',
+        `--enabled wants true or false, got ${JSON.stringify(values.enabled)}`,
+      );
+    }
+    const enabled = values.enabled === 'true';
+    await savePluginConfig(configDir, { ...config, enabled });
+    context.stdout.write(`verification before pull ${enabled ? 'enabled' : 'disabled'}\n`);
+    if (enabled && config.verificationCerts.length === 0 && !config.trustPolicy) {
+      context.stderr.write(
+        'nv2: warning: verificationCerts in nv2.json is empty: every pull will be refused until certificates are listed\n',
+      );
+    }
+    return 0;
+  }
+  context.stdout.write(
+    `${JSON.stringify({ enabled: config.enabled, verificationCerts: config.verificationCerts, insecureRegistries: config.insecureRegistries, trustPolicy: config.trustPolicy }, null, 2)}\n`,
+  );
+  return 0;
+}
+
+/**
+ * Runs the `docker-nv2` plugin with its arguments (as docker passes them: `nv2 COMMAND …`, or
+ * `docker-cli-plugin-metadata`) and returns the exit code. Commands it does not handle go to
+ * docker unchanged, exit code included. Errors are thrown for the caller to report.
+ */
+export async function runPlugin(argv: readonly string[], context: PluginContext): Promise<number> {
+  const full: Required<PluginContext> = {
+    ...context,
+    docker: context.docker ?? createDockerCommand(context.env),
+    verifier: context.verifier ?? ((config, dir) => verifierFor(config, dir)),
+  };
+  if (argv[0] === METADATA_COMMAND) {
+    full.stdout.write(`${JSON.stringify(pluginMetadata(context.version), null, 2)}\n`);
+    return 0;
+  }
+  const args = argv[0] === PLUGIN_NAME ? argv.slice(1) : argv;
+  const configDir = dockerConfigDir(context.env);
+  switch (args[0]) {
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      full.stdout.write(USAGE);
+      return 0;
+    case 'pull':
+      return pull(args.slice(1), full, configDir);
+    case 'push':
+      return push(args.slice(1), full, configDir);
+    case 'notary':
+      return notary(
+        args.slice(1).map((a) => (a === '--enabled' ? '--enabled=true' : a)),
+        full,
+        configDir,
+      );
+    default:
+      return full.docker.run(args);
+  }
+}

@@ -1,0 +1,121 @@
+import type { ReadOnlyTarget, ReferrerLister } from '../content/index.js';
+import { InvalidInputError } from '../errors.js';
+import { verifyArtifact } from '../notary/index.js';
+import type { Descriptor } from '../oci/index.js';
+import { TrustSet } from '../trust/index.js';
+import { type Certificate, loadCertificates } from '../x509/index.js';
+import { readBoundedFile } from '../content/index.js';
+import { type PluginConfig, pluginConfigPath } from './config.js';
+
+/** The verdict on one signature of an image, as the plugin reports it. */
+export interface SignatureReport {
+  /** The signature manifest's digest. */
+  readonly manifest: string;
+  readonly verified: boolean;
+  /** The signer's subject, when it verified. */
+  readonly signer?: string;
+  /** The names the signature says the image was published under, when it verified. */
+  readonly references: readonly string[];
+  /** Why it did not verify. */
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+/** What verifying an image established: pull by `subject.digest`. */
+export interface ImageVerification {
+  readonly subject: Descriptor;
+  /** Every signature found, each with its verdict; at least one verified. */
+  readonly signatures: readonly SignatureReport[];
+}
+
+/**
+ * Decides whether an image may be pulled. Implementations throw `VerificationFailedError`
+ * (no signature, none trusted) or `VerificationInconclusiveError` (the registry could not
+ * be read) rather than return an unverified result.
+ */
+export interface ImageVerifier {
+  /** Where the trust comes from, for the hint shown when verification fails. */
+  readonly trustSource: string;
+  /** Verifies what `reference` (a tag or digest) names in `repository`; `image` is its full name. */
+  verify(
+    repository: ReadOnlyTarget & ReferrerLister,
+    reference: string,
+    image: string,
+  ): Promise<ImageVerification>;
+}
+
+/** The most bytes of one certificate file read. */
+const MAX_CERTIFICATE_FILE_BYTES = 1024 * 1024;
+
+/**
+ * Verifies against fixed certificates (`verificationCerts`): CA certificates are trusted as
+ * roots, the others as signing certificates trusted as they are.
+ */
+export function certificateVerifier(
+  certificates: readonly Certificate[],
+  options: { readonly now?: Date; readonly trustSource?: string } = {},
+): ImageVerifier {
+  const trust = new TrustSet({
+    certificates: certificates.filter((c) => !c.isCA),
+    roots: certificates.filter((c) => c.isCA),
+  });
+  return {
+    trustSource: options.trustSource ?? 'the given certificates',
+    async verify(repository, reference) {
+      const outcome = await verifyArtifact(repository, reference, trust, {
+        ...(options.now !== undefined ? { now: options.now } : {}),
+      });
+      return {
+        subject: outcome.subject,
+        signatures: outcome.signatures.map((v) => ({
+          manifest: v.manifest.digest,
+          verified: v.result !== undefined,
+          ...(v.result !== undefined ? { signer: v.result.signer.subject } : {}),
+          references: v.result?.references ?? [],
+          ...(v.error !== undefined
+            ? { error: { code: v.error.code, message: v.error.message } }
+            : {}),
+        })),
+      };
+    },
+  };
+}
+
+/**
+ * The verifier the plugin's configuration asks for. This is the one place a trust-policy
+ * based verifier plugs in (`trustPolicy: true`).
+ *
+ * @throws InvalidInputError NV2_ERR_DOCKER_PLUGIN_CONFIG when verification is enabled with no
+ *   trust configured, or with a trust policy, which this version cannot evaluate
+ */
+export async function verifierFor(
+  config: PluginConfig,
+  configDir: string,
+  options: { readonly now?: Date } = {},
+): Promise<ImageVerifier> {
+  const path = pluginConfigPath(configDir);
+  if (config.trustPolicy) {
+    throw new InvalidInputError(
+      'NV2_ERR_DOCKER_PLUGIN_CONFIG',
+      `${path}: trustPolicy is not supported by this version of nv2; list the trusted certificates in verificationCerts instead`,
+    );
+  }
+  if (config.verificationCerts.length === 0) {
+    throw new InvalidInputError(
+      'NV2_ERR_DOCKER_PLUGIN_CONFIG',
+      `${path}: verification is enabled but verificationCerts is empty: add the PEM files of the certificates to trust`,
+    );
+  }
+  const certificates: Certificate[] = [];
+  for (const file of config.verificationCerts) {
+    certificates.push(
+      ...loadCertificates(
+        await readBoundedFile(file, MAX_CERTIFICATE_FILE_BYTES, 'verification certificate'),
+        file,
+      ),
+    );
+  }
+  return certificateVerifier(certificates, {
+    ...options,
+    trustSource: `verificationCerts in ${path}`,
+  });
+}
