@@ -188,6 +188,7 @@ async function pull(
   const { subject, signatures } = verification;
   const verified = signatures.filter((s) => s.verified);
   const out = context.stderr;
+  for (const warning of verification.warnings ?? []) out.write(`nv2: warning: ${warning}\n`);
   out.write(
     `nv2: ${image}: ${plural(signatures.length, 'signature')} found, ${verified.length} verified\n`,
   );
@@ -434,7 +435,7 @@ export async function runPlugin(argv: readonly string[], context: PluginContext)
   const full: Required<PluginContext> = {
     ...context,
     docker: context.docker ?? createDockerCommand(context.env),
-    verifier: context.verifier ?? ((config, dir) => verifierFor(config, dir)),
+    verifier: context.verifier ?? ((config, dir) => verifierFor(config, dir, { env: context.env })),
   };
   if (argv[0] === METADATA_COMMAND) {
     full.stdout.write(`${JSON.stringify(pluginMetadata(context.version), null, 2)}\n`);

@@ -1,6 +1,7 @@
 import type { ReadOnlyTarget, ReferrerLister } from '../content/index.js';
 import { InvalidInputError } from '../errors.js';
-import { verifyArtifact } from '../notary/index.js';
+import { verifyArtifact, verifyWithPolicy } from '../notary/index.js';
+import { type PolicyConfig, configDirectory, loadPolicyConfig } from '../policy/index.js';
 import type { Descriptor } from '../oci/index.js';
 import { TrustSet } from '../trust/index.js';
 import { type Certificate, loadCertificates } from '../x509/index.js';
@@ -23,8 +24,10 @@ export interface SignatureReport {
 /** What verifying an image established: pull by `subject.digest`. */
 export interface ImageVerification {
   readonly subject: Descriptor;
-  /** Every signature found, each with its verdict; at least one verified. */
+  /** Every signature found, each with its verdict; at least one verified (unless a policy's level lets unverified content through). */
   readonly signatures: readonly SignatureReport[];
+  /** What the trust policy's level logged rather than enforced (audit, permissive). */
+  readonly warnings?: readonly string[];
 }
 
 /**
@@ -81,23 +84,67 @@ export function certificateVerifier(
 }
 
 /**
+ * Verifies under nv2's trust policy (`trustPolicy: true`): the statement of the image's
+ * registry scope decides, exactly as `nv2 verify IMAGE` does.
+ */
+export function policyVerifier(
+  config: PolicyConfig,
+  options: { readonly now?: Date } = {},
+): ImageVerifier {
+  return {
+    trustSource: `the trust stores of the trust policy in ${config.directory} (nv2 trust add)`,
+    async verify(repository, _reference, image) {
+      const result = await verifyWithPolicy(repository, image, config, {
+        ...(options.now !== undefined ? { now: options.now } : {}),
+      });
+      return {
+        subject: result.subject,
+        warnings: result.warnings,
+        signatures: result.signatures.map((s) => {
+          const evaluation = s.evaluation;
+          const verified = evaluation?.verified === true;
+          const failed = evaluation?.checks.find((c) => c.passed === false);
+          const error =
+            s.error !== undefined
+              ? { code: s.error.code, message: s.error.message }
+              : failed !== undefined
+                ? {
+                    code: 'NV2_ERR_NO_VALID_SIGNATURE',
+                    message: `${failed.type}: ${failed.message ?? 'failed'}`,
+                  }
+                : undefined;
+          return {
+            manifest: s.manifest.digest,
+            verified,
+            ...(verified && evaluation?.signer !== undefined
+              ? { signer: evaluation.signer.subject }
+              : {}),
+            references: verified ? (evaluation?.references ?? []) : [],
+            ...(!verified && error !== undefined ? { error } : {}),
+          };
+        }),
+      };
+    },
+  };
+}
+
+/**
  * The verifier the plugin's configuration asks for. This is the one place a trust-policy
  * based verifier plugs in (`trustPolicy: true`).
  *
  * @throws InvalidInputError NV2_ERR_DOCKER_PLUGIN_CONFIG when verification is enabled with no
- *   trust configured, or with a trust policy, which this version cannot evaluate
+ *   trust configured; NV2_ERR_TRUST_POLICY_NOT_FOUND / _INVALID for `trustPolicy: true`
+ *   without a usable policy in $NV2_CONFIG_DIR
  */
 export async function verifierFor(
   config: PluginConfig,
   configDir: string,
-  options: { readonly now?: Date } = {},
+  options: { readonly now?: Date; readonly env?: NodeJS.ProcessEnv } = {},
 ): Promise<ImageVerifier> {
   const path = pluginConfigPath(configDir);
   if (config.trustPolicy) {
-    throw new InvalidInputError(
-      'NV2_ERR_DOCKER_PLUGIN_CONFIG',
-      `${path}: trustPolicy is not supported by this version of nv2; list the trusted certificates in verificationCerts instead`,
-    );
+    const { env = {}, ...rest } = options;
+    return policyVerifier(await loadPolicyConfig(configDirectory(env)), rest);
   }
   if (config.verificationCerts.length === 0) {
     throw new InvalidInputError(
@@ -115,7 +162,7 @@ export async function verifierFor(
     );
   }
   return certificateVerifier(certificates, {
-    ...options,
+    ...(options.now !== undefined ? { now: options.now } : {}),
     trustSource: `verificationCerts in ${path}`,
   });
 }

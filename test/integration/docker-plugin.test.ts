@@ -197,6 +197,74 @@ describe('docker nv2 plugin', { skip: noDocker }, () => {
     });
   });
 
+  describe('with the trust policy (trustPolicy: true)', () => {
+    let policyEnv: Record<string, string>;
+    before(async () => {
+      const configDir = join(dir, 'nv2-config');
+      policyEnv = { NV2_CONFIG_DIR: configDir };
+      await writeFile(
+        join(config, 'nv2.json'),
+        JSON.stringify({ enabled: true, verificationCerts: [], trustPolicy: true }),
+      );
+      const policy = join(dir, 'trustpolicy.json');
+      await writeFile(
+        policy,
+        JSON.stringify({
+          version: '1.0',
+          trustPolicies: [
+            {
+              name: 'local',
+              registryScopes: [`${registry.host}/*`],
+              signatureVerification: { level: 'strict' },
+              trustStores: ['ca:local'],
+              trustedIdentities: ['*'],
+            },
+          ],
+        }),
+      );
+      ok(await withNv2(['policy', 'import', policy], policyEnv), 'policy import');
+      ok(await withNv2(['trust', 'add', '--store', 'local', trustedCert], policyEnv), 'trust add');
+    });
+
+    it('pulls what the policy trusts, by digest', async () => {
+      const start = (await standIn.calls()).length;
+      const image = `${registry.host}/signed:v1`;
+      const pulled = ok(await realDockerRun(['nv2', 'pull', image], policyEnv), 'pull');
+      assert.match(pulled.stderr, /1 signature found, 1 verified/);
+      const pinned = `${registry.host}/signed@${digests['signed:v1']}`;
+      assert.deepEqual(await newCalls(start), [
+        ['pull', pinned],
+        ['tag', pinned, image],
+      ]);
+    });
+
+    it('refuses what the policy does not trust, naming the trust policy, and pulls nothing', async () => {
+      const start = (await standIn.calls()).length;
+      for (const name of ['untrusted:v1', 'unsigned:v1']) {
+        const refused = await realDockerRun(['nv2', 'pull', `${registry.host}/${name}`], policyEnv);
+        assert.equal(refused.code, 1, refused.stderr);
+        assert.match(refused.stderr, /trust policy "local"/);
+      }
+      assert.deepEqual(await newCalls(start), []);
+    });
+
+    it('lets unsigned content through with a warning when the scope is at audit', async () => {
+      ok(
+        await withNv2(['policy', 'set-level', `${registry.host}/*`, 'audit'], policyEnv),
+        'set-level',
+      );
+      const start = (await standIn.calls()).length;
+      const image = `${registry.host}/unsigned:v1`;
+      const pulled = ok(await realDockerRun(['nv2', 'pull', image], policyEnv), 'pull');
+      assert.match(pulled.stderr, /warning: .*no signatures/);
+      assert.equal((await newCalls(start))[0]?.[0], 'pull');
+      ok(
+        await withNv2(['policy', 'set-level', `${registry.host}/*`, 'strict'], policyEnv),
+        'set-level',
+      );
+    });
+  });
+
   it('signs a local image from docker save, keeps the signature, and warns about recompression', async () => {
     const archive = await classicArchive('local/app:v1');
     const tarball = join(dir, 'classic.tar');
