@@ -1,0 +1,14 @@
+import { parseCoseEnvelope, parseJwsEnvelope } from './.build/src/notation/index.js';
+import { readFileSync } from 'fs';
+import { verify, constants } from 'crypto';
+const e = parseCoseEnvelope(readFileSync('../shared/vectors/notation/cose/cose_signature.sig'));
+const key = e.certificateChain[0].publicKey;
+console.log(e.signingInput.subarray(0,40).toString('hex'));
+for (const s of [constants.RSA_PSS_SALTLEN_DIGEST, constants.RSA_PSS_SALTLEN_AUTO]) console.log(s, verify('sha256', e.signingInput, {key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: s}, e.signature));
+import { ContentInfo, SignedData } from '@peculiar/asn1-cms';
+import { AsnConvert } from '@peculiar/asn1-schema';
+const j = parseJwsEnvelope(readFileSync('../shared/vectors/notation/jws/jwsWithTimestamp.sig'));
+const ci = AsnConvert.parse(j.timestampToken, ContentInfo);
+const sd = AsnConvert.parse(ci.content, SignedData);
+const si = sd.signerInfos[0];
+console.log(Object.keys(si), si.signedAttrs?.length, si.signedAttrsRaw);
