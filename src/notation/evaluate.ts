@@ -44,9 +44,19 @@ function goTime(time: Date): string {
   return time.toUTCString().replace(/GMT$/, '+0000');
 }
 
-/** A certificate's subject as notation's messages write it: most specific RDN first, comma-joined. */
+/** Go's order of name attributes in `pkix.Name.String()`, which notation's messages use. */
+const GO_NAME_ORDER = ['serialNumber', 'CN', 'OU', 'O', 'postalCode', 'street', 'L', 'ST', 'C'];
+
+/** A certificate's subject as notation's messages write it: `CN=…,O=…,L=…,ST=…,C=…`. */
 function subjectOf(cert: Certificate): string {
-  return cert.x509.subject.split('\n').reverse().join(',');
+  const rank = (rdn: string): number => {
+    const i = GO_NAME_ORDER.indexOf(rdn.slice(0, rdn.indexOf('=')));
+    return i < 0 ? GO_NAME_ORDER.length : i;
+  };
+  return cert.x509.subject
+    .split('\n')
+    .sort((a, b) => rank(a) - rank(b))
+    .join(',');
 }
 
 function messageOf(err: unknown): string {

@@ -21,7 +21,13 @@ export {
   THUMBPRINT_ANNOTATION,
 } from './constants.js';
 export type { SigningScheme } from './constants.js';
-export { coseProtectedHeader, parseCoseEnvelope } from './cose.js';
+export {
+  coseProtectedHeader,
+  coseUnprotectedHeader,
+  encodeCoseSign1,
+  parseCoseEnvelope,
+  signCoseEnvelope,
+} from './cose.js';
 export { codeSigningChainProblem, verifyEnvelopeSignature } from './envelope.js';
 export type { NotationEnvelope } from './envelope.js';
 export {
@@ -30,7 +36,7 @@ export {
   sniffEnvelopeMediaType,
 } from './evaluate.js';
 export type { NotationEvaluationOptions } from './evaluate.js';
-export { jwsProtectedHeader, parseJwsEnvelope } from './jws.js';
+export { jwsProtectedHeader, parseJwsEnvelope, signJwsEnvelope } from './jws.js';
 export {
   EMPTY_CONFIG,
   buildSignatureManifest,
