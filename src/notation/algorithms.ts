@@ -76,7 +76,11 @@ function keyOptions(key: KeyObject, alg: NotationAlgorithm) {
   // RSASSA-PSS with a salt as long as the hash (RFC 7518 §3.5, RFC 8230 §2); ECDSA as the
   // fixed-width r‖s both JWS and COSE use.
   return alg.startsWith('PS')
-    ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
+    ? {
+        key,
+        padding: constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+      }
     : { key, dsaEncoding: 'ieee-p1363' as const };
 }
 

@@ -8,7 +8,10 @@ export const NotationMediaTypes = {
 } as const;
 
 /** The envelope media types a signature manifest's layer may have. */
-export const ENVELOPE_MEDIA_TYPES: readonly string[] = [NotationMediaTypes.jws, NotationMediaTypes.cose];
+export const ENVELOPE_MEDIA_TYPES: readonly string[] = [
+  NotationMediaTypes.jws,
+  NotationMediaTypes.cose,
+];
 
 export const Headers = {
   signingScheme: 'io.cncf.notary.signingScheme',

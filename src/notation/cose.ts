@@ -61,13 +61,15 @@ const NOTARY_PROTECTED: ReadonlySet<unknown> = new Set([
  * @throws VerificationFailedError NV2_ERR_SIGNATURE_MALFORMED, NV2_ERR_SIGNATURE_CRIT
  */
 export function parseCoseEnvelope(bytes: Uint8Array): NotationEnvelope {
-  if (bytes.byteLength > MAX_ENVELOPE_BYTES) throw malformed(`COSE envelope exceeds ${MAX_ENVELOPE_BYTES} bytes`);
+  if (bytes.byteLength > MAX_ENVELOPE_BYTES)
+    throw malformed(`COSE envelope exceeds ${MAX_ENVELOPE_BYTES} bytes`);
   const top = cborDecode(bytes, 'COSE envelope');
   if (!(top instanceof Tag) || Number(top.tag) !== COSE_SIGN1_TAG) {
     throw malformed('COSE envelope is not a tagged COSE_Sign1 (CBOR tag 18)');
   }
   const parts = top.contents;
-  if (!Array.isArray(parts) || parts.length !== 4) throw malformed('COSE_Sign1 is not an array of four items');
+  if (!Array.isArray(parts) || parts.length !== 4)
+    throw malformed('COSE_Sign1 is not an array of four items');
   const [protectedBytes, unprotected, payload, signature] = parts as unknown[];
   if (!isBytes(protectedBytes) || protectedBytes.byteLength === 0) {
     throw malformed('COSE_Sign1 protected header is not a non-empty byte string');
@@ -80,7 +82,9 @@ export function parseCoseEnvelope(bytes: Uint8Array): NotationEnvelope {
 
   const alg = algorithmFromCoseId(headers.get(Label.alg));
   if (alg === undefined) {
-    throw malformed(`COSE alg ${String(headers.get(Label.alg))} is not one of PS256, PS384, PS512, ES256, ES384, ES512`);
+    throw malformed(
+      `COSE alg ${String(headers.get(Label.alg))} is not one of PS256, PS384, PS512, ES256, ES384, ES512`,
+    );
   }
   const time = (name: string): Date | undefined => {
     const v: unknown = headers.get(name);
@@ -100,7 +104,8 @@ export function parseCoseEnvelope(bytes: Uint8Array): NotationEnvelope {
     present,
   });
   for (const label of unprotected.keys()) {
-    if (headers.has(label)) throw malformed(`COSE header ${labelName(label)} is both protected and unprotected`);
+    if (headers.has(label))
+      throw malformed(`COSE header ${labelName(label)} is both protected and unprotected`);
   }
 
   const x5chain: unknown = unprotected.get(Label.x5chain);
@@ -110,9 +115,11 @@ export function parseCoseEnvelope(bytes: Uint8Array): NotationEnvelope {
   }
   const certificateChain = parseChain(ders as Uint8Array[]);
   const agent: unknown = unprotected.get(Headers.signingAgent);
-  if (agent !== undefined && typeof agent !== 'string') throw malformed(`${Headers.signingAgent} is not a string`);
+  if (agent !== undefined && typeof agent !== 'string')
+    throw malformed(`${Headers.signingAgent} is not a string`);
   const token: unknown = unprotected.get(Headers.timestampSignature);
-  if (token !== undefined && !isBytes(token)) throw malformed(`${Headers.timestampSignature} is not a byte string`);
+  if (token !== undefined && !isBytes(token))
+    throw malformed(`${Headers.timestampSignature} is not a byte string`);
 
   const extendedAttributes: Record<string, unknown> = {};
   for (const [label, value] of headers) {
@@ -129,7 +136,10 @@ export function parseCoseEnvelope(bytes: Uint8Array): NotationEnvelope {
     ...optional('signingTime', time(Headers.signingTime)),
     ...optional('authenticSigningTime', time(Headers.authenticSigningTime)),
     ...optional('expiry', time(Headers.expiry)),
-    ...optional('verificationPlugin', headers.get(Headers.verificationPlugin) as string | undefined),
+    ...optional(
+      'verificationPlugin',
+      headers.get(Headers.verificationPlugin) as string | undefined,
+    ),
     ...optional(
       'verificationPluginMinVersion',
       headers.get(Headers.verificationPluginMinVersion) as string | undefined,
@@ -148,7 +158,12 @@ export function parseCoseEnvelope(bytes: Uint8Array): NotationEnvelope {
 function sigStructure(protectedBytes: Uint8Array, payload: Uint8Array): Buffer {
   // Plain Uint8Array copies: cbor2 encodes a Buffer as an object, not as a byte string.
   return Buffer.from(
-    encode(['Signature1', new Uint8Array(protectedBytes), new Uint8Array(0), new Uint8Array(payload)]),
+    encode([
+      'Signature1',
+      new Uint8Array(protectedBytes),
+      new Uint8Array(0),
+      new Uint8Array(payload),
+    ]),
   );
 }
 
@@ -167,12 +182,14 @@ function epoch(time: Date): Tag {
  */
 export function coseProtectedHeader(request: SignRequest, alg: NotationAlgorithm): Buffer {
   const crit: string[] = [Headers.signingScheme];
-  if (request.signingScheme === 'notary.x509.signingAuthority') crit.push(Headers.authenticSigningTime);
+  if (request.signingScheme === 'notary.x509.signingAuthority')
+    crit.push(Headers.authenticSigningTime);
   if (request.expiry !== undefined) crit.push(Headers.expiry);
   for (const attr of request.extendedAttributes ?? []) if (attr.critical) crit.push(attr.key);
   const text = new Map<string, unknown>();
   text.set(Headers.signingScheme, request.signingScheme);
-  if (request.signingScheme === 'notary.x509') text.set(Headers.signingTime, epoch(request.signingTime));
+  if (request.signingScheme === 'notary.x509')
+    text.set(Headers.signingTime, epoch(request.signingTime));
   else text.set(Headers.authenticSigningTime, epoch(request.signingTime));
   if (request.expiry !== undefined) text.set(Headers.expiry, epoch(request.expiry));
   for (const attr of request.extendedAttributes ?? []) text.set(attr.key, attr.value);
@@ -186,9 +203,16 @@ export function coseProtectedHeader(request: SignRequest, alg: NotationAlgorithm
 }
 
 /** The unprotected header: x5chain (label 33) first, then text labels in encoding order. */
-export function coseUnprotectedHeader(request: SignRequest, chain: readonly Certificate[]): Map<unknown, unknown> {
+export function coseUnprotectedHeader(
+  request: SignRequest,
+  chain: readonly Certificate[],
+): Map<unknown, unknown> {
   const header = new Map<unknown, unknown>();
-  if (chain.length > 0) header.set(Label.x5chain, chain.map((c) => new Uint8Array(c.der)));
+  if (chain.length > 0)
+    header.set(
+      Label.x5chain,
+      chain.map((c) => new Uint8Array(c.der)),
+    );
   if (request.signingAgent !== undefined) header.set(Headers.signingAgent, request.signingAgent);
   return header;
 }

@@ -89,11 +89,16 @@ export function checkSignedAttributes(attrs: SignedAttributes): {
   }
   const scheme = attrs.signingScheme;
   if (!(SIGNING_SCHEMES as readonly unknown[]).includes(scheme)) {
-    throw malformed(`signing scheme ${JSON.stringify(scheme)} is not one of ${SIGNING_SCHEMES.join(', ')}`);
+    throw malformed(
+      `signing scheme ${JSON.stringify(scheme)} is not one of ${SIGNING_SCHEMES.join(', ')}`,
+    );
   }
   const crit = attrs.critical;
   if (!Array.isArray(crit) || crit.length === 0 || !crit.every((c) => typeof c === 'string')) {
-    throw new VerificationFailedError('NV2_ERR_SIGNATURE_CRIT', 'crit must be a non-empty list of header names');
+    throw new VerificationFailedError(
+      'NV2_ERR_SIGNATURE_CRIT',
+      'crit must be a non-empty list of header names',
+    );
   }
   const critical = crit as string[];
   if (new Set(critical).size !== critical.length) {
@@ -101,7 +106,10 @@ export function checkSignedAttributes(attrs: SignedAttributes): {
   }
   for (const name of critical) {
     if (!attrs.present.has(name)) {
-      throw new VerificationFailedError('NV2_ERR_SIGNATURE_CRIT', `crit lists ${name}, which the protected header lacks`);
+      throw new VerificationFailedError(
+        'NV2_ERR_SIGNATURE_CRIT',
+        `crit lists ${name}, which the protected header lacks`,
+      );
     }
     if (!UNDERSTOOD_CRITICAL.has(name)) {
       throw new VerificationFailedError(
@@ -112,7 +120,10 @@ export function checkSignedAttributes(attrs: SignedAttributes): {
   }
   for (const name of MUST_BE_CRITICAL) {
     if (attrs.present.has(name) && !critical.includes(name)) {
-      throw new VerificationFailedError('NV2_ERR_SIGNATURE_CRIT', `header ${name} must be listed in crit`);
+      throw new VerificationFailedError(
+        'NV2_ERR_SIGNATURE_CRIT',
+        `header ${name} must be listed in crit`,
+      );
     }
   }
   for (const [name, value] of [
@@ -133,7 +144,8 @@ export function checkSignedAttributes(attrs: SignedAttributes): {
     throw malformed(`${Headers.expiry} is not a valid time`);
   }
   if (scheme === 'notary.x509') {
-    if (attrs.signingTime === undefined) throw malformed(`scheme notary.x509 requires ${Headers.signingTime}`);
+    if (attrs.signingTime === undefined)
+      throw malformed(`scheme notary.x509 requires ${Headers.signingTime}`);
     if (attrs.present.has(Headers.authenticSigningTime)) {
       throw malformed(`scheme notary.x509 must not carry ${Headers.authenticSigningTime}`);
     }
@@ -151,7 +163,9 @@ export function checkSignedAttributes(attrs: SignedAttributes): {
 export function parseChain(ders: readonly Uint8Array[]): Certificate[] {
   if (ders.length === 0) throw malformed('signature carries no certificate chain');
   if (ders.length > MAX_CHAIN_CERTIFICATES) {
-    throw malformed(`certificate chain has ${ders.length} certificates; at most ${MAX_CHAIN_CERTIFICATES} are accepted`);
+    throw malformed(
+      `certificate chain has ${ders.length} certificates; at most ${MAX_CHAIN_CERTIFICATES} are accepted`,
+    );
   }
   return ders.map((der, i) => {
     try {
@@ -180,7 +194,8 @@ const EKU = {
  */
 export function codeSigningChainProblem(chain: readonly Certificate[]): string | undefined {
   const leaf = chain[0]!;
-  if (leaf.isCA && chain.length > 1) return `signing certificate "${leaf.subject}" is a CA certificate`;
+  if (leaf.isCA && chain.length > 1)
+    return `signing certificate "${leaf.subject}" is a CA certificate`;
   if (leaf.keyUsage === undefined || !leaf.allowsKeyUsage(KeyUsageFlags.digitalSignature)) {
     return `signing certificate "${leaf.subject}" must have key usage digitalSignature`;
   }
@@ -196,7 +211,8 @@ export function codeSigningChainProblem(chain: readonly Certificate[]): string |
       ['timeStamping', EKU.timeStamping],
       ['OCSPSigning', EKU.ocspSigning],
     ] as const) {
-      if (eku.includes(oid)) return `signing certificate "${leaf.subject}" has extended key usage ${name}`;
+      if (eku.includes(oid))
+        return `signing certificate "${leaf.subject}" has extended key usage ${name}`;
     }
     if (!eku.includes(EKU.codeSigning)) {
       return `signing certificate "${leaf.subject}" has an extended key usage without codeSigning`;
@@ -239,6 +255,9 @@ export function verifyEnvelopeSignature(envelope: NotationEnvelope): void {
   }
   const problem = codeSigningChainProblem(envelope.certificateChain);
   if (problem !== undefined) {
-    throw new VerificationFailedError('NV2_ERR_SIGNATURE_INVALID', `certificate chain is invalid: ${problem}`);
+    throw new VerificationFailedError(
+      'NV2_ERR_SIGNATURE_INVALID',
+      `certificate chain is invalid: ${problem}`,
+    );
   }
 }

@@ -64,7 +64,12 @@ function messageOf(err: unknown): string {
 }
 
 /** Why `time` lies outside some certificate's validity, in notation's words, or undefined. */
-function validityProblem(chain: readonly Certificate[], earliest: Date, latest: Date, what: string): string | undefined {
+function validityProblem(
+  chain: readonly Certificate[],
+  earliest: Date,
+  latest: Date,
+  what: string,
+): string | undefined {
   for (const cert of chain) {
     if (earliest < cert.notBefore) {
       return `${what} before certificate "${subjectOf(cert)}" validity period, it will be valid from "${goTime(cert.notBefore)}"`;
@@ -106,7 +111,8 @@ export async function evaluateNotationSignature(
           type,
           action: policy.actions[type],
           passed: undefined,
-          message: policy.actions[type] === 'skip' ? 'skipped by policy' : 'not run: integrity failed',
+          message:
+            policy.actions[type] === 'skip' ? 'skipped by policy' : 'not run: integrity failed',
         },
     );
     return { format, checks, verified: verdictOf(checks), ...extra };
@@ -118,7 +124,9 @@ export async function evaluateNotationSignature(
   let signed: Descriptor;
   try {
     if (mediaType !== NotationMediaTypes.jws && mediaType !== NotationMediaTypes.cose) {
-      throw new Error(`signature envelope media type ${mediaType} is not supported (expected ${NotationMediaTypes.jws} or ${NotationMediaTypes.cose})`);
+      throw new Error(
+        `signature envelope media type ${mediaType} is not supported (expected ${NotationMediaTypes.jws} or ${NotationMediaTypes.cose})`,
+      );
     }
     envelope = parseNotationEnvelope(envelopeBytes, mediaType);
     verifyEnvelopeSignature(envelope);
@@ -130,7 +138,7 @@ export async function evaluateNotationSignature(
   const context = {
     signedDescriptor: signed,
     signer: envelope.certificateChain[0]!,
-    ...(envelope.signingTime ?? envelope.authenticSigningTime
+    ...((envelope.signingTime ?? envelope.authenticSigningTime)
       ? { signingTime: (envelope.authenticSigningTime ?? envelope.signingTime)! }
       : {}),
     ...(envelope.expiry !== undefined ? { expiresAt: envelope.expiry } : {}),
@@ -139,7 +147,11 @@ export async function evaluateNotationSignature(
     if (envelope.verificationPlugin !== undefined) {
       return `signature requires verification plugin "${envelope.verificationPlugin}", which is not installed (nv2 runs no plugins)`;
     }
-    if (signed.mediaType !== subject.mediaType || signed.digest !== subject.digest || signed.size !== subject.size) {
+    if (
+      signed.mediaType !== subject.mediaType ||
+      signed.digest !== subject.digest ||
+      signed.size !== subject.size
+    ) {
       return `signature is for ${signed.mediaType} ${signed.digest} (${signed.size} bytes), not for ${subject.mediaType} ${subject.digest} (${subject.size} bytes)`;
     }
     for (const [key, value] of Object.entries(policy.userMetadata ?? {})) {
@@ -168,11 +180,23 @@ export async function evaluateNotationSignature(
     const trusted = new Set(store.map((c) => c.fingerprintSha256));
     const index = chain.findIndex((c) => trusted.has(c.fingerprintSha256));
     if (store.length === 0) {
-      record('authenticity', false, `no trusted certificates in "${storeType}" trust stores for signing scheme ${envelope.signingScheme}`);
+      record(
+        'authenticity',
+        false,
+        `no trusted certificates in "${storeType}" trust stores for signing scheme ${envelope.signingScheme}`,
+      );
     } else if (index < 0) {
-      record('authenticity', false, "the signature's certificate chain does not contain any trusted certificate");
+      record(
+        'authenticity',
+        false,
+        "the signature's certificate chain does not contain any trusted certificate",
+      );
     } else if (!policy.trustedIdentity(chain[0]!)) {
-      record('authenticity', false, 'signing certificate from the digital signature does not match the X.509 trusted identities');
+      record(
+        'authenticity',
+        false,
+        'signing certificate from the digital signature does not match the X.509 trusted identities',
+      );
     } else {
       certificateChain = chain.slice(0, index + 1);
       record('authenticity', true);

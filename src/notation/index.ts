@@ -58,3 +58,5 @@ export type { EnvelopeFormat, NotationSignOptions, NotationSignature } from './s
 export type { ExtendedAttribute, SignRequest } from './sign-request.js';
 export { verifyTimestampToken } from './timestamp.js';
 export type { VerifiedTimestamp } from './timestamp.js';
+export { describeNotationEnvelope } from './describe.js';
+export type { EnvelopeDescription } from './describe.js';

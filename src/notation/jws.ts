@@ -3,16 +3,16 @@ import { decodeBase64, decodeBase64url } from '../signature/index.js';
 import type { Certificate } from '../x509/index.js';
 import { type NotationAlgorithm, isNotationAlgorithm, signBytes } from './algorithms.js';
 import { Headers, MAX_ENVELOPE_BYTES, NotationMediaTypes } from './constants.js';
-import {
-  type NotationEnvelope,
-  checkSignedAttributes,
-  malformed,
-  parseChain,
-} from './envelope.js';
+import { type NotationEnvelope, checkSignedAttributes, malformed, parseChain } from './envelope.js';
 import { goJson, isPlainObject, parseRfc3339, rfc3339 } from './json.js';
 import type { SignRequest } from './sign-request.js';
 
-const ENVELOPE_MEMBERS: ReadonlySet<string> = new Set(['payload', 'protected', 'header', 'signature']);
+const ENVELOPE_MEMBERS: ReadonlySet<string> = new Set([
+  'payload',
+  'protected',
+  'header',
+  'signature',
+]);
 const NOTARY_PROTECTED: ReadonlySet<string> = new Set([
   'alg',
   'cty',
@@ -39,7 +39,8 @@ function stringMember(obj: Record<string, unknown>, name: string, where: string)
  *   NV2_ERR_SIGNATURE_TOO_LARGE
  */
 export function parseJwsEnvelope(bytes: Uint8Array): NotationEnvelope {
-  if (bytes.byteLength > MAX_ENVELOPE_BYTES) throw malformed(`JWS envelope exceeds ${MAX_ENVELOPE_BYTES} bytes`);
+  if (bytes.byteLength > MAX_ENVELOPE_BYTES)
+    throw malformed(`JWS envelope exceeds ${MAX_ENVELOPE_BYTES} bytes`);
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
@@ -49,7 +50,9 @@ export function parseJwsEnvelope(bytes: Uint8Array): NotationEnvelope {
   if (!isPlainObject(value)) throw malformed('JWS envelope is not a JSON object');
   for (const key of Object.keys(value)) {
     if (!ENVELOPE_MEMBERS.has(key)) {
-      throw malformed(`JWS envelope has member "${key}"; only the flattened JSON serialization with one signature is accepted`);
+      throw malformed(
+        `JWS envelope has member "${key}"; only the flattened JSON serialization with one signature is accepted`,
+      );
     }
   }
   const payloadText = stringMember(value, 'payload', 'JWS envelope');
@@ -70,7 +73,9 @@ export function parseJwsEnvelope(bytes: Uint8Array): NotationEnvelope {
   if (!isPlainObject(protectedHeader)) throw malformed('JWS protected header is not a JSON object');
   const alg = protectedHeader['alg'];
   if (!isNotationAlgorithm(alg)) {
-    throw malformed(`JWS alg ${JSON.stringify(alg)} is not one of PS256, PS384, PS512, ES256, ES384, ES512`);
+    throw malformed(
+      `JWS alg ${JSON.stringify(alg)} is not one of PS256, PS384, PS512, ES256, ES384, ES512`,
+    );
   }
   const time = (name: string): Date | undefined => parseRfc3339(protectedHeader[name]);
   const { scheme, critical } = checkSignedAttributes({
@@ -89,9 +94,12 @@ export function parseJwsEnvelope(bytes: Uint8Array): NotationEnvelope {
   if (!Array.isArray(x5c) || !x5c.every((c) => typeof c === 'string')) {
     throw malformed('JWS unprotected header has no x5c list of base64 certificates');
   }
-  const certificateChain = parseChain((x5c as string[]).map((c, i) => decodeBase64(c, `x5c[${i}]`)));
+  const certificateChain = parseChain(
+    (x5c as string[]).map((c, i) => decodeBase64(c, `x5c[${i}]`)),
+  );
   const agent = header[Headers.signingAgent];
-  if (agent !== undefined && typeof agent !== 'string') throw malformed(`${Headers.signingAgent} is not a string`);
+  if (agent !== undefined && typeof agent !== 'string')
+    throw malformed(`${Headers.signingAgent} is not a string`);
   const token = header[Headers.timestampSignature];
   if (token !== undefined && typeof token !== 'string') {
     throw malformed(`${Headers.timestampSignature} is not a base64 string`);
@@ -110,7 +118,10 @@ export function parseJwsEnvelope(bytes: Uint8Array): NotationEnvelope {
     ...optional('signingTime', time(Headers.signingTime)),
     ...optional('authenticSigningTime', time(Headers.authenticSigningTime)),
     ...optional('expiry', time(Headers.expiry)),
-    ...optional('verificationPlugin', protectedHeader[Headers.verificationPlugin] as string | undefined),
+    ...optional(
+      'verificationPlugin',
+      protectedHeader[Headers.verificationPlugin] as string | undefined,
+    ),
     ...optional(
       'verificationPluginMinVersion',
       protectedHeader[Headers.verificationPluginMinVersion] as string | undefined,
@@ -119,7 +130,10 @@ export function parseJwsEnvelope(bytes: Uint8Array): NotationEnvelope {
     critical,
     certificateChain,
     ...optional('signingAgent', agent as string | undefined),
-    ...optional('timestampToken', token === undefined ? undefined : decodeBase64(token as string, Headers.timestampSignature)),
+    ...optional(
+      'timestampToken',
+      token === undefined ? undefined : decodeBase64(token as string, Headers.timestampSignature),
+    ),
     signature,
     signingInput: Buffer.from(`${protectedText}.${payloadText}`, 'latin1'),
   };
@@ -129,7 +143,8 @@ export function parseJwsEnvelope(bytes: Uint8Array): NotationEnvelope {
 function jwsCritical(request: SignRequest): string[] {
   const crit: string[] = [Headers.signingScheme];
   for (const attr of request.extendedAttributes ?? []) if (attr.critical) crit.push(attr.key);
-  if (request.signingScheme === 'notary.x509.signingAuthority') crit.push(Headers.authenticSigningTime);
+  if (request.signingScheme === 'notary.x509.signingAuthority')
+    crit.push(Headers.authenticSigningTime);
   if (request.expiry !== undefined) crit.push(Headers.expiry);
   return crit;
 }
@@ -147,7 +162,11 @@ export function jwsProtectedHeader(request: SignRequest, alg: NotationAlgorithm)
   else header[Headers.authenticSigningTime] = time;
   if (request.expiry !== undefined) header[Headers.expiry] = rfc3339(request.expiry);
   for (const attr of request.extendedAttributes ?? []) header[attr.key] = attr.value;
-  const sorted = Object.fromEntries(Object.keys(header).sort().map((k) => [k, header[k]]));
+  const sorted = Object.fromEntries(
+    Object.keys(header)
+      .sort()
+      .map((k) => [k, header[k]]),
+  );
   return Buffer.from(goJson(sorted), 'utf8').toString('base64url');
 }
 

@@ -141,19 +141,26 @@ export function readSignatureManifest(bytes: Uint8Array): NotationSignatureManif
   }
   const layers = manifest['layers'];
   if (!Array.isArray(layers) || layers.length !== 1 || !isDescriptor(layers[0])) {
-    throw new InvalidInputError('NV2_ERR_INVALID_MANIFEST', 'signature manifest must have exactly one layer');
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_MANIFEST',
+      'signature manifest must have exactly one layer',
+    );
   }
   const rawAnnotations = manifest['annotations'];
   const annotations: Record<string, string> = {};
   if (isPlainObject(rawAnnotations)) {
-    for (const [k, v] of Object.entries(rawAnnotations)) if (typeof v === 'string') annotations[k] = v;
+    for (const [k, v] of Object.entries(rawAnnotations))
+      if (typeof v === 'string') annotations[k] = v;
   }
   let thumbprints: string[] | undefined;
   const thumbprintText = annotations[THUMBPRINT_ANNOTATION];
   if (thumbprintText !== undefined) {
     try {
       const list: unknown = JSON.parse(thumbprintText);
-      if (Array.isArray(list) && list.every((t) => typeof t === 'string' && /^[0-9a-fA-F]{64}$/.test(t))) {
+      if (
+        Array.isArray(list) &&
+        list.every((t) => typeof t === 'string' && /^[0-9a-fA-F]{64}$/.test(t))
+      ) {
         thumbprints = (list as string[]).map((t) => t.toLowerCase());
       }
     } catch {
@@ -169,7 +176,9 @@ export function readSignatureManifest(bytes: Uint8Array): NotationSignatureManif
       ? { subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size } }
       : {}),
     ...(thumbprints !== undefined ? { thumbprints } : {}),
-    ...(annotations[CREATED_ANNOTATION] !== undefined ? { created: annotations[CREATED_ANNOTATION] } : {}),
+    ...(annotations[CREATED_ANNOTATION] !== undefined
+      ? { created: annotations[CREATED_ANNOTATION] }
+      : {}),
     annotations,
   };
 }

@@ -28,7 +28,10 @@ export function parsePayload(bytes: Uint8Array): Descriptor {
   }
   const annotations = target['annotations'];
   if (annotations !== undefined) {
-    if (!isPlainObject(annotations) || Object.values(annotations).some((v) => typeof v !== 'string')) {
+    if (
+      !isPlainObject(annotations) ||
+      Object.values(annotations).some((v) => typeof v !== 'string')
+    ) {
       throw malformed('targetArtifact annotations must map strings to strings');
     }
   }

@@ -33,7 +33,12 @@ export function verifyPkixSignature(
   const hash = spec?.hash ?? digestHash;
   if (spec === undefined || hash === undefined) return undefined;
   try {
-    return cryptoVerify(hash, data, spec.kind === 'ecdsa' ? { key, dsaEncoding: 'der' } : key, signature);
+    return cryptoVerify(
+      hash,
+      data,
+      spec.kind === 'ecdsa' ? { key, dsaEncoding: 'der' } : key,
+      signature,
+    );
   } catch {
     return false;
   }

@@ -39,7 +39,8 @@ export interface RevocationOutcome {
   readonly message?: string;
 }
 
-type Status = { status: 'good' } | { status: 'revoked'; at?: Date } | { status: 'unknown'; why: string };
+type Status =
+  { status: 'good' } | { status: 'revoked'; at?: Date } | { status: 'unknown'; why: string };
 
 export interface RevocationCheckerOptions {
   /** Per-request timeout; default 5 s. */
@@ -60,7 +61,8 @@ export function revocationPointers(cert: Certificate): { ocsp: string[]; crl: st
     if (ext.extnID === OID.authorityInfoAccess) {
       for (const access of AsnConvert.parse(ext.extnValue.buffer, AuthorityInfoAccessSyntax)) {
         const uri = access.accessLocation.uniformResourceIdentifier;
-        if (access.accessMethod === OID.adOcsp && uri !== undefined && /^https?:\/\//.test(uri)) ocsp.push(uri);
+        if (access.accessMethod === OID.adOcsp && uri !== undefined && /^https?:\/\//.test(uri))
+          ocsp.push(uri);
       }
     } else if (ext.extnID === OID.crlDistributionPoints) {
       for (const point of AsnConvert.parse(ext.extnValue.buffer, CRLDistributionPoints)) {
@@ -104,7 +106,10 @@ export class RevocationChecker {
         };
       }
       if (status.status === 'unknown') {
-        return { passed: false, message: `revocation status of certificate "${cert.subject}" is unknown: ${status.why}` };
+        return {
+          passed: false,
+          message: `revocation status of certificate "${cert.subject}" is unknown: ${status.why}`,
+        };
       }
     }
     return checked === 0
@@ -120,16 +125,18 @@ export class RevocationChecker {
   ): Promise<Status> {
     const reasons: string[] = [];
     for (const url of pointers.ocsp) {
-      const status = await this.#ocsp(url, cert, issuer, now).catch(
-        (err: unknown): Status => ({ status: 'unknown', why: (err as Error).message }),
-      );
+      const status = await this.#ocsp(url, cert, issuer, now).catch((err: unknown): Status => ({
+        status: 'unknown',
+        why: (err as Error).message,
+      }));
       if (status.status !== 'unknown') return status;
       reasons.push(`OCSP ${url}: ${status.why}`);
     }
     for (const url of pointers.crl) {
-      const status = await this.#crl(url, cert, issuer, now).catch(
-        (err: unknown): Status => ({ status: 'unknown', why: (err as Error).message }),
-      );
+      const status = await this.#crl(url, cert, issuer, now).catch((err: unknown): Status => ({
+        status: 'unknown',
+        why: (err as Error).message,
+      }));
       if (status.status !== 'unknown') return status;
       reasons.push(`CRL ${url}: ${status.why}`);
     }
@@ -137,7 +144,11 @@ export class RevocationChecker {
   }
 
   async #fetch(url: string, init: RequestInit): Promise<Buffer> {
-    const response = await fetch(url, { ...init, redirect: 'error', signal: AbortSignal.timeout(this.#timeoutMs) });
+    const response = await fetch(url, {
+      ...init,
+      redirect: 'error',
+      signal: AbortSignal.timeout(this.#timeoutMs),
+    });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const body = Buffer.from(await response.arrayBuffer());
     if (body.byteLength > MAX_RESPONSE_BYTES) throw new Error('response too large');
@@ -149,7 +160,9 @@ export class RevocationChecker {
     const certId = new CertID({
       hashAlgorithm: new AlgorithmIdentifier({ algorithm: OID.sha1, parameters: null }),
       issuerNameHash: new OctetString(
-        createHash('sha1').update(Buffer.from(AsnConvert.serialize(issuerAsn.tbsCertificate.subject))).digest(),
+        createHash('sha1')
+          .update(Buffer.from(AsnConvert.serialize(issuerAsn.tbsCertificate.subject)))
+          .digest(),
       ),
       issuerKeyHash: new OctetString(
         createHash('sha1')
@@ -167,7 +180,10 @@ export class RevocationChecker {
       body: Buffer.from(AsnConvert.serialize(request)),
     });
     const response = AsnConvert.parse(body, OCSPResponse);
-    if (response.responseStatus !== OCSPResponseStatus.successful || response.responseBytes === undefined) {
+    if (
+      response.responseStatus !== OCSPResponseStatus.successful ||
+      response.responseBytes === undefined
+    ) {
       return { status: 'unknown', why: `responder answered status ${response.responseStatus}` };
     }
     if (response.responseBytes.responseType !== id_pkix_ocsp_basic) {
@@ -175,22 +191,36 @@ export class RevocationChecker {
     }
     const basic = AsnConvert.parse(response.responseBytes.response.buffer, BasicOCSPResponse);
     // The issuer signs, or a responder it delegated to with the OCSPSigning extended key usage.
-    const candidates = [issuer, ...(basic.certs ?? []).map((c) => new Certificate(new Uint8Array(AsnConvert.serialize(c))))];
-    const tbs = new Uint8Array(basic.tbsResponseDataRaw ?? AsnConvert.serialize(basic.tbsResponseData));
+    const candidates = [
+      issuer,
+      ...(basic.certs ?? []).map((c) => new Certificate(new Uint8Array(AsnConvert.serialize(c)))),
+    ];
+    const tbs = new Uint8Array(
+      basic.tbsResponseDataRaw ?? AsnConvert.serialize(basic.tbsResponseData),
+    );
     const signer = candidates.find(
       (c) =>
         (c === issuer ||
-          (c.isIssuedBy(issuer) && c.isValidAt(now) && (c.extendedKeyUsage ?? []).includes(OID.ocspSigning))) &&
-        verifyPkixSignature(basic.signatureAlgorithm.algorithm, tbs, c.publicKey, new Uint8Array(basic.signature)) === true,
+          (c.isIssuedBy(issuer) &&
+            c.isValidAt(now) &&
+            (c.extendedKeyUsage ?? []).includes(OID.ocspSigning))) &&
+        verifyPkixSignature(
+          basic.signatureAlgorithm.algorithm,
+          tbs,
+          c.publicKey,
+          new Uint8Array(basic.signature),
+        ) === true,
     );
-    if (signer === undefined) return { status: 'unknown', why: 'OCSP response signature does not verify' };
+    if (signer === undefined)
+      return { status: 'unknown', why: 'OCSP response signature does not verify' };
     const serial = Buffer.from(certId.serialNumber);
     const single = basic.tbsResponseData.responses.find(
       (r) =>
         Buffer.from(r.certID.serialNumber).equals(serial) &&
         Buffer.from(r.certID.issuerKeyHash.buffer).equals(Buffer.from(certId.issuerKeyHash.buffer)),
     );
-    if (single === undefined) return { status: 'unknown', why: 'OCSP response does not cover the certificate' };
+    if (single === undefined)
+      return { status: 'unknown', why: 'OCSP response does not cover the certificate' };
     if (single.thisUpdate.getTime() > now.getTime() + SKEW_MS) {
       return { status: 'unknown', why: 'OCSP response is not yet valid' };
     }
@@ -209,7 +239,14 @@ export class RevocationChecker {
     if (cached === undefined || (cached.nextUpdate !== undefined && cached.nextUpdate < now)) {
       const crl = AsnConvert.parse(await this.#fetch(url, { method: 'GET' }), CertificateList);
       const tbs = new Uint8Array(crl.tbsCertListRaw ?? AsnConvert.serialize(crl.tbsCertList));
-      if (verifyPkixSignature(crl.signatureAlgorithm.algorithm, tbs, issuer.publicKey, new Uint8Array(crl.signature)) !== true) {
+      if (
+        verifyPkixSignature(
+          crl.signatureAlgorithm.algorithm,
+          tbs,
+          issuer.publicKey,
+          new Uint8Array(crl.signature),
+        ) !== true
+      ) {
         return { status: 'unknown', why: 'CRL signature does not verify under the issuer' };
       }
       cached = { crl, nextUpdate: crl.tbsCertList.nextUpdate?.getTime() };
@@ -219,10 +256,17 @@ export class RevocationChecker {
     if (list.thisUpdate.getTime().getTime() > now.getTime() + SKEW_MS) {
       return { status: 'unknown', why: 'CRL is not yet valid' };
     }
-    if (cached.nextUpdate !== undefined && cached.nextUpdate < now) return { status: 'unknown', why: 'CRL is stale' };
-    const serial = Buffer.from(AsnConvert.parse(cert.der, AsnCertificate).tbsCertificate.serialNumber);
-    const revoked = list.revokedCertificates?.find((r) => Buffer.from(r.userCertificate).equals(serial));
-    return revoked !== undefined ? { status: 'revoked', at: revoked.revocationDate.getTime() } : { status: 'good' };
+    if (cached.nextUpdate !== undefined && cached.nextUpdate < now)
+      return { status: 'unknown', why: 'CRL is stale' };
+    const serial = Buffer.from(
+      AsnConvert.parse(cert.der, AsnCertificate).tbsCertificate.serialNumber,
+    );
+    const revoked = list.revokedCertificates?.find((r) =>
+      Buffer.from(r.userCertificate).equals(serial),
+    );
+    return revoked !== undefined
+      ? { status: 'revoked', at: revoked.revocationDate.getTime() }
+      : { status: 'good' };
   }
 }
 

@@ -67,7 +67,10 @@ export function signNotation(options: NotationSignOptions): NotationSignature {
   const seconds = Math.floor((options.signingTime ?? new Date()).getTime() / 1000) * 1000;
   const signingTime = new Date(seconds);
   if (options.expiry !== undefined && options.expiry.getTime() <= seconds) {
-    throw new InvalidInputError('NV2_ERR_INVALID_ARGUMENT', 'signature expiry must be after the signing time');
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      'signature expiry must be after the signing time',
+    );
   }
   const request: SignRequest = {
     signingScheme: options.signingScheme ?? 'notary.x509',
@@ -75,7 +78,9 @@ export function signNotation(options: NotationSignOptions): NotationSignature {
     ...(options.expiry !== undefined
       ? { expiry: new Date(Math.floor(options.expiry.getTime() / 1000) * 1000) }
       : {}),
-    ...(options.extendedAttributes !== undefined ? { extendedAttributes: options.extendedAttributes } : {}),
+    ...(options.extendedAttributes !== undefined
+      ? { extendedAttributes: options.extendedAttributes }
+      : {}),
     signingAgent: options.signingAgent ?? 'nv2',
   };
   const payload = buildPayload(options.descriptor, options.userMetadata);

@@ -34,7 +34,10 @@ export interface VerifiedTimestamp {
 }
 
 function invalid(message: string): VerificationFailedError {
-  return new VerificationFailedError('NV2_ERR_SIGNATURE_INVALID', `timestamp countersignature ${message}`);
+  return new VerificationFailedError(
+    'NV2_ERR_SIGNATURE_INVALID',
+    `timestamp countersignature ${message}`,
+  );
 }
 
 /**
@@ -59,7 +62,8 @@ export function verifyTimestampToken(
     const contentInfo = AsnConvert.parse(token, ContentInfo);
     if (contentInfo.contentType !== id_signedData) throw new Error('not a SignedData');
     signedData = AsnConvert.parse(contentInfo.content, SignedData);
-    if (signedData.encapContentInfo.eContentType !== id_ct_tstInfo) throw new Error('content is not a TSTInfo');
+    if (signedData.encapContentInfo.eContentType !== id_ct_tstInfo)
+      throw new Error('content is not a TSTInfo');
     const single = signedData.encapContentInfo.eContent?.single;
     if (single === undefined) throw new Error('no encapsulated TSTInfo');
     eContent = Buffer.from(single.buffer);
@@ -70,7 +74,9 @@ export function verifyTimestampToken(
   if (info.version !== 1) throw invalid(`has TSTInfo version ${info.version}`);
   const imprintHash = HASH_BY_OID[info.messageImprint.hashAlgorithm.algorithm];
   if (imprintHash === undefined) {
-    throw invalid(`uses message imprint hash ${info.messageImprint.hashAlgorithm.algorithm}, which is not accepted`);
+    throw invalid(
+      `uses message imprint hash ${info.messageImprint.hashAlgorithm.algorithm}, which is not accepted`,
+    );
   }
   const expectedImprint = createHash(imprintHash).update(signature).digest();
   if (!expectedImprint.equals(Buffer.from(info.messageImprint.hashedMessage.buffer))) {
@@ -80,12 +86,14 @@ export function verifyTimestampToken(
   if (signedData.signerInfos.length !== 1) throw invalid('must have exactly one signer');
   const signerInfo = signedData.signerInfos[0]!;
   const digestHash = HASH_BY_OID[signerInfo.digestAlgorithm.algorithm];
-  if (digestHash === undefined) throw invalid(`uses digest algorithm ${signerInfo.digestAlgorithm.algorithm}`);
+  if (digestHash === undefined)
+    throw invalid(`uses digest algorithm ${signerInfo.digestAlgorithm.algorithm}`);
   const attrs = signerInfo.signedAttrs;
   if (attrs === undefined || attrs.length === 0) throw invalid('has no signed attributes');
   const attr = (oid: string): ArrayBuffer => {
     const found = attrs.filter((a) => a.attrType === oid);
-    if (found.length !== 1 || found[0]!.attrValues.length !== 1) throw invalid(`must have one ${oid} attribute`);
+    if (found.length !== 1 || found[0]!.attrValues.length !== 1)
+      throw invalid(`must have one ${oid} attribute`);
     return found[0]!.attrValues[0]!;
   };
   try {
@@ -109,7 +117,9 @@ export function verifyTimestampToken(
   const signerAsn = certificates.find((c) => {
     if (sid.issuerAndSerialNumber !== undefined) {
       return (
-        Buffer.from(c.tbsCertificate.serialNumber).equals(Buffer.from(sid.issuerAndSerialNumber.serialNumber)) &&
+        Buffer.from(c.tbsCertificate.serialNumber).equals(
+          Buffer.from(sid.issuerAndSerialNumber.serialNumber),
+        ) &&
         Buffer.from(AsnConvert.serialize(c.tbsCertificate.issuer)).equals(
           Buffer.from(AsnConvert.serialize(sid.issuerAndSerialNumber.issuer)),
         )
@@ -126,7 +136,9 @@ export function verifyTimestampToken(
   });
   if (signerAsn === undefined) throw invalid("does not carry its signer's certificate");
   const eku = signerAsn.tbsCertificate.extensions?.find((e) => e.extnID === EKU_OID);
-  const parsed = certificates.map((c) => new X509Certificate(new Uint8Array(AsnConvert.serialize(c))));
+  const parsed = certificates.map(
+    (c) => new X509Certificate(new Uint8Array(AsnConvert.serialize(c))),
+  );
   const signer = parsed[certificates.indexOf(signerAsn)]!;
   if (
     eku === undefined ||
@@ -134,7 +146,9 @@ export function verifyTimestampToken(
     signer.extendedKeyUsage?.length !== 1 ||
     signer.extendedKeyUsage[0] !== EKU_TIME_STAMPING
   ) {
-    throw invalid(`signer "${signer.subject}" must have the single, critical extended key usage timeStamping`);
+    throw invalid(
+      `signer "${signer.subject}" must have the single, critical extended key usage timeStamping`,
+    );
   }
 
   // The signature covers the DER of the attributes as a SET OF Attribute, not the [0] IMPLICIT
@@ -149,7 +163,9 @@ export function verifyTimestampToken(
     digestHash,
   );
   if (ok === undefined) {
-    throw invalid(`uses signature algorithm ${signerInfo.signatureAlgorithm.algorithm}, which is not supported`);
+    throw invalid(
+      `uses signature algorithm ${signerInfo.signatureAlgorithm.algorithm}, which is not supported`,
+    );
   }
   if (!ok) throw invalid(`signature does not verify under "${signer.subject}"`);
 
@@ -159,8 +175,16 @@ export function verifyTimestampToken(
     accuracy === undefined
       ? 0
       : (accuracy.seconds ?? 0) * 1000 + (accuracy.millis ?? 0) + (accuracy.micros ?? 0) / 1000;
-  if (anchors.length === 0) throw new VerificationFailedError('NV2_ERR_CERT_UNTRUSTED', 'no tsa trust store certificates to verify the timestamp with');
-  const paths = buildPaths(signer, parsed.filter((c) => c !== signer), new TrustAnchors(anchors));
+  if (anchors.length === 0)
+    throw new VerificationFailedError(
+      'NV2_ERR_CERT_UNTRUSTED',
+      'no tsa trust store certificates to verify the timestamp with',
+    );
+  const paths = buildPaths(
+    signer,
+    parsed.filter((c) => c !== signer),
+    new TrustAnchors(anchors),
+  );
   let lastError: unknown;
   for (const path of paths) {
     try {

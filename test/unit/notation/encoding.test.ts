@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, verify as cryptoVerify } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { Tag, decode, encode } from 'cbor2';
+import type { Tag } from 'cbor2';
+import { decode, encode } from 'cbor2';
 import {
   type SignRequest,
   coseProtectedHeader,
@@ -45,7 +46,9 @@ describe('JWS encoding conformance', () => {
   it('reproduces payload, protected and unprotected header of a whole envelope; the signature verifies', () => {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const payload = Buffer.from('{"key":"hello JWS"}');
-    const envelope = JSON.parse(signJwsEnvelope(request, payload, 'ES256', privateKey, []).toString('utf8')) as {
+    const envelope = JSON.parse(
+      signJwsEnvelope(request, payload, 'ES256', privateKey, []).toString('utf8'),
+    ) as {
       payload: string;
       protected: string;
       header: Record<string, unknown>;
@@ -54,11 +57,16 @@ describe('JWS encoding conformance', () => {
     assert.deepEqual(Object.keys(envelope), ['payload', 'protected', 'header', 'signature']);
     assert.equal(envelope.payload, expected.payload);
     assert.equal(envelope.protected, expected.protected);
-    assert.equal(envelope.header['io.cncf.notary.signingAgent'], expected.header['io.cncf.notary.signingAgent']);
+    assert.equal(
+      envelope.header['io.cncf.notary.signingAgent'],
+      expected.header['io.cncf.notary.signingAgent'],
+    );
     const input = Buffer.from(`${envelope.protected}.${envelope.payload}`);
     const signature = Buffer.from(envelope.signature, 'base64url');
     assert.equal(signature.byteLength, 64);
-    assert.ok(cryptoVerify('sha256', input, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature));
+    assert.ok(
+      cryptoVerify('sha256', input, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature),
+    );
   });
 
   it('orders crit as notation does: scheme, critical attributes, authenticSigningTime, expiry', () => {
@@ -111,7 +119,10 @@ describe('COSE encoding conformance', () => {
   });
 
   it('reproduces the unprotected header byte for byte', () => {
-    assert.equal(hex(encode(coseUnprotectedHeader(request, []), { sortKeys: null })), expected.unprotectedHeaders.cborHex);
+    assert.equal(
+      hex(encode(coseUnprotectedHeader(request, []), { sortKeys: null })),
+      expected.unprotectedHeaders.cborHex,
+    );
   });
 
   it('reproduces the whole COSE_Sign1_Tagged envelope for the same signature bytes', () => {

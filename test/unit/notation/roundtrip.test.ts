@@ -40,7 +40,10 @@ describe('sign → verify round trips', async () => {
           userMetadata: { buildId: '42' },
           expiry: new Date(NOW.getTime() + 86400_000),
         });
-        assert.equal(mediaType, format === 'jws' ? NotationMediaTypes.jws : NotationMediaTypes.cose);
+        assert.equal(
+          mediaType,
+          format === 'jws' ? NotationMediaTypes.jws : NotationMediaTypes.cose,
+        );
         const parsed = parseNotationEnvelope(envelope, mediaType);
         assert.equal(parsed.algorithm, EXPECTED_ALG[keyType]);
         assert.equal(parsed.signingAgent, 'nv2');
@@ -54,17 +57,27 @@ describe('sign → verify round trips', async () => {
         assert.equal(ok.format, format);
         assert.deepEqual(ok.signedDescriptor?.annotations, { buildId: '42' });
         // Without the media type the evaluator recognizes the envelope by its first byte.
-        const sniffed = await evaluateNotationSignature(envelope, SUBJECT, policy({ ca: [root.cert], now: NOW }), {
-          revocation,
-        });
+        const sniffed = await evaluateNotationSignature(
+          envelope,
+          SUBJECT,
+          policy({ ca: [root.cert], now: NOW }),
+          {
+            revocation,
+          },
+        );
         assert.equal(sniffed.verified, true);
         const tampered = Buffer.from(envelope);
         const at = tampered.length - (format === 'jws' ? 10 : 3);
         tampered.writeUInt8(tampered.readUInt8(at) ^ 1, at);
-        const bad = await evaluateNotationSignature(tampered, SUBJECT, policy({ ca: [root.cert], now: NOW }), {
-          mediaType,
-          revocation,
-        });
+        const bad = await evaluateNotationSignature(
+          tampered,
+          SUBJECT,
+          policy({ ca: [root.cert], now: NOW }),
+          {
+            mediaType,
+            revocation,
+          },
+        );
         assert.equal(bad.verified, false);
         assert.equal(bad.checks[0]?.passed, false);
       });
@@ -81,11 +94,21 @@ describe('sign → verify round trips', async () => {
         descriptor: SUBJECT,
         signingScheme: 'notary.x509.signingAuthority',
       });
-      const sa = await evaluateNotationSignature(envelope, SUBJECT, policy({ signingAuthority: [signer.cert], now: NOW }), {
-        revocation,
-      });
+      const sa = await evaluateNotationSignature(
+        envelope,
+        SUBJECT,
+        policy({ signingAuthority: [signer.cert], now: NOW }),
+        {
+          revocation,
+        },
+      );
       assert.equal(sa.verified, true, JSON.stringify(sa.checks));
-      const ca = await evaluateNotationSignature(envelope, SUBJECT, policy({ ca: [signer.cert], now: NOW }), { revocation });
+      const ca = await evaluateNotationSignature(
+        envelope,
+        SUBJECT,
+        policy({ ca: [signer.cert], now: NOW }),
+        { revocation },
+      );
       assert.equal(ca.verified, false);
     }
   });
@@ -94,20 +117,47 @@ describe('sign → verify round trips', async () => {
     const signer = await issuedSigner(root, 'x', { keyType: 'ec-p256' });
     const other = await issuedSigner(root, 'y', { keyType: 'ec-p256' });
     assert.throws(
-      () => signNotation({ format: 'jws', key: other.key, certificateChain: [signer.cert, root.cert], descriptor: SUBJECT }),
+      () =>
+        signNotation({
+          format: 'jws',
+          key: other.key,
+          certificateChain: [signer.cert, root.cert],
+          descriptor: SUBJECT,
+        }),
       { code: 'NV2_ERR_KEY_CERT_MISMATCH' },
     );
     const weak = await customIdentity({ keyType: 'rsa-1024', keyUsage: 1 });
-    assert.throws(() => signNotation({ format: 'cose', key: weak.key, certificateChain: [weak.cert], descriptor: SUBJECT }), {
-      code: 'NV2_ERR_UNSUPPORTED_KEY',
-    });
+    assert.throws(
+      () =>
+        signNotation({
+          format: 'cose',
+          key: weak.key,
+          certificateChain: [weak.cert],
+          descriptor: SUBJECT,
+        }),
+      {
+        code: 'NV2_ERR_UNSUPPORTED_KEY',
+      },
+    );
     const noUsage = await customIdentity({ keyType: 'ec-p256' });
     assert.throws(
-      () => signNotation({ format: 'jws', key: noUsage.key, certificateChain: [noUsage.cert], descriptor: SUBJECT }),
+      () =>
+        signNotation({
+          format: 'jws',
+          key: noUsage.key,
+          certificateChain: [noUsage.cert],
+          descriptor: SUBJECT,
+        }),
       { code: 'NV2_ERR_INVALID_CERTIFICATE' },
     );
     assert.throws(
-      () => signNotation({ format: 'jws', key: root.key, certificateChain: [root.cert, root.cert], descriptor: SUBJECT }),
+      () =>
+        signNotation({
+          format: 'jws',
+          key: root.key,
+          certificateChain: [root.cert, root.cert],
+          descriptor: SUBJECT,
+        }),
       { code: 'NV2_ERR_INVALID_CERTIFICATE' },
     );
   });
@@ -122,9 +172,14 @@ describe('sign → verify round trips', async () => {
     });
     const json = JSON.parse(envelope.toString()) as { header: { x5c: string[] } };
     json.header.x5c.reverse();
-    const result = await evaluateNotationSignature(Buffer.from(JSON.stringify(json)), SUBJECT, policy({ ca: [root.cert], now: NOW }), {
-      revocation,
-    });
+    const result = await evaluateNotationSignature(
+      Buffer.from(JSON.stringify(json)),
+      SUBJECT,
+      policy({ ca: [root.cert], now: NOW }),
+      {
+        revocation,
+      },
+    );
     assert.equal(result.verified, false);
     assert.equal(result.checks[0]?.passed, false);
   });

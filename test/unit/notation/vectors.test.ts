@@ -44,9 +44,16 @@ const GROUP_C: Descriptor = {
 };
 const LEVELS = ['strict', 'permissive', 'audit'] as const;
 
-function evaluate(file: string, subject: Descriptor, options: PolicyOptions): Promise<SignatureEvaluation> {
+function evaluate(
+  file: string,
+  subject: Descriptor,
+  options: PolicyOptions,
+): Promise<SignatureEvaluation> {
   const mediaType = file.startsWith('cose/') ? NotationMediaTypes.cose : NotationMediaTypes.jws;
-  return evaluateNotationSignature(vector(file), subject, policy(options), { mediaType, revocation });
+  return evaluateNotationSignature(vector(file), subject, policy(options), {
+    mediaType,
+    revocation,
+  });
 }
 
 function check(result: SignatureEvaluation, type: ValidationType) {
@@ -54,14 +61,21 @@ function check(result: SignatureEvaluation, type: ValidationType) {
 }
 
 /** Asserts the verdict and that exactly the listed checks failed. */
-function expect(result: SignatureEvaluation, verified: boolean, failed: readonly ValidationType[] = []): void {
+function expect(
+  result: SignatureEvaluation,
+  verified: boolean,
+  failed: readonly ValidationType[] = [],
+): void {
   const actual = result.checks.filter((c) => c.passed === false).map((c) => c.type);
   assert.deepEqual(actual, failed, JSON.stringify(result.checks));
   assert.equal(result.verified, verified, JSON.stringify(result.checks));
 }
 
 describe('notation vectors, group A (chain to NotationTestRoot)', () => {
-  const caPolicy = (level: (typeof LEVELS)[number], now = at('2025-01-01T00:00:00Z')): PolicyOptions => ({
+  const caPolicy = (
+    level: (typeof LEVELS)[number],
+    now = at('2025-01-01T00:00:00Z'),
+  ): PolicyOptions => ({
     level,
     ca: [ROOT],
     signingAuthority: [ROOT],
@@ -89,7 +103,9 @@ describe('notation vectors, group A (chain to NotationTestRoot)', () => {
     });
     it(`${file} verifies just before its expiry and fails expiry at it`, async () => {
       expect(await evaluate(file, GROUP_A, caPolicy('strict', at('2120-11-09T06:59:59Z'))), true);
-      expect(await evaluate(file, GROUP_A, caPolicy('strict', at('2120-11-09T07:00:01Z'))), false, ['expiry']);
+      expect(await evaluate(file, GROUP_A, caPolicy('strict', at('2120-11-09T07:00:01Z'))), false, [
+        'expiry',
+      ]);
     });
   }
 
@@ -105,9 +121,15 @@ describe('notation vectors, group A (chain to NotationTestRoot)', () => {
   it('ca_valid fails authenticity without the root in the store: enforced at strict/permissive, logged at audit', async () => {
     const other = cert('e2e.crt');
     for (const level of LEVELS) {
-      const result = await evaluate('jws/ca_valid_sig_env.json', GROUP_A, { ...caPolicy(level), ca: [other] });
+      const result = await evaluate('jws/ca_valid_sig_env.json', GROUP_A, {
+        ...caPolicy(level),
+        ca: [other],
+      });
       expect(result, level === 'audit', ['authenticity']);
-      assert.match(check(result, 'authenticity').message!, /does not contain any trusted certificate/);
+      assert.match(
+        check(result, 'authenticity').message!,
+        /does not contain any trusted certificate/,
+      );
     }
   });
 
@@ -123,7 +145,10 @@ describe('notation vectors, group A (chain to NotationTestRoot)', () => {
   it('the leaf whose subject equals its issuer is not mistaken for a root', () => {
     const envelope = parseJwsEnvelope(vector('jws/ca_valid_sig_env.json'));
     const [leaf, root] = envelope.certificateChain;
-    assert.equal(leaf!.fingerprintSha256, 'e0d3d5b6361fb0f75a89d09b92f80a7ac5bce19c811c57d78ff1efa26e610a72');
+    assert.equal(
+      leaf!.fingerprintSha256,
+      'e0d3d5b6361fb0f75a89d09b92f80a7ac5bce19c811c57d78ff1efa26e610a72',
+    );
     assert.equal(leaf!.isIssuedBy(leaf!), false);
     assert.equal(leaf!.isIssuedBy(root!), true);
   });
@@ -141,9 +166,16 @@ describe('notation vectors, group A (chain to NotationTestRoot)', () => {
   for (const file of ['jws/ca_expired_sig_env.json', 'jws/sa_expired_sig_env.json']) {
     it(`${file}: expiry enforced at strict, logged at permissive and audit`, async () => {
       for (const level of LEVELS) {
-        const result = await evaluate(file, GROUP_A, caPolicy(level, at('2022-07-29T23:59:00.001Z')));
+        const result = await evaluate(
+          file,
+          GROUP_A,
+          caPolicy(level, at('2022-07-29T23:59:00.001Z')),
+        );
         expect(result, level !== 'strict', ['expiry']);
-        assert.equal(check(result, 'expiry').message, 'digital signature has expired on "Fri, 29 Jul 2022 23:59:00 +0000"');
+        assert.equal(
+          check(result, 'expiry').message,
+          'digital signature has expired on "Fri, 29 Jul 2022 23:59:00 +0000"',
+        );
       }
     });
     it(`${file} verifies fully before its expiry`, async () => {
@@ -164,18 +196,29 @@ describe('notation vectors, group B (self-signed signers, JWS and COSE)', () => 
   const alpine = cert('x5c-alpine-2000-2123.pem');
   for (const file of ['jws/jws_signature.sig', 'cose/cose_signature.sig']) {
     it(`${file} verifies at strict, and its payload describes the target bytes`, async () => {
-      const result = await evaluate(file, GROUP_B, { ca: [alpine], now: at('2025-01-01T00:00:00Z') });
+      const result = await evaluate(file, GROUP_B, {
+        ca: [alpine],
+        now: at('2025-01-01T00:00:00Z'),
+      });
       expect(result, true);
-      const target = vector('targets/sha256-19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0.json');
+      const target = vector(
+        'targets/sha256-19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0.json',
+      );
       assert.equal(target.byteLength, GROUP_B.size);
       assert.equal(result.signer?.fingerprintSha256, alpine.fingerprintSha256);
     });
     it(`${file} fails authenticity at strict under an unrelated anchor`, async () => {
-      const result = await evaluate(file, GROUP_B, { ca: [cert('new_e2e.crt')], now: at('2025-01-01T00:00:00Z') });
+      const result = await evaluate(file, GROUP_B, {
+        ca: [cert('new_e2e.crt')],
+        now: at('2025-01-01T00:00:00Z'),
+      });
       expect(result, false, ['authenticity']);
     });
     it(`${file} fails the certificate validity (authentic timestamp) after 2123`, async () => {
-      const result = await evaluate(file, GROUP_B, { ca: [alpine], now: at('2124-01-01T00:00:00Z') });
+      const result = await evaluate(file, GROUP_B, {
+        ca: [alpine],
+        now: at('2124-01-01T00:00:00Z'),
+      });
       expect(result, false, ['authenticTimestamp']);
     });
   }
@@ -201,7 +244,10 @@ describe('notation vectors, group B (self-signed signers, JWS and COSE)', () => 
     ];
     for (const [userMetadata, ok] of cases) {
       it(`${JSON.stringify(userMetadata)} ${ok ? 'passes' : 'fails'}`, async () => {
-        const result = await evaluate('jws/sig_env_with_metadata.json', METADATA_SUBJECT, { ...base, userMetadata });
+        const result = await evaluate('jws/sig_env_with_metadata.json', METADATA_SUBJECT, {
+          ...base,
+          userMetadata,
+        });
         expect(result, ok, ok ? [] : ['integrity']);
       });
     }
@@ -233,22 +279,50 @@ describe('notation vectors, group C (RFC 3161 timestamps)', () => {
   });
 
   it('withoutTimestamp.sig verifies without a tsa store and fails with one (always)', async () => {
-    expect(await evaluate('jws/withoutTimestamp.sig', GROUP_C, { ca: [cert('TestTimestamp.crt')], now }), true);
-    const result = await evaluate('jws/withoutTimestamp.sig', GROUP_C, withTsa('TestTimestamp.crt'));
+    expect(
+      await evaluate('jws/withoutTimestamp.sig', GROUP_C, { ca: [cert('TestTimestamp.crt')], now }),
+      true,
+    );
+    const result = await evaluate(
+      'jws/withoutTimestamp.sig',
+      GROUP_C,
+      withTsa('TestTimestamp.crt'),
+    );
     expect(result, false, ['authenticTimestamp']);
-    assert.match(check(result, 'authenticTimestamp').message!, /no timestamp countersignature was found/);
+    assert.match(
+      check(result, 'authenticTimestamp').message!,
+      /no timestamp countersignature was found/,
+    );
   });
 
   for (const file of ['jws/jwsWithTimestamp.sig', 'cose/coseWithTimestamp.sig']) {
     it(`${file} verifies, also after the certificate expires`, async () => {
       expect(await evaluate(file, GROUP_C, withTsa('TestTimestamp.crt')), true);
-      expect(await evaluate(file, GROUP_C, withTsa('TestTimestamp.crt', { now: at('2034-01-01T00:00:00Z') })), true);
+      expect(
+        await evaluate(
+          file,
+          GROUP_C,
+          withTsa('TestTimestamp.crt', { now: at('2034-01-01T00:00:00Z') }),
+        ),
+        true,
+      );
     });
     it(`${file} with afterCertExpiry verifies on the certificate's own validity`, async () => {
-      expect(await evaluate(file, GROUP_C, withTsa('TestTimestamp.crt', { verifyTimestamp: 'afterCertExpiry' })), true);
+      expect(
+        await evaluate(
+          file,
+          GROUP_C,
+          withTsa('TestTimestamp.crt', { verifyTimestamp: 'afterCertExpiry' }),
+        ),
+        true,
+      );
     });
     it(`${file} fails under an unrelated TSA root`, async () => {
-      const result = await evaluate(file, GROUP_C, withTsa('TestTimestamp.crt', { tsa: [cert('e2e.crt')] }));
+      const result = await evaluate(
+        file,
+        GROUP_C,
+        withTsa('TestTimestamp.crt', { tsa: [cert('e2e.crt')] }),
+      );
       expect(result, false, ['authenticTimestamp']);
     });
   }
@@ -257,7 +331,10 @@ describe('notation vectors, group C (RFC 3161 timestamps)', () => {
     it(`${file} verifies through its token long after the certificate expired`, async () => {
       const anchor = 'x5c-testTSA-2024-06-18.pem';
       expect(await evaluate(file, GROUP_C, withTsa(anchor)), true);
-      expect(await evaluate(file, GROUP_C, withTsa(anchor, { verifyTimestamp: 'afterCertExpiry' })), true);
+      expect(
+        await evaluate(file, GROUP_C, withTsa(anchor, { verifyTimestamp: 'afterCertExpiry' })),
+        true,
+      );
       const result = await evaluate(file, GROUP_C, { ca: [cert(anchor)], now });
       expect(result, false, ['authenticTimestamp']);
       assert.match(
@@ -270,14 +347,28 @@ describe('notation vectors, group C (RFC 3161 timestamps)', () => {
   }
 
   it('timestampBeforeNotBefore.sig fails: the timestamp is before the certificate notBefore', async () => {
-    const result = await evaluate('jws/timestampBeforeNotBefore.sig', GROUP_C, withTsa('TestTimestampNotYetValid.crt'));
+    const result = await evaluate(
+      'jws/timestampBeforeNotBefore.sig',
+      GROUP_C,
+      withTsa('TestTimestampNotYetValid.crt'),
+    );
     expect(result, false, ['authenticTimestamp']);
-    assert.match(check(result, 'authenticTimestamp').message!, /timestamp can be before certificate .*Fri, 18 Sep 2099 11:54:34 \+0000/);
+    assert.match(
+      check(result, 'authenticTimestamp').message!,
+      /timestamp can be before certificate .*Fri, 18 Sep 2099 11:54:34 \+0000/,
+    );
   });
 
   it('timestampAfterNotAfter.sig fails: the timestamp is after the certificate notAfter', async () => {
-    const result = await evaluate('cose/timestampAfterNotAfter.sig', GROUP_C, withTsa('x5c-testTSA-2000-2001.pem'));
+    const result = await evaluate(
+      'cose/timestampAfterNotAfter.sig',
+      GROUP_C,
+      withTsa('x5c-testTSA-2000-2001.pem'),
+    );
     expect(result, false, ['authenticTimestamp']);
-    assert.match(check(result, 'authenticTimestamp').message!, /timestamp can be after certificate .*Tue, 18 Sep 2001 11:54:34 \+0000/);
+    assert.match(
+      check(result, 'authenticTimestamp').message!,
+      /timestamp can be after certificate .*Tue, 18 Sep 2001 11:54:34 \+0000/,
+    );
   });
 });
