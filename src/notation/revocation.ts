@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   BasicOCSPResponse,
@@ -143,16 +145,48 @@ export class RevocationChecker {
     return { status: 'unknown', why: reasons.join('; ') };
   }
 
-  async #fetch(url: string, init: RequestInit): Promise<Buffer> {
-    const response = await fetch(url, {
-      ...init,
-      redirect: 'error',
-      signal: AbortSignal.timeout(this.#timeoutMs),
+  /**
+   * One request on its own connection (no keep-alive): OCSP responders such as `openssl ocsp`
+   * serve one connection at a time, and revocation requests are rare.
+   */
+  #fetch(
+    url: string,
+    init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: Buffer },
+  ): Promise<Buffer> {
+    const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+    return new Promise<Buffer>((resolve, reject) => {
+      const req = send(
+        url,
+        {
+          method: init.method,
+          headers: init.headers ?? {},
+          agent: false,
+          timeout: this.#timeoutMs,
+        },
+        (res) => {
+          if (res.statusCode !== 200) {
+            res.resume();
+            reject(new Error(`HTTP ${res.statusCode ?? '?'}`));
+            return;
+          }
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.byteLength;
+            if (size > MAX_RESPONSE_BYTES) {
+              req.destroy(new Error('response too large'));
+              return;
+            }
+            chunks.push(chunk);
+          });
+          res.on('end', () => resolve(Buffer.concat(chunks)));
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.#timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(init.body);
     });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const body = Buffer.from(await response.arrayBuffer());
-    if (body.byteLength > MAX_RESPONSE_BYTES) throw new Error('response too large');
-    return body;
   }
 
   async #ocsp(url: string, cert: Certificate, issuer: Certificate, now: Date): Promise<Status> {
