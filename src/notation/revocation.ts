@@ -272,6 +272,14 @@ export class RevocationChecker {
     let cached = this.#crls.get(url);
     if (cached === undefined || (cached.nextUpdate !== undefined && cached.nextUpdate < now)) {
       const crl = AsnConvert.parse(await this.#fetch(url, { method: 'GET' }), CertificateList);
+      const issuerName = AsnConvert.parse(issuer.der, AsnCertificate).tbsCertificate.subject;
+      if (
+        !Buffer.from(AsnConvert.serialize(crl.tbsCertList.issuer)).equals(
+          Buffer.from(AsnConvert.serialize(issuerName)),
+        )
+      ) {
+        return { status: 'unknown', why: "CRL is not issued by the certificate's issuer" };
+      }
       const tbs = new Uint8Array(crl.tbsCertListRaw ?? AsnConvert.serialize(crl.tbsCertList));
       if (
         verifyPkixSignature(
