@@ -45,6 +45,14 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
 /** Third-party packages each module may import. */
 const ALLOWED_PACKAGES: Readonly<Record<string, readonly string[]>> = {
   x509: ['@peculiar/asn1-schema', '@peculiar/asn1-x509', '@peculiar/x509', 'reflect-metadata'],
+  notation: [
+    'cbor2',
+    '@peculiar/asn1-cms',
+    '@peculiar/asn1-ocsp',
+    '@peculiar/asn1-schema',
+    '@peculiar/asn1-tsp',
+    '@peculiar/asn1-x509',
+  ],
   remote: ['undici'],
   registry: ['jose', 'bcryptjs'],
   docker: ['tar-stream'],

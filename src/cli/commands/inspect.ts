@@ -1,6 +1,11 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../errors.js';
 import { MAX_SIGNATURE_BYTES, describeKey } from '../../signature/index.js';
+import {
+  MAX_ENVELOPE_BYTES,
+  describeNotationEnvelope,
+  sniffEnvelopeMediaType,
+} from '../../notation/index.js';
 import { Certificate } from '../../x509/index.js';
 import { readInput } from '../input.js';
 import { type OutputFormat, print, printJson } from '../output.js';
@@ -30,8 +35,9 @@ function decodePart(part: string, what: string): Record<string, unknown> {
 
 function describeCertificate(entry: unknown, index: number): Record<string, unknown> {
   try {
-    if (typeof entry !== 'string') throw new Error('not a string');
-    const cert = new Certificate(Buffer.from(entry, 'base64'));
+    if (typeof entry !== 'string' && !(entry instanceof Uint8Array))
+      throw new Error('not a string');
+    const cert = new Certificate(typeof entry === 'string' ? Buffer.from(entry, 'base64') : entry);
     return {
       index,
       subject: cert.subject,
@@ -49,6 +55,50 @@ function describeCertificate(entry: unknown, index: number): Record<string, unkn
   }
 }
 
+function printCertificates(certificates: readonly Record<string, unknown>[]): void {
+  for (const cert of certificates) {
+    print(`Certificate ${String(cert['index'])}${cert['index'] === 0 ? ' (signing)' : ''}`);
+    for (const [k, v] of Object.entries(cert)) {
+      if (k !== 'index') print(`  ${k}: ${Array.isArray(v) ? v.join(', ') || '-' : String(v)}`);
+    }
+  }
+}
+
+function show(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/** Prints a Notary Project envelope: its headers, payload and certificate chain. */
+function inspectEnvelope(
+  envelope: ReturnType<typeof describeNotationEnvelope>,
+  output: OutputFormat,
+): void {
+  const certificates = envelope.certificates.map(describeCertificate);
+  if (output === 'json') {
+    printJson({
+      format: envelope.mediaType,
+      protectedHeader: envelope.protectedHeader,
+      unprotectedHeader: envelope.unprotectedHeader,
+      payload: envelope.payload,
+      certificates,
+      signatureBytes: envelope.signatureBytes,
+      ...(envelope.timestampTokenBytes !== undefined
+        ? { timestampTokenBytes: envelope.timestampTokenBytes }
+        : {}),
+    });
+    return;
+  }
+  print(`Envelope: ${envelope.mediaType} (Notary Project)`);
+  print('Protected header');
+  for (const [k, v] of Object.entries(envelope.protectedHeader)) print(`  ${k}: ${show(v)}`);
+  print('Unprotected header');
+  for (const [k, v] of Object.entries(envelope.unprotectedHeader)) print(`  ${k}: ${show(v)}`);
+  print('Payload');
+  print(`  ${show(envelope.payload)}`);
+  printCertificates(certificates);
+  print(`Signature: ${envelope.signatureBytes} bytes`);
+}
+
 /**
  * Decodes a signature for people, without verifying it: even a signature that would be
  * refused (unknown alg, bad crit) is shown, so that users can see why.
@@ -60,9 +110,24 @@ export function registerInspect(program: Command): void {
     .argument('<signature>', 'signature file, or - for standard input')
     .option('--output <format>', 'text or json', outputFormat, 'text')
     .action(async (path: string, flags: InspectFlags) => {
-      const text = (await readInput(path, MAX_SIGNATURE_BYTES, 'signature'))
-        .toString('latin1')
-        .trimEnd();
+      const bytes = await readInput(
+        path,
+        Math.max(MAX_SIGNATURE_BYTES, MAX_ENVELOPE_BYTES),
+        'signature',
+      );
+      // Notary Project envelopes (JWS JSON, COSE_Sign1) are recognized by their first byte.
+      const envelopeType = sniffEnvelopeMediaType(bytes);
+      if (envelopeType !== undefined) {
+        inspectEnvelope(describeNotationEnvelope(bytes, envelopeType), flags.output);
+        return;
+      }
+      if (bytes.byteLength > MAX_SIGNATURE_BYTES) {
+        throw new InvalidInputError(
+          'NV2_ERR_SIGNATURE_TOO_LARGE',
+          `${path} exceeds ${MAX_SIGNATURE_BYTES} bytes`,
+        );
+      }
+      const text = bytes.toString('latin1').trimEnd();
       const parts = text.split('.');
       if (parts.length !== 3) {
         throw new InvalidInputError(
@@ -103,12 +168,7 @@ export function registerInspect(program: Command): void {
           );
         }
       }
-      for (const cert of certificates) {
-        print(`Certificate ${String(cert['index'])}${cert['index'] === 0 ? ' (signing)' : ''}`);
-        for (const [k, v] of Object.entries(cert)) {
-          if (k !== 'index') print(`  ${k}: ${Array.isArray(v) ? v.join(', ') || '-' : String(v)}`);
-        }
-      }
+      printCertificates(certificates);
       print(`Signature: ${signatureBytes} bytes`);
     });
 }

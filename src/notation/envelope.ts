@@ -1,0 +1,263 @@
+import { VerificationFailedError } from '../errors.js';
+import { Certificate, KeyUsageFlags, checkPathStructure } from '../x509/index.js';
+import { type NotationAlgorithm, notationAlgorithmOf, verifyBytes } from './algorithms.js';
+import {
+  Headers,
+  MAX_CHAIN_CERTIFICATES,
+  NotationMediaTypes,
+  SIGNING_SCHEMES,
+  type SigningScheme,
+} from './constants.js';
+
+/** A parsed Notary Project envelope, JWS or COSE alike. Parsing checks form, not trust. */
+export interface NotationEnvelope {
+  readonly format: 'jws' | 'cose';
+  readonly mediaType: string;
+  readonly algorithm: NotationAlgorithm;
+  /** `cty`: always the Notary Project payload media type. */
+  readonly contentType: string;
+  readonly payload: Buffer;
+  readonly signingScheme: SigningScheme;
+  readonly signingTime?: Date;
+  readonly authenticSigningTime?: Date;
+  readonly expiry?: Date;
+  readonly verificationPlugin?: string;
+  readonly verificationPluginMinVersion?: string;
+  /** Protected header entries that are not Notary Project headers. */
+  readonly extendedAttributes: Readonly<Record<string, unknown>>;
+  /** `crit`, as written. */
+  readonly critical: readonly string[];
+  /** Signing certificate first. */
+  readonly certificateChain: readonly Certificate[];
+  readonly signingAgent?: string;
+  /** RFC 3161 timestamp token (DER CMS SignedData) over `signature`. */
+  readonly timestampToken?: Buffer;
+  readonly signature: Buffer;
+  /** The bytes the signature is computed over. */
+  readonly signingInput: Buffer;
+}
+
+/** Headers a verifier understands when they are listed in `crit`. */
+const UNDERSTOOD_CRITICAL: ReadonlySet<string> = new Set([
+  Headers.signingScheme,
+  Headers.expiry,
+  Headers.authenticSigningTime,
+  Headers.verificationPlugin,
+  Headers.verificationPluginMinVersion,
+]);
+
+/** Headers that, when present, must be listed in `crit`. */
+const MUST_BE_CRITICAL = [
+  Headers.signingScheme,
+  Headers.expiry,
+  Headers.authenticSigningTime,
+  Headers.verificationPlugin,
+  Headers.verificationPluginMinVersion,
+] as const;
+
+export function malformed(message: string): VerificationFailedError {
+  return new VerificationFailedError('NV2_ERR_SIGNATURE_MALFORMED', message);
+}
+
+/** The protected header's Notary Project fields, read by the format's parser. */
+export interface SignedAttributes {
+  readonly contentType: unknown;
+  readonly critical: unknown;
+  readonly signingScheme: unknown;
+  readonly signingTime: Date | undefined;
+  readonly authenticSigningTime: Date | undefined;
+  readonly expiry: Date | undefined;
+  readonly verificationPlugin: unknown;
+  readonly verificationPluginMinVersion: unknown;
+  /** Names of every entry present in the protected header. */
+  readonly present: ReadonlySet<string>;
+}
+
+/**
+ * Applies the specification's rules to the signed attributes: `cty`, the scheme and its
+ * required time, `crit` listing exactly understood headers and every header that must be
+ * critical, expiry after signing time.
+ *
+ * @throws VerificationFailedError NV2_ERR_SIGNATURE_MALFORMED, NV2_ERR_SIGNATURE_CRIT
+ */
+export function checkSignedAttributes(attrs: SignedAttributes): {
+  scheme: SigningScheme;
+  critical: string[];
+} {
+  if (attrs.contentType !== NotationMediaTypes.payload) {
+    throw malformed(`signature content type (cty) must be ${NotationMediaTypes.payload}`);
+  }
+  const scheme = attrs.signingScheme;
+  if (!(SIGNING_SCHEMES as readonly unknown[]).includes(scheme)) {
+    throw malformed(
+      `signing scheme ${JSON.stringify(scheme)} is not one of ${SIGNING_SCHEMES.join(', ')}`,
+    );
+  }
+  const crit = attrs.critical;
+  if (!Array.isArray(crit) || crit.length === 0 || !crit.every((c) => typeof c === 'string')) {
+    throw new VerificationFailedError(
+      'NV2_ERR_SIGNATURE_CRIT',
+      'crit must be a non-empty list of header names',
+    );
+  }
+  const critical = crit as string[];
+  if (new Set(critical).size !== critical.length) {
+    throw new VerificationFailedError('NV2_ERR_SIGNATURE_CRIT', 'crit lists a header twice');
+  }
+  for (const name of critical) {
+    if (!attrs.present.has(name)) {
+      throw new VerificationFailedError(
+        'NV2_ERR_SIGNATURE_CRIT',
+        `crit lists ${name}, which the protected header lacks`,
+      );
+    }
+    if (!UNDERSTOOD_CRITICAL.has(name)) {
+      throw new VerificationFailedError(
+        'NV2_ERR_SIGNATURE_CRIT',
+        `critical header ${name} is not understood by this verifier`,
+      );
+    }
+  }
+  for (const name of MUST_BE_CRITICAL) {
+    if (attrs.present.has(name) && !critical.includes(name)) {
+      throw new VerificationFailedError(
+        'NV2_ERR_SIGNATURE_CRIT',
+        `header ${name} must be listed in crit`,
+      );
+    }
+  }
+  for (const [name, value] of [
+    [Headers.verificationPlugin, attrs.verificationPlugin],
+    [Headers.verificationPluginMinVersion, attrs.verificationPluginMinVersion],
+  ] as const) {
+    if (attrs.present.has(name) && (typeof value !== 'string' || value === '')) {
+      throw malformed(`${name} must be a non-empty string`);
+    }
+  }
+  if (attrs.present.has(Headers.signingTime) && attrs.signingTime === undefined) {
+    throw malformed(`${Headers.signingTime} is not a valid time`);
+  }
+  if (attrs.present.has(Headers.authenticSigningTime) && attrs.authenticSigningTime === undefined) {
+    throw malformed(`${Headers.authenticSigningTime} is not a valid time`);
+  }
+  if (attrs.present.has(Headers.expiry) && attrs.expiry === undefined) {
+    throw malformed(`${Headers.expiry} is not a valid time`);
+  }
+  if (scheme === 'notary.x509') {
+    if (attrs.signingTime === undefined)
+      throw malformed(`scheme notary.x509 requires ${Headers.signingTime}`);
+    if (attrs.present.has(Headers.authenticSigningTime)) {
+      throw malformed(`scheme notary.x509 must not carry ${Headers.authenticSigningTime}`);
+    }
+  } else if (attrs.authenticSigningTime === undefined) {
+    throw malformed(`scheme notary.x509.signingAuthority requires ${Headers.authenticSigningTime}`);
+  }
+  const signedAt = attrs.authenticSigningTime ?? attrs.signingTime;
+  if (attrs.expiry !== undefined && signedAt !== undefined && attrs.expiry <= signedAt) {
+    throw malformed('signature expiry is not after its signing time');
+  }
+  return { scheme: scheme as SigningScheme, critical };
+}
+
+/** Parses the DER certificates of `x5c` / `x5chain`. */
+export function parseChain(ders: readonly Uint8Array[]): Certificate[] {
+  if (ders.length === 0) throw malformed('signature carries no certificate chain');
+  if (ders.length > MAX_CHAIN_CERTIFICATES) {
+    throw malformed(
+      `certificate chain has ${ders.length} certificates; at most ${MAX_CHAIN_CERTIFICATES} are accepted`,
+    );
+  }
+  return ders.map((der, i) => {
+    try {
+      return new Certificate(der);
+    } catch {
+      throw malformed(`certificate ${i} of the chain is not a DER X.509 certificate`);
+    }
+  });
+}
+
+const EKU = {
+  any: '2.5.29.37.0',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  codeSigning: '1.3.6.1.5.5.7.3.3',
+  emailProtection: '1.3.6.1.5.5.7.3.4',
+  timeStamping: '1.3.6.1.5.5.7.3.8',
+  ocspSigning: '1.3.6.1.5.5.7.3.9',
+} as const;
+
+/**
+ * Why `chain` is not a valid code-signing chain (Notary Project certificate requirements),
+ * or undefined: ordered signing certificate first, each certificate issued (name and
+ * signature) by the next, ending in a self-signed root; the signing certificate not a CA,
+ * with digitalSignature and without keyCertSign, an extended key usage (if any) for code
+ * signing; CA certificates with basic constraints, keyCertSign and path lengths respected.
+ */
+export function codeSigningChainProblem(chain: readonly Certificate[]): string | undefined {
+  const leaf = chain[0]!;
+  if (leaf.isCA && chain.length > 1)
+    return `signing certificate "${leaf.subject}" is a CA certificate`;
+  if (leaf.keyUsage === undefined || !leaf.allowsKeyUsage(KeyUsageFlags.digitalSignature)) {
+    return `signing certificate "${leaf.subject}" must have key usage digitalSignature`;
+  }
+  if (chain.length > 1 && leaf.allowsKeyUsage(KeyUsageFlags.keyCertSign)) {
+    return `signing certificate "${leaf.subject}" must not have key usage keyCertSign`;
+  }
+  const eku = leaf.extendedKeyUsage;
+  if (eku !== undefined && eku.length > 0) {
+    for (const [name, oid] of [
+      ['anyExtendedKeyUsage', EKU.any],
+      ['serverAuth', EKU.serverAuth],
+      ['emailProtection', EKU.emailProtection],
+      ['timeStamping', EKU.timeStamping],
+      ['OCSPSigning', EKU.ocspSigning],
+    ] as const) {
+      if (eku.includes(oid))
+        return `signing certificate "${leaf.subject}" has extended key usage ${name}`;
+    }
+    if (!eku.includes(EKU.codeSigning)) {
+      return `signing certificate "${leaf.subject}" has an extended key usage without codeSigning`;
+    }
+  }
+  for (let i = 0; i + 1 < chain.length; i++) {
+    if (!chain[i]!.isIssuedBy(chain[i + 1]!)) {
+      return `certificate chain is not ordered: "${chain[i]!.subject}" is not issued by "${chain[i + 1]!.subject}"`;
+    }
+  }
+  const root = chain[chain.length - 1]!;
+  if (!root.isIssuedBy(root)) {
+    return `certificate chain does not end in a self-signed root: "${root.subject}" is issued by "${root.issuer}"`;
+  }
+  const structural = checkPathStructure(chain);
+  return structural?.message;
+}
+
+/**
+ * Integrity of an envelope as the specification defines it: the signature verifies under the
+ * signing certificate's key, `alg` is the one that key calls for, and the chain is a valid
+ * code-signing chain.
+ *
+ * @throws VerificationFailedError NV2_ERR_SIGNATURE_ALGORITHM, NV2_ERR_SIGNATURE_INVALID
+ */
+export function verifyEnvelopeSignature(envelope: NotationEnvelope): void {
+  const leaf = envelope.certificateChain[0]!;
+  const expected = notationAlgorithmOf(leaf.publicKey);
+  if (expected !== envelope.algorithm) {
+    throw new VerificationFailedError(
+      'NV2_ERR_SIGNATURE_ALGORITHM',
+      `signature algorithm ${envelope.algorithm} does not match the signing certificate's key (${expected ?? 'not allowed by the specification'})`,
+    );
+  }
+  if (!verifyBytes(envelope.algorithm, leaf.publicKey, envelope.signingInput, envelope.signature)) {
+    throw new VerificationFailedError(
+      'NV2_ERR_SIGNATURE_INVALID',
+      `signature does not verify under the key of "${leaf.subject}"`,
+    );
+  }
+  const problem = codeSigningChainProblem(envelope.certificateChain);
+  if (problem !== undefined) {
+    throw new VerificationFailedError(
+      'NV2_ERR_SIGNATURE_INVALID',
+      `certificate chain is invalid: ${problem}`,
+    );
+  }
+}
