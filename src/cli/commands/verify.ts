@@ -275,8 +275,24 @@ export async function verifyByPolicy(
   if (flags.output !== 'json') {
     for (const warning of result.warnings) warn(warning);
     if (flags.explain === true) process.stderr.write(explain(result));
+    else if (result.level !== 'skip') process.stderr.write(summary(result));
   }
   return result;
+}
+
+/** What was found and what verified, as the -c/--ca-cert path says it. */
+function summary(result: PolicyVerification): string {
+  const n = result.signatures.length;
+  const lines = [
+    `${n} signature${n === 1 ? '' : 's'} found, ${result.verifiedSignatures.length} verified under the trust policy "${result.statement.name}" (${result.level})`,
+  ];
+  for (const s of result.verifiedSignatures) {
+    const signer = s.evaluation?.signer?.subject;
+    lines.push(
+      `  ${s.manifest.digest}: verified${signer !== undefined ? `, signed by ${signer}` : ''}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 function checkMark(passed: boolean | undefined): string {

@@ -306,7 +306,7 @@ export async function playStory(
     ['copy', `oci-layout:${join(layouts, 'net-monitor-unsigned')}:v2`, movedRef],
     'succeeds',
   );
-  await session.nv2(['verify', movedRef], 'is refused', ['no']);
+  await session.nv2(['verify', movedRef], 'is refused', ['NV2_ERR_NO_SIGNATURE']);
 
   session.heading('A tampered signature is refused');
   const forgedRef = `${pub}/mallory/net-monitor:v1`;
@@ -332,7 +332,7 @@ export async function playStory(
   await writeFile(jwsPath, `${jws.slice(0, lastDot + 5)}${flipped}${jws.slice(lastDot + 6)}`);
   session.say('(one character of the signature value changed)');
   await session.nv2(['push', '-f', jwsPath, forgedRef], 'succeeds');
-  await session.nv2(['verify', forgedRef], 'is refused');
+  await session.nv2(['verify', forgedRef], 'is refused', ['integrity']);
 
   const acmeRef = `${acme}/software/net-monitor:v1`;
   session.heading('ACME copies net-monitor into its own registry, signatures and SBOM included');
