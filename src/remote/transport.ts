@@ -48,6 +48,35 @@ function headersOf(res: IncomingMessage): TransportResponse['headers'] {
   };
 }
 
+/** Bodies up to this size are drained when abandoned, so that their connection is reused. */
+const DRAIN_MAX_BYTES = 64 * 1024;
+
+/**
+ * A response body whose iterator, returned before the end (a body discarded unread or read in
+ * part), releases the connection: small bodies are drained so the connection goes back to
+ * the pool, larger ones are destroyed. (A stream's own iterator, returned before its first
+ * read, does neither, and the connection would stay busy until the process exits.)
+ */
+function bodyOf(res: IncomingMessage): AsyncIterable<Uint8Array> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+      const inner = res[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+      return {
+        next: () => inner.next(),
+        async return() {
+          if (!res.readableEnded) {
+            const length = Number(res.headers['content-length'] ?? Number.NaN);
+            if (res.complete || length <= DRAIN_MAX_BYTES) res.resume();
+            else res.destroy();
+          }
+          await inner.return?.();
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
+}
+
 /**
  * Creates the node:http transport.
  *
@@ -93,7 +122,7 @@ export function createNodeTransport(options: NodeTransportOptions = {}): NodeTra
         resolve({
           status: res.statusCode ?? 0,
           headers: headersOf(res),
-          body: empty ? null : res,
+          body: empty ? null : bodyOf(res),
         });
       });
       req.end(init.body);
