@@ -1,7 +1,7 @@
 /**
  * Turns a command-line argument into a content Target: `oci-layout:DIR[:TAG|@DIGEST]`, or a
  * registry reference (plain, `docker://REF` or `oci://REF`). `file:` targets are offline
- * manifests, handled by `sign`/`verify` themselves. The registry client (undici) is loaded
+ * manifests, handled by `sign`/`verify` themselves. The registry client is loaded
  * only when a registry reference is opened, so that offline commands start fast.
  */
 import type { Command } from 'commander';
@@ -9,7 +9,7 @@ import type { ReferrerLister, Target } from '../content/index.js';
 import { openOciLayout, parseOciLayoutLocator } from '../content/index.js';
 import { InvalidInputError } from '../errors.js';
 import { formatReference, parseReference, withDefaultTag } from '../oci/index.js';
-import type { RegistryClient } from '../remote/index.js';
+import type { ManifestPreference, RegistryClient } from '../remote/index.js';
 import { warn } from './output.js';
 
 /** Flags every command that talks to a registry takes. */
@@ -19,7 +19,12 @@ export interface RemoteFlags {
   caFile?: string;
   username?: string;
   password?: string;
+  /** Where signatures are looked up (`--signature-repository`), else NV2_SIGNATURE_REPOSITORY. */
+  signatureRepository?: string;
 }
+
+/** The environment variable naming a signature repository (cosign's `COSIGN_REPOSITORY`). */
+export const SIGNATURE_REPOSITORY_ENV = 'NV2_SIGNATURE_REPOSITORY';
 
 /** Adds the registry flags (`--plain-http`, `--insecure`, `--ca-file`, `-u`, `-p`) to a command. */
 export function addRemoteOptions(command: Command): Command {
@@ -63,14 +68,25 @@ function fileTarget(argument: string): InvalidInputError {
   );
 }
 
+/** A registry reference argument without its prefix, and the manifest form the prefix prefers. */
+export interface RegistryArgument {
+  readonly reference: string;
+  /** `oci://` prefers OCI manifest media types, `docker://` Docker ones; none without a prefix. */
+  readonly preference?: ManifestPreference;
+}
+
 /**
- * The registry reference an argument names: `docker://` and `oci://` prefixes stripped.
- * (`oci://` is accepted for the prototype's sake; the client asks for every manifest media
- * type either way, and the registry's answer decides which one is resolved.)
+ * The registry reference an argument names: `docker://REF` and `oci://REF` (the prototype's
+ * forms) ask the registry for Docker resp. OCI manifest media types first, plain `REF` for
+ * either alike; a registry that holds only the other form still answers with it.
  */
-export function registryReference(argument: string): string {
-  for (const prefix of ['docker://', 'oci://']) {
-    if (argument.startsWith(prefix)) return argument.slice(prefix.length);
+export function parseRegistryArgument(argument: string): RegistryArgument {
+  for (const [prefix, preference] of [
+    ['docker://', 'docker'],
+    ['oci://', 'oci'],
+  ] as const) {
+    if (argument.startsWith(prefix))
+      return { reference: argument.slice(prefix.length), preference };
   }
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//.exec(argument)?.[1];
   if (scheme !== undefined) {
@@ -79,7 +95,68 @@ export function registryReference(argument: string): string {
       `unsupported target ${JSON.stringify(argument)}: use REF, docker://REF, oci://REF or oci-layout:DIR[:TAG|@DIGEST]`,
     );
   }
-  return argument;
+  return { reference: argument };
+}
+
+/** The registry reference an argument names: `docker://` and `oci://` prefixes stripped. */
+export function registryReference(argument: string): string {
+  return parseRegistryArgument(argument).reference;
+}
+
+/** Credentials given as `USER:PASSWORD` (`--src-creds`, `--dest-creds`, as skopeo takes them). */
+export interface Creds {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** Commander parser of a `USER:PASSWORD` option. */
+export function parseCreds(value: string): Creds {
+  const colon = value.indexOf(':');
+  if (colon <= 0 || colon === value.length - 1) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      'credentials must be USER:PASSWORD, both non-empty',
+    );
+  }
+  return { username: value.slice(0, colon), password: value.slice(colon + 1) };
+}
+
+/** Adds `--signature-repository` (where signatures are looked up) to a command. */
+export function addSignatureRepositoryOption(
+  command: Command,
+  what = 'look for signatures in this repository',
+): Command {
+  return command.option(
+    '--signature-repository <repo>',
+    `${what} (REPO or oci-layout:DIR), not beside the artifact; else $${SIGNATURE_REPOSITORY_ENV}`,
+  );
+}
+
+/** The signature repository a command run names: the flag, else $NV2_SIGNATURE_REPOSITORY. */
+export function signatureRepositoryOf(
+  flags: RemoteFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  const named = flags.signatureRepository ?? env[SIGNATURE_REPOSITORY_ENV];
+  return named === undefined || named === '' ? undefined : named;
+}
+
+/**
+ * Opens the signature repository of a command run, when one is named: a registry repository
+ * (a tag or digest in the name is ignored) or an OCI layout. Undefined when none is named, so
+ * signatures are looked up beside the artifact.
+ *
+ * @example
+ * const signatures = await openSignatureRepository(opener, flags);
+ * await listSignatures(opened.target, subject, signatures ? { signatureTarget: signatures.target } : {});
+ */
+export async function openSignatureRepository(
+  opener: TargetOpener,
+  flags: RemoteFlags,
+  options: OpenOptions = {},
+): Promise<OpenedTarget | undefined> {
+  const named = signatureRepositoryOf(flags);
+  return named === undefined ? undefined : opener.open(named, options);
 }
 
 /** Creates a target opener for a command's flags. */
@@ -116,9 +193,13 @@ export function createTargetOpener(flags: RemoteFlags): TargetOpener {
         const target = await openOciLayout(locator.dir, { create: options.create === true });
         return { target, reference: locator.reference, name: argument, remote: false };
       }
-      const ref = withDefaultTag(parseReference(registryReference(argument)));
+      const parsed = parseRegistryArgument(argument);
+      const ref = withDefaultTag(parseReference(parsed.reference));
       const remote = await import('../remote/index.js');
-      const target = remote.Repository.fromReference(ref, { client: await getClient() });
+      const target = remote.Repository.fromReference(ref, {
+        client: await getClient(),
+        ...(parsed.preference !== undefined ? { manifestPreference: parsed.preference } : {}),
+      });
       return {
         target,
         reference: ref.digest ?? ref.tag,

@@ -40,6 +40,11 @@ export interface CopyOptions {
    * an SBOM nor the SBOM's signatures. Default: every referrer.
    */
   readonly artifactTypes?: readonly string[];
+  /**
+   * Where the referrers are (a signature repository, as cosign's `COSIGN_REPOSITORY`): they
+   * are listed and read there instead of in `src`, at every level. Default `src`.
+   */
+  readonly referrersSource?: ReadOnlyTarget & ReferrerLister;
   /** Transfers at once (default `DEFAULT_COPY_CONCURRENCY`), at least 1. */
   readonly concurrency?: number;
   /** Called after each node is copied or skipped. It must not throw. */
@@ -169,17 +174,17 @@ export async function copy(
     options.onProgress?.({ type, kind, descriptor: d });
   }
 
-  async function copyBlob(blob: Descriptor): Promise<void> {
+  async function copyBlob(blob: Descriptor, from: ReadOnlyTarget): Promise<void> {
     if (await limit(() => dst.exists(blob))) return report('skipped', 'blob', blob);
     if (
       FOREIGN_LAYER_MEDIA_TYPES.has(blob.mediaType) &&
       'urls' in blob &&
-      !(await limit(() => src.exists(blob)))
+      !(await limit(() => from.exists(blob)))
     ) {
       return report('skipped', 'blob', blob);
     }
     await limit(async () => {
-      const stream = await src.fetch(blob);
+      const stream = await from.fetch(blob);
       try {
         await dst.push(blob, stream);
       } finally {
@@ -189,7 +194,7 @@ export async function copy(
     report('copied', 'blob', blob);
   }
 
-  async function copyManifest(manifest: Descriptor): Promise<void> {
+  async function copyManifest(manifest: Descriptor, from: ReadOnlyTarget): Promise<void> {
     if (manifest.size > MAX_MANIFEST_BYTES) {
       throw new InvalidInputError(
         'NV2_ERR_FILE_TOO_LARGE',
@@ -197,7 +202,7 @@ export async function copy(
       );
     }
     const bytes = await limit(async () => {
-      const stream = await src.fetch(manifest);
+      const stream = await from.fetch(manifest);
       try {
         // Verified here too: the children about to be copied come from these bytes.
         return await readBoundedStream(
@@ -210,7 +215,7 @@ export async function copy(
       }
     });
     const facts = parseManifest(bytes, manifest.mediaType);
-    await settleAll(facts.children.map(copyNode));
+    await settleAll(facts.children.map((child) => copyNode(child, from)));
     if (await limit(() => dst.exists(manifest))) report('skipped', 'manifest', manifest);
     else {
       await limit(() => dst.push(manifest, bytes));
@@ -219,10 +224,10 @@ export async function copy(
     manifests.push(manifest);
   }
 
-  function copyNode(node: Descriptor): Promise<void> {
+  function copyNode(node: Descriptor, from: ReadOnlyTarget): Promise<void> {
     let done = nodes.get(node.digest);
     if (done === undefined) {
-      done = isManifestMediaType(node.mediaType) ? copyManifest(node) : copyBlob(node);
+      done = isManifestMediaType(node.mediaType) ? copyManifest(node, from) : copyBlob(node, from);
       nodes.set(node.digest, done);
     }
     return done;
@@ -238,17 +243,18 @@ export async function copy(
     return types === undefined ? found : found.filter((r) => types.includes(r.artifactType ?? ''));
   }
 
-  await copyNode(root);
+  await copyNode(root, src);
   const referrers: Descriptor[] = [];
-  if (options.referrers !== false && hasReferrers(src)) {
+  const lister = options.referrersSource ?? src;
+  if (options.referrers !== false && hasReferrers(lister)) {
     // `manifests` grows while this runs: each referrer's graph adds its own manifests, whose
     // referrers are then listed in turn. Digests make cycles impossible; `nodes` skips repeats.
     for (let i = 0; i < manifests.length; i++) {
-      const found = (await referrersOf(src, manifests[i]!)).filter(
+      const found = (await referrersOf(lister, manifests[i]!)).filter(
         (r, j, all) => !nodes.has(r.digest) && all.findIndex((o) => o.digest === r.digest) === j,
       );
       referrers.push(...found);
-      await settleAll(found.map(copyNode));
+      await settleAll(found.map((r) => copyNode(r, lister)));
     }
   }
   if (tag !== undefined) await dst.tag(root, tag);

@@ -10,6 +10,11 @@ export const DEFAULT_DISCOVER_DEPTH = 8;
 export interface DiscoverOptions {
   /** List only referrers of this artifact type at the first level (deeper levels list all). */
   readonly artifactType?: string;
+  /**
+   * Where the referrers are, when not beside the artifact (a signature repository): the tree
+   * is listed there, at every level, instead of in `target`.
+   */
+  readonly referrersTarget?: ReferrerLister;
   /** Levels of referrers to follow (default `DEFAULT_DISCOVER_DEPTH`), at least 1. */
   readonly maxDepth?: number;
 }
@@ -34,18 +39,21 @@ async function children(
     plain(subject),
     artifactType !== undefined ? { artifactType } : {},
   );
-  const nodes: ReferrerNode[] = [];
+  const kept: Descriptor[] = [];
   for (const descriptor of found) {
     const type = descriptor.artifactType;
     if (artifactType !== undefined && type !== undefined && type !== artifactType) continue;
     if (seen.has(descriptor.digest)) continue;
     seen.add(descriptor.digest);
-    nodes.push({
+    kept.push(descriptor);
+  }
+  // Siblings' subtrees are listed at once: one round trip per level, not per referrer.
+  return Promise.all(
+    kept.map(async (descriptor) => ({
       descriptor,
       referrers: await children(target, descriptor, depth + 1, maxDepth, seen, undefined),
-    });
-  }
-  return nodes;
+    })),
+  );
 }
 
 /**
@@ -60,7 +68,7 @@ export async function discover(
   reference: string,
   options: DiscoverOptions = {},
 ): Promise<ReferrerNode> {
-  const lister = requireReferrers(target);
+  const lister = requireReferrers(options.referrersTarget ?? target);
   const descriptor = await target.resolve(reference);
   const maxDepth = options.maxDepth ?? DEFAULT_DISCOVER_DEPTH;
   const seen = new Set<string>([descriptor.digest]);

@@ -11,7 +11,7 @@
 export { DEFAULT_DISCOVER_DEPTH, discover } from './discover.js';
 export type { DiscoverOptions, ReferrerNode } from './discover.js';
 export { listSignatures } from './list.js';
-export type { SignatureEntry } from './list.js';
+export type { ListSignaturesOptions, SignatureEntry } from './list.js';
 export { CREATED_ANNOTATION, EMPTY_CONFIG, EMPTY_CONFIG_DESCRIPTOR } from './manifest.js';
 export { pushSignature, signArtifact } from './sign.js';
 export type { PushSignatureOptions, SignArtifactOptions, SignedArtifact } from './sign.js';

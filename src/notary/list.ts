@@ -75,8 +75,18 @@ async function readEntry(target: ReadOnlyTarget, manifest: Descriptor): Promise<
   }
 }
 
+/** Options of `listSignatures`. */
+export interface ListSignaturesOptions {
+  /**
+   * Where the signatures are, when not beside the artifact (a signature repository, as
+   * cosign's `COSIGN_REPOSITORY`, filled by `sign --push-reference`): they are listed and read
+   * there instead of in `target`.
+   */
+  readonly signatureTarget?: ReadOnlyTarget & ReferrerLister;
+}
+
 /**
- * The nv2 signatures of `subject` in `target`: its referrers with artifactType
+ * The nv2 signatures of `subject` in `target` (or `signatureTarget`): its referrers with artifactType
  * `application/vnd.cncf.notary.v2`, each manifest fetched and its signature layer read (at
  * most `MAX_SIGNATURE_BYTES`) and parsed for form. A signature that cannot be read or parsed
  * is listed with its `error`; a failure to list the referrers is thrown.
@@ -87,13 +97,15 @@ async function readEntry(target: ReadOnlyTarget, manifest: Descriptor): Promise<
 export async function listSignatures(
   target: ReadOnlyTarget & ReferrerLister,
   subject: Descriptor,
+  options: ListSignaturesOptions = {},
 ): Promise<SignatureEntry[]> {
-  const referrers = await requireReferrers(target).referrers(subject, {
+  const store = options.signatureTarget ?? target;
+  const referrers = await requireReferrers(store).referrers(subject, {
     artifactType: MediaTypes.nv2ArtifactType,
   });
   // Stores may ignore the filter: keep only signatures.
   const signatures = referrers.filter(
     (r) => r.artifactType === undefined || r.artifactType === MediaTypes.nv2ArtifactType,
   );
-  return Promise.all(signatures.map((manifest) => readEntry(target, manifest)));
+  return Promise.all(signatures.map((manifest) => readEntry(store, manifest)));
 }

@@ -4,13 +4,13 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import { rootCertificates } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { Agent, fetch as undiciFetch } from 'undici';
 import { InvalidInputError, VerificationInconclusiveError } from '../errors.js';
 import { DEFAULT_REGISTRY, isRegistryHost, registryHostname } from '../oci/index.js';
 import { Authorizer } from './auth/authorizer.js';
 import type { CredentialProvider } from './auth/credentials.js';
 import type { FetchLike, RegistryResponse, TransportResponse } from './http.js';
 import { discard, displayUrl, responseError } from './http.js';
+import { type NodeTransport, createNodeTransport } from './transport.js';
 
 /**
  * The registry HTTP client: scheme selection, authentication (docker token auth and basic),
@@ -50,7 +50,7 @@ export interface RegistryClientOptions {
   /** A PEM file of CA certificates to trust besides the system's. */
   readonly caFile?: string | undefined;
   /**
-   * The transport; default undici's `fetch` over a keep-alive Agent built from `caFile` and
+   * The transport; default Node's HTTP client over keep-alive agents built from `caFile` and
    * `insecure` (which an injected transport must handle itself).
    */
   readonly fetch?: FetchLike | undefined;
@@ -167,7 +167,7 @@ function packageVersion(): string {
   return cachedVersion;
 }
 
-/** The first `code` along an error's cause chain (undici wraps socket errors in "fetch failed"). */
+/** The first `code` along an error's cause chain (fetch wraps socket errors in "fetch failed"). */
 function errorCode(err: unknown): string | undefined {
   let current = err;
   for (let depth = 0; depth < 6 && typeof current === 'object' && current !== null; depth++) {
@@ -297,7 +297,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   const random = options.random ?? Math.random;
   const now = options.now ?? Date.now;
   const userAgent = options.userAgent ?? `nv2/${packageVersion()}`;
-  let agent: Agent | undefined;
+  let nodeTransport: NodeTransport | undefined;
   let transport: Promise<FetchLike> | undefined;
 
   const getTransport = (): Promise<FetchLike> => {
@@ -318,15 +318,8 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
         // Added to the system's roots, not instead of them: other registries must still work.
         ca = [...rootCertificates, pem];
       }
-      agent = new Agent({
-        connect: {
-          ...(ca !== undefined ? { ca } : {}),
-          rejectUnauthorized: options.insecure !== true,
-        },
-        keepAliveTimeout: 30_000,
-      });
-      const dispatcher = agent;
-      return (url, init) => undiciFetch(url, { ...init, dispatcher });
+      nodeTransport = createNodeTransport({ ca, insecure: options.insecure });
+      return nodeTransport.fetch;
     })();
     return transport;
   };
@@ -481,7 +474,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     },
     backoff: (attempt) => sleep(backoffMs(attempt)),
     async close() {
-      if (agent !== undefined) await agent.close();
+      nodeTransport?.close();
     },
   };
 }

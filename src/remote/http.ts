@@ -24,8 +24,8 @@ export interface TransportResponse {
 }
 
 /**
- * A `fetch`-shaped transport (habit 10: inject `fetch`). The default is undici's `fetch` over a
- * keep-alive Agent; Node's global `fetch` also fits.
+ * A `fetch`-shaped transport (habit 10: inject `fetch`). The default is Node's HTTP client over
+ * keep-alive agents (`createNodeTransport`); Node's global `fetch` also fits.
  */
 export type FetchLike = (url: string, init: TransportRequest) => Promise<TransportResponse>;
 

@@ -3,7 +3,7 @@
  * `Deleter`) over the OCI distribution-spec API, on a shared `RegistryClient` that handles
  * schemes, authentication, retries and redirects. Credentials come from a provider chain
  * (`-u/-p`, `NV2_USERNAME`/`NV2_PASSWORD`, docker's config and credential helpers).
- * Depends on `oci`, `content` and undici.
+ * Depends on `oci` and `content`; HTTP is Node's own (`node:http`, `node:https`).
  *
  * @example
  * import { Repository, createRegistryClient, defaultCredentials } from './remote/index.js';
@@ -27,6 +27,8 @@ export type {
   RegistryRequest,
 } from './client.js';
 export { MAX_ERROR_BODY_BYTES } from './http.js';
+export { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_SOCKETS, createNodeTransport } from './transport.js';
+export type { NodeTransport, NodeTransportOptions } from './transport.js';
 export type { FetchLike, RegistryResponse, TransportRequest, TransportResponse } from './http.js';
 export {
   DEFAULT_CHUNK_BYTES,
@@ -34,8 +36,14 @@ export {
   MAX_PAGES,
   MAX_REFERRERS_INDEX_ATTEMPTS,
   Repository,
+  manifestAccept,
 } from './repository.js';
-export type { ManifestPushResult, PushOptions, RepositoryOptions } from './repository.js';
+export type {
+  ManifestPreference,
+  ManifestPushResult,
+  PushOptions,
+  RepositoryOptions,
+} from './repository.js';
 export { referrersTag } from './referrers-tag.js';
 export { parseChallenges } from './auth/challenge.js';
 export type { Challenge } from './auth/challenge.js';

@@ -50,17 +50,27 @@ import {
  * the registry, repository and what was asked.
  */
 
+/** Which family of manifest media types a repository asks for first when it resolves a tag. */
+export type ManifestPreference = 'oci' | 'docker';
+
+const OCI_MANIFEST_TYPES = [MediaTypes.ociManifest, MediaTypes.ociIndex];
+const DOCKER_MANIFEST_TYPES = [MediaTypes.dockerManifest, MediaTypes.dockerManifestList];
+
 /**
- * What a manifest request accepts: OCI and Docker manifests and indexes. Which media types are
- * manifests (pushed and fetched under /manifests/, the rest under /blobs/) is `content`'s
- * `isManifestMediaType`, so that every Target agrees.
+ * The `Accept` header of manifest requests: OCI and Docker manifests and indexes, the preferred
+ * family first and the other at a lower quality (RFC 9110 §12.5.1), so that a registry that
+ * holds both forms of a tag answers with the preferred one and one that holds only the other
+ * still answers. Which media types are manifests (pushed and fetched under /manifests/, the
+ * rest under /blobs/) is `content`'s `isManifestMediaType`, so that every Target agrees.
  */
-const MANIFEST_ACCEPT = [
-  MediaTypes.ociManifest,
-  MediaTypes.ociIndex,
-  MediaTypes.dockerManifest,
-  MediaTypes.dockerManifestList,
-].join(', ');
+export function manifestAccept(preference?: ManifestPreference): string {
+  if (preference === undefined) return [...OCI_MANIFEST_TYPES, ...DOCKER_MANIFEST_TYPES].join(', ');
+  const [first, second] =
+    preference === 'oci'
+      ? [OCI_MANIFEST_TYPES, DOCKER_MANIFEST_TYPES]
+      : [DOCKER_MANIFEST_TYPES, OCI_MANIFEST_TYPES];
+  return [...first, ...second.map((t) => `${t};q=0.5`)].join(', ');
+}
 
 /**
  * Pages of tags or referrers fetched at most (oras-go's `TagListMaxPages`): bounds server-driven
@@ -98,6 +108,11 @@ export interface RepositoryOptions {
   readonly referrersApi?: boolean;
   /** Pages of tags or referrers fetched at most (default `MAX_PAGES`). */
   readonly maxPages?: number;
+  /**
+   * Ask for OCI (`oci`) or Docker (`docker`) manifest media types first when resolving and
+   * fetching manifests (`oci://REF`, `docker://REF`); default no preference.
+   */
+  readonly manifestPreference?: ManifestPreference;
 }
 
 /** Options of `push`. */
@@ -211,6 +226,7 @@ export class Repository implements Target, ReferrerLister, Deleter {
   readonly #monolithicMax: number;
   readonly #chunkBytes: number;
   readonly #maxPages: number;
+  readonly #accept: string;
   #referrersApi: boolean | undefined;
 
   /**
@@ -231,6 +247,17 @@ export class Repository implements Target, ReferrerLister, Deleter {
     this.#chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     this.#maxPages = options.maxPages ?? MAX_PAGES;
     this.#referrersApi = options.referrersApi;
+    if (
+      options.manifestPreference !== undefined &&
+      options.manifestPreference !== 'oci' &&
+      options.manifestPreference !== 'docker'
+    ) {
+      throw new InvalidInputError(
+        'NV2_ERR_INVALID_ARGUMENT',
+        `manifestPreference must be oci or docker, not ${JSON.stringify(options.manifestPreference)}`,
+      );
+    }
+    this.#accept = manifestAccept(options.manifestPreference);
     for (const [what, value] of [
       ['monolithicMaxBytes', this.#monolithicMax],
       ['chunkBytes', this.#chunkBytes],
@@ -326,7 +353,7 @@ export class Repository implements Target, ReferrerLister, Deleter {
       );
     }
     const url = this.#url(`manifests/${reference}`);
-    const head = await this.#send('HEAD', url, 'pull', { headers: { Accept: MANIFEST_ACCEPT } });
+    const head = await this.#send('HEAD', url, 'pull', { headers: { Accept: this.#accept } });
     await discard(head.body);
     if (head.status === 200) {
       const headerDigest = head.header('docker-content-digest');
@@ -351,7 +378,7 @@ export class Repository implements Target, ReferrerLister, Deleter {
   async #getManifest(
     reference: string,
     what: string,
-    accept = MANIFEST_ACCEPT,
+    accept = this.#accept,
   ): Promise<ManifestBytes> {
     const res = await this.#send('GET', this.#url(`manifests/${reference}`), 'pull', {
       headers: { Accept: accept },
@@ -410,7 +437,7 @@ export class Repository implements Target, ReferrerLister, Deleter {
     const manifest = isManifestMediaType(target.mediaType);
     const url = this.#url(`${manifest ? 'manifests' : 'blobs'}/${target.digest}`);
     const res = await this.#send('GET', url, access, {
-      ...(manifest ? { headers: { Accept: `${target.mediaType}, ${MANIFEST_ACCEPT}` } } : {}),
+      ...(manifest ? { headers: { Accept: `${target.mediaType}, ${this.#accept}` } } : {}),
     });
     if (res.status !== 200) {
       throw await this.#unexpected(res, `fetching ${this.#ref(target.digest)}`);
@@ -457,7 +484,7 @@ export class Repository implements Target, ReferrerLister, Deleter {
     const manifest = isManifestMediaType(target.mediaType);
     const url = this.#url(`${manifest ? 'manifests' : 'blobs'}/${target.digest}`);
     const res = await this.#send('HEAD', url, access, {
-      ...(manifest ? { headers: { Accept: `${target.mediaType}, ${MANIFEST_ACCEPT}` } } : {}),
+      ...(manifest ? { headers: { Accept: `${target.mediaType}, ${this.#accept}` } } : {}),
     });
     await discard(res.body);
     if (res.status === 200) return true;

@@ -2,7 +2,14 @@ import type { Command } from 'commander';
 import { InvalidInputError } from '../../errors.js';
 import { DEFAULT_DISCOVER_DEPTH, type ReferrerNode, discover } from '../../notary/index.js';
 import { type OutputFormat, print, printJson } from '../output.js';
-import { type RemoteFlags, addRemoteOptions, requireReference, withTargets } from '../target.js';
+import {
+  type RemoteFlags,
+  addRemoteOptions,
+  addSignatureRepositoryOption,
+  openSignatureRepository,
+  requireReference,
+  withTargets,
+} from '../target.js';
 import { outputFormat } from './options.js';
 
 interface DiscoverFlags extends RemoteFlags {
@@ -57,9 +64,11 @@ export function registerDiscover(program: Command): void {
       }
       await withTargets(flags, async (opener) => {
         const opened = await opener.open(target);
+        const signatures = await openSignatureRepository(opener, flags);
         const tree = await discover(opened.target, requireReference(opened), {
           ...(flags.artifactType !== undefined ? { artifactType: flags.artifactType } : {}),
           ...(maxDepth !== undefined ? { maxDepth } : {}),
+          ...(signatures !== undefined ? { referrersTarget: signatures.target } : {}),
         });
         if (flags.output === 'json') {
           printJson(nodeJson(tree));
@@ -69,5 +78,6 @@ export function registerDiscover(program: Command): void {
         printTree(tree.referrers, '');
       });
     });
+  addSignatureRepositoryOption(command);
   addRemoteOptions(command);
 }

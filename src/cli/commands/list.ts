@@ -2,7 +2,14 @@ import type { Command } from 'commander';
 import { type SignatureEntry, listSignatures } from '../../notary/index.js';
 import { Certificate } from '../../x509/index.js';
 import { type OutputFormat, print, printJson } from '../output.js';
-import { type RemoteFlags, addRemoteOptions, requireReference, withTargets } from '../target.js';
+import {
+  type RemoteFlags,
+  addRemoteOptions,
+  addSignatureRepositoryOption,
+  openSignatureRepository,
+  requireReference,
+  withTargets,
+} from '../target.js';
 import { outputFormat } from './options.js';
 
 interface ListFlags extends RemoteFlags {
@@ -66,7 +73,14 @@ export function registerList(program: Command): void {
       await withTargets(flags, async (opener) => {
         const opened = await opener.open(target);
         const subject = await opened.target.resolve(requireReference(opened));
-        const rows = (await listSignatures(opened.target, subject)).map(rowOf);
+        const signatures = await openSignatureRepository(opener, flags);
+        const rows = (
+          await listSignatures(
+            opened.target,
+            subject,
+            signatures !== undefined ? { signatureTarget: signatures.target } : {},
+          )
+        ).map(rowOf);
         if (flags.output === 'json') {
           printJson({ digest: subject.digest, signatures: rows });
           return;
@@ -88,5 +102,6 @@ export function registerList(program: Command): void {
         for (const line of lines) print(line);
       });
     });
+  addSignatureRepositoryOption(command);
   addRemoteOptions(command);
 }

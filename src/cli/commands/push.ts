@@ -3,7 +3,14 @@ import { pushSignature } from '../../notary/index.js';
 import { MAX_SIGNATURE_BYTES, parseSignature } from '../../signature/index.js';
 import { readInput } from '../input.js';
 import { print, warn } from '../output.js';
-import { type RemoteFlags, addRemoteOptions, requireReference, withTargets } from '../target.js';
+import {
+  type RemoteFlags,
+  addRemoteOptions,
+  addSignatureRepositoryOption,
+  openSignatureRepository,
+  requireReference,
+  withTargets,
+} from '../target.js';
 
 interface PushFlags extends RemoteFlags {
   file: string;
@@ -27,8 +34,10 @@ export function registerPush(program: Command): void {
             `the signature is for ${parsed.claims.digest}, not ${subject.digest}; it will not verify`,
           );
         }
-        print((await pushSignature(opened.target, subject, jws)).digest);
+        const signatures = await openSignatureRepository(opener, flags, { create: true });
+        print((await pushSignature(signatures?.target ?? opened.target, subject, jws)).digest);
       });
     });
+  addSignatureRepositoryOption(command, 'push the signature into this repository');
   addRemoteOptions(command);
 }

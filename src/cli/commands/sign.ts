@@ -1,9 +1,14 @@
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { loadManifest, parseManifestLocator, writeFileAtomic } from '../../content/index.js';
+import {
+  loadManifest,
+  parseManifestLocator,
+  parseOciLayoutLocator,
+  writeFileAtomic,
+} from '../../content/index.js';
 import { InvalidInputError } from '../../errors.js';
 import { signArtifact } from '../../notary/index.js';
-import { digestHex, isTag } from '../../oci/index.js';
+import { digestHex, isTag, parseReference } from '../../oci/index.js';
 import {
   ALGORITHMS,
   type Algorithm,
@@ -16,7 +21,15 @@ import { type Certificate, keysMatch, loadCertificates, loadPrivateKey } from '.
 import { parseDuration } from '../duration.js';
 import { MAX_PEM_BYTES, readInput } from '../input.js';
 import { print, warn } from '../output.js';
-import { type RemoteFlags, addRemoteOptions, requireReference, withTargets } from '../target.js';
+import {
+  type RemoteFlags,
+  SIGNATURE_REPOSITORY_ENV,
+  addRemoteOptions,
+  registryReference,
+  requireReference,
+  signatureRepositoryOf,
+  withTargets,
+} from '../target.js';
 import { collect } from './options.js';
 
 interface SignFlags extends RemoteFlags {
@@ -76,7 +89,10 @@ export function registerSign(program: Command): void {
       '--signature-only',
       'registry or oci-layout target: write the signature file, push nothing',
     )
-    .option('--push-reference <ref>', 'store the signature artifact in this repository instead')
+    .option(
+      '--push-reference <ref>',
+      `store the signature artifact in this repository instead (tagged when REF has a tag); else $${SIGNATURE_REPOSITORY_ENV}`,
+    )
     .option('--recursive', 'also sign each manifest of an index (each platform)')
     .option(
       '--media-type <type>',
@@ -154,6 +170,13 @@ async function loadSigner(flags: SignFlags): Promise<{ signer: Signer; chain: Ce
   return { signer: { key, certificateChain: chain.map((c) => c.der) }, chain };
 }
 
+/** Whether a --push-reference names a tag itself (a bare repository is not tagged `latest`). */
+function namesTag(argument: string): boolean {
+  if (argument.startsWith('oci-layout:'))
+    return parseOciLayoutLocator(argument).reference !== undefined;
+  return parseReference(registryReference(argument)).tag !== undefined;
+}
+
 /** Signs what a registry reference or oci-layout locator names, and pushes the signature. */
 async function signRemote(
   target: string,
@@ -172,9 +195,11 @@ async function signRemote(
   await withTargets(flags, async (opener) => {
     const source = await opener.open(target);
     const reference = requireReference(source);
+    // --push-reference, else the signature repository of the environment (never tagged).
+    const pushReference = flags.pushReference ?? signatureRepositoryOf({});
     const destination =
-      flags.pushReference !== undefined && !offline
-        ? await opener.open(flags.pushReference, { create: true })
+      pushReference !== undefined && !offline
+        ? await opener.open(pushReference, { create: true })
         : undefined;
     const signed = await signArtifact(source.target, reference, signer, {
       references: flags.reference,
@@ -200,7 +225,12 @@ async function signRemote(
       }
       return;
     }
-    if (destination?.reference !== undefined && signed.signatureManifest !== undefined) {
+    if (
+      flags.pushReference !== undefined &&
+      namesTag(flags.pushReference) &&
+      destination?.reference !== undefined &&
+      signed.signatureManifest !== undefined
+    ) {
       if (isTag(destination.reference)) {
         await destination.target.tag(signed.signatureManifest, destination.reference);
       }
