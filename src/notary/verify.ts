@@ -36,6 +36,11 @@ import { fetchManifestJson, plain } from './manifest.js';
 export interface VerifyArtifactOptions {
   /** Verification time; default now. */
   readonly now?: Date;
+  /**
+   * Where the signatures are stored, when not beside the artifact (signed with
+   * `--push-reference`, or `NV2_SIGNATURE_REPOSITORY`); default `target`.
+   */
+  readonly signatureTarget?: ReadOnlyTarget & ReferrerLister;
 }
 
 /** The verdict on one signature artifact. */
@@ -108,7 +113,11 @@ export async function verifyArtifact(
 ): Promise<ArtifactVerification> {
   const now = options.now ?? new Date();
   const subject = plain(await target.resolve(reference));
-  const entries = await listSignatures(target, subject);
+  const entries = await listSignatures(
+    target,
+    subject,
+    options.signatureTarget !== undefined ? { signatureTarget: options.signatureTarget } : {},
+  );
   if (entries.length === 0) {
     throw new VerificationFailedError(
       'NV2_ERR_NO_SIGNATURE',
@@ -144,6 +153,8 @@ export const MAX_ENVELOPE_BYTES = 4 * 1024 * 1024;
 export interface VerifyWithPolicyOptions {
   /** Verification time; default now. */
   readonly now?: Date;
+  /** Where the signatures are stored, when not beside the artifact; default `target`. */
+  readonly signatureTarget?: ReadOnlyTarget & ReferrerLister;
   /**
    * The repository whose policy applies (`registry/repository`), when the reference does not
    * name it: an OCI layout holding a copy of a registry's image.
@@ -361,12 +372,13 @@ export async function verifyWithPolicy(
     };
   }
   const policy = applicable.evaluation;
-  const referrers = await requireReferrers(target).referrers(subject);
+  const signatureStore = options.signatureTarget ?? target;
+  const referrers = await requireReferrers(signatureStore).referrers(subject);
   const manifests = referrers.filter(
     (r) => r.artifactType !== undefined && SIGNATURE_ARTIFACT_TYPES.includes(r.artifactType),
   );
   const signatures = await Promise.all(
-    manifests.map((m) => evaluateEntry(target, m, subject, policy)),
+    manifests.map((m) => evaluateEntry(signatureStore, m, subject, policy)),
   );
   const verifiedSignatures = signatures.filter((s) => s.evaluation?.verified === true);
   const warnings: string[] = [];

@@ -168,6 +168,25 @@ describe('nv2 registry flows', () => {
             0,
             'nothing beside the artifact',
           );
+          // verify finds them there, with certificates and under the trust policy.
+          assert.match(
+            ok(
+              await nv2(['verify', '-c', cert, '--signature-repository', sigs, ref]),
+              'verify --signature-repository',
+            ).stderr,
+            /1 signature found, 1 verified/,
+          );
+          const policyEnv = { NV2_CONFIG_DIR: await tempDir() };
+          ok(await nv2Env(policyEnv, ['policy', 'init']), 'policy init');
+          ok(await nv2Env(policyEnv, ['trust', 'add', cert]), 'trust add');
+          assert.match(
+            ok(
+              await nv2Env(policyEnv, ['verify', '--signature-repository', sigs, ref]),
+              'verify by policy --signature-repository',
+            ).stderr,
+            /1 signature found, 1 verified under the trust policy/,
+          );
+          assert.equal((await nv2Env(policyEnv, ['verify', ref])).code, 1, 'not beside it');
 
           // The environment variable: discover, sign and push use it too.
           const env = { NV2_SIGNATURE_REPOSITORY: sigs };

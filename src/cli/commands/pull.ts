@@ -10,6 +10,8 @@ import {
   type OpenedTarget,
   type RemoteFlags,
   addRemoteOptions,
+  addSignatureRepositoryOption,
+  openSignatureRepository,
   requireReference,
   withTargets,
 } from '../target.js';
@@ -24,9 +26,18 @@ interface PullFlags extends RemoteFlags {
 }
 
 /** `nv2 pull --signatures REF -o DIR`: every signature of an artifact as `<digest hex>.jwt` files. */
-async function pullSignatures(opened: OpenedTarget, dir: string): Promise<void> {
+async function pullSignatures(
+  opened: OpenedTarget,
+  dir: string,
+  signatures: OpenedTarget | undefined,
+): Promise<void> {
   const subject = await opened.target.resolve(requireReference(opened));
-  for (const entry of await listSignatures(opened.target, subject)) {
+  const entries = await listSignatures(
+    opened.target,
+    subject,
+    signatures !== undefined ? { signatureTarget: signatures.target } : {},
+  );
+  for (const entry of entries) {
     if (entry.jws === undefined) {
       warn(
         `signature manifest ${entry.manifest.digest} skipped: ${entry.error?.code ?? ''}: ${entry.error?.message ?? ''}`,
@@ -69,15 +80,20 @@ export function registerPull(program: Command): void {
       if (flags.at !== undefined) parseTime(flags.at);
       await withTargets(flags, async (opener) => {
         const opened = await opener.open(target);
+        const signatures = await openSignatureRepository(opener, flags);
         if (flags.signatures === true) {
-          await pullSignatures(opened, flags.output ?? '.');
+          await pullSignatures(opened, flags.output ?? '.', signatures);
           return;
         }
-        const result = await verifyByPolicy(opened, {
-          ...(flags.at !== undefined ? { at: flags.at } : {}),
-          ...(flags.explain === true ? { explain: true } : {}),
-          ...(flags.scope !== undefined ? { scope: flags.scope } : {}),
-        });
+        const result = await verifyByPolicy(
+          opened,
+          {
+            ...(flags.at !== undefined ? { at: flags.at } : {}),
+            ...(flags.explain === true ? { explain: true } : {}),
+            ...(flags.scope !== undefined ? { scope: flags.scope } : {}),
+          },
+          signatures?.target,
+        );
         if (flags.output === undefined) {
           if (!opened.remote) {
             throw new InvalidInputError(
@@ -91,10 +107,14 @@ export function registerPull(program: Command): void {
         const layout = await openOciLayout(flags.output, { create: true });
         const reference = requireReference(opened);
         const tag = reference.includes(':') ? undefined : reference;
-        await copy(opened.target, result.digest, layout, tag, { referrers: true });
+        await copy(opened.target, result.digest, layout, tag, {
+          referrers: true,
+          ...(signatures !== undefined ? { referrersSource: signatures.target } : {}),
+        });
         print(`${opened.remote ? repositoryName(opened) : opened.name}@${result.digest}`);
       });
     });
+  addSignatureRepositoryOption(command);
   addRemoteOptions(command);
 }
 

@@ -1,5 +1,10 @@
 import type { Command } from 'commander';
-import { loadManifest, parseManifestLocator } from '../../content/index.js';
+import {
+  type ReadOnlyTarget,
+  type ReferrerLister,
+  loadManifest,
+  parseManifestLocator,
+} from '../../content/index.js';
 import { InvalidInputError, VerificationFailedError } from '../../errors.js';
 import {
   type EvaluatedSignature,
@@ -20,6 +25,8 @@ import {
   type OpenedTarget,
   type RemoteFlags,
   addRemoteOptions,
+  addSignatureRepositoryOption,
+  openSignatureRepository,
   requireReference,
   withTargets,
 } from '../target.js';
@@ -159,6 +166,7 @@ export function registerVerify(program: Command): void {
       if (flags.output === 'json') printJson(resultJson(result));
       else print(result.digest);
     });
+  addSignatureRepositoryOption(command);
   addRemoteOptions(command);
 }
 
@@ -166,7 +174,8 @@ async function verifyRemote(target: string, flags: VerifyFlags): Promise<void> {
   if (flags.cert.length === 0 && flags.caCert.length === 0 && flags.file === undefined) {
     await withTargets(flags, async (opener) => {
       const opened = await opener.open(target);
-      const result = await verifyByPolicy(opened, flags);
+      const signatures = await openSignatureRepository(opener, flags);
+      const result = await verifyByPolicy(opened, flags, signatures?.target);
       if (flags.output === 'json') printJson(policyJson(result));
       else print(result.digest);
     });
@@ -199,7 +208,11 @@ async function verifyRemote(target: string, flags: VerifyFlags): Promise<void> {
       else print(result.digest);
       return;
     }
-    const outcome = await verifyArtifact(opened.target, reference, trust, { now });
+    const signatures = await openSignatureRepository(opener, flags);
+    const outcome = await verifyArtifact(opened.target, reference, trust, {
+      now,
+      ...(signatures !== undefined ? { signatureTarget: signatures.target } : {}),
+    });
     if (flags.output === 'json') {
       printJson({
         digest: outcome.subject.digest,
@@ -259,6 +272,7 @@ function policyReference(opened: OpenedTarget, flags: PolicyFlags): string {
 export async function verifyByPolicy(
   opened: OpenedTarget,
   flags: PolicyFlags,
+  signatureTarget?: ReadOnlyTarget & ReferrerLister,
 ): Promise<PolicyVerification> {
   const now = flags.at !== undefined ? parseTime(flags.at) : new Date();
   const config = await loadPolicyConfig(configDirectory(process.env));
@@ -266,6 +280,7 @@ export async function verifyByPolicy(
   try {
     result = await verifyWithPolicy(opened.target, policyReference(opened, flags), config, {
       now,
+      ...(signatureTarget !== undefined ? { signatureTarget } : {}),
     });
   } catch (err) {
     if (err instanceof PolicyVerificationError && flags.explain === true && flags.output !== 'json')
