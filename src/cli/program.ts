@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerAdmission } from './commands/admission.js';
 import { registerCert } from './commands/cert.js';
 import { registerCopy } from './commands/copy.js';
 import { registerDiscover } from './commands/discover.js';
@@ -38,6 +39,7 @@ export function createProgram(): Command {
   registerCopy(program);
   registerLogin(program);
   registerRegistry(program);
+  registerAdmission(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

@@ -46,6 +46,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
 const ALLOWED_PACKAGES: Readonly<Record<string, readonly string[]>> = {
   x509: ['@peculiar/asn1-schema', '@peculiar/asn1-x509', '@peculiar/x509', 'reflect-metadata'],
   remote: ['undici'],
+  admission: ['undici', 'prom-client'],
   cli: ['commander', 'yaml', 'prom-client'],
 };
 
