@@ -274,20 +274,20 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions): Admiss
       body = await readJson(req);
       if (endpoint === 'provider') {
         const { body: answer, entry } = await provide(parseProviderRequest(body));
-        send(res, 200, answer);
         finish(String(entry['decision']), entry);
+        send(res, 200, answer);
         return;
       }
       const request = parseAdmissionReview(body);
       const { response, entry } = await review(endpoint, request);
-      send(res, 200, reviewResponse(response));
       finish(String(entry['decision']), entry);
+      send(res, 200, reviewResponse(response));
     } catch (err) {
       if (!isNv2Error(err)) throw err;
       const message = `${err.code}: ${err.message}`;
+      finish('error', { error: err.code, reason: err.message });
       if (endpoint === 'provider') send(res, 400, providerResponse([], message));
       else send(res, 400, { error: message });
-      finish('error', { error: err.code, reason: err.message });
     }
   };
 
