@@ -1,6 +1,6 @@
+import type { Nv2Error } from '../errors.js';
 import {
   InvalidInputError,
-  Nv2Error,
   VerificationFailedError,
   VerificationInconclusiveError,
   isNv2Error,
