@@ -73,8 +73,15 @@ async function measure(runs: number, cold: boolean): Promise<number[]> {
 function report(name: string, times: readonly number[], goalMs: number): void {
   const p50 = percentile(times, 50);
   const p99 = percentile(times, 99);
+  // The server's own time per review (body read to answer), from its decision log: what is
+  // left when the client's and the scheduler's share of a busy machine is taken out.
+  const server = fx.log
+    .filter((e) => e['msg'] === 'admission decision')
+    .slice(-times.length)
+    .map((e) => e['durationMs'] as number)
+    .sort((a, b) => a - b);
   console.log(
-    `admission /validate ${name.padEnd(5)} (3 containers, ${times.length} reviews): p50 ${p50.toFixed(2)} ms, p90 ${percentile(times, 90).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms (goal: p99 < ${goalMs} ms${p99 < goalMs ? '' : ', MISSED'})`,
+    `admission /validate ${name.padEnd(5)} (3 containers, ${times.length} reviews): p50 ${p50.toFixed(2)} ms, p90 ${percentile(times, 90).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms (goal: p99 < ${goalMs} ms${p99 < goalMs ? '' : ', MISSED'}); server side: p50 ${percentile(server, 50).toFixed(2)} ms, p99 ${percentile(server, 99).toFixed(2)} ms`,
   );
 }
 

@@ -93,7 +93,7 @@ function timeoutError(signal: AbortSignal): Nv2Error {
  * Concurrent checks of the same digest share one verification.
  */
 export class ImageChecks {
-  readonly #verifier: ImageVerifier;
+  #verifier: ImageVerifier;
   readonly #registries: RegistryAccess;
   readonly #verdicts: TtlCache<string, Verdict>;
   readonly #tags: TtlCache<string, Digest>;
@@ -121,6 +121,16 @@ export class ImageChecks {
     const entries = options.cacheEntries ?? DEFAULT_CACHE_ENTRIES;
     this.#verdicts = new TtlCache(entries, options.now);
     this.#tags = new TtlCache(entries, options.now);
+  }
+
+  /**
+   * Verifies with `verifier` from now on (a changed trust store), forgetting every verdict
+   * the old one gave. Verifications under way finish with the old one.
+   */
+  replaceVerifier(verifier: ImageVerifier): void {
+    this.#verifier = verifier;
+    this.#inflight.clear();
+    this.clear();
   }
 
   /** Forgets every cached verdict and tag (a changed trust store invalidates them). */

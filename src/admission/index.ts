@@ -14,6 +14,13 @@
  */
 export { TtlCache } from './cache.js';
 export {
+  DEFAULT_CONFIG_POLL_MS,
+  directoryFingerprint,
+  reloadOnTrustChange,
+  watchDirectory,
+} from './config-watch.js';
+export type { TrustReloadOptions } from './config-watch.js';
+export {
   DEFAULT_CACHE_ENTRIES,
   DEFAULT_CACHE_TTL_MS,
   DEFAULT_TAG_TTL_MS,

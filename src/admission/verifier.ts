@@ -109,7 +109,7 @@ const EXPIRED = new Set([
 
 /** How to make an untrusted signer trusted: the key-acquisition hint of a refusal. */
 export const TRUST_HINT =
-  "to trust this signer, add its root CA certificate to the trust store (truststore/x509/ca/<name>/ in the webhook's trust ConfigMap) and restart the webhook";
+  "to trust this signer, add its root CA certificate to the trust store (truststore/x509/ca/<name>/ in the webhook's trust ConfigMap)); the webhook reloads it when the mounted files change";
 
 /**
  * Why none of an image's signatures verified, for people: the most telling failure first

@@ -15,6 +15,7 @@ import {
   RegistryAccess,
   createAdmissionHandler,
   createImageVerifier,
+  reloadOnTrustChange,
   startAdmissionServer,
 } from '../../src/admission/index.js';
 import { signArtifact } from '../../src/notary/index.js';
@@ -79,6 +80,8 @@ export interface AdmissionFixture {
   /** Every decision logged so far. */
   readonly log: LogEntry[];
   readonly trustedRoot: TestIdentity;
+  /** The root CA of the untrusted images' signer. */
+  readonly otherRoot: TestIdentity;
   /** POSTs `body` as JSON to `path`, trusting the server's certificate. */
   post(path: string, body: unknown): Promise<{ status: number; body: unknown }>;
   /** GETs `path`. */
@@ -108,6 +111,8 @@ export interface AdmissionFixtureOptions {
   readonly excludedNamespaces?: readonly string[];
   readonly deadlineMs?: number;
   readonly tlsPollMs?: number;
+  /** How often the trust directory is checked for changes (default 50 ms). */
+  readonly configPollMs?: number;
 }
 
 /** Starts the registry, fills it, writes the trust directory and starts the server. */
@@ -168,6 +173,13 @@ export async function startAdmissionFixture(
   });
   const verifier = await createImageVerifier({ configDir, registries });
   const checks = new ImageChecks({ verifier, registries, ...options.checks });
+  const stopTrustWatch = reloadOnTrustChange({
+    configDir,
+    registries,
+    checks,
+    intervalMs: options.configPollMs ?? 50,
+    log: (entry) => log.push(entry),
+  });
   const handler = createAdmissionHandler({
     checks,
     excludedNamespaces: options.excludedNamespaces ?? ['nv2-system'],
@@ -223,6 +235,7 @@ export async function startAdmissionFixture(
     tls,
     log,
     trustedRoot,
+    otherRoot,
     images: {
       signed,
       signedDigests,
@@ -239,6 +252,7 @@ export async function startAdmissionFixture(
     },
     get: (path) => send('GET', path),
     close: async () => {
+      stopTrustWatch();
       await server.close();
       await registries.close();
       await registry.close();

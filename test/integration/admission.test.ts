@@ -316,6 +316,42 @@ describe('admission server', () => {
   });
 });
 
+describe('admission trust store', () => {
+  it('reloads the trust store when the mounted files change, dropping cached verdicts', async () => {
+    const fx = await startAdmissionFixture();
+    try {
+      const pod = workload('Pod', podSpec([fx.images.untrusted]));
+      const before = (await fx.post('/validate', admissionReview(pod))).body as ReviewBody;
+      assert.equal(before.response.allowed, false);
+      const { mkdir } = await import('node:fs/promises');
+      const { join } = await import('node:path');
+      // A broken certificate is refused and the old store kept.
+      const dir = join(fx.configDir, 'truststore/x509/ca/other');
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'root.pem'), 'not a certificate');
+      for (
+        let i = 0;
+        i < 100 &&
+        !fx.log.some((e) => e['msg'] === 'trust store not reloaded; the previous one stays in use');
+        i++
+      ) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(
+        fx.log.some((e) => e['msg'] === 'trust store not reloaded; the previous one stays in use'),
+      );
+      await writeFile(join(dir, 'root.pem'), fx.otherRoot.certPem);
+      for (let i = 0; i < 100 && !fx.log.some((e) => e['msg'] === 'trust store reloaded'); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const after = (await fx.post('/validate', admissionReview(pod))).body as ReviewBody;
+      assert.equal(after.response.allowed, true, JSON.stringify(after));
+    } finally {
+      await fx.close();
+    }
+  });
+});
+
 describe('admission deadline', () => {
   it('refuses, as inconclusive, an image whose registry does not answer in time, and does not cache it', async () => {
     const silent = createServer(() => undefined);

@@ -26,6 +26,7 @@ interface ServeFlags {
   cacheTtl: string;
   tagTtl: string;
   tlsPoll: string;
+  configPoll: string;
 }
 
 interface CertsFlags {
@@ -133,6 +134,13 @@ async function serve(flags: ServeFlags): Promise<void> {
     cacheTtlMs: parseMs('--cache-ttl', flags.cacheTtl),
     tagTtlMs: parseMs('--tag-ttl', flags.tagTtl),
   });
+  const stopTrustWatch = admission.reloadOnTrustChange({
+    configDir: flags.configDir,
+    registries,
+    checks,
+    intervalMs: parseMs('--config-poll', flags.configPoll),
+    log,
+  });
   const handler = admission.createAdmissionHandler({
     checks,
     excludedNamespaces: flags.excludeNamespace,
@@ -158,6 +166,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     const stop = (): void => {
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
+      stopTrustWatch();
       void Promise.all([server.close(), registries.close()]).then(() => resolve());
     };
     process.on('SIGTERM', stop);
@@ -316,6 +325,11 @@ export function registerAdmission(program: Command): void {
       '30s',
     )
     .option('--tls-poll <duration>', 'how often the TLS files are checked for changes', '5s')
+    .option(
+      '--config-poll <duration>',
+      'how often the configuration directory is checked for changes',
+      '10s',
+    )
     .action(serve);
 
   admission
