@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { InvalidInputError, isNv2Error } from '../errors.js';
+import { InvalidInputError, VerificationInconclusiveError, isNv2Error } from '../errors.js';
 import type { ImageCheck, ImageChecks } from './checks.js';
 import { parseProviderRequest, providerItem, providerResponse } from './provider.js';
 import {
@@ -143,10 +143,9 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions): Admiss
         result:
           check.error === undefined
             ? 'verified'
-            : check.error.name === 'VerificationFailedError' ||
-                check.error.code.startsWith('NV2_ERR_INVALID')
-              ? 'refused'
-              : 'inconclusive',
+            : check.error instanceof VerificationInconclusiveError
+              ? 'inconclusive'
+              : 'refused',
         cache: check.cached ? 'hit' : 'miss',
       });
     }
@@ -183,7 +182,18 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions): Admiss
     const refused = sites
       .map((site) => ({ site, check: checks.get(site.image)! }))
       .filter(({ check }) => check.error !== undefined);
-    const warnings = [...new Set([...checks.values()].flatMap((c) => c.warnings))].map(warningText);
+    const warnings = [...new Set([...checks.values()].flatMap((c) => c.warnings))];
+    if (endpoint === 'validate' && refused.length === 0) {
+      // Without the mutating webhook, a tag verified now may name other bytes when the
+      // kubelet pulls: say so, once per image.
+      for (const image of new Set(sites.map((s) => s.image))) {
+        if (!image.includes('@')) {
+          warnings.push(
+            `${image} is named by tag: nv2 verified ${checks.get(image)!.digest!}, and the tag may move before the pull; pin the digest`,
+          );
+        }
+      }
+    }
     const images = [...checks.values()].map(imageLog);
     if (refused.length > 0) {
       const message = refusalMessage(request, refused);
@@ -192,7 +202,7 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions): Admiss
           uid: request.uid,
           allowed: false,
           status: { code: 403, reason: 'Forbidden', message },
-          ...(warnings.length > 0 ? { warnings } : {}),
+          ...(warnings.length > 0 ? { warnings: warnings.map(warningText) } : {}),
         },
         entry: { ...base, decision: 'denied', images },
       };
@@ -211,7 +221,7 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions): Admiss
       response: {
         uid: request.uid,
         allowed: true,
-        ...(warnings.length > 0 ? { warnings } : {}),
+        ...(warnings.length > 0 ? { warnings: warnings.map(warningText) } : {}),
         ...(patch.length > 0
           ? {
               patchType: 'JSONPatch' as const,

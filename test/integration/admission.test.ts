@@ -98,7 +98,18 @@ describe('admission server', () => {
     const answer = await review('/validate', pod);
     assert.equal(answer.response.allowed, true, JSON.stringify(answer));
     assert.equal(answer.response.patch, undefined);
-    const entry = fx.log.at(-1)!;
+    // Each image named by tag is flagged once; the one named by digest is not.
+    assert.deepEqual(
+      answer.response.warnings?.map((w) => w.split(' ')[0]),
+      [signed[3], signed[0], shortName, signed[4]],
+    );
+    assert.match(
+      answer.response.warnings![2]!,
+      new RegExp(`^nginx:1.25 is named by tag: nv2 verified ${fx.images.shortNameDigest}`),
+    );
+    const pinned = workload('Pod', podSpec([byDigest]));
+    assert.equal((await review('/validate', pinned)).response.warnings, undefined);
+    const entry = fx.log.at(-2)!;
     assert.equal(entry['decision'], 'allowed');
     assert.equal(entry['endpoint'], 'validate');
     assert.equal((entry['images'] as unknown[]).length, 5);
@@ -148,11 +159,16 @@ describe('admission server', () => {
 
   it('denies with a reason per refused image: unsigned, untrusted signer with the hint, expired, tampered', async () => {
     const { signed, unsigned, untrusted, expired, tampered } = fx.images;
-    const pod = workload('Pod', podSpec([signed[0]!, unsigned, untrusted, expired, tampered]));
+    const missing = `${fx.registry.host}/signed/one:no-such-tag`;
+    const pod = workload(
+      'Pod',
+      podSpec([signed[0]!, unsigned, untrusted, expired, tampered, missing]),
+    );
     const answer = await review('/validate', pod);
     assert.equal(answer.response.allowed, false);
     const message = answer.response.status!.message;
-    assert.match(message, /4 images failed verification/);
+    assert.match(message, /5 images failed verification/);
+    assert.match(message, /c5\] [^ ]*no-such-tag: NV2_ERR_[A-Z_]+: /);
     assert.match(message, /c1\] [^ ]*unsigned:v1 .*NV2_ERR_NO_SIGNATURE: unsigned/);
     assert.match(
       message,
