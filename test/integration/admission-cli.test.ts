@@ -23,7 +23,7 @@ describe('nv2 admission', () => {
   after(() => fx.close());
 
   it('certs makes a serving certificate for the Service and prints the CA bundle', async () => {
-    const out = await tempDir();
+    const out = join(await tempDir(), 'certs');
     const made = await nv2([
       'admission',
       'certs',

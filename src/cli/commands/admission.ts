@@ -1,4 +1,4 @@
-import { access } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../content/index.js';
@@ -215,6 +215,7 @@ async function certs(flags: CertsFlags): Promise<void> {
       }
     }
   }
+  await mkdir(flags.out, { recursive: true });
   const now = Date.now();
   const notBefore = new Date(now - 60_000);
   const notAfter = new Date(now + days * DAY_MS);
