@@ -66,6 +66,7 @@ export const CODES = [
   'NV2_ERR_REGISTRY_RESPONSE',
   // Reaching a registry, and keeping its referrers tag schema index.
   'NV2_ERR_REGISTRY_UNREACHABLE',
+  'NV2_ERR_VERIFICATION_TIMEOUT',
   'NV2_ERR_REFERRERS_INDEX_CONFLICT',
   // Registry credentials: docker config files and credential helpers.
   'NV2_ERR_DOCKER_CONFIG_INVALID',

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerAttach } from './commands/attach.js';
+import { registerAdmission } from './commands/admission.js';
 import { registerCert } from './commands/cert.js';
 import { registerCopy } from './commands/copy.js';
 import { registerDiscover } from './commands/discover.js';
@@ -48,6 +49,7 @@ export function createProgram(): Command {
   registerRegistry(program);
   registerGenerate(program);
   registerDocker(program);
+  registerAdmission(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

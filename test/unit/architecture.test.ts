@@ -56,6 +56,7 @@ const ALLOWED_PACKAGES: Readonly<Record<string, readonly string[]>> = {
   remote: ['undici'],
   registry: ['jose', 'bcryptjs'],
   docker: ['tar-stream'],
+  admission: ['undici', 'prom-client'],
   cli: ['commander', 'yaml', 'prom-client', 'tar-stream'],
 };
 

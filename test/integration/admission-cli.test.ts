@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CLI, nv2 } from '../helpers/cli.js';
+import { tempDir } from '../helpers/fixtures.js';
+import {
+  type AdmissionFixture,
+  admissionReview,
+  podSpec,
+  startAdmissionFixture,
+  workload,
+} from '../helpers/admission.js';
+
+describe('nv2 admission', () => {
+  let fx: AdmissionFixture;
+  before(async () => {
+    fx = await startAdmissionFixture();
+  });
+  after(() => fx.close());
+
+  it('certs makes a serving certificate for the Service and prints the CA bundle', async () => {
+    const out = join(await tempDir(), 'certs');
+    const made = await nv2([
+      'admission',
+      'certs',
+      '--service',
+      'nv2-admission',
+      '--namespace',
+      'nv2-system',
+      '--out',
+      out,
+    ]);
+    assert.equal(made.code, 0, made.stderr);
+    const ca = new X509Certificate(await readFile(join(out, 'ca.crt')));
+    assert.equal(Buffer.from(made.stdout.trim(), 'base64').toString(), ca.toString());
+    const cert = new X509Certificate(await readFile(join(out, 'tls.crt')));
+    assert.ok(cert.checkIssued(ca) && cert.verify(ca.publicKey));
+    assert.match(cert.subjectAltName!, /DNS:nv2-admission\.nv2-system\.svc\b/);
+    assert.equal(cert.checkHost('nv2-admission.nv2-system.svc'), 'nv2-admission.nv2-system.svc');
+    const again = await nv2([
+      'admission',
+      'certs',
+      '--service',
+      'nv2-admission',
+      '--namespace',
+      'nv2-system',
+      '--out',
+      out,
+    ]);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /^nv2: NV2_ERR_FILE_EXISTS: .*--force\n$/);
+    const bad = await nv2([
+      'admission',
+      'certs',
+      '--service',
+      'Bad_Name',
+      '--namespace',
+      'x',
+      '--out',
+      out,
+    ]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /is not a Kubernetes name/);
+  });
+
+  it('serve refuses to start without TLS or with an empty trust store', async () => {
+    const noTls = await nv2(['admission', 'serve', '--config-dir', fx.configDir]);
+    assert.equal(noTls.code, 2);
+    assert.match(noTls.stderr, /--tls-cert and --tls-key/);
+    const empty = await nv2([
+      'admission',
+      'serve',
+      '--config-dir',
+      await tempDir(),
+      '--tls-cert',
+      fx.tls.cert,
+      '--tls-key',
+      fx.tls.key,
+      '--addr',
+      '127.0.0.1:0',
+    ]);
+    assert.equal(empty.code, 2);
+    assert.match(empty.stderr, /no certificates under/);
+  });
+
+  it('serve answers AdmissionReviews over HTTPS with the certs it made, mirroring docker.io', async () => {
+    const out = await tempDir();
+    assert.equal(
+      (await nv2(['admission', 'certs', '--service', 'hook', '--namespace', 'ns', '--out', out]))
+        .code,
+      0,
+    );
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'admission',
+        'serve',
+        '--addr',
+        '127.0.0.1:0',
+        '--config-dir',
+        fx.configDir,
+        '--tls-cert',
+        join(out, 'tls.crt'),
+        '--tls-key',
+        join(out, 'tls.key'),
+        '--registry-mirror',
+        `docker.io=${fx.registry.host}`,
+        '--plain-http',
+        '127.0.0.1:*',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const lines: Record<string, unknown>[] = [];
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const port = await new Promise<number>((resolve, reject) => {
+      let buffered = '';
+      child.stdout.on('data', (c: Buffer) => {
+        buffered += c.toString();
+        let nl;
+        while ((nl = buffered.indexOf('\n')) !== -1) {
+          const line = JSON.parse(buffered.slice(0, nl)) as Record<string, unknown>;
+          buffered = buffered.slice(nl + 1);
+          lines.push(line);
+          if (line['msg'] === 'admission server listening') resolve(line['port'] as number);
+        }
+      });
+      child.on('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+    });
+    try {
+      const ca = await readFile(join(out, 'ca.crt'));
+      const post = (
+        body: unknown,
+      ): Promise<{
+        status: number;
+        body: { response: { allowed: boolean; status?: { message: string } } };
+      }> =>
+        new Promise((resolve, reject) => {
+          const payload = Buffer.from(JSON.stringify(body));
+          const req = request(
+            {
+              host: '127.0.0.1',
+              port,
+              path: '/validate',
+              method: 'POST',
+              ca,
+              servername: 'hook.ns.svc',
+              headers: { 'Content-Type': 'application/json' },
+            },
+            (res) => {
+              let text = '';
+              res.on('data', (c: Buffer) => (text += c.toString()));
+              res.on('end', () =>
+                resolve({ status: res.statusCode!, body: JSON.parse(text) as never }),
+              );
+            },
+          );
+          req.on('error', reject);
+          req.end(payload);
+        });
+      const ok = await post(
+        admissionReview(
+          workload('Deployment', podSpec([fx.images.shortName, fx.images.signed[0]!])),
+        ),
+      );
+      assert.equal(ok.status, 200);
+      assert.equal(ok.body.response.allowed, true, JSON.stringify(ok.body));
+      const denied = await post(admissionReview(workload('Pod', podSpec([fx.images.untrusted]))));
+      assert.equal(denied.body.response.allowed, false);
+      assert.match(denied.body.response.status!.message, /untrusted signer/);
+      const decisions = lines.filter((l) => l['msg'] === 'admission decision');
+      assert.equal(decisions.length, 2);
+      assert.equal(decisions[1]!['decision'], 'denied');
+      assert.equal(typeof decisions[1]!['durationMs'], 'number');
+    } finally {
+      child.kill('SIGTERM');
+      const code = await new Promise<number | null>((r) => child.on('exit', r));
+      assert.equal(code, 0, stderr);
+    }
+  });
+});
