@@ -12,6 +12,7 @@ import {
   parseReference,
   withDefaultTag,
 } from '../oci/index.js';
+import type { VerificationLevel } from '../trust/index.js';
 import { TtlCache } from './cache.js';
 import type { RegistryAccess } from './registry-access.js';
 import type { ImageVerification, ImageVerifier } from './verifier.js';
@@ -34,7 +35,11 @@ export interface ImageCheck {
   /** The digest it names now, when resolved. */
   readonly digest?: Digest;
   readonly signer?: string;
+  /** Findings of audit and permissive levels, which do not refuse the image. */
   readonly warnings: readonly string[];
+  /** The trust policy statement that decided, and its level, when the image verified. */
+  readonly policy?: string;
+  readonly level?: VerificationLevel;
   /** Whether the verdict came from the cache. */
   readonly cached: boolean;
   /** Why the image is refused; absent when it verified. */
@@ -124,7 +129,7 @@ export class ImageChecks {
   }
 
   /**
-   * Verifies with `verifier` from now on (a changed trust store), forgetting every verdict
+   * Verifies with `verifier` from now on (a changed trust policy or trust store), forgetting every verdict
    * the old one gave. Verifications under way finish with the old one.
    */
   replaceVerifier(verifier: ImageVerifier): void {
@@ -133,7 +138,7 @@ export class ImageChecks {
     this.clear();
   }
 
-  /** Forgets every cached verdict and tag (a changed trust store invalidates them). */
+  /** Forgets every cached verdict and tag (a changed trust policy invalidates them). */
   clear(): void {
     this.#verdicts.clear();
     this.#tags.clear();
@@ -187,6 +192,8 @@ export class ImageChecks {
         digest: verdict.ok.digest,
         ...(verdict.ok.signer !== undefined ? { signer: verdict.ok.signer } : {}),
         warnings: verdict.ok.warnings,
+        ...(verdict.ok.policy !== undefined ? { policy: verdict.ok.policy } : {}),
+        ...(verdict.ok.level !== undefined ? { level: verdict.ok.level } : {}),
         cached,
       };
     } catch (err) {

@@ -1,5 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { TRUST_POLICY_FILE } from '../policy/index.js';
 import type { ImageChecks } from './checks.js';
 import type { LogEntry } from './handler.js';
 import type { RegistryAccess } from './registry-access.js';
@@ -9,13 +10,32 @@ import { createImageVerifier } from './verifier.js';
 export const DEFAULT_CONFIG_POLL_MS = 10_000;
 
 /**
- * A fingerprint of every file under `dir` (path, inode, size, modification time), following
- * symbolic links as Kubernetes' projected volumes use them, so that an atomic swap of a
- * mounted ConfigMap changes it. Hidden entries (`..data`) are reached through the links.
+ * What of the configuration directory the verifier is made from: the trust policy and the
+ * trust store. Other files mounted beneath it (registry credentials, the TLS pair) are
+ * watched by their own readers and do not reset the verdict cache.
  */
-export async function directoryFingerprint(dir: string): Promise<string> {
+export const CONFIG_PATHS: readonly string[] = [TRUST_POLICY_FILE, 'truststore'];
+
+/**
+ * A fingerprint of the files at `paths` (each a file or a directory walked recursively):
+ * path, inode, size and modification time, following symbolic links as Kubernetes' projected
+ * volumes use them, so that an atomic swap of a mounted ConfigMap changes it. Hidden entries
+ * (`..data`) are reached through the links.
+ */
+export async function pathsFingerprint(paths: readonly string[]): Promise<string> {
   const parts: string[] = [];
-  const walk = async (path: string, depth: number): Promise<void> => {
+  const visit = async (path: string, depth: number): Promise<void> => {
+    let info;
+    try {
+      info = await stat(path);
+    } catch {
+      parts.push(`${path}:absent`);
+      return;
+    }
+    if (!info.isDirectory()) {
+      parts.push(`${path}:${info.ino}:${info.size}:${info.mtimeMs}`);
+      return;
+    }
     if (depth > 8) return;
     let entries: string[];
     try {
@@ -24,27 +44,18 @@ export async function directoryFingerprint(dir: string): Promise<string> {
       parts.push(`${path}:unreadable`);
       return;
     }
-    for (const name of entries) {
-      const child = join(path, name);
-      try {
-        const info = await stat(child);
-        if (info.isDirectory()) await walk(child, depth + 1);
-        else parts.push(`${child}:${info.ino}:${info.size}:${info.mtimeMs}`);
-      } catch {
-        parts.push(`${child}:gone`);
-      }
-    }
+    for (const name of entries) await visit(join(path, name), depth + 1);
   };
-  await walk(dir, 0);
+  for (const path of paths) await visit(path, 0);
   return parts.join('\n');
 }
 
 /**
- * Calls `onChange` (one call at a time) whenever the files under `dir` change, checking every
+ * Calls `onChange` (one call at a time) whenever the files at `paths` change, checking every
  * `intervalMs`. Returns the function that stops watching.
  */
-export function watchDirectory(
-  dir: string,
+export function watchPaths(
+  paths: readonly string[],
   intervalMs: number,
   onChange: () => Promise<void>,
 ): () => void {
@@ -54,7 +65,7 @@ export function watchDirectory(
     if (busy) return;
     busy = true;
     try {
-      const now = await directoryFingerprint(dir);
+      const now = await pathsFingerprint(paths);
       if (last !== undefined && now !== last) await onChange();
       last = now;
     } finally {
@@ -67,8 +78,8 @@ export function watchDirectory(
   return () => clearInterval(timer);
 }
 
-/** Options of `reloadOnTrustChange`. */
-export interface TrustReloadOptions {
+/** Options of `reloadOnConfigChange`. */
+export interface ConfigReloadOptions {
   readonly configDir: string;
   readonly registries: RegistryAccess;
   /** Gets the new verifier; its cached verdicts are dropped. */
@@ -79,15 +90,15 @@ export interface TrustReloadOptions {
 }
 
 /**
- * Rebuilds the verifier whenever the configuration directory changes (a ConfigMap update):
- * the new trust store applies to the next review, and cached verdicts are dropped. A store
- * that does not load (a broken certificate, no certificate left) is logged and the old one
- * kept. Returns the function that stops watching.
+ * Rebuilds the verifier whenever `trustpolicy.json` or the trust store changes (a ConfigMap
+ * update): the new policy applies to the next review, and cached verdicts are dropped. A
+ * configuration that does not load (no or an invalid policy, a missing store, a broken
+ * certificate) is logged and the old one kept. Returns the function that stops watching.
  */
-export function reloadOnTrustChange(options: TrustReloadOptions): () => void {
+export function reloadOnConfigChange(options: ConfigReloadOptions): () => void {
   const log = options.log ?? (() => undefined);
-  return watchDirectory(
-    options.configDir,
+  return watchPaths(
+    CONFIG_PATHS.map((p) => join(options.configDir, p)),
     options.intervalMs ?? DEFAULT_CONFIG_POLL_MS,
     async () => {
       try {
@@ -99,15 +110,23 @@ export function reloadOnTrustChange(options: TrustReloadOptions): () => void {
         log({
           time: new Date().toISOString(),
           level: 'info',
-          msg: 'trust store reloaded',
+          msg: 'trust policy reloaded',
           configDir: options.configDir,
+          statements: verifier.config.document.trustPolicies.map((s) => ({
+            name: s.name,
+            scopes: s.registryScopes,
+            level: s.signatureVerification.level,
+          })),
         });
       } catch (err) {
         log({
           time: new Date().toISOString(),
           level: 'error',
-          msg: 'trust store not reloaded; the previous one stays in use',
+          msg: 'trust policy not reloaded; the previous one stays in use',
           error: (err as Error).message,
+          ...((err as { code?: unknown }).code !== undefined
+            ? { code: (err as { code: unknown }).code }
+            : {}),
         });
       }
     },

@@ -39,7 +39,7 @@ export interface AdmissionHandlerOptions {
   readonly deadlineMs?: number;
   /** Receives one entry per decision. */
   readonly log?: (entry: LogEntry) => void;
-  /** Whether the server is ready (TLS and trust store loaded); default always. */
+  /** Whether the server is ready (TLS and trust policy loaded); default always. */
   readonly ready?: () => boolean;
 }
 
@@ -118,6 +118,8 @@ function imageLog(check: ImageCheck): LogEntry {
     image: check.image,
     ...(check.digest !== undefined ? { digest: check.digest } : {}),
     ...(check.signer !== undefined ? { signer: check.signer } : {}),
+    ...(check.policy !== undefined ? { policy: check.policy, level: check.level } : {}),
+    ...(check.warnings.length > 0 ? { warnings: check.warnings } : {}),
     cached: check.cached,
     ...(check.error !== undefined ? { error: check.error.code, reason: check.error.message } : {}),
   };
@@ -182,7 +184,10 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions): Admiss
     const refused = sites
       .map((site) => ({ site, check: checks.get(site.image)! }))
       .filter(({ check }) => check.error !== undefined);
-    const warnings = [...new Set([...checks.values()].flatMap((c) => c.warnings))];
+    // The policy's findings name the signature, not the image: say which image they are about.
+    const warnings = [
+      ...new Set([...checks.values()].flatMap((c) => c.warnings.map((w) => `${c.image}: ${w}`))),
+    ];
     if (endpoint === 'validate' && refused.length === 0) {
       // Without the mutating webhook, a tag verified now may name other bytes when the
       // kubelet pulls: say so, once per image.

@@ -1,10 +1,10 @@
 /**
  * Deploy-time enforcement: a Kubernetes admission webhook (`/validate`, `/mutate`) and an OPA
  * Gatekeeper external-data provider (`/provider`) that admit only images whose nv2
- * signatures verify. Resolution of tags, caching by digest, the registry deadline and the
- * HTTP surface live here; the verdict on one image is an `ImageVerifier`'s, made by
- * `createImageVerifier`. Depends on `oci`, `x509`, `trust`, `notary`, `remote`, undici and
- * prom-client.
+ * signatures verify under the trust policy. Resolution of tags, caching by digest, the
+ * registry deadline and the HTTP surface live here; the verdict on one image is an
+ * `ImageVerifier`'s, made by `createImageVerifier` from `trustpolicy.json` and the trust
+ * store. Depends on `oci`, `trust`, `policy`, `notary`, `remote`, undici and prom-client.
  *
  * @example
  * const registries = new RegistryAccess({ credentials });
@@ -14,12 +14,13 @@
  */
 export { TtlCache } from './cache.js';
 export {
+  CONFIG_PATHS,
   DEFAULT_CONFIG_POLL_MS,
-  directoryFingerprint,
-  reloadOnTrustChange,
-  watchDirectory,
+  pathsFingerprint,
+  reloadOnConfigChange,
+  watchPaths,
 } from './config-watch.js';
-export type { TrustReloadOptions } from './config-watch.js';
+export type { ConfigReloadOptions } from './config-watch.js';
 export {
   DEFAULT_CACHE_ENTRIES,
   DEFAULT_CACHE_TTL_MS,
@@ -48,20 +49,12 @@ export type {
 } from './review.js';
 export { DEFAULT_TLS_POLL_MS, startAdmissionServer } from './server.js';
 export type { AdmissionServer, AdmissionServerOptions } from './server.js';
-export {
-  TRUST_HINT,
-  TRUST_STORE_DIR,
-  TRUST_STORE_TYPES,
-  TrustStoreVerifier,
-  createImageVerifier,
-  loadTrustStore,
-} from './verifier.js';
+export { PolicyImageVerifier, createImageVerifier, loadAdmissionPolicy } from './verifier.js';
 export type {
   ImageVerification,
   ImageVerifier,
   ImageVerifierOptions,
   PinnedReference,
-  TrustStoreCertificates,
 } from './verifier.js';
 export { CONTAINER_LISTS, POD_SPEC_PATHS, hasPodSpec, imageSites } from './workload.js';
 export type { ContainerList, ImageSite } from './workload.js';

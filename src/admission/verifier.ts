@@ -1,16 +1,20 @@
-import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CODES, InvalidInputError, type Nv2ErrorCode, VerificationFailedError } from '../errors.js';
 import {
-  InvalidInputError,
-  Nv2Error,
-  VerificationFailedError,
-  VerificationInconclusiveError,
-} from '../errors.js';
-import { listSignatures } from '../notary/index.js';
-import type { Digest, Reference } from '../oci/index.js';
-import { TrustSet, type VerificationResult, verify } from '../trust/index.js';
-import { type Certificate, loadCertificates } from '../x509/index.js';
-import { type RegistryAccess } from './registry-access.js';
+  type EvaluatedSignature,
+  type PolicyVerification,
+  PolicyVerificationError,
+  verifyWithPolicy,
+} from '../notary/index.js';
+import { type Digest, type Reference, formatReference } from '../oci/index.js';
+import {
+  type PolicyConfig,
+  TRUST_POLICY_FILE,
+  loadPolicyConfig,
+  parseTrustStoreRef,
+} from '../policy/index.js';
+import type { ValidationType, VerificationLevel } from '../trust/index.js';
+import type { RegistryAccess } from './registry-access.js';
 
 /** A reference pinned to a digest: what a verifier is asked about. */
 export type PinnedReference = Reference & { readonly digest: Digest };
@@ -21,8 +25,12 @@ export interface ImageVerification {
   readonly digest: Digest;
   /** The subject of the certificate whose signature verified. */
   readonly signer?: string;
-  /** Things an operator should know that do not refuse the image. */
+  /** Things an operator should know that do not refuse the image (audit, permissive). */
   readonly warnings: readonly string[];
+  /** The name of the trust policy statement that decided. */
+  readonly policy?: string;
+  /** Its verification level. */
+  readonly level?: VerificationLevel;
 }
 
 /**
@@ -35,171 +43,256 @@ export interface ImageVerifier {
   verify(image: PinnedReference, signal: AbortSignal): Promise<ImageVerification>;
 }
 
-/** Where a trust store's certificates are, relative to the configuration directory. */
-export const TRUST_STORE_DIR = 'truststore/x509';
-/** The trust store types read: root CAs, and signing authorities trusted as they are. */
-export const TRUST_STORE_TYPES = ['ca', 'signingAuthority'] as const;
+/** How a refused signature is described, most telling first. */
+const FAILURE_KINDS = ['untrusted signer', 'expired', 'invalid signature', 'unreadable'] as const;
+type FailureKind = (typeof FAILURE_KINDS)[number];
 
-/** Files of a trust store directory that hold certificates. */
-const CERTIFICATE_FILE = /\.(pem|crt|cer)$/i;
+const KIND_OF_CHECK: Readonly<Record<ValidationType, FailureKind>> = {
+  integrity: 'invalid signature',
+  authenticity: 'untrusted signer',
+  authenticTimestamp: 'expired',
+  expiry: 'expired',
+  revocation: 'untrusted signer',
+};
 
-async function namedStores(dir: string): Promise<string[]> {
-  try {
-    const entries = await readdir(dir, { withFileTypes: true });
-    // Kubernetes projects volumes through `..data`-style hidden links: skip dot entries.
-    return entries
-      .filter((e) => !e.name.startsWith('.') && (e.isDirectory() || e.isSymbolicLink()))
-      .map((e) => join(dir, e.name));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new InvalidInputError('NV2_ERR_IO', `trust store ${dir}: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
+const DEFAULT_CODE: Readonly<Record<FailureKind, Nv2ErrorCode>> = {
+  'untrusted signer': 'NV2_ERR_CERT_UNTRUSTED',
+  expired: 'NV2_ERR_SIGNATURE_EXPIRED',
+  'invalid signature': 'NV2_ERR_SIGNATURE_INVALID',
+  unreadable: 'NV2_ERR_SIGNATURE_MALFORMED',
+};
+
+interface SignatureFailure {
+  readonly kind: FailureKind;
+  readonly code: Nv2ErrorCode;
+  readonly message: string;
+  readonly signer?: string;
 }
 
-/** The certificates of a loaded trust store, by type. */
-export interface TrustStoreCertificates {
-  readonly ca: readonly Certificate[];
-  readonly signingAuthority: readonly Certificate[];
-  /** The named stores read (`ca/acme`), for logs. */
-  readonly stores: readonly string[];
+/** Check messages start with the code of the rule that failed (`NV2_ERR_…: why`). */
+function splitCode(
+  message: string,
+  fallback: Nv2ErrorCode,
+): { code: Nv2ErrorCode; message: string } {
+  const m = /^(NV2_ERR_[A-Z_]+): (.*)$/s.exec(message);
+  return m !== null && (CODES as readonly string[]).includes(m[1]!)
+    ? { code: m[1] as Nv2ErrorCode, message: m[2]! }
+    : { code: fallback, message };
+}
+
+function failureOf(s: EvaluatedSignature): SignatureFailure {
+  const evaluation = s.evaluation;
+  if (evaluation === undefined) {
+    return {
+      kind: 'unreadable',
+      code: s.error?.code ?? 'NV2_ERR_SIGNATURE_MALFORMED',
+      message: s.error?.message ?? `signature ${s.manifest.digest} could not be evaluated`,
+    };
+  }
+  const failed = evaluation.checks.find((c) => c.action === 'enforce' && c.passed === false);
+  const kind = failed !== undefined ? KIND_OF_CHECK[failed.type] : 'invalid signature';
+  const { code, message } = splitCode(failed?.message ?? 'failed', DEFAULT_CODE[kind]);
+  return {
+    kind,
+    code,
+    message,
+    ...(evaluation.signer !== undefined ? { signer: evaluation.signer.subject } : {}),
+  };
 }
 
 /**
- * Reads the trust store under `configDir` (the Notary Project layout:
- * `truststore/x509/{ca,signingAuthority}/<name>/*.pem`).
- *
- * @throws InvalidInputError NV2_ERR_INVALID_CERTIFICATE for a file that is not a certificate,
- *   NV2_ERR_INVALID_ARGUMENT when the store holds no certificate at all
+ * What to do about an untrusted signer: which stores the statement trusts, where they live in
+ * the mounted configuration, and where the signer's issuers publish their certificates.
  */
-export async function loadTrustStore(configDir: string): Promise<TrustStoreCertificates> {
-  const found: Record<(typeof TRUST_STORE_TYPES)[number], Certificate[]> = {
-    ca: [],
-    signingAuthority: [],
-  };
-  const stores: string[] = [];
-  for (const type of TRUST_STORE_TYPES) {
-    for (const store of await namedStores(join(configDir, TRUST_STORE_DIR, type))) {
-      const files = (await readdir(store)).filter((f) => CERTIFICATE_FILE.test(f)).sort();
-      for (const file of files) {
-        const path = join(store, file);
-        found[type].push(...loadCertificates(await readFile(path), path));
-      }
-      stores.push(`${type}/${store.slice(store.lastIndexOf('/') + 1)}`);
+function trustHints(result: PolicyVerification): string[] {
+  const stores = (result.statement.trustStores ?? []).map((v) => parseTrustStoreRef(v));
+  const where = stores
+    .filter((r) => r.type === 'ca' || r.type === 'signingAuthority')
+    .map((r) => `truststore/x509/${r.type}/${r.name}/`);
+  const hints = [
+    `to trust this signer, add its root CA certificate to ${where.length > 0 ? where.join(' or ') : 'a trust store the statement names'} in the webhook's trust ConfigMap (or name another store in the statement's trustStores); the webhook reloads when the mounted files change`,
+  ];
+  const seen = new Set<string>();
+  for (const s of result.signatures) {
+    const evaluation = s.evaluation;
+    if (evaluation?.signer === undefined) continue;
+    const certs = [evaluation.signer, ...(evaluation.certificateChain ?? []).slice(1)];
+    for (const url of certs.flatMap((c) => c.caIssuersUrls)) {
+      if (seen.has(url)) continue;
+      seen.add(url);
+      hints.push(
+        `the issuer of "${evaluation.signer.subject}" publishes its certificate at ${url}`,
+      );
     }
   }
-  if (found.ca.length + found.signingAuthority.length === 0) {
-    throw new InvalidInputError(
-      'NV2_ERR_INVALID_ARGUMENT',
-      `no certificates under ${join(configDir, TRUST_STORE_DIR)}/{ca,signingAuthority}/<name>/: nothing could ever verify`,
+  return hints;
+}
+
+/**
+ * The refusal of an image whose signatures the trust policy did not accept, for people: the
+ * statement that applied, the most telling failure (an untrusted signer, then expiry, then an
+ * invalid signature), every signer's name, and how to acquire missing trust.
+ */
+function refusal(result: PolicyVerification): VerificationFailedError {
+  const policy = `trust policy "${result.statement.name}" (scope ${result.scope}, ${result.level})`;
+  if (result.signatures.length === 0) {
+    return new VerificationFailedError(
+      'NV2_ERR_NO_SIGNATURE',
+      `unsigned: it has no signature, and the ${policy} requires a trusted one`,
     );
   }
-  return { ...found, stores };
-}
-
-/** Codes that mean the signer is not trusted, as opposed to a signature that is wrong. */
-const UNTRUSTED = new Set(['NV2_ERR_SIGNER_UNKNOWN', 'NV2_ERR_CERT_UNTRUSTED']);
-const EXPIRED = new Set([
-  'NV2_ERR_SIGNATURE_EXPIRED',
-  'NV2_ERR_CERT_EXPIRED',
-  'NV2_ERR_SIGNATURE_NOT_YET_VALID',
-  'NV2_ERR_CERT_NOT_YET_VALID',
-]);
-
-/** How to make an untrusted signer trusted: the key-acquisition hint of a refusal. */
-export const TRUST_HINT =
-  "to trust this signer, add its root CA certificate to the trust store (truststore/x509/ca/<name>/ in the webhook's trust ConfigMap)); the webhook reloads it when the mounted files change";
-
-/**
- * Why none of an image's signatures verified, for people: the most telling failure first
- * (an untrusted signer, then expiry, then an invalid signature).
- */
-function refusal(errors: readonly Nv2Error[], total: number): VerificationFailedError {
-  const pick =
-    errors.find((e) => UNTRUSTED.has(e.code)) ??
-    errors.find((e) => EXPIRED.has(e.code)) ??
-    errors[0]!;
-  const what = UNTRUSTED.has(pick.code)
-    ? `untrusted signer: ${pick.message}; ${TRUST_HINT}`
-    : EXPIRED.has(pick.code)
-      ? `expired: ${pick.message}`
-      : `invalid signature: ${pick.message}`;
-  const others = total > 1 ? ` (${total} signatures, none verified)` : '';
-  return new VerificationFailedError(pick.code, `${what}${others}`, { cause: pick });
+  const failures = result.signatures.map(failureOf);
+  const pick = FAILURE_KINDS.map((kind) => failures.find((f) => f.kind === kind)).find(
+    (f) => f !== undefined,
+  )!;
+  const by = pick.signer !== undefined ? ` "${pick.signer}"` : '';
+  const signers = [
+    ...new Set(failures.flatMap((f) => (f.signer !== undefined ? [`"${f.signer}"`] : []))),
+  ];
+  const others =
+    failures.length > 1
+      ? ` (${failures.length} signatures, none trusted${signers.length > 0 ? `; signed by ${signers.join(', ')}` : ''})`
+      : '';
+  const hints = pick.kind === 'untrusted signer' ? `; ${trustHints(result).join('; ')}` : '';
+  return new VerificationFailedError(
+    pick.code,
+    `${pick.kind}${by} under the ${policy}: ${pick.message}${others}${hints}`,
+  );
 }
 
 /**
- * Verifies images against one trust store: every nv2 signature stored beside the image (the
- * referrers API or tag schema) is checked, and the image passes when one verifies under the
- * trust store's certificates. Every scope is held to the same store; a trust policy that picks
- * the store and level per scope replaces this verifier (see `createImageVerifier`).
+ * What the level let through, one short line each: Kubernetes shows 256 characters of a
+ * warning, so the check, the signer and the statement come first and the detail last.
  */
-export class TrustStoreVerifier implements ImageVerifier {
-  readonly #trust: TrustSet;
+function policyWarnings(result: PolicyVerification): string[] {
+  if (result.level === 'skip') return [];
+  const policy = `${result.level} policy "${result.statement.name}"`;
+  const out: string[] = [];
+  if (result.level === 'audit' && result.verifiedSignatures.length === 0) {
+    out.push(
+      result.signatures.length === 0
+        ? `unsigned; the ${policy} lets it through`
+        : `none of its ${result.signatures.length} signatures verified; the ${policy} lets it through`,
+    );
+  }
+  for (const s of result.level === 'audit' ? result.signatures : result.verifiedSignatures) {
+    if (s.evaluation === undefined) {
+      out.push(
+        `signature ${s.manifest.digest} not evaluated (${policy}): ${s.error?.code ?? 'NV2_ERR_INTERNAL'}: ${s.error?.message ?? 'no verdict'}`,
+      );
+      continue;
+    }
+    const signer = s.evaluation.signer !== undefined ? ` for "${s.evaluation.signer.subject}"` : '';
+    for (const c of s.evaluation.checks) {
+      if (c.passed !== false) continue;
+      const how = c.action === 'log' ? `logged, not enforced: ${policy}` : policy;
+      out.push(`${c.type} check failed${signer} (${how}): ${c.message ?? 'failed'}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Verifies images under the trust policy: the statement whose registry scope covers the
+ * image's name decides (its level, trust stores and trusted identities), exactly as
+ * `nv2 verify IMAGE` does. The name is the image's own (`docker.io/library/nginx`), also when
+ * its bytes come from a mirror. Audit and permissive findings become warnings; level skip
+ * admits without looking for signatures.
+ */
+export class PolicyImageVerifier implements ImageVerifier {
+  readonly config: PolicyConfig;
   readonly #registries: RegistryAccess;
   readonly #now: () => Date;
 
   constructor(
-    trust: TrustSet,
+    config: PolicyConfig,
     registries: RegistryAccess,
     options: { readonly now?: () => Date } = {},
   ) {
-    this.#trust = trust;
+    this.config = config;
     this.#registries = registries;
     this.#now = options.now ?? (() => new Date());
   }
 
   async verify(image: PinnedReference, signal: AbortSignal): Promise<ImageVerification> {
-    const repository = this.#registries.repository(image);
-    const subject = await repository.resolve(image.digest);
     signal.throwIfAborted();
-    const entries = await listSignatures(repository, subject);
-    if (entries.length === 0) {
-      throw new VerificationFailedError(
-        'NV2_ERR_NO_SIGNATURE',
-        'unsigned: it has no nv2 signature',
-      );
+    const name = formatReference({
+      registry: image.registry,
+      repository: image.repository,
+      digest: image.digest,
+    });
+    let result: PolicyVerification;
+    try {
+      result = await verifyWithPolicy(this.#registries.repository(image), name, this.config, {
+        now: this.#now(),
+      });
+    } catch (err) {
+      if (err instanceof PolicyVerificationError) throw refusal(err.result);
+      throw err;
     }
-    const now = this.#now();
-    const target = { mediaType: subject.mediaType, digest: subject.digest, size: subject.size };
-    const errors: Nv2Error[] = [];
-    let verified: VerificationResult | undefined;
-    for (const entry of entries) {
-      if (entry.jws === undefined) {
-        errors.push(
-          entry.error ??
-            new VerificationInconclusiveError('NV2_ERR_INTERNAL', 'signature could not be read'),
-        );
-        continue;
-      }
-      try {
-        verified = await verify(entry.jws, target, this.#trust, { now });
-        break;
-      } catch (err) {
-        if (!(err instanceof Nv2Error)) throw err;
-        errors.push(err);
-      }
-    }
-    if (verified !== undefined) {
-      return { digest: subject.digest, signer: verified.signer.subject, warnings: [] };
-    }
-    const failed = errors.filter((e) => e instanceof VerificationFailedError);
-    if (failed.length === 0) {
-      const first = errors[0]!;
-      throw new VerificationInconclusiveError(
-        first.code,
-        `no signature verified and ${errors.length} could not be read: ${first.message}`,
-        { cause: first },
-      );
-    }
-    throw refusal(failed, entries.length);
+    const signer = result.verifiedSignatures[0]?.evaluation?.signer?.subject;
+    return {
+      digest: result.digest,
+      ...(signer !== undefined ? { signer } : {}),
+      warnings: policyWarnings(result),
+      policy: result.statement.name,
+      level: result.level,
+    };
   }
+}
+
+/**
+ * Loads the configuration directory's trust policy and checks, before any review, that every
+ * trust store it names exists and that each statement that verifies has a certificate:
+ * a misconfigured ConfigMap is found at start-up, not by refusing every Pod.
+ *
+ * @throws InvalidInputError NV2_ERR_TRUST_POLICY_NOT_FOUND, NV2_ERR_TRUST_POLICY_INVALID,
+ *   NV2_ERR_TRUST_STORE_NOT_FOUND, NV2_ERR_INVALID_CERTIFICATE, NV2_ERR_INVALID_ARGUMENT (a
+ *   statement whose stores hold no certificate)
+ */
+export async function loadAdmissionPolicy(configDir: string): Promise<PolicyConfig> {
+  let config: PolicyConfig;
+  try {
+    config = await loadPolicyConfig(configDir);
+  } catch (err) {
+    if (err instanceof InvalidInputError && err.code === 'NV2_ERR_TRUST_POLICY_NOT_FOUND') {
+      throw new InvalidInputError(
+        err.code,
+        `there is no trust policy at ${join(configDir, TRUST_POLICY_FILE)}: the webhook verifies every image by the statement of its registry scope; put trustpolicy.json in the trust ConfigMap (see deploy/trust.yaml)`,
+      );
+    }
+    throw err;
+  }
+  for (const statement of config.document.trustPolicies) {
+    if (statement.signatureVerification.level === 'skip') continue;
+    let certificates = 0;
+    for (const value of statement.trustStores ?? []) {
+      const ref = parseTrustStoreRef(value);
+      try {
+        certificates += (await config.trustStore.certificates(ref.type, ref.name)).length;
+      } catch (err) {
+        if (err instanceof InvalidInputError && err.code === 'NV2_ERR_TRUST_STORE_NOT_FOUND') {
+          throw new InvalidInputError(
+            err.code,
+            `the trust policy statement "${statement.name}" names the trust store ${value}, which does not exist under ${join(configDir, 'truststore/x509', ref.type, ref.name)}/`,
+          );
+        }
+        throw err;
+      }
+    }
+    if (certificates === 0) {
+      throw new InvalidInputError(
+        'NV2_ERR_INVALID_ARGUMENT',
+        `the trust stores of the trust policy statement "${statement.name}" (${(statement.trustStores ?? []).join(', ') || 'none'}) hold no certificate: no image of its scopes could ever verify`,
+      );
+    }
+  }
+  return config;
 }
 
 /** What `createImageVerifier` builds a verifier from. */
 export interface ImageVerifierOptions {
-  /** The configuration directory: trust store (and trust policy) as mounted. */
+  /** The configuration directory: `trustpolicy.json` and `truststore/`, as mounted. */
   readonly configDir: string;
   readonly registries: RegistryAccess;
   readonly now?: () => Date;
@@ -207,12 +300,13 @@ export interface ImageVerifierOptions {
 
 /**
  * The one place the admission server's verifier is made: from the configuration directory's
- * trust store, all certificates trusted for every image.
+ * trust policy and trust store (see `loadAdmissionPolicy` for what is checked up front).
  */
-export async function createImageVerifier(options: ImageVerifierOptions): Promise<ImageVerifier> {
-  const store = await loadTrustStore(options.configDir);
-  const trust = new TrustSet({ certificates: store.signingAuthority, roots: store.ca });
-  return new TrustStoreVerifier(trust, options.registries, {
+export async function createImageVerifier(
+  options: ImageVerifierOptions,
+): Promise<PolicyImageVerifier> {
+  const config = await loadAdmissionPolicy(options.configDir);
+  return new PolicyImageVerifier(config, options.registries, {
     ...(options.now !== undefined ? { now: options.now } : {}),
   });
 }

@@ -1,7 +1,8 @@
 /**
  * An admission set-up for tests and the benchmark: an in-process registry holding signed,
- * unsigned, untrusted-signed, expired and tampered images (and `library/nginx`, served as
- * docker.io's mirror), a trust directory, and a running admission server over HTTPS.
+ * unsigned, untrusted-signed, expired and tampered images (and `library/nginx` and
+ * `library/busybox`, served as docker.io's mirror), a configuration directory with a trust
+ * policy of several scopes and two trust stores, and a running admission server over HTTPS.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
@@ -15,9 +16,10 @@ import {
   RegistryAccess,
   createAdmissionHandler,
   createImageVerifier,
-  reloadOnTrustChange,
+  reloadOnConfigChange,
   startAdmissionServer,
 } from '../../src/admission/index.js';
+import { type TrustPolicyDocument, writeTrustPolicy } from '../../src/policy/index.js';
 import { signArtifact } from '../../src/notary/index.js';
 import { type Descriptor, MediaTypes, createDescriptor } from '../../src/oci/index.js';
 import { Repository, createRegistryClient } from '../../src/remote/index.js';
@@ -65,6 +67,68 @@ export interface AdmissionImages {
   /** `nginx:1.25`: docker.io's `library/nginx`, served by the fixture registry as its mirror. */
   readonly shortName: string;
   readonly shortNameDigest: string;
+  /** Signed by the partner signer, under the `partner` scope (store `ca:partner`). */
+  readonly partner: string;
+  /** Signed by the trusted (acme) signer, under the `partner` scope: refused there. */
+  readonly partnerByAcme: string;
+  /** `busybox:1.36`: docker.io's `library/busybox` (mirrored), signed by the partner signer. */
+  readonly mirroredPartner: string;
+  /** Under the `audited` scope (level audit): unsigned, and signed by an untrusted signer. */
+  readonly auditedUnsigned: string;
+  readonly auditedUntrusted: string;
+  /** Under the `lenient` scope (level permissive): signed by the trusted signer, expired. */
+  readonly lenientExpired: string;
+  /** Under the `unchecked` scope (level skip): unsigned. */
+  readonly uncheckedUnsigned: string;
+}
+
+/** Where the partner signer's issuer says its certificate is published (AIA caIssuers). */
+export const PARTNER_CA_ISSUERS_URL = 'http://pki.partner.example/root.crt';
+
+/**
+ * The fixture's trust policy: everything under `ca:acme` (strict), except the partner's
+ * repositories and docker.io's busybox (`ca:partner`, strict), an audited and a lenient
+ * (permissive) scope, and an unchecked one (skip).
+ */
+export function fixtureTrustPolicy(host: string): TrustPolicyDocument {
+  return {
+    version: '1.0',
+    trustPolicies: [
+      {
+        name: 'acme',
+        registryScopes: ['*'],
+        signatureVerification: { level: 'strict' },
+        trustStores: ['ca:acme'],
+        trustedIdentities: ['*'],
+      },
+      {
+        name: 'partner',
+        registryScopes: [`${host}/partner/*`, 'docker.io/library/busybox'],
+        signatureVerification: { level: 'strict' },
+        trustStores: ['ca:partner'],
+        trustedIdentities: ['*'],
+      },
+      {
+        name: 'audited',
+        registryScopes: [`${host}/audited/*`],
+        signatureVerification: { level: 'audit' },
+        trustStores: ['ca:acme'],
+        trustedIdentities: ['*'],
+      },
+      {
+        name: 'lenient',
+        registryScopes: [`${host}/lenient/*`],
+        signatureVerification: { level: 'permissive' },
+        trustStores: ['ca:acme'],
+        trustedIdentities: ['*'],
+      },
+      {
+        name: 'unchecked',
+        registryScopes: [`${host}/unchecked/*`],
+        signatureVerification: { level: 'skip' },
+      },
+    ],
+  };
 }
 
 /** A running admission fixture. */
@@ -74,13 +138,18 @@ export interface AdmissionFixture {
   readonly handler: AdmissionHandler;
   readonly checks: ImageChecks;
   readonly images: AdmissionImages;
-  /** The trust directory (`truststore/x509/ca/acme/root.pem`). */
+  /**
+   * The configuration directory: `trustpolicy.json` (`fixtureTrustPolicy`) and
+   * `truststore/x509/ca/{acme,partner}/root.pem`.
+   */
   readonly configDir: string;
+  /** Replaces `trustpolicy.json` atomically, as the kubelet swaps a ConfigMap. */
+  writePolicy(document: TrustPolicyDocument): Promise<void>;
   readonly tls: { readonly cert: string; readonly key: string };
   /** Every decision logged so far. */
   readonly log: LogEntry[];
   readonly trustedRoot: TestIdentity;
-  /** The root CA of the untrusted images' signer. */
+  /** The root CA of the untrusted images' signer: the `ca:partner` store. */
   readonly otherRoot: TestIdentity;
   /** POSTs `body` as JSON to `path`, trusting the server's certificate. */
   post(path: string, body: unknown): Promise<{ status: number; body: unknown }>;
@@ -111,7 +180,7 @@ export interface AdmissionFixtureOptions {
   readonly excludedNamespaces?: readonly string[];
   readonly deadlineMs?: number;
   readonly tlsPollMs?: number;
-  /** How often the trust directory is checked for changes (default 50 ms). */
+  /** How often the configuration directory is checked for changes (default 50 ms). */
   readonly configPollMs?: number;
 }
 
@@ -126,7 +195,9 @@ export async function startAdmissionFixture(
   const trustedRoot = await rootCA('acme root');
   const trustedSigner = await issuedSigner(trustedRoot, 'acme signer');
   const otherRoot = await rootCA('other root');
-  const otherSigner = await issuedSigner(otherRoot, 'other signer');
+  const otherSigner = await issuedSigner(otherRoot, 'other signer', {
+    caIssuersUrls: [PARTNER_CA_ISSUERS_URL],
+  });
 
   const signed: string[] = [];
   const signedDigests: string[] = [];
@@ -156,12 +227,45 @@ export async function startAdmissionFixture(
   const nginx = repo('library/nginx');
   const nginxDigest = await pushImage(nginx, '1.25', 'nginx');
   await signWith(nginx, '1.25', trustedSigner, trustedRoot);
+  const busybox = repo('library/busybox');
+  await pushImage(busybox, '1.36', 'busybox');
+  await signWith(busybox, '1.36', otherSigner, otherRoot);
+  const partner = repo('partner/app');
+  await pushImage(partner, 'v1', 'partner-app');
+  await signWith(partner, 'v1', otherSigner, otherRoot);
+  const partnerByAcme = repo('partner/acme-built');
+  await pushImage(partnerByAcme, 'v1', 'partner-acme-built');
+  await signWith(partnerByAcme, 'v1', trustedSigner, trustedRoot);
+  await pushImage(repo('audited/unsigned'), 'v1', 'audited-unsigned');
+  const auditedUntrusted = repo('audited/untrusted');
+  await pushImage(auditedUntrusted, 'v1', 'audited-untrusted');
+  await signWith(auditedUntrusted, 'v1', otherSigner, otherRoot);
+  const lenientExpired = repo('lenient/expired');
+  await pushImage(lenientExpired, 'v1', 'lenient-expired');
+  await signWith(
+    lenientExpired,
+    'v1',
+    trustedSigner,
+    trustedRoot,
+    new Date(Date.now() - 3_600_000),
+    60,
+  );
+  await pushImage(repo('unchecked/unsigned'), 'v1', 'unchecked-unsigned');
   await client.close();
 
   const configDir = await tempDir();
-  const caDir = join(configDir, 'truststore/x509/ca/acme');
-  await mkdir(caDir, { recursive: true });
-  await writeFile(join(caDir, 'root.pem'), trustedRoot.certPem);
+  for (const [store, root] of [
+    ['acme', trustedRoot],
+    ['partner', otherRoot],
+  ] as const) {
+    const dir = join(configDir, 'truststore/x509/ca', store);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'root.pem'), root.certPem);
+  }
+  const writePolicy = async (document: TrustPolicyDocument): Promise<void> => {
+    await writeTrustPolicy(configDir, document);
+  };
+  await writePolicy(fixtureTrustPolicy(host));
   const tlsDir = await tempDir();
   const tls = await makeTlsCertificate(tlsDir);
   const ca = await readFile(tls.cert);
@@ -173,7 +277,7 @@ export async function startAdmissionFixture(
   });
   const verifier = await createImageVerifier({ configDir, registries });
   const checks = new ImageChecks({ verifier, registries, ...options.checks });
-  const stopTrustWatch = reloadOnTrustChange({
+  const stopConfigWatch = reloadOnConfigChange({
     configDir,
     registries,
     checks,
@@ -232,6 +336,7 @@ export async function startAdmissionFixture(
     handler,
     checks,
     configDir,
+    writePolicy,
     tls,
     log,
     trustedRoot,
@@ -245,6 +350,13 @@ export async function startAdmissionFixture(
       tampered: `${host}/tampered:v1`,
       shortName: 'nginx:1.25',
       shortNameDigest: nginxDigest.digest,
+      partner: `${host}/partner/app:v1`,
+      partnerByAcme: `${host}/partner/acme-built:v1`,
+      mirroredPartner: 'busybox:1.36',
+      auditedUnsigned: `${host}/audited/unsigned:v1`,
+      auditedUntrusted: `${host}/audited/untrusted:v1`,
+      lenientExpired: `${host}/lenient/expired:v1`,
+      uncheckedUnsigned: `${host}/unchecked/unsigned:v1`,
     },
     post: async (path, body) => {
       const res = await send('POST', path, body);
@@ -252,7 +364,7 @@ export async function startAdmissionFixture(
     },
     get: (path) => send('GET', path),
     close: async () => {
-      stopTrustWatch();
+      stopConfigWatch();
       await server.close();
       await registries.close();
       await registry.close();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -67,24 +67,55 @@ describe('nv2 admission', () => {
     assert.match(bad.stderr, /is not a Kubernetes name/);
   });
 
-  it('serve refuses to start without TLS or with an empty trust store', async () => {
+  it('serve refuses to start without TLS, without a trust policy, or with a policy naming a missing store', async () => {
     const noTls = await nv2(['admission', 'serve', '--config-dir', fx.configDir]);
     assert.equal(noTls.code, 2);
     assert.match(noTls.stderr, /--tls-cert and --tls-key/);
-    const empty = await nv2([
-      'admission',
-      'serve',
-      '--config-dir',
-      await tempDir(),
-      '--tls-cert',
-      fx.tls.cert,
-      '--tls-key',
-      fx.tls.key,
-      '--addr',
-      '127.0.0.1:0',
-    ]);
-    assert.equal(empty.code, 2);
-    assert.match(empty.stderr, /no certificates under/);
+    const serve = (configDir: string): ReturnType<typeof nv2> =>
+      nv2([
+        'admission',
+        'serve',
+        '--config-dir',
+        configDir,
+        '--tls-cert',
+        fx.tls.cert,
+        '--tls-key',
+        fx.tls.key,
+        '--addr',
+        '127.0.0.1:0',
+      ]);
+    const empty = await tempDir();
+    const noPolicy = await serve(empty);
+    assert.equal(noPolicy.code, 2);
+    assert.match(
+      noPolicy.stderr,
+      /^nv2: NV2_ERR_TRUST_POLICY_NOT_FOUND: there is no trust policy at .*trustpolicy\.json: .*ConfigMap.*\n$/,
+    );
+    await writeFile(
+      join(empty, 'trustpolicy.json'),
+      JSON.stringify({
+        version: '1.0',
+        trustPolicies: [
+          {
+            name: 'default',
+            registryScopes: ['*'],
+            signatureVerification: { level: 'strict' },
+            trustStores: ['ca:acme'],
+            trustedIdentities: ['*'],
+          },
+        ],
+      }),
+    );
+    const noStore = await serve(empty);
+    assert.equal(noStore.code, 2);
+    assert.match(
+      noStore.stderr,
+      /^nv2: NV2_ERR_TRUST_STORE_NOT_FOUND: the trust policy statement "default" names the trust store ca:acme, which does not exist under .*\n$/,
+    );
+    await mkdir(join(empty, 'truststore/x509/ca/acme'), { recursive: true });
+    const emptyStore = await serve(empty);
+    assert.equal(emptyStore.code, 2);
+    assert.match(emptyStore.stderr, /hold no certificate/);
   });
 
   it('serve answers AdmissionReviews over HTTPS with the certs it made, mirroring docker.io', async () => {

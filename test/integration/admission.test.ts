@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import {
-  ImageChecks,
-  RegistryAccess,
-  TRUST_HINT,
-  createImageVerifier,
-} from '../../src/admission/index.js';
+import { ImageChecks, RegistryAccess, createImageVerifier } from '../../src/admission/index.js';
+import { writeTrustPolicy } from '../../src/policy/index.js';
 import {
   type AdmissionFixture,
+  PARTNER_CA_ISSUERS_URL,
   admissionReview,
+  fixtureTrustPolicy,
   podSpec,
   startAdmissionFixture,
   workload,
@@ -39,7 +38,7 @@ interface ProviderBody {
     idempotent: boolean;
     items: {
       key: string;
-      value?: { image: string; digest: string; signer?: string };
+      value?: { image: string; digest: string; signer?: string; warnings: string[] };
       error?: string;
     }[];
     systemError?: string;
@@ -172,9 +171,14 @@ describe('admission server', () => {
     assert.match(message, /c1\] [^ ]*unsigned:v1 .*NV2_ERR_NO_SIGNATURE: unsigned/);
     assert.match(
       message,
-      /c2\] [^ ]*untrusted:v1 .*NV2_ERR_CERT_UNTRUSTED: untrusted signer: .*other signer/,
+      /c2\] [^ ]*untrusted:v1 .*NV2_ERR_CERT_UNTRUSTED: untrusted signer "CN=other signer" under the trust policy "acme" \(scope \*, strict\): /,
     );
-    assert.ok(message.includes(TRUST_HINT), message);
+    // How to trust it: the statement's store in the ConfigMap, and where the issuer publishes.
+    assert.match(
+      message,
+      /add its root CA certificate to truststore\/x509\/ca\/acme\/ in the webhook's trust ConfigMap/,
+    );
+    assert.ok(message.includes(`publishes its certificate at ${PARTNER_CA_ISSUERS_URL}`), message);
     assert.match(message, /c3\] [^ ]*expired:v1 .*NV2_ERR_SIGNATURE_EXPIRED: expired/);
     assert.match(message, /c4\] [^ ]*tampered:v1 .*NV2_ERR_SIGNATURE_INVALID: invalid signature/);
     assert.doesNotMatch(message, /c0\]/);
@@ -332,36 +336,229 @@ describe('admission server', () => {
   });
 });
 
-describe('admission trust store', () => {
-  it('reloads the trust store when the mounted files change, dropping cached verdicts', async () => {
-    const fx = await startAdmissionFixture();
+describe('admission trust policy', () => {
+  let fx: AdmissionFixture;
+  before(async () => {
+    fx = await startAdmissionFixture();
+  });
+  after(() => fx.close());
+
+  const validate = async (images: readonly string[]): Promise<ReviewBody> => {
+    const { status, body } = await fx.post(
+      '/validate',
+      admissionReview(workload('Pod', podSpec(images))),
+    );
+    assert.equal(status, 200, JSON.stringify(body));
+    return body as ReviewBody;
+  };
+  const decided = (): { image: string; policy?: string; level?: string; signer?: string }[] =>
+    fx.log.at(-1)!['images'] as never;
+
+  it('decides each image by the statement of its scope: two scopes, two trust stores', async () => {
+    const { partner, partnerByAcme, untrusted, signed } = fx.images;
+    const allowed = await validate([partner, signed[0]!]);
+    assert.equal(allowed.response.allowed, true, JSON.stringify(allowed));
+    assert.deepEqual(
+      decided().map((i) => [i.image, i.policy, i.level, i.signer]),
+      [
+        [partner, 'partner', 'strict', 'CN=other signer'],
+        [signed[0], 'acme', 'strict', 'CN=acme signer'],
+      ],
+    );
+    // The partner's signer is trusted only under the partner's scope, and acme's only outside it.
+    const denied = await validate([untrusted, partnerByAcme]);
+    assert.equal(denied.response.allowed, false);
+    const message = denied.response.status!.message;
+    assert.match(message, /2 images failed/);
+    assert.match(
+      message,
+      /c0\] [^ ]*untrusted:v1 .*NV2_ERR_CERT_UNTRUSTED: untrusted signer "CN=other signer" under the trust policy "acme"/,
+    );
+    assert.match(
+      message,
+      /c1\] [^ ]*partner\/acme-built:v1 .*NV2_ERR_CERT_UNTRUSTED: untrusted signer "CN=acme signer" under the trust policy "partner" \(scope [^ ]*\/partner\/\*, strict\).*truststore\/x509\/ca\/partner\//,
+    );
+  });
+
+  it("matches scopes by the image's own name, also when its bytes come from a mirror", async () => {
+    const { mirroredPartner } = fx.images;
+    // busybox:1.36 is docker.io/library/busybox (statement "partner"), fetched from the mirror;
+    // the same bytes by the mirror's own name fall under "*" (acme), which does not trust them.
+    const allowed = await validate([mirroredPartner]);
+    assert.equal(allowed.response.allowed, true, JSON.stringify(allowed));
+    assert.equal(decided()[0]!.policy, 'partner');
+    const byMirrorName = await validate([`${fx.registry.host}/library/busybox:1.36`]);
+    assert.equal(byMirrorName.response.allowed, false);
+    assert.match(byMirrorName.response.status!.message, /trust policy "acme"/);
+  });
+
+  it('admits under an audit scope, with what would have failed as warnings, in reviews and provider items', async () => {
+    const { auditedUnsigned, auditedUntrusted } = fx.images;
+    const answer = await validate([auditedUnsigned, auditedUntrusted]);
+    assert.equal(answer.response.allowed, true, JSON.stringify(answer));
+    const warnings = answer.response.warnings ?? [];
+    assert.ok(
+      warnings.some(
+        (w) =>
+          w.startsWith(`${auditedUnsigned}: `) &&
+          /unsigned; the audit policy "audited" lets it through/.test(w),
+      ),
+      warnings.join('\n'),
+    );
+    assert.ok(
+      warnings.some(
+        (w) =>
+          w.startsWith(`${auditedUntrusted}: `) &&
+          /authenticity check failed for "CN=other signer" \(logged, not enforced: audit policy "audited"\): NV2_ERR_CERT_UNTRUSTED/.test(
+            w,
+          ),
+      ),
+      warnings.join('\n'),
+    );
+    assert.deepEqual(
+      decided().map((i) => i.level),
+      ['audit', 'audit'],
+    );
+    const { body } = await fx.post('/provider', {
+      apiVersion: 'externaldata.gatekeeper.sh/v1beta1',
+      kind: 'ProviderRequest',
+      request: { keys: [auditedUntrusted] },
+    });
+    const [item] = (body as ProviderBody).response.items;
+    assert.equal(item!.error, undefined);
+    assert.match(item!.value!.warnings.join('\n'), /authenticity/);
+    // Audit logs authenticity rather than enforcing it: the signature counts, with its warning.
+    assert.equal(item!.value!.signer, 'CN=other signer');
+  });
+
+  it('admits an expired signature under a permissive scope with a warning, and refuses it under strict', async () => {
+    const answer = await validate([fx.images.lenientExpired]);
+    assert.equal(answer.response.allowed, true, JSON.stringify(answer));
+    assert.ok(
+      answer.response.warnings!.some((w) =>
+        /: expiry check failed for "CN=acme signer" \(logged, not enforced: permissive policy "lenient"\): NV2_ERR_SIGNATURE_EXPIRED/.test(
+          w,
+        ),
+      ),
+      answer.response.warnings!.join('\n'),
+    );
+    assert.equal(decided()[0]!.signer, 'CN=acme signer');
+    const strict = await validate([fx.images.expired]);
+    assert.equal(strict.response.allowed, false);
+  });
+
+  it('admits an unsigned image under a skip scope, looking for no signature', async () => {
+    const before = fx.registry.records.filter((r) => r.path.includes('/referrers/')).length;
+    const answer = await validate([fx.images.uncheckedUnsigned]);
+    assert.equal(answer.response.allowed, true, JSON.stringify(answer));
+    assert.equal(decided()[0]!.level, 'skip');
+    assert.equal(decided()[0]!.signer, undefined);
+    const after = fx.registry.records.filter((r) => r.path.includes('/referrers/')).length;
+    assert.equal(after, before);
+  });
+
+  it('refuses an image no statement covers', async () => {
+    const configDir = await tempDir();
+    const { mkdir, writeFile: write } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    await mkdir(join(configDir, 'truststore/x509/ca/acme'), { recursive: true });
+    await write(join(configDir, 'truststore/x509/ca/acme/root.pem'), fx.trustedRoot.certPem);
+    await writeTrustPolicy(configDir, {
+      version: '1.0',
+      trustPolicies: [
+        {
+          name: 'signed-only',
+          registryScopes: [`${fx.registry.host}/signed/*`],
+          signatureVerification: { level: 'strict' },
+          trustStores: ['ca:acme'],
+          trustedIdentities: ['*'],
+        },
+      ],
+    });
+    const registries = new RegistryAccess();
     try {
-      const pod = workload('Pod', podSpec([fx.images.untrusted]));
-      const before = (await fx.post('/validate', admissionReview(pod))).body as ReviewBody;
-      assert.equal(before.response.allowed, false);
-      const { mkdir } = await import('node:fs/promises');
-      const { join } = await import('node:path');
-      // A broken certificate is refused and the old store kept.
-      const dir = join(fx.configDir, 'truststore/x509/ca/other');
-      await mkdir(dir, { recursive: true });
-      await writeFile(join(dir, 'root.pem'), 'not a certificate');
-      for (
-        let i = 0;
-        i < 100 &&
-        !fx.log.some((e) => e['msg'] === 'trust store not reloaded; the previous one stays in use');
-        i++
-      ) {
+      const verifier = await createImageVerifier({ configDir, registries });
+      const checks = new ImageChecks({ verifier, registries });
+      const signal = AbortSignal.timeout(5_000);
+      const covered = await checks.check(fx.images.signed[0]!, signal);
+      assert.equal(covered.error, undefined);
+      const uncovered = await checks.check(fx.images.unsigned, signal);
+      assert.equal(uncovered.error?.code, 'NV2_ERR_NO_APPLICABLE_POLICY');
+      assert.match(uncovered.error.message, /no trust policy statement applies to .*\/unsigned/);
+    } finally {
+      await registries.close();
+    }
+  });
+});
+
+describe('admission trust policy reload', () => {
+  it('reloads trustpolicy.json and the trust store when the mounted files change, keeping the old policy when the new one does not load', async () => {
+    const fx = await startAdmissionFixture();
+    const waitFor = async (msg: string, from: number): Promise<void> => {
+      for (let i = 0; i < 200 && !fx.log.slice(from).some((e) => e['msg'] === msg); i++) {
         await new Promise((r) => setTimeout(r, 20));
       }
       assert.ok(
-        fx.log.some((e) => e['msg'] === 'trust store not reloaded; the previous one stays in use'),
+        fx.log.slice(from).some((e) => e['msg'] === msg),
+        `no "${msg}" in the log`,
       );
-      await writeFile(join(dir, 'root.pem'), fx.otherRoot.certPem);
-      for (let i = 0; i < 100 && !fx.log.some((e) => e['msg'] === 'trust store reloaded'); i++) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      const after = (await fx.post('/validate', admissionReview(pod))).body as ReviewBody;
-      assert.equal(after.response.allowed, true, JSON.stringify(after));
+    };
+    const validate = async (image: string): Promise<ReviewBody> =>
+      (await fx.post('/validate', admissionReview(workload('Pod', podSpec([image])))))
+        .body as ReviewBody;
+    try {
+      const { untrusted, signed, unsigned } = fx.images;
+      assert.equal((await validate(untrusted)).response.allowed, false);
+      const policy = fixtureTrustPolicy(fx.registry.host);
+
+      // A policy that is not JSON is refused, and the old one stays in use.
+      let mark = fx.log.length;
+      await writeFile(join(fx.configDir, 'trustpolicy.json'), '{ "version": ');
+      await waitFor('trust policy not reloaded; the previous one stays in use', mark);
+      assert.equal(fx.log.at(-1)!['code'], 'NV2_ERR_TRUST_POLICY_INVALID');
+      // So is one naming a store that is not there.
+      mark = fx.log.length;
+      await fx.writePolicy({
+        ...policy,
+        trustPolicies: policy.trustPolicies.map((s) =>
+          s.name === 'acme' ? { ...s, trustStores: ['ca:missing'] } : s,
+        ),
+      });
+      await waitFor('trust policy not reloaded; the previous one stays in use', mark);
+      assert.equal(fx.log.at(-1)!['code'], 'NV2_ERR_TRUST_STORE_NOT_FOUND');
+      assert.equal((await validate(signed[0]!)).response.allowed, true);
+
+      // "*" now trusts the partner's store: the cached refusal is dropped.
+      mark = fx.log.length;
+      await fx.writePolicy({
+        ...policy,
+        trustPolicies: policy.trustPolicies.map((s) =>
+          s.name === 'acme' ? { ...s, trustStores: ['ca:partner'] } : s,
+        ),
+      });
+      await waitFor('trust policy reloaded', mark);
+      assert.equal((await validate(untrusted)).response.allowed, true);
+      assert.equal((await validate(signed[0]!)).response.allowed, false);
+
+      // Without "*", an image outside every scope is refused for want of a policy.
+      mark = fx.log.length;
+      await fx.writePolicy({
+        ...policy,
+        trustPolicies: policy.trustPolicies.filter((s) => s.name !== 'acme'),
+      });
+      await waitFor('trust policy reloaded', mark);
+      const uncovered = await validate(unsigned);
+      assert.equal(uncovered.response.allowed, false);
+      assert.match(uncovered.response.status!.message, /NV2_ERR_NO_APPLICABLE_POLICY/);
+
+      // A certificate added to a store counts too.
+      mark = fx.log.length;
+      await writeFile(
+        join(fx.configDir, 'truststore/x509/ca/partner/acme.pem'),
+        fx.trustedRoot.certPem,
+      );
+      await waitFor('trust policy reloaded', mark);
+      assert.equal((await validate(fx.images.partnerByAcme)).response.allowed, true);
     } finally {
       await fx.close();
     }

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { ObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1';
 import { JSONSchemaProps } from 'kubernetes-models/apiextensions.k8s.io/v1';
 import { parseAllDocuments } from 'yaml';
-import { POD_SPEC_PATHS, TRUST_STORE_DIR } from '../../src/admission/index.js';
+import { POD_SPEC_PATHS } from '../../src/admission/index.js';
+import { parseTrustStoreRef, validateTrustPolicy } from '../../src/policy/index.js';
 import { createProgram } from '../../src/cli/program.js';
 
 const DEPLOY = fileURLToPath(new URL('../../../deploy/', import.meta.url));
@@ -135,15 +136,32 @@ describe('deploy/ manifests', async () => {
       assert.ok(flags.has(arg.split('=')[0]!), `${arg} is not a flag of nv2 admission serve`);
     }
     const volumes = pod['volumes'] as {
-      projected?: { sources: { configMap: { items: { path: string }[] } }[] };
+      projected?: {
+        sources: { configMap: { name: string; items: { key: string; path: string }[] } }[];
+      };
     }[];
-    const paths = volumes.flatMap(
-      (v) => v.projected?.sources.flatMap((s) => s.configMap.items.map((i) => i.path)) ?? [],
+    const items = volumes.flatMap(
+      (v) =>
+        v.projected?.sources.flatMap((s) =>
+          s.configMap.items.map((i) => ({ ...i, configMap: s.configMap.name })),
+        ) ?? [],
     );
-    assert.ok(
-      paths.some((p) => p.startsWith(`${TRUST_STORE_DIR}/ca/`)),
-      paths.join(),
-    );
+    // The trust ConfigMap holds a valid trust policy, and every store it names is projected
+    // into the tree the server reads (truststore/x509/<type>/<name>/).
+    const configMap = byKind('ConfigMap').find((c) => c.metadata.name === items[0]?.configMap)!;
+    const data = configMap['data'] as Record<string, string>;
+    for (const item of items) assert.ok(item.key in data, `no key ${item.key} in the ConfigMap`);
+    assert.ok(items.some((i) => i.key === 'trustpolicy.json' && i.path === 'trustpolicy.json'));
+    const policy = validateTrustPolicy(JSON.parse(data['trustpolicy.json']!));
+    for (const statement of policy.trustPolicies) {
+      for (const value of statement.trustStores ?? []) {
+        const ref = parseTrustStoreRef(value);
+        assert.ok(
+          items.some((i) => i.path.startsWith(`truststore/x509/${ref.type}/${ref.name}/`)),
+          `store ${value} of statement ${statement.name} is not projected`,
+        );
+      }
+    }
   });
 
   it('the webhooks fail closed, skip their own namespace, and cover every workload kind', () => {

@@ -126,7 +126,21 @@ async function serve(flags: ServeFlags): Promise<void> {
     ...(flags.registryCaFile !== undefined ? { caFile: flags.registryCaFile } : {}),
     requestTimeoutMs,
   });
+  // No trust policy, or one naming a store that is not mounted, stops the server here (exit
+  // 2, one line): the pod crash-loops with the reason in its log, and the Deployment's ready
+  // replicas keep serving under their own configuration.
   const verifier = await admission.createImageVerifier({ configDir: flags.configDir, registries });
+  log({
+    time: new Date().toISOString(),
+    level: 'info',
+    msg: 'trust policy loaded',
+    configDir: flags.configDir,
+    statements: verifier.config.document.trustPolicies.map((s) => ({
+      name: s.name,
+      scopes: s.registryScopes,
+      level: s.signatureVerification.level,
+    })),
+  });
   const checks = new admission.ImageChecks({
     verifier,
     registries,
@@ -134,7 +148,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     cacheTtlMs: parseMs('--cache-ttl', flags.cacheTtl),
     tagTtlMs: parseMs('--tag-ttl', flags.tagTtl),
   });
-  const stopTrustWatch = admission.reloadOnTrustChange({
+  const stopConfigWatch = admission.reloadOnConfigChange({
     configDir: flags.configDir,
     registries,
     checks,
@@ -166,7 +180,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     const stop = (): void => {
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
-      stopTrustWatch();
+      stopConfigWatch();
       void Promise.all([server.close(), registries.close()]).then(() => resolve());
     };
     process.on('SIGTERM', stop);
@@ -277,7 +291,7 @@ export function registerAdmission(program: Command): void {
     )
     .option(
       '--config-dir <dir>',
-      'configuration directory holding truststore/x509/{ca,signingAuthority}/<name>/*.pem',
+      'configuration directory holding trustpolicy.json and truststore/x509/<type>/<name>/*.pem',
       '/etc/nv2',
     )
     .option(
@@ -328,7 +342,7 @@ export function registerAdmission(program: Command): void {
     .option('--tls-poll <duration>', 'how often the TLS files are checked for changes', '5s')
     .option(
       '--config-poll <duration>',
-      'how often the configuration directory is checked for changes',
+      'how often trustpolicy.json and the trust store are checked for changes',
       '10s',
     )
     .action(serve);
