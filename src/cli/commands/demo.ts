@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
 import { print } from '../output.js';
@@ -37,7 +37,7 @@ export function registerDemo(program: Command): void {
           import('../../registry/index.js'),
         ]);
       const { playStory } = await import('../demo/story.js');
-      const dir = flags.dir ?? (await mkdtemp(join(tmpdir(), 'nv2-demo-')));
+      const dir = resolve(flags.dir ?? (await mkdtemp(join(tmpdir(), 'nv2-demo-'))));
       await mkdir(dir, { recursive: true });
       const savedEnv = ISOLATED_ENV.map((name) => [name, process.env[name]] as const);
       process.env['NV2_CONFIG_DIR'] = join(dir, 'config');
@@ -51,7 +51,10 @@ export function registerDemo(program: Command): void {
           await resolveRegistryConfig({ addr: '127.0.0.1:0', root: join(dir, 'public-registry') }),
           discard,
         );
-        stops.push(() => publicRegistry.close());
+        stops.push(() => {
+          publicRegistry.server.closeIdleConnections();
+          return publicRegistry.close();
+        });
 
         const passwords = {
           'acme-ci': randomBytes(12).toString('base64url'),
@@ -80,7 +83,10 @@ export function registerDemo(program: Command): void {
           await resolveRegistryConfig({ addr: '127.0.0.1:0', config: acmeConfig }),
           discard,
         );
-        stops.push(() => privateRegistry.close());
+        stops.push(() => {
+          privateRegistry.server.closeIdleConnections();
+          return privateRegistry.close();
+        });
 
         // The public registry is addressed as localhost: its certification key is named so.
         const publicUrl = publicRegistry.url.replace('127.0.0.1', 'localhost');
