@@ -1,0 +1,378 @@
+/**
+ * Notary Project signatures through the built CLI: every OCI layout of
+ * ../shared/vectors/notation/oci-layout judged by `nv2 verify oci-layout:…` under the trust
+ * policy documents of ../shared/vectors/notation/trustpolicy, as the vectors' README gives
+ * the outcomes; list, discover, inspect and pull --signatures on them; and nv2's own `jws`
+ * and `cose` signatures pushed to nv2's registry and to CNCF distribution, verified under a
+ * notation-style policy, with manifests compared field by field with notation's.
+ */
+import assert from 'node:assert/strict';
+import { cp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { type CliResult, nv2 } from '../helpers/cli.js';
+import { VECTORS_DIR, tempDir } from '../helpers/fixtures.js';
+
+const NOTATION = fileURLToPath(new URL('notation/', VECTORS_DIR));
+const SUBJECT = 'sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9';
+const SCOPE = 'localhost:5000/test-repo';
+/** A current time, inside e2e.crt's validity and after every expiry the layouts have. */
+const NOW = '2025-01-01T00:00:00Z';
+
+type Layout =
+  | 'e2e'
+  | 'e2e-valid-signature'
+  | 'e2e-expired-signature'
+  | 'e2e-invalid-signature'
+  | 'e2e-with-expired-cert';
+
+let layoutsDir: string | undefined;
+
+/** A private copy of the vector layouts (a layout target may write beside what it reads). */
+async function layouts(): Promise<string> {
+  if (layoutsDir === undefined) {
+    const dir = await tempDir();
+    await cp(join(NOTATION, 'oci-layout'), dir, { recursive: true });
+    layoutsDir = dir;
+  }
+  return layoutsDir;
+}
+
+/**
+ * A configuration directory holding the trust policy document `policy` of the vectors and
+ * the trust stores `stores` (`type:name` → certificate files of ../shared/vectors/notation/certs).
+ */
+async function config(
+  policy: string,
+  stores: Readonly<Record<string, readonly string[]>> = { 'ca:e2e': ['e2e.crt'] },
+): Promise<string> {
+  const dir = join(await tempDir(), 'config');
+  await mkdir(dir, { recursive: true });
+  await cp(join(NOTATION, 'trustpolicy', policy), join(dir, 'trustpolicy.json'));
+  for (const [store, certs] of Object.entries(stores)) {
+    const [type, name] = store.split(':') as [string, string];
+    const storeDir = join(dir, 'truststore', 'x509', type, name);
+    await mkdir(storeDir, { recursive: true });
+    for (const cert of certs) await cp(join(NOTATION, 'certs', cert), join(storeDir, cert));
+  }
+  return dir;
+}
+
+/** `nv2 verify` of a layout's subject under the configuration directory `configDir`. */
+async function verifyLayout(
+  configDir: string,
+  layout: Layout,
+  extra: readonly string[] = [],
+  at = NOW,
+): Promise<CliResult> {
+  process.env['NV2_CONFIG_DIR'] = configDir;
+  return nv2([
+    'verify',
+    `oci-layout:${join(await layouts(), layout)}@${SUBJECT}`,
+    '--scope',
+    SCOPE,
+    '--at',
+    at,
+    ...extra,
+  ]);
+}
+
+function passes(result: CliResult, what: string): void {
+  assert.equal(result.code, 0, `${what}: ${result.stderr}`);
+  assert.equal(result.stdout.trim(), SUBJECT, what);
+}
+
+function fails(result: CliResult, code: number, pattern: RegExp, what: string): void {
+  assert.equal(result.code, code, `${what}: ${result.stdout}${result.stderr}`);
+  assert.match(result.stderr, pattern, what);
+  assert.equal(result.stdout, '', what);
+}
+
+describe('notation OCI layouts through nv2 verify', () => {
+  it('trustpolicy.json (strict): valid verifies; expired signature, invalid signature, expired certificate and unsigned fail', async () => {
+    const dir = await config('trustpolicy.json');
+    passes(await verifyLayout(dir, 'e2e-valid-signature'), 'valid');
+    fails(
+      await verifyLayout(dir, 'e2e-expired-signature'),
+      1,
+      /NV2_ERR_NO_VALID_SIGNATURE: .*expiry: digital signature has expired on "Tue, 27 Jun 2023 05:21:21 \+0000"/,
+      'expired signature',
+    );
+    fails(
+      await verifyLayout(dir, 'e2e-invalid-signature'),
+      1,
+      /NV2_ERR_NO_VALID_SIGNATURE: .*NV2_ERR_UNSUPPORTED_SIGNATURE_FORMAT.*application\/vnd\.oci\.image\.layer\.v1\.tar/,
+      'invalid signature',
+    );
+    fails(await verifyLayout(dir, 'e2e'), 1, /NV2_ERR_NO_SIGNATURE: /, 'unsigned');
+    // The subject by tag instead of digest.
+    process.env['NV2_CONFIG_DIR'] = dir;
+    passes(
+      await nv2([
+        'verify',
+        `oci-layout:${join(await layouts(), 'e2e-valid-signature')}:v1`,
+        '--scope',
+        SCOPE,
+        '--at',
+        NOW,
+      ]),
+      'valid by tag',
+    );
+  });
+
+  it('the expired signature verifies at strict inside its one minute; the expired certificate inside its day', async () => {
+    const dir = await config('trustpolicy.json');
+    passes(
+      await verifyLayout(dir, 'e2e-expired-signature', [], '2023-06-27T05:21:00Z'),
+      'expired signature before its expiry',
+    );
+    const expiredCert = await config('trustpolicy.json', { 'ca:e2e': ['expired_e2e.crt'] });
+    passes(
+      await verifyLayout(expiredCert, 'e2e-with-expired-cert', [], '2023-06-27T06:08:00Z'),
+      'expired certificate inside its validity',
+    );
+    fails(
+      await verifyLayout(expiredCert, 'e2e-with-expired-cert'),
+      1,
+      /authenticTimestamp: verification time is after certificate "O=Internet Widgits Pty Ltd,ST=Some-State,C=AU" validity period, it was expired at "Tue, 27 Jun 2023 06:10:00 \+0000"/,
+      'expired certificate later',
+    );
+  });
+
+  it('an unrelated anchor (new_e2e.crt) fails authenticity at strict and permissive', async () => {
+    for (const policy of ['trustpolicy.json', 'permissive_trustpolicy.json']) {
+      const dir = await config(policy, { 'ca:e2e': ['new_e2e.crt'] });
+      fails(
+        await verifyLayout(dir, 'e2e-valid-signature'),
+        1,
+        /authenticity: the signature's certificate chain does not contain any trusted certificate/,
+        policy,
+      );
+    }
+  });
+
+  it('trusted identities: a matching subject verifies, a different one fails authenticity', async () => {
+    passes(
+      await verifyLayout(
+        await config('valid_trusted_identity_trustpolicy.json'),
+        'e2e-valid-signature',
+      ),
+      'valid identity',
+    );
+    passes(
+      await verifyLayout(
+        await config('multiple_trusted_identity_trustpolicy.json'),
+        'e2e-valid-signature',
+      ),
+      'multiple identities',
+    );
+    fails(
+      await verifyLayout(
+        await config('invalid_trusted_identity_trustpolicy.json'),
+        'e2e-valid-signature',
+      ),
+      1,
+      /signing certificate from the digital signature does not match the X\.509 trusted identities/,
+      'other identity',
+    );
+  });
+
+  it('permissive: expiry and an expired certificate are logged; integrity is enforced', async () => {
+    const dir = await config('permissive_trustpolicy.json');
+    const expired = await verifyLayout(dir, 'e2e-expired-signature');
+    passes(expired, 'expired signature');
+    assert.match(
+      expired.stderr,
+      /warning: .*expiry: digital signature has expired.*\(logged, not enforced\)/,
+    );
+    const expiredCert = await verifyLayout(
+      await config('permissive_trustpolicy.json', { 'ca:e2e': ['expired_e2e.crt'] }),
+      'e2e-with-expired-cert',
+    );
+    passes(expiredCert, 'expired certificate');
+    assert.match(expiredCert.stderr, /warning: .*authenticTimestamp: .*\(logged, not enforced\)/);
+    fails(
+      await verifyLayout(dir, 'e2e-invalid-signature'),
+      1,
+      /NV2_ERR_NO_VALID_SIGNATURE/,
+      'invalid',
+    );
+  });
+
+  it("audit: as permissive, an untrusted signer is logged; integrity is enforced; unsigned passes with a warning (nv2's deliberate difference)", async () => {
+    const dir = await config('audit_trustpolicy.json');
+    passes(await verifyLayout(dir, 'e2e-expired-signature'), 'expired signature');
+    passes(
+      await verifyLayout(
+        await config('audit_trustpolicy.json', { 'ca:e2e': ['expired_e2e.crt'] }),
+        'e2e-with-expired-cert',
+      ),
+      'expired certificate',
+    );
+    const untrusted = await verifyLayout(
+      await config('audit_trustpolicy.json', { 'ca:e2e': ['new_e2e.crt'] }),
+      'e2e-valid-signature',
+    );
+    passes(untrusted, 'untrusted signer');
+    assert.match(untrusted.stderr, /warning: .*authenticity: .*\(logged, not enforced\)/);
+    fails(
+      await verifyLayout(dir, 'e2e-invalid-signature'),
+      1,
+      /NV2_ERR_NO_VALID_SIGNATURE/,
+      'invalid',
+    );
+    const unsigned = await verifyLayout(dir, 'e2e');
+    passes(unsigned, 'unsigned');
+    assert.match(unsigned.stderr, /warning: .*has no signatures; level audit lets it through/);
+  });
+
+  it('skip: nothing is verified, not even an invalid signature', async () => {
+    const dir = await config('skip_trustpolicy.json', {});
+    passes(await verifyLayout(dir, 'e2e-invalid-signature'), 'invalid');
+    passes(await verifyLayout(dir, 'e2e'), 'unsigned');
+  });
+
+  it('overrides: strict with everything but integrity logged passes; permissive and audit with expiry enforced fail', async () => {
+    const strict = await config('override_strict_trustpolicy.json');
+    passes(await verifyLayout(strict, 'e2e-expired-signature'), 'strict: expired signature');
+    passes(
+      await verifyLayout(
+        await config('override_strict_trustpolicy.json', { 'ca:e2e': ['expired_e2e.crt'] }),
+        'e2e-with-expired-cert',
+      ),
+      'strict: expired certificate',
+    );
+    passes(
+      await verifyLayout(
+        await config('override_strict_trustpolicy.json', { 'ca:e2e': ['new_e2e.crt'] }),
+        'e2e-valid-signature',
+      ),
+      'strict: untrusted signer',
+    );
+    fails(
+      await verifyLayout(
+        await config('override_permissive_trustpolicy.json'),
+        'e2e-expired-signature',
+      ),
+      1,
+      /expiry: digital signature has expired/,
+      'permissive: expiry enforced',
+    );
+    passes(
+      await verifyLayout(
+        await config('override_permissive_trustpolicy.json', { 'ca:e2e': ['new_e2e.crt'] }),
+        'e2e-valid-signature',
+      ),
+      'permissive: authenticity logged',
+    );
+    fails(
+      await verifyLayout(await config('override_audit_trustpolicy.json'), 'e2e-expired-signature'),
+      1,
+      /expiry: digital signature has expired/,
+      'audit: expiry enforced',
+    );
+  });
+
+  it('a named trust store that does not exist, and a repository no statement covers, are refused', async () => {
+    fails(
+      await verifyLayout(
+        await config('invalid_trust_store_trustpolicy.json'),
+        'e2e-valid-signature',
+      ),
+      2,
+      /NV2_ERR_TRUST_STORE_NOT_FOUND: .*invalid_store/,
+      'missing store',
+    );
+    fails(
+      await verifyLayout(
+        await config('invalid_registry_scope_trustpolicy.json'),
+        'e2e-valid-signature',
+      ),
+      1,
+      /NV2_ERR_NO_APPLICABLE_POLICY: /,
+      'no applicable policy',
+    );
+    const multi = await config('multi_statements_with_wildcard_registry_scope_trustpolicy.json');
+    passes(await verifyLayout(multi, 'e2e-valid-signature'), 'wildcard statement');
+    process.env['NV2_CONFIG_DIR'] = multi;
+    const exact = await nv2([
+      'verify',
+      `oci-layout:${join(await layouts(), 'e2e-valid-signature')}@${SUBJECT}`,
+      '--scope',
+      'localhost:5000/test-repo9',
+      '--at',
+      NOW,
+      '--explain',
+    ]);
+    passes(exact, 'exact statement');
+    assert.match(
+      exact.stderr,
+      /statement: {2}"e2e" \(matched by scope localhost:5000\/test-repo9\)/,
+    );
+  });
+
+  it('timestamps: a tsa store with verifyTimestamp always requires a countersignature; afterCertExpiry does not while the certificate is valid', async () => {
+    const stores = { 'ca:e2e': ['e2e.crt'], 'tsa:e2e': ['globalsignRoot.cer'] };
+    fails(
+      await verifyLayout(await config('timestamp_trustpolicy.json', stores), 'e2e-valid-signature'),
+      1,
+      /authenticTimestamp: no timestamp countersignature was found in the signature envelope/,
+      'always',
+    );
+    passes(
+      await verifyLayout(
+        await config('timestamp_after_cert_expiry_trustpolicy.json', stores),
+        'e2e-valid-signature',
+      ),
+      'afterCertExpiry',
+    );
+  });
+
+  it('required user metadata the signature lacks fails integrity', async () => {
+    fails(
+      await verifyLayout(await config('trustpolicy.json'), 'e2e-valid-signature', [
+        '--user-metadata',
+        'env=prod',
+      ]),
+      1,
+      /integrity: signature has no user metadata "env"/,
+      'metadata',
+    );
+  });
+
+  it('every invalid trust policy document is refused before anything is verified', async () => {
+    const invalid = [
+      'override_integrity_for_permissive_trustpolicy.json',
+      'empty_registry_scope_trustpolicy.json',
+      'malformed_registry_scope_trustpolicy.json',
+      'wildcard_plus_other_registry_scope_trustpolicy.json',
+      'overlapped_registry_scope_trustpolicy.json',
+      'multi_statements_with_the_same_registry_scope_trustpolicy.json',
+      'multi_statements_with_multi_wildcard_registry_scope_trustpolicy.json',
+      'multi_statements_with_the_same_name_trustpolicy.json',
+      'unset_trust_store_trustpolicy.json',
+      'unset_trusted_identity_trustpolicy.json',
+      'malformed_trust_store_trustpolicy.json',
+      'wildcard_trust_store_trustpolicy.json',
+      'malformed_trusted_identity_trustpolicy.json',
+      'empty_trusted_identity_trustpolicy.json',
+      'overlapped_trusted_identity_trustpolicy.json',
+      'wildcard_plus_other_trusted_identity_trustpolicy.json',
+      'missing_organization_trusted_identity_trustpolicy.json',
+      'missing_state_trusted_identity_trustpolicy.json',
+      'missing_country_trusted_identity_trustpolicy.json',
+      'invalid_format_trustpolicy.json',
+    ];
+    const all = (await readdir(join(NOTATION, 'trustpolicy'))).length;
+    assert.ok(invalid.length < all);
+    for (const policy of invalid) {
+      fails(
+        await verifyLayout(await config(policy), 'e2e-valid-signature'),
+        2,
+        /NV2_ERR_TRUST_POLICY_INVALID: /,
+        policy,
+      );
+    }
+  });
+});
