@@ -10,9 +10,17 @@ import assert from 'node:assert/strict';
 import { cp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import {
+  NotationMediaTypes,
+  THUMBPRINT_ANNOTATION,
+  buildSignatureManifest,
+  parseNotationEnvelope,
+} from '../../src/notation/index.js';
 import { type CliResult, nv2 } from '../helpers/cli.js';
+import { distributionMissing, startDistribution } from '../helpers/distribution.js';
 import { VECTORS_DIR, tempDir } from '../helpers/fixtures.js';
+import { startRegistry } from '../helpers/registry.js';
 
 const NOTATION = fileURLToPath(new URL('notation/', VECTORS_DIR));
 const SUBJECT = 'sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9';
@@ -376,3 +384,371 @@ describe('notation OCI layouts through nv2 verify', () => {
     }
   });
 });
+
+/** The signature manifest notation pushed for e2e-valid-signature, as the layout holds it. */
+async function notationManifest(): Promise<Record<string, unknown>> {
+  const dir = join(NOTATION, 'oci-layout', 'e2e-valid-signature');
+  const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as {
+    manifests: { digest: string; annotations?: Record<string, string> }[];
+  };
+  for (const m of index.manifests) {
+    const bytes = await readFile(join(dir, 'blobs', 'sha256', m.digest.slice('sha256:'.length)));
+    const json = JSON.parse(bytes.toString()) as Record<string, unknown>;
+    if (json['subject'] !== undefined) return json;
+  }
+  throw new Error('no signature manifest in the layout');
+}
+
+function ok(result: CliResult, what: string): CliResult {
+  assert.equal(result.code, 0, `${what}: ${result.stdout}${result.stderr}`);
+  return result;
+}
+
+function lines(text: string): string[] {
+  return text.split('\n').filter((l) => l !== '');
+}
+
+const noDistribution = distributionMissing();
+
+for (const name of ['nv2', 'distribution'] as const) {
+  describe(
+    `nv2 sign --signature-format jws and cose against ${name === 'nv2' ? "nv2's registry" : 'CNCF distribution 2.8'}`,
+    { skip: name === 'distribution' ? noDistribution : undefined },
+    () => {
+      let host: string;
+      let close: () => Promise<void>;
+      let work: string;
+      let ref: string;
+      let configDir: string;
+      const signed: Partial<Record<'jws' | 'cose', string>> = {};
+
+      before(async () => {
+        if (name === 'nv2') {
+          const registry = await startRegistry();
+          host = registry.host;
+          close = () => registry.close();
+        } else {
+          const registry = await startDistribution();
+          host = registry.host;
+          close = () => registry.close();
+        }
+        work = await tempDir();
+        ref = `${host}/notation/net-monitor:v1`;
+        // The vectors' subject, so that nv2's signature manifests can be set beside notation's.
+        ok(
+          await nv2(['copy', `oci-layout:${join(await layouts(), 'e2e')}:v1`, ref]),
+          'copy subject',
+        );
+        ok(
+          await nv2([
+            'cert',
+            'generate',
+            '--ca',
+            '--cn',
+            'Wabbit Networks Root',
+            '--key-type',
+            'rsa-3072',
+            '--name',
+            'root',
+            '--out-dir',
+            work,
+          ]),
+          'root',
+        );
+        ok(
+          await nv2([
+            'cert',
+            'generate',
+            '--cn',
+            'wabbit-networks.io',
+            '--name',
+            'signer',
+            '--out-dir',
+            work,
+            '--issuer-key',
+            join(work, 'root.key'),
+            '--issuer-cert',
+            join(work, 'root.crt'),
+          ]),
+          'signer',
+        );
+        configDir = join(work, 'config');
+        await mkdir(join(configDir, 'truststore', 'x509', 'ca', 'wabbit-networks'), {
+          recursive: true,
+        });
+        await cp(
+          join(work, 'root.crt'),
+          join(configDir, 'truststore', 'x509', 'ca', 'wabbit-networks', 'root.crt'),
+        );
+        await writeFile(
+          join(configDir, 'trustpolicy.json'),
+          JSON.stringify({
+            version: '1.0',
+            trustPolicies: [
+              {
+                name: 'wabbit-networks-images',
+                registryScopes: [`${host}/notation/net-monitor`],
+                signatureVerification: { level: 'strict' },
+                trustStores: ['ca:wabbit-networks'],
+                trustedIdentities: ['*'],
+              },
+            ],
+          }),
+        );
+      });
+      after(async () => close());
+
+      for (const format of ['jws', 'cose'] as const) {
+        it(`signs in ${format} with user metadata and pushes notation's signature manifest`, async () => {
+          const out = lines(
+            ok(
+              await nv2([
+                'sign',
+                '--signature-format',
+                format,
+                '-k',
+                join(work, 'signer.key'),
+                '-c',
+                join(work, 'signer.crt'),
+                '-m',
+                'env=prod',
+                '-e',
+                '30d',
+                ref,
+              ]),
+              `sign ${format}`,
+            ).stdout,
+          );
+          assert.equal(out[0], SUBJECT);
+          assert.match(out[1]!, /^sha256:[0-9a-f]{64}$/);
+          signed[format] = out[1]!;
+        });
+      }
+
+      it('verifies both under a notation-style trust policy, with the required user metadata', async () => {
+        process.env['NV2_CONFIG_DIR'] = configDir;
+        const verified = ok(await nv2(['verify', ref, '-m', 'env=prod']), 'verify by policy');
+        assert.equal(verified.stdout, `${SUBJECT}\n`);
+        assert.match(verified.stderr, /2 signatures found, 2 verified/);
+        const json = JSON.parse(
+          ok(await nv2(['verify', ref, '--output', 'json']), 'verify json').stdout,
+        ) as { signatures: { envelopeMediaType: string; verified: boolean }[] };
+        assert.deepEqual(json.signatures.map((s) => [s.envelopeMediaType, s.verified]).sort(), [
+          [NotationMediaTypes.cose, true],
+          [NotationMediaTypes.jws, true],
+        ]);
+        fails(
+          await nv2(['verify', ref, '-m', 'env=staging']),
+          1,
+          /integrity: signature's user metadata "env" is "prod", not "staging"/,
+          'other metadata',
+        );
+        // With the root on the command line instead of a policy.
+        const byCa = ok(
+          await nv2(['verify', '--ca-cert', join(work, 'root.crt'), '-m', 'env=prod', ref]),
+          'verify --ca-cert',
+        );
+        assert.equal(byCa.stdout, `${SUBJECT}\n`);
+        assert.match(byCa.stderr, /2 signatures found, 2 verified/);
+        assert.match(byCa.stderr, /verified \(cose\), signed by CN=wabbit-networks\.io/);
+        fails(
+          await nv2(['verify', '--ca-cert', join(NOTATION, 'certs', 'NotationTestRoot.pem'), ref]),
+          1,
+          /NV2_ERR_NO_VALID_SIGNATURE: .*NV2_ERR_CERT_UNTRUSTED/,
+          'untrusted root',
+        );
+      });
+
+      it("pushes manifests field by field like notation's, and byte for byte as notation's builder makes them", async () => {
+        const theirs = await notationManifest();
+        for (const format of ['jws', 'cose'] as const) {
+          const res = await fetch(
+            `http://${host}/v2/notation/net-monitor/manifests/${signed[format]}`,
+            {
+              headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+            },
+          );
+          assert.equal(res.status, 200);
+          const bytes = Buffer.from(await res.arrayBuffer());
+          const ours = JSON.parse(bytes.toString()) as Record<string, any>;
+          assert.equal(ours['schemaVersion'], theirs['schemaVersion']);
+          assert.equal(ours['mediaType'], theirs['mediaType']);
+          // notation's current form: artifactType set, the empty config; the vectors hold the
+          // older form, whose config media type is the artifact type.
+          assert.equal(ours['artifactType'], NotationMediaTypes.signature);
+          assert.equal((theirs['config'] as any).mediaType, ours['artifactType']);
+          assert.deepEqual(ours['config'], {
+            mediaType: 'application/vnd.oci.empty.v1+json',
+            digest: (theirs['config'] as any).digest,
+            size: 2,
+            data: 'e30=',
+          });
+          assert.equal(ours['layers'].length, 1);
+          assert.equal(
+            ours['layers'][0].mediaType,
+            format === 'jws' ? NotationMediaTypes.jws : NotationMediaTypes.cose,
+          );
+          assert.deepEqual(ours['subject'], theirs['subject']);
+          assert.deepEqual(
+            Object.keys(ours['annotations']).sort(),
+            Object.keys(theirs['annotations'] as object).sort(),
+          );
+          assert.match(
+            ours['annotations']['org.opencontainers.image.created'],
+            /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
+          );
+          // The envelope: its chain's fingerprints, lower-case, are the thumbprint annotation.
+          const layer = ours['layers'][0];
+          const blob = await fetch(`http://${host}/v2/notation/net-monitor/blobs/${layer.digest}`);
+          const envelope = Buffer.from(await blob.arrayBuffer());
+          const parsed = parseNotationEnvelope(envelope, layer.mediaType);
+          assert.equal(
+            parsed.signingAgent,
+            `nv2/${JSON.parse(await readFile(join(fileURLToPath(new URL('../../../', import.meta.url)), 'package.json'), 'utf8')).version}`,
+          );
+          assert.ok(parsed.expiry !== undefined);
+          assert.deepEqual(
+            JSON.parse(ours['annotations'][THUMBPRINT_ANNOTATION]),
+            parsed.certificateChain.map((c) => c.fingerprintSha256),
+          );
+          // Key order and bytes are those of notation's builder (which reproduces the vectors'
+          // manifests byte for byte).
+          const rebuilt = buildSignatureManifest({
+            subject: theirs['subject'] as any,
+            envelope,
+            envelopeMediaType: layer.mediaType,
+            certificateChain: parsed.certificateChain,
+            created: new Date(ours['annotations']['org.opencontainers.image.created']),
+          });
+          assert.equal(bytes.toString(), rebuilt.manifest.toString());
+        }
+      });
+
+      it('the referrers listing names both as Notary Project signatures', async () => {
+        if (name === 'nv2') {
+          const res = await fetch(`http://${host}/v2/notation/net-monitor/referrers/${SUBJECT}`);
+          const index = (await res.json()) as {
+            manifests: { digest: string; artifactType: string }[];
+          };
+          assert.deepEqual(
+            index.manifests.map((m) => [m.digest, m.artifactType]).sort(),
+            [signed.jws, signed.cose].map((d) => [d, NotationMediaTypes.signature]).sort(),
+          );
+        } else {
+          // No referrers API: the referrers tag schema index, as notation writes it.
+          const res = await fetch(
+            `http://${host}/v2/notation/net-monitor/manifests/sha256-${SUBJECT.slice(7)}`,
+            { headers: { accept: 'application/vnd.oci.image.index.v1+json' } },
+          );
+          assert.equal(res.status, 200);
+          const index = (await res.json()) as {
+            manifests: { digest: string; artifactType: string; annotations: object }[];
+          };
+          assert.deepEqual(
+            index.manifests.map((m) => [m.digest, m.artifactType]).sort(),
+            [signed.jws, signed.cose].map((d) => [d, NotationMediaTypes.signature]).sort(),
+          );
+          for (const m of index.manifests) assert.ok(THUMBPRINT_ANNOTATION in m.annotations);
+        }
+      });
+
+      it('list, discover and pull --signatures recognize both formats', async () => {
+        const listed = JSON.parse(
+          ok(await nv2(['list', '--output', 'json', ref]), 'list').stdout,
+        ) as {
+          signatures: {
+            digest: string;
+            format: string;
+            signer: string;
+            algorithm: string;
+            signedAt: string;
+            userMetadata: object;
+          }[];
+        };
+        const byFormat = Object.fromEntries(listed.signatures.map((s) => [s.format, s]));
+        for (const format of ['jws', 'cose'] as const) {
+          assert.equal(byFormat[format]!.digest, signed[format]);
+          assert.equal(byFormat[format]!.signer, 'CN=wabbit-networks.io');
+          assert.equal(byFormat[format]!.algorithm, 'ES256');
+          assert.deepEqual(byFormat[format]!.userMetadata, { env: 'prod' });
+          assert.ok(!Number.isNaN(Date.parse(byFormat[format]!.signedAt)));
+        }
+        const table = lines(ok(await nv2(['list', ref]), 'list text').stdout);
+        assert.match(table[0]!, /^DIGEST\s+FORMAT\s+SIGNER\s+SIGNED AT\s+ALG\s+REFERENCES$/);
+        assert.ok(
+          table.some((l) =>
+            new RegExp(`^${signed.cose}\\s+cose\\s+CN=wabbit-networks\\.io\\s+\\d{4}-`).test(l),
+          ),
+        );
+        const tree = ok(await nv2(['discover', ref]), 'discover').stdout;
+        assert.ok(tree.includes(`${NotationMediaTypes.signature} ${signed.jws} (jws)`));
+        assert.ok(tree.includes(`${NotationMediaTypes.signature} ${signed.cose} (cose)`));
+        const dir = join(work, 'pulled');
+        await mkdir(dir);
+        const files = lines(ok(await nv2(['pull', '--signatures', '-o', dir, ref]), 'pull').stdout);
+        assert.equal(files.length, 2);
+        assert.ok(files.some((f) => f.endsWith('.jws.json')));
+        assert.ok(files.some((f) => f.endsWith('.cose')));
+        for (const file of files) {
+          assert.equal(
+            ok(
+              await nv2(['verify', '-f', file, '--ca-cert', join(work, 'root.crt'), ref]),
+              `verify -f ${file}`,
+            ).stdout,
+            `${SUBJECT}\n`,
+          );
+          assert.match(
+            ok(await nv2(['inspect', file]), 'inspect').stdout,
+            /^Envelope: application\/(jose\+json|cose) \(Notary Project\)/,
+          );
+        }
+      });
+
+      it('refuses user metadata for nv2 signatures, reserved keys, and the nv2-only flags', async () => {
+        const key = join(work, 'signer.key');
+        const cert = join(work, 'signer.crt');
+        fails(
+          await nv2(['sign', '-k', key, '-c', cert, '-m', 'env=prod', ref]),
+          2,
+          /NV2_ERR_INVALID_ARGUMENT: user metadata .* --signature-format jws or cose/,
+          'nv2 metadata',
+        );
+        fails(
+          await nv2([
+            'sign',
+            '--signature-format',
+            'cose',
+            '-k',
+            key,
+            '-c',
+            cert,
+            '-m',
+            'io.cncf.notary.x=1',
+            ref,
+          ]),
+          2,
+          /reserved/,
+          'reserved key',
+        );
+        fails(
+          await nv2(['sign', '--signature-format', 'jws', '-k', key, '-c', cert, '-r', ref, ref]),
+          2,
+          /-r\/--reference .* does not apply to --signature-format jws/,
+          '-r',
+        );
+        fails(
+          await nv2(['sign', '--signature-format', 'pgp', '-k', key, '-c', cert, ref]),
+          2,
+          /unknown signature format "pgp"/,
+          'format',
+        );
+        fails(
+          await nv2(['sign', '--signature-format', 'jws', '-k', key, ref]),
+          2,
+          /needs the signing certificate and its chain/,
+          'no chain',
+        );
+      });
+    },
+  );
+}
