@@ -17,6 +17,7 @@ import {
   buildSignatureManifest,
   parseNotationEnvelope,
 } from '../../src/notation/index.js';
+import type { Descriptor } from '../../src/oci/index.js';
 import { type CliResult, nv2 } from '../helpers/cli.js';
 import { distributionMissing, startDistribution } from '../helpers/distribution.js';
 import { VECTORS_DIR, tempDir } from '../helpers/fixtures.js';
@@ -385,16 +386,27 @@ describe('notation OCI layouts through nv2 verify', () => {
   });
 });
 
+/** A signature manifest as JSON. */
+interface ManifestJson {
+  readonly schemaVersion: number;
+  readonly mediaType: string;
+  readonly artifactType?: string;
+  readonly config: Descriptor & { readonly data?: string };
+  readonly layers: readonly Descriptor[];
+  readonly subject: Descriptor;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
 /** The signature manifest notation pushed for e2e-valid-signature, as the layout holds it. */
-async function notationManifest(): Promise<Record<string, unknown>> {
+async function notationManifest(): Promise<ManifestJson> {
   const dir = join(NOTATION, 'oci-layout', 'e2e-valid-signature');
   const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as {
     manifests: { digest: string; annotations?: Record<string, string> }[];
   };
   for (const m of index.manifests) {
     const bytes = await readFile(join(dir, 'blobs', 'sha256', m.digest.slice('sha256:'.length)));
-    const json = JSON.parse(bytes.toString()) as Record<string, unknown>;
-    if (json['subject'] !== undefined) return json;
+    const json = JSON.parse(bytes.toString()) as ManifestJson;
+    if (json.subject !== undefined) return json;
   }
   throw new Error('no signature manifest in the layout');
 }
@@ -570,55 +582,55 @@ for (const name of ['nv2', 'distribution'] as const) {
           );
           assert.equal(res.status, 200);
           const bytes = Buffer.from(await res.arrayBuffer());
-          const ours = JSON.parse(bytes.toString()) as Record<string, any>;
+          const ours = JSON.parse(bytes.toString()) as ManifestJson;
           assert.equal(ours['schemaVersion'], theirs['schemaVersion']);
           assert.equal(ours['mediaType'], theirs['mediaType']);
           // notation's current form: artifactType set, the empty config; the vectors hold the
           // older form, whose config media type is the artifact type.
           assert.equal(ours['artifactType'], NotationMediaTypes.signature);
-          assert.equal((theirs['config'] as any).mediaType, ours['artifactType']);
+          assert.equal(theirs.config.mediaType, ours['artifactType']);
           assert.deepEqual(ours['config'], {
             mediaType: 'application/vnd.oci.empty.v1+json',
-            digest: (theirs['config'] as any).digest,
+            digest: theirs.config.digest,
             size: 2,
             data: 'e30=',
           });
           assert.equal(ours['layers'].length, 1);
           assert.equal(
-            ours['layers'][0].mediaType,
+            ours.layers[0]!.mediaType,
             format === 'jws' ? NotationMediaTypes.jws : NotationMediaTypes.cose,
           );
           assert.deepEqual(ours['subject'], theirs['subject']);
           assert.deepEqual(
             Object.keys(ours['annotations']).sort(),
-            Object.keys(theirs['annotations'] as object).sort(),
+            Object.keys(theirs.annotations).sort(),
           );
           assert.match(
-            ours['annotations']['org.opencontainers.image.created'],
+            ours.annotations['org.opencontainers.image.created']!,
             /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
           );
           // The envelope: its chain's fingerprints, lower-case, are the thumbprint annotation.
-          const layer = ours['layers'][0];
+          const layer = ours.layers[0]!;
           const blob = await fetch(`http://${host}/v2/notation/net-monitor/blobs/${layer.digest}`);
           const envelope = Buffer.from(await blob.arrayBuffer());
           const parsed = parseNotationEnvelope(envelope, layer.mediaType);
           assert.equal(
             parsed.signingAgent,
-            `nv2/${JSON.parse(await readFile(join(fileURLToPath(new URL('../../../', import.meta.url)), 'package.json'), 'utf8')).version}`,
+            `nv2/${(JSON.parse(await readFile(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string }).version}`,
           );
           assert.ok(parsed.expiry !== undefined);
           assert.deepEqual(
-            JSON.parse(ours['annotations'][THUMBPRINT_ANNOTATION]),
+            JSON.parse(ours.annotations[THUMBPRINT_ANNOTATION]!),
             parsed.certificateChain.map((c) => c.fingerprintSha256),
           );
           // Key order and bytes are those of notation's builder (which reproduces the vectors'
           // manifests byte for byte).
           const rebuilt = buildSignatureManifest({
-            subject: theirs['subject'] as any,
+            subject: theirs.subject,
             envelope,
             envelopeMediaType: layer.mediaType,
             certificateChain: parsed.certificateChain,
-            created: new Date(ours['annotations']['org.opencontainers.image.created']),
+            created: new Date(ours.annotations['org.opencontainers.image.created']!),
           });
           assert.equal(bytes.toString(), rebuilt.manifest.toString());
         }
