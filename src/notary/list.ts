@@ -186,7 +186,11 @@ async function readNotationEntry(
     }
   } catch (err) {
     if (err instanceof Nv2Error)
-      return { manifest, ...(envelopeMediaType !== undefined ? { envelopeMediaType } : {}), error: err };
+      return {
+        manifest,
+        ...(envelopeMediaType !== undefined ? { envelopeMediaType } : {}),
+        error: err,
+      };
     throw err;
   }
 }

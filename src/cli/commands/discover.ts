@@ -62,7 +62,11 @@ async function signatureFormats(
         const type = readSignatureManifest(bytes).envelope.mediaType;
         formats.set(
           d.digest,
-          type === NotationMediaTypes.jws ? 'jws' : type === NotationMediaTypes.cose ? 'cose' : type,
+          type === NotationMediaTypes.jws
+            ? 'jws'
+            : type === NotationMediaTypes.cose
+              ? 'cose'
+              : type,
         );
       } catch (err) {
         if (!(err instanceof Nv2Error)) throw err;

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { createMemoryStore, readBoundedStream } from '../../../src/content/index.js';
 import { NotationMediaTypes, readSignatureManifest } from '../../../src/notation/index.js';
+import type { PolicyVerificationError } from '../../../src/notary/index.js';
 import {
   EMPTY_CONFIG_DESCRIPTOR,
-  PolicyVerificationError,
   listNotationSignatures,
   listSignatures,
   signNotationArtifact,
