@@ -555,6 +555,10 @@ for (const name of ['nv2', 'distribution'] as const) {
           /integrity: signature's user metadata "env" is "prod", not "staging"/,
           'other metadata',
         );
+        assert.equal(
+          ok(await nv2(['pull', '-m', 'env=prod', ref]), 'pull by policy').stdout,
+          `${host}/notation/net-monitor@${SUBJECT}\n`,
+        );
         // With the root on the command line instead of a policy.
         const byCa = ok(
           await nv2(['verify', '--ca-cert', join(work, 'root.crt'), '-m', 'env=prod', ref]),

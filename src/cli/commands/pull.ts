@@ -15,6 +15,7 @@ import {
   requireReference,
   withTargets,
 } from '../target.js';
+import { collect } from './options.js';
 import { envelopeFileName } from './sign.js';
 import { verifyByPolicy } from './verify.js';
 
@@ -24,6 +25,7 @@ interface PullFlags extends RemoteFlags {
   at?: string;
   explain?: boolean;
   scope?: string;
+  userMetadata: string[];
 }
 
 /**
@@ -86,6 +88,12 @@ export function registerPull(program: Command): void {
     .option('--at <time>', 'verify as of this time (RFC 3339 or Unix seconds) instead of now')
     .option('--explain', 'print how the trust policy decided')
     .option(
+      '-m, --user-metadata <KEY=VALUE>',
+      'user metadata a Notary Project signature must carry (repeatable)',
+      collect,
+      [],
+    )
+    .option(
       '--scope <repository>',
       'for oci-layout sources: the registry/repository whose trust policy applies',
     )
@@ -104,6 +112,7 @@ export function registerPull(program: Command): void {
             ...(flags.at !== undefined ? { at: flags.at } : {}),
             ...(flags.explain === true ? { explain: true } : {}),
             ...(flags.scope !== undefined ? { scope: flags.scope } : {}),
+            userMetadata: flags.userMetadata,
           },
           signatures?.target,
         );
