@@ -768,3 +768,144 @@ for (const name of ['nv2', 'distribution'] as const) {
     },
   );
 }
+
+describe('nv2 sign --signature-format jws and cose for OCI layouts and files', () => {
+  it('signs an OCI layout in place and verifies it by policy; signs a file and verifies it with -f', async () => {
+    const work = await tempDir();
+    ok(
+      await nv2([
+        'cert',
+        'generate',
+        '--ca',
+        '--cn',
+        'Layout Root',
+        '--name',
+        'root',
+        '--out-dir',
+        work,
+      ]),
+      'root',
+    );
+    ok(
+      await nv2([
+        'cert',
+        'generate',
+        '--cn',
+        'layout-signer',
+        '--name',
+        'signer',
+        '--out-dir',
+        work,
+        '--issuer-key',
+        join(work, 'root.key'),
+        '--issuer-cert',
+        join(work, 'root.crt'),
+      ]),
+      'signer',
+    );
+    const layout = join(work, 'layout');
+    await cp(join(NOTATION, 'oci-layout', 'e2e'), layout, { recursive: true });
+    const sign = (format: string, target: string, extra: string[] = []) =>
+      nv2([
+        'sign',
+        '--signature-format',
+        format,
+        '-k',
+        join(work, 'signer.key'),
+        '-c',
+        join(work, 'signer.crt'),
+        ...extra,
+        target,
+      ]);
+    for (const format of ['jws', 'cose']) {
+      const out = lines(ok(await sign(format, `oci-layout:${layout}:v1`), `sign ${format}`).stdout);
+      assert.equal(out[0], SUBJECT);
+    }
+    const dir = join(work, 'config');
+    await mkdir(join(dir, 'truststore', 'x509', 'ca', 'layout'), { recursive: true });
+    await cp(join(work, 'root.crt'), join(dir, 'truststore', 'x509', 'ca', 'layout', 'root.crt'));
+    await writeFile(
+      join(dir, 'trustpolicy.json'),
+      JSON.stringify({
+        version: '1.0',
+        trustPolicies: [
+          {
+            name: 'layout',
+            registryScopes: ['*'],
+            signatureVerification: { level: 'strict' },
+            trustStores: ['ca:layout'],
+            trustedIdentities: ['*'],
+          },
+        ],
+      }),
+    );
+    process.env['NV2_CONFIG_DIR'] = dir;
+    const verified = ok(
+      await nv2(['verify', `oci-layout:${layout}:v1`, '--scope', SCOPE]),
+      'verify layout',
+    );
+    assert.equal(verified.stdout, `${SUBJECT}\n`);
+    assert.match(verified.stderr, /2 signatures found, 2 verified/);
+
+    // A file: target: the envelope is written beside, named by the digest and the format.
+    const manifest = join(
+      NOTATION,
+      'targets',
+      `sha256-19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0.json`,
+    );
+    const digest = 'sha256:19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0';
+    for (const [format, file] of [
+      ['jws', `${digest.slice(7)}.jws.json`],
+      ['cose', `${digest.slice(7)}.cose`],
+    ] as const) {
+      const signed = await nv2(
+        [
+          'sign',
+          '--signature-format',
+          format,
+          '-k',
+          join(work, 'signer.key'),
+          '-c',
+          join(work, 'signer.crt'),
+          '-m',
+          'build=42',
+          '-e',
+          '1h',
+          `file:${manifest}`,
+        ],
+        { cwd: work },
+      );
+      ok(signed, `sign file ${format}`);
+      assert.equal(signed.stdout, `${digest}\n`);
+      const args = ['verify', '-f', join(work, file), '--ca-cert', join(work, 'root.crt')];
+      assert.equal(
+        ok(await nv2([...args, '-m', 'build=42', `file:${manifest}`]), `verify ${format}`).stdout,
+        `${digest}\n`,
+      );
+      fails(
+        await nv2([
+          ...args,
+          '--at',
+          new Date(Date.now() + 2 * 3600_000).toISOString(),
+          `file:${manifest}`,
+        ]),
+        1,
+        /expiry: digital signature has expired/,
+        `${format} after its expiry`,
+      );
+      fails(
+        await nv2([
+          'verify',
+          '-f',
+          join(work, file),
+          '--ca-cert',
+          join(NOTATION, 'certs', 'e2e.crt'),
+          `file:${manifest}`,
+        ]),
+        1,
+        /authenticity: the signature's certificate chain does not contain any trusted certificate/,
+        `${format} untrusted`,
+      );
+    }
+  });
+});
