@@ -1,7 +1,8 @@
 /**
  * Workflows over any content Target (a registry repository, an OCI image layout, a memory
  * store): sign an artifact and push its signature artifact (artifact-layout.md), list and
- * verify its signatures, and discover its referrers tree. Depends on `oci`, `content`,
+ * verify its signatures (nv2's, and the Notary Project's JWS and COSE envelopes), and
+ * discover its referrers tree. Depends on `oci`, `content`,
  * `signature` and `trust`.
  *
  * @example
@@ -10,11 +11,17 @@
  */
 export { DEFAULT_DISCOVER_DEPTH, discover } from './discover.js';
 export type { DiscoverOptions, ReferrerNode } from './discover.js';
-export { listSignatures } from './list.js';
-export type { ListSignaturesOptions, SignatureEntry } from './list.js';
+export { listNotationSignatures, listSignatures } from './list.js';
+export type { ListSignaturesOptions, NotationSignatureEntry, SignatureEntry } from './list.js';
 export { CREATED_ANNOTATION, EMPTY_CONFIG, EMPTY_CONFIG_DESCRIPTOR } from './manifest.js';
-export { pushSignature, signArtifact } from './sign.js';
-export type { PushSignatureOptions, SignArtifactOptions, SignedArtifact } from './sign.js';
+export { pushSignature, signArtifact, signNotationArtifact } from './sign.js';
+export type {
+  PushSignatureOptions,
+  SignArtifactOptions,
+  SignNotationArtifactOptions,
+  SignedArtifact,
+  SignedNotationArtifact,
+} from './sign.js';
 export { attachArtifact } from './attach.js';
 export type { AttachOptions, AttachedBlob } from './attach.js';
 export {

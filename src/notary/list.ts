@@ -5,7 +5,14 @@ import {
   readBoundedStream,
 } from '../content/index.js';
 import { InvalidInputError, Nv2Error, VerificationFailedError } from '../errors.js';
-import { type Descriptor, MediaTypes, isDescriptor } from '../oci/index.js';
+import {
+  MAX_ENVELOPE_BYTES,
+  type NotationEnvelope,
+  NotationMediaTypes,
+  parseNotationEnvelope,
+  readSignatureManifest,
+} from '../notation/index.js';
+import { type Descriptor, MAX_MANIFEST_BYTES, MediaTypes, isDescriptor } from '../oci/index.js';
 import { MAX_SIGNATURE_BYTES, type ParsedSignature, parseSignature } from '../signature/index.js';
 import { fetchManifestJson } from './manifest.js';
 
@@ -108,4 +115,104 @@ export async function listSignatures(
     (r) => r.artifactType === undefined || r.artifactType === MediaTypes.nv2ArtifactType,
   );
   return Promise.all(signatures.map((manifest) => readEntry(store, manifest)));
+}
+
+/** One Notary Project signature (JWS or COSE envelope) found for a subject. */
+export interface NotationSignatureEntry {
+  /** The signature manifest, as the referrers listing described it. */
+  readonly manifest: Descriptor;
+  /** `jws` or `cose`, when the envelope's media type is one of them. */
+  readonly format?: 'jws' | 'cose';
+  /** The envelope layer's media type. */
+  readonly envelopeMediaType?: string;
+  /** The envelope's bytes, when they could be read. */
+  readonly envelope?: Buffer;
+  /** The envelope parsed for form (not for trust), when it could be. */
+  readonly parsed?: NotationEnvelope;
+  /** Why the envelope could not be read or parsed. */
+  readonly error?: Nv2Error;
+}
+
+async function readNotationEntry(
+  target: ReadOnlyTarget,
+  manifest: Descriptor,
+): Promise<NotationSignatureEntry> {
+  let envelopeMediaType: string | undefined;
+  try {
+    const bytes = await readBoundedStream(
+      await target.fetch(manifest),
+      MAX_MANIFEST_BYTES,
+      `signature manifest ${manifest.digest}`,
+    );
+    const read = readSignatureManifest(bytes);
+    envelopeMediaType = read.envelope.mediaType;
+    const format =
+      envelopeMediaType === NotationMediaTypes.jws
+        ? 'jws'
+        : envelopeMediaType === NotationMediaTypes.cose
+          ? 'cose'
+          : undefined;
+    if (format === undefined) {
+      throw new VerificationFailedError(
+        'NV2_ERR_UNSUPPORTED_SIGNATURE_FORMAT',
+        `signature manifest ${manifest.digest}: envelope media type ${envelopeMediaType} is not a Notary Project envelope (${NotationMediaTypes.jws}, ${NotationMediaTypes.cose})`,
+      );
+    }
+    if (read.envelope.size > MAX_ENVELOPE_BYTES) {
+      throw new VerificationFailedError(
+        'NV2_ERR_SIGNATURE_TOO_LARGE',
+        `signature manifest ${manifest.digest}: its envelope is ${read.envelope.size} bytes, more than the ${MAX_ENVELOPE_BYTES} allowed`,
+      );
+    }
+    const envelope = await readBoundedStream(
+      await target.fetch(read.envelope),
+      MAX_ENVELOPE_BYTES,
+      `signature ${read.envelope.digest}`,
+    );
+    const base = { manifest, format, envelopeMediaType, envelope } as const;
+    try {
+      return { ...base, parsed: parseNotationEnvelope(envelope, envelopeMediaType) };
+    } catch (err) {
+      return {
+        ...base,
+        error:
+          err instanceof Nv2Error
+            ? err
+            : new VerificationFailedError(
+                'NV2_ERR_SIGNATURE_MALFORMED',
+                `signature manifest ${manifest.digest}: ${err instanceof Error ? err.message : String(err)}`,
+              ),
+      };
+    }
+  } catch (err) {
+    if (err instanceof Nv2Error)
+      return {
+        manifest,
+        ...(envelopeMediaType !== undefined ? { envelopeMediaType } : {}),
+        error: err,
+      };
+    throw err;
+  }
+}
+
+/**
+ * The Notary Project signatures of `subject` in `target` (or `signatureTarget`): its referrers
+ * with artifactType `application/vnd.cncf.notary.signature` (either manifest form), each
+ * envelope read and parsed for form. One that cannot be read or parsed is listed with its
+ * `error`; a failure to list the referrers is thrown.
+ *
+ * @example
+ * for (const entry of await listNotationSignatures(repo, subject)) console.log(entry.format);
+ */
+export async function listNotationSignatures(
+  target: ReadOnlyTarget & ReferrerLister,
+  subject: Descriptor,
+  options: ListSignaturesOptions = {},
+): Promise<NotationSignatureEntry[]> {
+  const store = options.signatureTarget ?? target;
+  const referrers = await requireReferrers(store).referrers(subject, {
+    artifactType: NotationMediaTypes.signature,
+  });
+  const signatures = referrers.filter((r) => r.artifactType === NotationMediaTypes.signature);
+  return Promise.all(signatures.map((manifest) => readNotationEntry(store, manifest)));
 }

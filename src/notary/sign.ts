@@ -1,6 +1,9 @@
+import type { KeyObject } from 'node:crypto';
 import type { ReadOnlyTarget, Target } from '../content/index.js';
+import { type EnvelopeFormat, buildSignatureManifest, signNotation } from '../notation/index.js';
 import { type Descriptor, MediaTypes, createDescriptor } from '../oci/index.js';
 import { type SignOptions, type Signer, sign } from '../signature/index.js';
+import type { Certificate } from '../x509/index.js';
 import {
   EMPTY_CONFIG,
   EMPTY_CONFIG_DESCRIPTOR,
@@ -112,4 +115,112 @@ export async function signArtifact(
   const subject = plain(await target.resolve(reference));
   const destination = options.push === false ? undefined : (options.signatureTarget ?? target);
   return signOne(target, subject, signer, options, destination, options.now ?? new Date());
+}
+
+/** Options of `signNotationArtifact`: a Notary Project signature, and where it goes. */
+export interface SignNotationArtifactOptions {
+  /** `jws` (JWS JSON serialization) or `cose` (COSE_Sign1). */
+  readonly format: EnvelopeFormat;
+  /** Private key of `certificateChain[0]`. */
+  readonly key: KeyObject;
+  /** Signing certificate first, up to and including the root. */
+  readonly certificateChain: readonly Certificate[];
+  /** User metadata, signed as annotations of the target descriptor. */
+  readonly userMetadata?: Readonly<Record<string, string>>;
+  /** Signing time (kept to whole seconds) and the manifest's created time; default now. */
+  readonly now?: Date;
+  readonly expiry?: Date;
+  /** `io.cncf.notary.signingAgent`, e.g. `nv2/0.1.0`. */
+  readonly signingAgent?: string;
+  /** Where to store the signature manifest; default the target that holds the artifact. */
+  readonly signatureTarget?: Target;
+  /** Push the signature (default true); false only makes the envelope. */
+  readonly push?: boolean;
+  /** Also sign each manifest an index names (one level: the platform manifests). */
+  readonly recursive?: boolean;
+}
+
+/** One Notary Project signature `signNotationArtifact` made. */
+export interface SignedNotationArtifact {
+  /** What was signed: the resolved manifest's mediaType, digest and size. */
+  readonly subject: Descriptor;
+  /** The envelope (JWS JSON or COSE_Sign1 bytes). */
+  readonly envelope: Buffer;
+  /** `application/jose+json` or `application/cose`. */
+  readonly envelopeMediaType: string;
+  /** The signature manifest pushed (notation's form); absent with `push: false`. */
+  readonly signatureManifest?: Descriptor;
+  readonly children: readonly SignedNotationArtifact[];
+}
+
+async function signNotationOne(
+  source: ReadOnlyTarget,
+  subject: Descriptor,
+  options: SignNotationArtifactOptions,
+  destination: Target | undefined,
+  now: Date,
+): Promise<SignedNotationArtifact> {
+  const signature = signNotation({
+    format: options.format,
+    key: options.key,
+    certificateChain: options.certificateChain,
+    descriptor: subject,
+    signingTime: now,
+    ...(options.userMetadata !== undefined ? { userMetadata: options.userMetadata } : {}),
+    ...(options.expiry !== undefined ? { expiry: options.expiry } : {}),
+    ...(options.signingAgent !== undefined ? { signingAgent: options.signingAgent } : {}),
+  });
+  let signatureManifest: Descriptor | undefined;
+  if (destination !== undefined) {
+    const built = buildSignatureManifest({
+      subject,
+      envelope: signature.envelope,
+      envelopeMediaType: signature.mediaType,
+      certificateChain: options.certificateChain,
+      created: now,
+    });
+    await destination.push(built.config.descriptor, built.config.content);
+    await destination.push(built.layer.descriptor, built.layer.content);
+    await destination.push(built.descriptor, built.manifest);
+    signatureManifest = built.descriptor;
+  }
+  const children: SignedNotationArtifact[] = [];
+  if (options.recursive === true) {
+    const manifest = await fetchManifestJson(source, subject);
+    for (const child of childrenOf(manifest)) {
+      children.push(
+        await signNotationOne(source, child, { ...options, recursive: false }, destination, now),
+      );
+    }
+  }
+  return {
+    subject,
+    envelope: signature.envelope,
+    envelopeMediaType: signature.mediaType,
+    ...(signatureManifest !== undefined ? { signatureManifest } : {}),
+    children,
+  };
+}
+
+/**
+ * Signs what `reference` names in `target` as the Notary Project does: resolves it once,
+ * signs the resolved descriptor in a JWS or COSE envelope, and pushes the signature manifest
+ * notation pushes (artifactType `application/vnd.cncf.notary.signature`, empty config, the
+ * envelope as the one layer, `subject`, the thumbprint and created annotations) beside it
+ * or into `signatureTarget`.
+ *
+ * @throws InvalidInputError NV2_ERR_UNSUPPORTED_KEY, NV2_ERR_KEY_CERT_MISMATCH,
+ *   NV2_ERR_INVALID_CERTIFICATE, NV2_ERR_INVALID_ARGUMENT
+ * @example
+ * const { signatureManifest } = await signNotationArtifact(repo, 'v1',
+ *   { format: 'cose', key, certificateChain, userMetadata: { env: 'prod' } });
+ */
+export async function signNotationArtifact(
+  target: Target,
+  reference: string,
+  options: SignNotationArtifactOptions,
+): Promise<SignedNotationArtifact> {
+  const subject = plain(await target.resolve(reference));
+  const destination = options.push === false ? undefined : (options.signatureTarget ?? target);
+  return signNotationOne(target, subject, options, destination, options.now ?? new Date());
 }

@@ -14,6 +14,7 @@ import {
   parseReference,
 } from '../oci/index.js';
 import {
+  NOTATION_SIGNATURE_ARTIFACT_TYPE,
   type PolicyConfig,
   SIGNATURE_ARTIFACT_TYPES,
   type TrustPolicyStatement,
@@ -23,8 +24,10 @@ import {
 } from '../policy/index.js';
 import { MAX_SIGNATURE_BYTES } from '../signature/index.js';
 import {
+  type EvaluationPolicy,
   type SignatureEvaluation,
   type TrustSet,
+  type ValidationType,
   type VerificationLevel,
   type VerificationResult,
   verify,
@@ -41,14 +44,22 @@ export interface VerifyArtifactOptions {
    * `--push-reference`, or `NV2_SIGNATURE_REPOSITORY`); default `target`.
    */
   readonly signatureTarget?: ReadOnlyTarget & ReferrerLister;
+  /**
+   * Notary Project signatures (JWS and COSE envelopes) are judged under this policy too (the
+   * `-c`/`--ca-cert` path builds one: every check enforced, the given certificates as `ca`
+   * anchors, any identity); without it only nv2 signatures are looked for.
+   */
+  readonly notationPolicy?: EvaluationPolicy;
 }
 
 /** The verdict on one signature artifact. */
 export interface SignatureVerdict {
   /** The signature manifest. */
   readonly manifest: Descriptor;
-  /** What the signature establishes, when it verified. */
+  /** What the signature establishes, when it verified (nv2 signatures). */
   readonly result?: VerificationResult;
+  /** Every check of a Notary Project signature, when its envelope could be read. */
+  readonly evaluation?: SignatureEvaluation;
   /** Why it did not verify (a `VerificationFailedError`), or why no verdict was reached. */
   readonly error?: Nv2Error;
 }
@@ -81,6 +92,46 @@ async function judge(
     if (err instanceof Nv2Error) return { manifest: entry.manifest, error: err };
     throw err;
   }
+}
+
+/** The error code a Notary Project signature's first enforced failed check stands for. */
+const CHECK_CODES: Readonly<Record<ValidationType, Nv2ErrorCode>> = {
+  integrity: 'NV2_ERR_SIGNATURE_INVALID',
+  authenticity: 'NV2_ERR_CERT_UNTRUSTED',
+  authenticTimestamp: 'NV2_ERR_CERT_EXPIRED',
+  expiry: 'NV2_ERR_SIGNATURE_EXPIRED',
+  revocation: 'NV2_ERR_CERT_UNTRUSTED',
+};
+
+/** Notary Project signatures of `subject`, each evaluated under `policy`. */
+async function judgeNotation(
+  store: ReadOnlyTarget & ReferrerLister,
+  subject: Descriptor,
+  policy: EvaluationPolicy,
+): Promise<SignatureVerdict[]> {
+  const referrers = await requireReferrers(store).referrers(subject, {
+    artifactType: NOTATION_SIGNATURE_ARTIFACT_TYPE,
+  });
+  const manifests = referrers.filter((r) => r.artifactType === NOTATION_SIGNATURE_ARTIFACT_TYPE);
+  return Promise.all(
+    manifests.map(async (manifest): Promise<SignatureVerdict> => {
+      const evaluated = await evaluateEntry(store, manifest, subject, policy);
+      const evaluation = evaluated.evaluation;
+      if (evaluation === undefined) {
+        return { manifest, ...(evaluated.error !== undefined ? { error: evaluated.error } : {}) };
+      }
+      if (evaluation.verified) return { manifest, evaluation };
+      const failed = evaluation.checks.filter((c) => c.action === 'enforce' && c.passed === false);
+      return {
+        manifest,
+        evaluation,
+        error: new VerificationFailedError(
+          CHECK_CODES[failed[0]?.type ?? 'integrity'],
+          failed.map((c) => `${c.type}: ${c.message ?? 'failed'}`).join('; '),
+        ),
+      };
+    }),
+  );
 }
 
 function reasons(verdicts: readonly SignatureVerdict[]): string {
@@ -118,14 +169,29 @@ export async function verifyArtifact(
     subject,
     options.signatureTarget !== undefined ? { signatureTarget: options.signatureTarget } : {},
   );
-  if (entries.length === 0) {
+  const notationVerdicts =
+    options.notationPolicy !== undefined
+      ? await judgeNotation(
+          options.signatureTarget ?? target,
+          subject,
+          options.notationPolicy.now !== undefined
+            ? options.notationPolicy
+            : { ...options.notationPolicy, now },
+        )
+      : [];
+  if (entries.length === 0 && notationVerdicts.length === 0) {
     throw new VerificationFailedError(
       'NV2_ERR_NO_SIGNATURE',
-      `${reference} (${subject.digest}) has no nv2 signatures`,
+      `${reference} (${subject.digest}) has no ${options.notationPolicy !== undefined ? '' : 'nv2 '}signatures`,
     );
   }
-  const signatures = await Promise.all(entries.map((e) => judge(e, subject, trust, now)));
-  const verified = signatures.filter((s) => s.result !== undefined);
+  const signatures = [
+    ...(await Promise.all(entries.map((e) => judge(e, subject, trust, now)))),
+    ...notationVerdicts,
+  ];
+  const verified = signatures.filter(
+    (s) => s.result !== undefined || s.evaluation?.verified === true,
+  );
   if (verified.length > 0) return { subject, signatures, verified };
   const inconclusive = signatures.filter(
     (s) => s.error !== undefined && !(s.error instanceof VerificationFailedError),
@@ -160,6 +226,12 @@ export interface VerifyWithPolicyOptions {
    * name it: an OCI layout holding a copy of a registry's image.
    */
   readonly scope?: string;
+  /**
+   * User metadata the signature must carry with equal values (`--user-metadata KEY=VALUE`,
+   * notation's `-m`): Notary Project signatures carry it signed; a signature without it
+   * fails integrity.
+   */
+  readonly userMetadata?: Readonly<Record<string, string>>;
 }
 
 /** One signature found, with its evaluation or why it has none. */
@@ -192,7 +264,7 @@ export interface PolicyVerification {
   readonly signatures: readonly EvaluatedSignature[];
   /** The signatures that verified under the level. */
   readonly verifiedSignatures: readonly EvaluatedSignature[];
-  /** Whether the artifact passes (audit and skip always pass). */
+  /** Whether the artifact passes (skip always passes, audit unless a signature fails integrity). */
   readonly passed: boolean;
   /** Failures the level logs rather than enforces, and audit's findings. */
   readonly warnings: readonly string[];
@@ -327,7 +399,8 @@ function acquisitionHints(
  *   no signature, or none verified, throws `PolicyVerificationError` naming each signer
  *   (subject, fingerprint) and, where the signing certificate carries an AIA caIssuers
  *   URL, how to acquire its issuer (`result.hints`);
- * - `audit`: always passes; what would have failed becomes `warnings` (also when unsigned);
+ * - `audit`: integrity is enforced, the other checks become `warnings`; unsigned content
+ *   passes with a warning (where notation refuses it: the deliberate difference);
  * - `skip`: resolves the reference and verifies nothing.
  *
  * @throws PolicyVerificationError (VerificationFailedError) NV2_ERR_NO_SIGNATURE, NV2_ERR_NO_VALID_SIGNATURE
@@ -371,7 +444,13 @@ export async function verifyWithPolicy(
       hints: [],
     };
   }
-  const policy = applicable.evaluation;
+  const policy =
+    options.userMetadata !== undefined && Object.keys(options.userMetadata).length > 0
+      ? {
+          ...applicable.evaluation,
+          userMetadata: { ...applicable.evaluation.userMetadata, ...options.userMetadata },
+        }
+      : applicable.evaluation;
   const signatureStore = options.signatureTarget ?? target;
   const referrers = await requireReferrers(signatureStore).referrers(subject);
   const manifests = referrers.filter(
@@ -403,16 +482,12 @@ export async function verifyWithPolicy(
     warnings: [...extra, ...warnings],
     hints,
   });
-  if (applicable.level === 'audit') {
-    const extra =
-      signatures.length === 0
-        ? [`${reference} (${subject.digest}) has no signatures; level audit lets it through`]
-        : verifiedSignatures.length === 0
-          ? [
-              `none of the ${signatures.length} signatures of ${subject.digest} verified; level audit lets it through`,
-            ]
-          : [];
-    return result(true, extra);
+  // Audit enforces integrity (a signature that does not verify as a signature, or signs
+  // something else, fails as under notation); what audit lets through is unsigned content.
+  if (applicable.level === 'audit' && signatures.length === 0) {
+    return result(true, [
+      `${reference} (${subject.digest}) has no signatures; level audit lets it through`,
+    ]);
   }
   if (verifiedSignatures.length > 0) return result(true);
   const failed = result(false);

@@ -152,10 +152,13 @@ describe('nv2 registry commands (skopeo-pushed images)', () => {
 
           const list = ok(await nv2(['list', ref]), 'list');
           const rows = lines(list.stdout);
-          assert.match(rows[0]!, /^DIGEST\s+SIGNER\s+SIGNED AT\s+ALG\s+REFERENCES$/);
+          assert.match(rows[0]!, /^DIGEST\s+FORMAT\s+SIGNER\s+SIGNED AT\s+ALG\s+REFERENCES$/);
           assert.equal(rows.length, 3);
           for (const row of rows.slice(1)) {
-            assert.match(row, /^sha256:[0-9a-f]{64}\s+CN=127\.0\.0\.1\s+\d{4}-.*Z\s+ES256\s+/);
+            assert.match(
+              row,
+              /^sha256:[0-9a-f]{64}\s+nv2\s+CN=127\.0\.0\.1\s+\d{4}-.*Z\s+ES256\s+/,
+            );
             assert.ok(row.endsWith(ref));
           }
           const listJson = JSON.parse(

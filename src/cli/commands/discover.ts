@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
-import { InvalidInputError } from '../../errors.js';
+import { type ReadOnlyTarget, readBoundedStream } from '../../content/index.js';
+import { InvalidInputError, Nv2Error } from '../../errors.js';
 import { DEFAULT_DISCOVER_DEPTH, type ReferrerNode, discover } from '../../notary/index.js';
+import { NotationMediaTypes, readSignatureManifest } from '../../notation/index.js';
+import { MAX_MANIFEST_BYTES, MediaTypes } from '../../oci/index.js';
 import { type OutputFormat, print, printJson } from '../output.js';
 import {
   type RemoteFlags,
@@ -18,7 +21,8 @@ interface DiscoverFlags extends RemoteFlags {
   output: OutputFormat;
 }
 
-function nodeJson(node: ReferrerNode): unknown {
+function nodeJson(node: ReferrerNode, formats: ReadonlyMap<string, string>): unknown {
+  const format = formats.get(node.descriptor.digest);
   return {
     mediaType: node.descriptor.mediaType,
     digest: node.descriptor.digest,
@@ -29,16 +33,64 @@ function nodeJson(node: ReferrerNode): unknown {
     ...(node.descriptor.annotations !== undefined
       ? { annotations: node.descriptor.annotations }
       : {}),
-    referrers: node.referrers.map(nodeJson),
+    ...(format !== undefined ? { signatureFormat: format } : {}),
+    referrers: node.referrers.map((n) => nodeJson(n, formats)),
   };
 }
 
-function printTree(nodes: readonly ReferrerNode[], prefix: string): void {
+/** Signature artifact types, named for people. */
+const SIGNATURE_KINDS: Readonly<Record<string, string>> = {
+  [MediaTypes.nv2ArtifactType]: 'nv2 signature',
+  [NotationMediaTypes.signature]: 'Notary Project signature',
+};
+
+/**
+ * The signature format of every signature manifest in the tree (`nv2`, `jws`, `cose`), read
+ * from the Notary Project manifests' layers; a manifest that cannot be read is left out.
+ */
+async function signatureFormats(
+  store: ReadOnlyTarget,
+  root: ReferrerNode,
+): Promise<Map<string, string>> {
+  const formats = new Map<string, string>();
+  const visit = async (node: ReferrerNode): Promise<void> => {
+    const d = node.descriptor;
+    if (d.artifactType === MediaTypes.nv2ArtifactType) formats.set(d.digest, 'nv2');
+    else if (d.artifactType === NotationMediaTypes.signature) {
+      try {
+        const bytes = await readBoundedStream(await store.fetch(d), MAX_MANIFEST_BYTES, d.digest);
+        const type = readSignatureManifest(bytes).envelope.mediaType;
+        formats.set(
+          d.digest,
+          type === NotationMediaTypes.jws
+            ? 'jws'
+            : type === NotationMediaTypes.cose
+              ? 'cose'
+              : type,
+        );
+      } catch (err) {
+        if (!(err instanceof Nv2Error)) throw err;
+      }
+    }
+    await Promise.all(node.referrers.map(visit));
+  };
+  await Promise.all(root.referrers.map(visit));
+  return formats;
+}
+
+function printTree(
+  nodes: readonly ReferrerNode[],
+  prefix: string,
+  formats: ReadonlyMap<string, string>,
+): void {
   nodes.forEach((node, i) => {
     const last = i === nodes.length - 1;
     const type = node.descriptor.artifactType ?? node.descriptor.mediaType;
-    print(`${prefix}${last ? '└── ' : '├── '}${type} ${node.descriptor.digest}`);
-    printTree(node.referrers, `${prefix}${last ? '    ' : '│   '}`);
+    const kind = formats.get(node.descriptor.digest) ?? SIGNATURE_KINDS[type];
+    print(
+      `${prefix}${last ? '└── ' : '├── '}${type} ${node.descriptor.digest}${kind !== undefined ? ` (${kind})` : ''}`,
+    );
+    printTree(node.referrers, `${prefix}${last ? '    ' : '│   '}`, formats);
   });
 }
 
@@ -70,12 +122,13 @@ export function registerDiscover(program: Command): void {
           ...(maxDepth !== undefined ? { maxDepth } : {}),
           ...(signatures !== undefined ? { referrersTarget: signatures.target } : {}),
         });
+        const formats = await signatureFormats(signatures?.target ?? opened.target, tree);
         if (flags.output === 'json') {
-          printJson(nodeJson(tree));
+          printJson(nodeJson(tree, formats));
           return;
         }
         print(`${opened.name.replace(/[:@][^/]*$/, '')}@${tree.descriptor.digest}`);
-        printTree(tree.referrers, '');
+        printTree(tree.referrers, '', formats);
       });
     });
   addSignatureRepositoryOption(command);

@@ -1,5 +1,11 @@
 import type { Command } from 'commander';
-import { type SignatureEntry, listSignatures } from '../../notary/index.js';
+import { parsePayload } from '../../notation/index.js';
+import {
+  type NotationSignatureEntry,
+  type SignatureEntry,
+  listNotationSignatures,
+  listSignatures,
+} from '../../notary/index.js';
 import { Certificate } from '../../x509/index.js';
 import { type OutputFormat, print, printJson } from '../output.js';
 import {
@@ -19,10 +25,15 @@ interface ListFlags extends RemoteFlags {
 /** What `nv2 list` shows of one signature. */
 interface Row {
   readonly digest: string;
+  /** `nv2`, `jws` or `cose`. */
+  readonly format: string;
   readonly signer?: string;
   readonly signedAt?: string;
   readonly algorithm?: string;
   readonly references: readonly string[];
+  /** Notary Project signatures: the signed expiry and user metadata. */
+  readonly expiresAt?: string;
+  readonly userMetadata?: Readonly<Record<string, string>>;
   readonly error?: { code: string; message: string };
 }
 
@@ -42,10 +53,39 @@ function rowOf(entry: SignatureEntry): Row {
   const iat = sig?.claims.iat;
   return {
     digest: entry.manifest.digest,
+    format: 'nv2',
     ...(signer !== undefined ? { signer } : {}),
     ...(iat !== undefined ? { signedAt: new Date(iat * 1000).toISOString() } : {}),
     ...(sig !== undefined ? { algorithm: sig.header.alg } : {}),
     references: sig?.claims.references ?? [],
+    ...(entry.error !== undefined
+      ? { error: { code: entry.error.code, message: entry.error.message } }
+      : {}),
+  };
+}
+
+function notationRowOf(entry: NotationSignatureEntry): Row {
+  const parsed = entry.parsed;
+  const signingTime = parsed?.authenticSigningTime ?? parsed?.signingTime;
+  let userMetadata: Record<string, string> | undefined;
+  if (parsed !== undefined) {
+    try {
+      userMetadata = parsePayload(parsed.payload).annotations;
+    } catch {
+      userMetadata = undefined;
+    }
+  }
+  return {
+    digest: entry.manifest.digest,
+    format: entry.format ?? entry.envelopeMediaType ?? 'unknown',
+    ...(parsed?.certificateChain[0] !== undefined
+      ? { signer: parsed.certificateChain[0].subject }
+      : {}),
+    ...(signingTime !== undefined ? { signedAt: signingTime.toISOString() } : {}),
+    ...(parsed !== undefined ? { algorithm: parsed.algorithm } : {}),
+    references: [],
+    ...(parsed?.expiry !== undefined ? { expiresAt: parsed.expiry.toISOString() } : {}),
+    ...(userMetadata !== undefined ? { userMetadata } : {}),
     ...(entry.error !== undefined
       ? { error: { code: entry.error.code, message: entry.error.message } }
       : {}),
@@ -66,7 +106,9 @@ function table(rows: readonly (readonly string[])[]): string[] {
 export function registerList(program: Command): void {
   const command = program
     .command('list')
-    .description('list the signatures of an artifact in a registry or OCI layout')
+    .description(
+      'list the signatures of an artifact in a registry or OCI layout (nv2, Notary Project jws and cose)',
+    )
     .argument('<target>', 'REF, docker://REF, oci://REF or oci-layout:DIR:TAG|@DIGEST')
     .option('--output <format>', 'text or json', outputFormat, 'text')
     .action(async (target: string, flags: ListFlags) => {
@@ -74,13 +116,11 @@ export function registerList(program: Command): void {
         const opened = await opener.open(target);
         const subject = await opened.target.resolve(requireReference(opened));
         const signatures = await openSignatureRepository(opener, flags);
-        const rows = (
-          await listSignatures(
-            opened.target,
-            subject,
-            signatures !== undefined ? { signatureTarget: signatures.target } : {},
-          )
-        ).map(rowOf);
+        const options = signatures !== undefined ? { signatureTarget: signatures.target } : {};
+        const rows = [
+          ...(await listSignatures(opened.target, subject, options)).map(rowOf),
+          ...(await listNotationSignatures(opened.target, subject, options)).map(notationRowOf),
+        ];
         if (flags.output === 'json') {
           printJson({ digest: subject.digest, signatures: rows });
           return;
@@ -90,9 +130,10 @@ export function registerList(program: Command): void {
         );
         if (rows.length === 0) return;
         const lines = table([
-          ['DIGEST', 'SIGNER', 'SIGNED AT', 'ALG', 'REFERENCES'],
+          ['DIGEST', 'FORMAT', 'SIGNER', 'SIGNED AT', 'ALG', 'REFERENCES'],
           ...rows.map((r) => [
             r.digest,
+            r.format,
             r.signer ?? (r.error !== undefined ? `(${r.error.code})` : '-'),
             r.signedAt ?? '-',
             r.algorithm ?? '-',

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { copy, openOciLayout, writeFileAtomic } from '../../content/index.js';
 import { InvalidInputError } from '../../errors.js';
-import { listSignatures } from '../../notary/index.js';
+import { listNotationSignatures, listSignatures } from '../../notary/index.js';
 import { digestHex, digestOf, parseReference } from '../../oci/index.js';
 import { parseTime } from '../duration.js';
 import { print, warn } from '../output.js';
@@ -15,6 +15,8 @@ import {
   requireReference,
   withTargets,
 } from '../target.js';
+import { collect } from './options.js';
+import { envelopeFileName } from './sign.js';
 import { verifyByPolicy } from './verify.js';
 
 interface PullFlags extends RemoteFlags {
@@ -23,20 +25,22 @@ interface PullFlags extends RemoteFlags {
   at?: string;
   explain?: boolean;
   scope?: string;
+  userMetadata: string[];
 }
 
-/** `nv2 pull --signatures REF -o DIR`: every signature of an artifact as `<digest hex>.jwt` files. */
+/**
+ * `nv2 pull --signatures REF -o DIR`: every signature of an artifact, named by the digest of
+ * its bytes: nv2 signatures as `<hex>.jwt`, Notary Project envelopes as `<hex>.jws.json`
+ * (JWS JSON) and `<hex>.cose` (COSE_Sign1).
+ */
 async function pullSignatures(
   opened: OpenedTarget,
   dir: string,
   signatures: OpenedTarget | undefined,
 ): Promise<void> {
   const subject = await opened.target.resolve(requireReference(opened));
-  const entries = await listSignatures(
-    opened.target,
-    subject,
-    signatures !== undefined ? { signatureTarget: signatures.target } : {},
-  );
+  const options = signatures !== undefined ? { signatureTarget: signatures.target } : {};
+  const entries = await listSignatures(opened.target, subject, options);
   for (const entry of entries) {
     if (entry.jws === undefined) {
       warn(
@@ -46,6 +50,17 @@ async function pullSignatures(
     }
     const path = join(dir, `${digestHex(digestOf(entry.jws))}.jwt`);
     await writeFileAtomic(path, entry.jws);
+    print(path);
+  }
+  for (const entry of await listNotationSignatures(opened.target, subject, options)) {
+    if (entry.envelope === undefined || entry.format === undefined) {
+      warn(
+        `signature manifest ${entry.manifest.digest} skipped: ${entry.error?.code ?? ''}: ${entry.error?.message ?? ''}`,
+      );
+      continue;
+    }
+    const path = join(dir, envelopeFileName(digestOf(entry.envelope), entry.format));
+    await writeFileAtomic(path, entry.envelope);
     print(path);
   }
 }
@@ -68,10 +83,16 @@ export function registerPull(program: Command): void {
     )
     .option(
       '--signatures',
-      'download the signatures of the artifact as <digest hex>.jwt files (no verification)',
+      'download the signatures of the artifact (no verification): <digest hex>.jwt (nv2), .jws.json (jws), .cose (cose)',
     )
     .option('--at <time>', 'verify as of this time (RFC 3339 or Unix seconds) instead of now')
     .option('--explain', 'print how the trust policy decided')
+    .option(
+      '-m, --user-metadata <KEY=VALUE>',
+      'user metadata a Notary Project signature must carry (repeatable)',
+      collect,
+      [],
+    )
     .option(
       '--scope <repository>',
       'for oci-layout sources: the registry/repository whose trust policy applies',
@@ -91,6 +112,7 @@ export function registerPull(program: Command): void {
             ...(flags.at !== undefined ? { at: flags.at } : {}),
             ...(flags.explain === true ? { explain: true } : {}),
             ...(flags.scope !== undefined ? { scope: flags.scope } : {}),
+            userMetadata: flags.userMetadata,
           },
           signatures?.target,
         );

@@ -7,8 +7,9 @@ import {
   writeFileAtomic,
 } from '../../content/index.js';
 import { InvalidInputError } from '../../errors.js';
-import { signArtifact } from '../../notary/index.js';
-import { digestHex, isTag, parseReference } from '../../oci/index.js';
+import { type EnvelopeFormat, signNotation } from '../../notation/index.js';
+import { signArtifact, signNotationArtifact } from '../../notary/index.js';
+import { type Digest, digestHex, isTag, parseReference } from '../../oci/index.js';
 import {
   ALGORITHMS,
   type Algorithm,
@@ -31,12 +32,15 @@ import {
   withTargets,
 } from '../target.js';
 import { collect } from './options.js';
+import { parseUserMetadata } from './verify.js';
 
 interface SignFlags extends RemoteFlags {
   signatureOnly?: boolean;
   pushReference?: string;
   recursive?: boolean;
   method: string;
+  signatureFormat: string;
+  userMetadata: string[];
   key: string;
   cert?: string;
   reference: string[];
@@ -65,11 +69,22 @@ export function registerSign(program: Command): void {
       '<target>',
       'manifest to sign: REF, docker://REF, oci://REF, oci-layout:DIR:TAG|@DIGEST, file:PATH, or - / file:- for standard input',
     )
-    .option('-m, --method <method>', 'signing method (only x509)', 'x509')
+    .option(
+      '--signature-format <format>',
+      "nv2 (the project's JWS), jws (Notary Project JWS JSON) or cose (Notary Project COSE_Sign1)",
+      'nv2',
+    )
+    .option(
+      '-m, --user-metadata <KEY=VALUE>',
+      'user metadata to sign with a jws or cose signature (repeatable); -m x509 (no =) still names the signing method',
+      collect,
+      [],
+    )
+    .option('--method <method>', 'signing method (only x509)', 'x509')
     .requiredOption('-k, --key <file>', 'private key (PEM: PKCS#8, PKCS#1 or SEC1)')
     .option(
       '-c, --cert <file>',
-      'signing certificate, optionally followed by its chain (PEM); puts x5c in the header, else kid',
+      'signing certificate, optionally followed by its chain (PEM); puts x5c in the header, else kid; jws and cose need the whole chain to the root',
     )
     .option(
       '-r, --reference <reference>',
@@ -79,7 +94,7 @@ export function registerSign(program: Command): void {
     )
     .option(
       '-e, --expiry <duration>',
-      'validity of the signature, e.g. 24h or 90d (sets nbf and exp)',
+      'validity of the signature, e.g. 24h or 90d (nv2: sets nbf and exp; jws, cose: the signed expiry)',
     )
     .option(
       '-o, --output <file>',
@@ -103,6 +118,13 @@ export function registerSign(program: Command): void {
       `signature algorithm, if not the key's default (${ALGORITHMS.join(', ')})`,
     )
     .action(async (target: string, flags: SignFlags) => {
+      // `-m x509` named the signing method before -m meant user metadata: a value without
+      // `=` still does.
+      const legacyMethod = flags.userMetadata.filter((v) => !v.includes('='));
+      if (legacyMethod.length > 0) {
+        flags.method = legacyMethod[legacyMethod.length - 1]!;
+        flags.userMetadata = flags.userMetadata.filter((v) => v.includes('='));
+      }
       if (flags.method !== 'x509') {
         throw new InvalidInputError(
           'NV2_ERR_INVALID_ARGUMENT',
@@ -120,6 +142,17 @@ export function registerSign(program: Command): void {
         algorithm = flags.alg;
       }
       const expiresIn = flags.expiry !== undefined ? parseDuration(flags.expiry) : undefined;
+      const format = signatureFormatOf(flags.signatureFormat);
+      if (format !== 'nv2') {
+        await signNotationFormat(target, format, flags, expiresIn, program.version() ?? '');
+        return;
+      }
+      if (flags.userMetadata.length > 0) {
+        throw new InvalidInputError(
+          'NV2_ERR_INVALID_ARGUMENT',
+          'user metadata (-m KEY=VALUE) is signed by the Notary Project formats only: add --signature-format jws or cose',
+        );
+      }
       if (!isOffline(target)) {
         await signRemote(target, flags, algorithm, expiresIn);
         return;
@@ -234,6 +267,133 @@ async function signRemote(
       if (isTag(destination.reference)) {
         await destination.target.tag(signed.signatureManifest, destination.reference);
       }
+    }
+    for (const one of all) {
+      print(one.subject.digest);
+      print(one.signatureManifest?.digest ?? '');
+    }
+  });
+}
+
+const SIGNATURE_FORMATS = ['nv2', 'jws', 'cose'] as const;
+type SignatureFormat = (typeof SIGNATURE_FORMATS)[number];
+
+function signatureFormatOf(value: string): SignatureFormat {
+  if (!(SIGNATURE_FORMATS as readonly string[]).includes(value)) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      `unknown signature format ${JSON.stringify(value)}: use ${SIGNATURE_FORMATS.join(', ')}`,
+    );
+  }
+  return value as SignatureFormat;
+}
+
+/** The file a Notary Project envelope is written to by default: `<digest hex>.jws.json` or `.cose`. */
+export function envelopeFileName(digest: Digest, format: EnvelopeFormat): string {
+  return `${digestHex(digest)}${format === 'jws' ? '.jws.json' : '.cose'}`;
+}
+
+/**
+ * Signs in a Notary Project envelope (`--signature-format jws|cose`): a file: target writes
+ * the envelope; a registry or oci-layout target pushes the signature manifest notation
+ * pushes (or writes the envelope with -o / --signature-only).
+ */
+async function signNotationFormat(
+  target: string,
+  format: EnvelopeFormat,
+  flags: SignFlags,
+  expiresIn: number | undefined,
+  version: string,
+): Promise<void> {
+  for (const [given, flag] of [
+    [flags.alg !== undefined, '--alg (the algorithm follows from the key)'],
+    [flags.reference.length > 0, '-r/--reference (an nv2 claim)'],
+  ] as const) {
+    if (given) {
+      throw new InvalidInputError(
+        'NV2_ERR_INVALID_ARGUMENT',
+        `${flag} does not apply to --signature-format ${format}`,
+      );
+    }
+  }
+  if (flags.cert === undefined) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      `--signature-format ${format} needs the signing certificate and its chain: -c CERT`,
+    );
+  }
+  const userMetadata = parseUserMetadata(flags.userMetadata);
+  const key = loadPrivateKey(await readInput(flags.key, MAX_PEM_BYTES, 'key'), flags.key);
+  const certificateChain = loadCertificates(
+    await readInput(flags.cert, MAX_PEM_BYTES, 'certificate'),
+    flags.cert,
+  );
+  const now = new Date();
+  const options = {
+    format,
+    key,
+    certificateChain,
+    now,
+    signingAgent: `nv2/${version}`,
+    ...(Object.keys(userMetadata).length > 0 ? { userMetadata } : {}),
+    ...(expiresIn !== undefined ? { expiry: new Date(now.getTime() + expiresIn * 1000) } : {}),
+  };
+  if (isOffline(target)) {
+    const locator = parseManifestLocator(target);
+    if (flags.key === '-' && locator.kind === 'stdin') {
+      throw new InvalidInputError(
+        'NV2_ERR_INVALID_ARGUMENT',
+        'the key and the manifest cannot both come from standard input',
+      );
+    }
+    const manifest = await loadManifest(locator, {
+      mediaType: flags.mediaType,
+      stdin: process.stdin,
+    });
+    const signature = signNotation({ ...options, descriptor: manifest.descriptor });
+    const out = flags.output ?? join('.', envelopeFileName(manifest.descriptor.digest, format));
+    await writeFileAtomic(out, signature.envelope);
+    print(manifest.descriptor.digest);
+    return;
+  }
+  const offline = flags.signatureOnly === true || flags.output !== undefined;
+  await withTargets(flags, async (opener) => {
+    const source = await opener.open(target);
+    const reference = requireReference(source);
+    const pushReference = flags.pushReference ?? signatureRepositoryOf({});
+    const destination =
+      pushReference !== undefined && !offline
+        ? await opener.open(pushReference, { create: true })
+        : undefined;
+    const signed = await signNotationArtifact(source.target, reference, {
+      ...options,
+      push: !offline,
+      recursive: flags.recursive === true,
+      ...(destination !== undefined ? { signatureTarget: destination.target } : {}),
+    });
+    const all = [signed, ...signed.children];
+    if (offline) {
+      for (const one of all) {
+        const out =
+          one === signed && flags.output !== undefined
+            ? flags.output
+            : join(
+                flags.output !== undefined ? dirname(flags.output) : '.',
+                envelopeFileName(one.subject.digest, format),
+              );
+        await writeFileAtomic(out, one.envelope);
+        print(one.subject.digest);
+      }
+      return;
+    }
+    if (
+      flags.pushReference !== undefined &&
+      namesTag(flags.pushReference) &&
+      destination?.reference !== undefined &&
+      signed.signatureManifest !== undefined &&
+      isTag(destination.reference)
+    ) {
+      await destination.target.tag(signed.signatureManifest, destination.reference);
     }
     for (const one of all) {
       print(one.subject.digest);

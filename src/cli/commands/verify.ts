@@ -14,9 +14,23 @@ import {
   verifyArtifact,
   verifyWithPolicy,
 } from '../../notary/index.js';
+import type { Descriptor } from '../../oci/index.js';
 import { configDirectory, loadPolicyConfig } from '../../policy/index.js';
 import { MAX_SIGNATURE_BYTES } from '../../signature/index.js';
-import { TrustSet, type VerificationResult, verify } from '../../trust/index.js';
+import {
+  MAX_ENVELOPE_BYTES,
+  NotationMediaTypes,
+  evaluateNotationSignature,
+  sniffEnvelopeMediaType,
+} from '../../notation/index.js';
+import {
+  type EvaluationPolicy,
+  LEVEL_ACTIONS,
+  type SignatureEvaluation,
+  TrustSet,
+  type VerificationResult,
+  verify,
+} from '../../trust/index.js';
 import { type Certificate, loadCertificates } from '../../x509/index.js';
 import { parseTime } from '../duration.js';
 import { MAX_PEM_BYTES, readInput } from '../input.js';
@@ -36,6 +50,8 @@ interface VerifyFlags extends RemoteFlags {
   file?: string;
   cert: string[];
   caCert: string[];
+  tsaCert: string[];
+  userMetadata: string[];
   mediaType?: string;
   at?: string;
   explain?: boolean;
@@ -50,16 +66,146 @@ async function loadAll(paths: readonly string[], what: string): Promise<Certific
   return out;
 }
 
-/** Reads a signature file; one too large to be a signature fails verification like any malformed one. */
+/**
+ * Reads a signature file (an nv2 JWS, or a Notary Project JWS JSON or COSE envelope); one
+ * too large to be a signature fails verification like any malformed one.
+ */
 async function readSignature(path: string): Promise<Buffer> {
+  let bytes: Buffer;
   try {
-    return await readInput(path, MAX_SIGNATURE_BYTES, 'signature');
+    bytes = await readInput(path, Math.max(MAX_SIGNATURE_BYTES, MAX_ENVELOPE_BYTES), 'signature');
   } catch (err) {
     if (err instanceof InvalidInputError && err.code === 'NV2_ERR_FILE_TOO_LARGE') {
       throw new VerificationFailedError('NV2_ERR_SIGNATURE_TOO_LARGE', err.message);
     }
     throw err;
   }
+  if (sniffEnvelopeMediaType(bytes) === undefined && bytes.byteLength > MAX_SIGNATURE_BYTES) {
+    throw new VerificationFailedError(
+      'NV2_ERR_SIGNATURE_TOO_LARGE',
+      `${path} exceeds ${MAX_SIGNATURE_BYTES} bytes`,
+    );
+  }
+  return bytes;
+}
+
+/**
+ * User metadata from repeated `KEY=VALUE` values (notation's `-m`). Keys in the
+ * `io.cncf.notary` namespace are reserved for the signature specification.
+ *
+ * @throws InvalidInputError NV2_ERR_INVALID_ARGUMENT
+ */
+export function parseUserMetadata(values: readonly string[]): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    if (eq <= 0) {
+      throw new InvalidInputError(
+        'NV2_ERR_INVALID_ARGUMENT',
+        `user metadata ${JSON.stringify(value)} is not KEY=VALUE`,
+      );
+    }
+    const key = value.slice(0, eq);
+    if (key.startsWith('io.cncf.notary')) {
+      throw new InvalidInputError(
+        'NV2_ERR_INVALID_ARGUMENT',
+        `user metadata key ${JSON.stringify(key)} is reserved (the io.cncf.notary namespace belongs to the signature specification)`,
+      );
+    }
+    if (Object.hasOwn(metadata, key)) {
+      throw new InvalidInputError(
+        'NV2_ERR_INVALID_ARGUMENT',
+        `user metadata key ${JSON.stringify(key)} is given twice`,
+      );
+    }
+    metadata[key] = value.slice(eq + 1);
+  }
+  return metadata;
+}
+
+/**
+ * The policy Notary Project signatures are judged under when the trust comes from the command
+ * line: every check enforced (strict), the given certificates as anchors of both signing
+ * schemes, any signer identity, and the TSA roots for timestamps.
+ */
+async function commandLinePolicy(flags: VerifyFlags, now: Date): Promise<EvaluationPolicy> {
+  const anchors = [
+    ...(await loadAll(flags.cert, 'certificate')),
+    ...(await loadAll(flags.caCert, 'CA certificate')),
+  ];
+  const userMetadata = parseUserMetadata(flags.userMetadata);
+  return {
+    actions: LEVEL_ACTIONS.strict,
+    anchors: {
+      ca: anchors,
+      signingAuthority: anchors,
+      tsa: await loadAll(flags.tsaCert, 'TSA certificate'),
+    },
+    trustedIdentity: () => true,
+    ...(Object.keys(userMetadata).length > 0 ? { userMetadata } : {}),
+    now,
+  };
+}
+
+function evaluationJson(e: SignatureEvaluation): unknown {
+  return {
+    format: e.format,
+    verified: e.verified,
+    ...(e.signedDescriptor !== undefined
+      ? {
+          digest: e.signedDescriptor.digest,
+          mediaType: e.signedDescriptor.mediaType,
+          size: e.signedDescriptor.size,
+          ...(e.signedDescriptor.annotations !== undefined
+            ? { userMetadata: e.signedDescriptor.annotations }
+            : {}),
+        }
+      : {}),
+    ...(e.signer !== undefined
+      ? { signer: { subject: e.signer.subject, sha256Fingerprint: e.signer.fingerprintSha256 } }
+      : {}),
+    ...(e.certificateChain !== undefined
+      ? {
+          certificateChain: e.certificateChain.map((c) => ({
+            subject: c.subject,
+            sha256Fingerprint: c.fingerprintSha256,
+          })),
+        }
+      : {}),
+    signingTime: e.signingTime?.toISOString(),
+    expiresAt: e.expiresAt?.toISOString(),
+    checks: e.checks,
+  };
+}
+
+/**
+ * Judges a Notary Project envelope given with -f against `subject` under the command-line
+ * policy; prints like an nv2 signature's verification.
+ *
+ * @throws VerificationFailedError when an enforced check fails
+ */
+async function verifyEnvelopeFile(
+  envelope: Buffer,
+  subject: Descriptor,
+  flags: VerifyFlags,
+  now: Date,
+): Promise<void> {
+  const mediaType = sniffEnvelopeMediaType(envelope)!;
+  const evaluation = await evaluateNotationSignature(
+    envelope,
+    { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    await commandLinePolicy(flags, now),
+    { mediaType },
+  );
+  if (!evaluation.verified) {
+    const failed = evaluation.checks.filter((c) => c.action === 'enforce' && c.passed === false);
+    throw new VerificationFailedError(
+      failed[0]?.type === 'integrity' ? 'NV2_ERR_SIGNATURE_INVALID' : 'NV2_ERR_NO_VALID_SIGNATURE',
+      `the ${mediaType === NotationMediaTypes.cose ? 'COSE' : 'JWS'} signature does not verify: ${failed.map((c) => `${c.type}: ${c.message ?? 'failed'}`).join('; ')}`,
+    );
+  }
+  if (flags.output === 'json') printJson(evaluationJson(evaluation));
+  else print(subject.digest);
 }
 
 function resultJson(result: VerificationResult): unknown {
@@ -83,8 +229,10 @@ function resultJson(result: VerificationResult): unknown {
 function verdictJson(verdict: SignatureVerdict): unknown {
   return {
     signatureManifest: verdict.manifest.digest,
-    verified: verdict.result !== undefined,
+    format: verdict.evaluation?.format ?? 'nv2',
+    verified: verdict.result !== undefined || verdict.evaluation?.verified === true,
     ...(verdict.result !== undefined ? { result: resultJson(verdict.result) } : {}),
+    ...(verdict.evaluation !== undefined ? { result: evaluationJson(verdict.evaluation) } : {}),
     ...(verdict.error !== undefined
       ? { error: { code: verdict.error.code, message: verdict.error.message } }
       : {}),
@@ -106,7 +254,7 @@ export function registerVerify(program: Command): void {
     )
     .option(
       '-f, --file <file>',
-      'signature file (JWS compact serialization); required for file: targets, else the stored signatures are verified',
+      'signature file (nv2 JWS, or a Notary Project JWS or COSE envelope); required for file: targets, else the stored signatures are verified',
     )
     .option(
       '-c, --cert <file>',
@@ -115,6 +263,18 @@ export function registerVerify(program: Command): void {
       [],
     )
     .option('--ca-cert <file>', 'root CA certificate to trust (repeatable)', collect, [])
+    .option(
+      '--tsa-cert <file>',
+      'with -c/--ca-cert: root certificate of a timestamp authority whose timestamps on Notary Project signatures are trusted (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '-m, --user-metadata <KEY=VALUE>',
+      'user metadata the signature must carry with this value (Notary Project signatures; repeatable)',
+      collect,
+      [],
+    )
     .option(
       '--media-type <type>',
       "manifest media type (default: the manifest's mediaType field, else Docker schema 2)",
@@ -157,6 +317,11 @@ export function registerVerify(program: Command): void {
         mediaType: flags.mediaType,
         stdin: process.stdin,
       });
+      if (sniffEnvelopeMediaType(signature) !== undefined) {
+        await verifyEnvelopeFile(signature, manifest.descriptor, flags, now);
+        return;
+      }
+      rejectUserMetadata(flags);
       const result = await verify(
         signature,
         { mediaType: manifest.descriptor.mediaType, content: manifest.content },
@@ -173,6 +338,12 @@ export function registerVerify(program: Command): void {
 async function verifyRemote(target: string, flags: VerifyFlags): Promise<void> {
   if (flags.cert.length === 0 && flags.caCert.length === 0 && flags.file === undefined) {
     await withTargets(flags, async (opener) => {
+      if (flags.tsaCert.length > 0) {
+        throw new InvalidInputError(
+          'NV2_ERR_INVALID_ARGUMENT',
+          '--tsa-cert goes with -c/--ca-cert; under the trust policy, timestamp roots come from its tsa: trust stores',
+        );
+      }
       const opened = await opener.open(target);
       const signatures = await openSignatureRepository(opener, flags);
       const result = await verifyByPolicy(opened, flags, signatures?.target);
@@ -198,6 +369,11 @@ async function verifyRemote(target: string, flags: VerifyFlags): Promise<void> {
     if (flags.file !== undefined) {
       const signature = await readSignature(flags.file);
       const subject = await opened.target.resolve(reference);
+      if (sniffEnvelopeMediaType(signature) !== undefined) {
+        await verifyEnvelopeFile(signature, subject, flags, now);
+        return;
+      }
+      rejectUserMetadata(flags);
       const result = await verify(
         signature,
         { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
@@ -211,6 +387,7 @@ async function verifyRemote(target: string, flags: VerifyFlags): Promise<void> {
     const signatures = await openSignatureRepository(opener, flags);
     const outcome = await verifyArtifact(opened.target, reference, trust, {
       now,
+      notationPolicy: await commandLinePolicy(flags, now),
       ...(signatures !== undefined ? { signatureTarget: signatures.target } : {}),
     });
     if (flags.output === 'json') {
@@ -231,6 +408,10 @@ async function verifyRemote(target: string, flags: VerifyFlags): Promise<void> {
         process.stderr.write(
           `  ${verdict.manifest.digest}: verified, signed by ${verdict.result.signer.subject}\n`,
         );
+      } else if (verdict.evaluation?.verified === true) {
+        process.stderr.write(
+          `  ${verdict.manifest.digest}: verified (${verdict.evaluation.format}), signed by ${verdict.evaluation.signer?.subject ?? '?'}\n`,
+        );
       } else {
         process.stderr.write(
           `  ${verdict.manifest.digest}: not verified: ${verdict.error?.code ?? ''}: ${verdict.error?.message ?? ''}\n`,
@@ -241,9 +422,21 @@ async function verifyRemote(target: string, flags: VerifyFlags): Promise<void> {
   });
 }
 
+/** nv2 signatures carry no user metadata: requiring some of one is a mistake, said plainly. */
+function rejectUserMetadata(flags: VerifyFlags): void {
+  if (flags.userMetadata.length > 0) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      '--user-metadata applies to Notary Project (jws, cose) signatures; this is an nv2 signature, which carries none',
+    );
+  }
+}
+
 /** Flags of commands that verify by the trust policy. */
 export interface PolicyFlags {
   at?: string;
+  /** `KEY=VALUE` user metadata the signature must carry. */
+  userMetadata?: string[];
   explain?: boolean;
   scope?: string;
   output?: OutputFormat;
@@ -278,8 +471,10 @@ export async function verifyByPolicy(
   const config = await loadPolicyConfig(configDirectory(process.env));
   let result: PolicyVerification;
   try {
+    const userMetadata = parseUserMetadata(flags.userMetadata ?? []);
     result = await verifyWithPolicy(opened.target, policyReference(opened, flags), config, {
       now,
+      ...(Object.keys(userMetadata).length > 0 ? { userMetadata } : {}),
       ...(signatureTarget !== undefined ? { signatureTarget } : {}),
     });
   } catch (err) {

@@ -1,0 +1,176 @@
+/**
+ * Notary Project signatures through the notary workflows: signNotationArtifact pushes
+ * notation's signature manifest, listNotationSignatures reads it back, verifyWithPolicy judges
+ * it with the jws and cose evaluators (user metadata, audit and integrity), and verifyArtifact
+ * judges it under a command-line policy.
+ */
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { createMemoryStore, readBoundedStream } from '../../../src/content/index.js';
+import { NotationMediaTypes, readSignatureManifest } from '../../../src/notation/index.js';
+import type { PolicyVerificationError } from '../../../src/notary/index.js';
+import {
+  EMPTY_CONFIG_DESCRIPTOR,
+  listNotationSignatures,
+  listSignatures,
+  signNotationArtifact,
+  verifyArtifact,
+  verifyWithPolicy,
+} from '../../../src/notary/index.js';
+import { MediaTypes, createDescriptor } from '../../../src/oci/index.js';
+import { PolicyConfig, TrustStore, validateTrustPolicy } from '../../../src/policy/index.js';
+import { LEVEL_ACTIONS, TrustSet } from '../../../src/trust/index.js';
+import { SAMPLE_MANIFEST, tempDir } from '../../helpers/fixtures.js';
+import { NOW, type TestIdentity, issuedSigner, rootCA } from '../../helpers/pki.js';
+
+const REF = 'registry.acme-rockets.io/net-monitor:v1';
+const IMAGE = createDescriptor(MediaTypes.ociManifest, SAMPLE_MANIFEST);
+
+type MemoryStore = ReturnType<typeof createMemoryStore>;
+
+async function imageStore(): Promise<MemoryStore> {
+  const store = createMemoryStore();
+  await store.push(EMPTY_CONFIG_DESCRIPTOR, Buffer.from('{}'));
+  await store.push(IMAGE, SAMPLE_MANIFEST);
+  await store.tag(IMAGE, 'v1');
+  return store;
+}
+
+async function config(level: string, root: TestIdentity): Promise<PolicyConfig> {
+  const dir = await tempDir();
+  const trust = new TrustStore(dir);
+  await trust.add('ca', 'acme', [{ certificate: root.cert }]);
+  return new PolicyConfig(
+    dir,
+    validateTrustPolicy({
+      version: '1.0',
+      trustPolicies: [
+        {
+          name: 'acme',
+          registryScopes: ['*'],
+          signatureVerification: { level },
+          trustStores: ['ca:acme'],
+          trustedIdentities: ['*'],
+        },
+      ],
+    }),
+    trust,
+  );
+}
+
+describe('Notary Project signatures in the notary workflows', () => {
+  let root: TestIdentity;
+  let signer: TestIdentity;
+  let signed: MemoryStore;
+  before(async () => {
+    root = await rootCA('ACME Root', { subject: 'CN=ACME Root, C=US, ST=WA, O=ACME Rockets' });
+    signer = await issuedSigner(root, 'registry.acme-rockets.io');
+    signed = await imageStore();
+    for (const format of ['jws', 'cose'] as const) {
+      await signNotationArtifact(signed, 'v1', {
+        format,
+        key: signer.key,
+        certificateChain: [signer.cert, root.cert],
+        userMetadata: { env: 'prod' },
+        now: NOW,
+        signingAgent: 'nv2/test',
+      });
+    }
+  });
+
+  it('pushes the artifact-form manifest and lists both envelopes with their format', async () => {
+    const entries = await listNotationSignatures(signed, IMAGE);
+    assert.deepEqual(entries.map((e) => e.format).sort(), ['cose', 'jws']);
+    for (const entry of entries) {
+      assert.equal(entry.error, undefined);
+      assert.equal(entry.manifest.artifactType, NotationMediaTypes.signature);
+      assert.equal(entry.parsed!.signingAgent, 'nv2/test');
+      assert.equal(
+        entry.parsed!.certificateChain[0]!.fingerprintSha256,
+        signer.cert.fingerprintSha256,
+      );
+      const manifest = readSignatureManifest(
+        await readBoundedStream(await signed.fetch(entry.manifest), 65536, 'manifest'),
+      );
+      assert.equal(manifest.form, 'artifact');
+      assert.deepEqual(manifest.subject, {
+        mediaType: IMAGE.mediaType,
+        digest: IMAGE.digest,
+        size: IMAGE.size,
+      });
+      assert.deepEqual(manifest.thumbprints, [
+        signer.cert.fingerprintSha256,
+        root.cert.fingerprintSha256,
+      ]);
+    }
+    // nv2's own listing does not mistake them for nv2 signatures.
+    assert.deepEqual(await listSignatures(signed, IMAGE), []);
+  });
+
+  it('verifyWithPolicy judges both with the jws and cose evaluators, user metadata included', async () => {
+    const result = await verifyWithPolicy(signed, REF, await config('strict', root), {
+      now: NOW,
+      userMetadata: { env: 'prod' },
+    });
+    assert.equal(result.passed, true);
+    assert.deepEqual(result.verifiedSignatures.map((s) => s.evaluation!.format).sort(), [
+      'cose',
+      'jws',
+    ]);
+    await assert.rejects(
+      verifyWithPolicy(signed, REF, await config('strict', root), {
+        now: NOW,
+        userMetadata: { env: 'staging' },
+      }),
+      (err: PolicyVerificationError) =>
+        err.code === 'NV2_ERR_NO_VALID_SIGNATURE' &&
+        err.message.includes(
+          'integrity: signature\'s user metadata "env" is "prod", not "staging"',
+        ),
+    );
+  });
+
+  it('audit: integrity failures fail, unsigned content passes with a warning', async () => {
+    const audit = await config('audit', root);
+    await assert.rejects(
+      verifyWithPolicy(signed, REF, audit, { now: NOW, userMetadata: { env: 'staging' } }),
+      { code: 'NV2_ERR_NO_VALID_SIGNATURE' },
+    );
+    const unsigned = await verifyWithPolicy(await imageStore(), REF, audit, { now: NOW });
+    assert.equal(unsigned.passed, true);
+    assert.match(unsigned.warnings[0]!, /has no signatures; level audit lets it through/);
+    // An untrusted signer is only logged at audit.
+    const other = await rootCA('Other Root');
+    const logged = await verifyWithPolicy(signed, REF, await config('audit', other), { now: NOW });
+    assert.equal(logged.passed, true);
+    assert.ok(logged.warnings.some((w) => w.includes('authenticity')));
+  });
+
+  it('verifyArtifact judges them under a command-line policy, and only nv2 signatures without one', async () => {
+    const anchors = { ca: [root.cert], signingAuthority: [root.cert], tsa: [] };
+    const outcome = await verifyArtifact(signed, 'v1', new TrustSet({ roots: [root.cert] }), {
+      now: NOW,
+      notationPolicy: { actions: LEVEL_ACTIONS.strict, anchors, trustedIdentity: () => true },
+    });
+    assert.equal(outcome.verified.length, 2);
+    const other = await rootCA('Other Root');
+    await assert.rejects(
+      verifyArtifact(signed, 'v1', new TrustSet({ roots: [other.cert] }), {
+        now: NOW,
+        notationPolicy: {
+          actions: LEVEL_ACTIONS.strict,
+          anchors: { ca: [other.cert], signingAuthority: [], tsa: [] },
+          trustedIdentity: () => true,
+        },
+      }),
+      (err: Error & { code?: string }) =>
+        err.code === 'NV2_ERR_NO_VALID_SIGNATURE' && err.message.includes('NV2_ERR_CERT_UNTRUSTED'),
+    );
+    await assert.rejects(
+      verifyArtifact(signed, 'v1', new TrustSet({ roots: [root.cert] }), { now: NOW }),
+      {
+        code: 'NV2_ERR_NO_SIGNATURE',
+      },
+    );
+  });
+});
