@@ -363,11 +363,24 @@ export async function playStory(
     'is refused',
     ['signer'],
   );
+  session.say(
+    "The security team counter-signs in the Notary Project's COSE format, which the notation-based tools in ACME's clusters read too.",
+  );
   await session.nv2(
-    ['sign', '-k', file('acme-security.key'), '-c', file('acme-security.crt'), acmeRef],
+    [
+      'sign',
+      '--signature-format',
+      'cose',
+      '-k',
+      file('acme-security.key'),
+      '-c',
+      file('acme-security.crt'),
+      acmeRef,
+    ],
     'succeeds',
   );
-  await session.nv2(['verify', acmeRef], 'succeeds');
+  await session.nv2(['verify', acmeRef], 'succeeds', ['CN=ACME Rockets Security Team']);
+  await session.nv2(['list', acmeRef], 'succeeds', ['cose', 'nv2']);
 
   session.heading('Content not approved by the security team is refused in the private registry');
   const helloAcme = `${acme}/library/hello-world:latest`;
