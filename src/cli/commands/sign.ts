@@ -9,7 +9,7 @@ import {
 import { InvalidInputError } from '../../errors.js';
 import { type EnvelopeFormat, signNotation } from '../../notation/index.js';
 import { signArtifact, signNotationArtifact } from '../../notary/index.js';
-import { type Digest, digestHex, isTag, parseReference } from '../../oci/index.js';
+import { type Descriptor, type Digest, digestHex, isTag, parseReference } from '../../oci/index.js';
 import {
   ALGORITHMS,
   type Algorithm,
@@ -23,6 +23,7 @@ import { parseDuration } from '../duration.js';
 import { MAX_PEM_BYTES, readInput } from '../input.js';
 import { print, warn } from '../output.js';
 import {
+  type OpenedTarget,
   type RemoteFlags,
   SIGNATURE_REPOSITORY_ENV,
   addRemoteOptions,
@@ -243,35 +244,10 @@ async function signRemote(
       ...(expiresIn !== undefined ? { expiresIn } : {}),
       ...(destination !== undefined ? { signatureTarget: destination.target } : {}),
     });
-    const all = [signed, ...signed.children];
-    if (offline) {
-      for (const one of all) {
-        const out =
-          one === signed && flags.output !== undefined
-            ? flags.output
-            : join(
-                flags.output !== undefined ? dirname(flags.output) : '.',
-                `${digestHex(one.subject.digest)}.jwt`,
-              );
-        await writeFileAtomic(out, one.jws);
-        print(one.subject.digest);
-      }
-      return;
-    }
-    if (
-      flags.pushReference !== undefined &&
-      namesTag(flags.pushReference) &&
-      destination?.reference !== undefined &&
-      signed.signatureManifest !== undefined
-    ) {
-      if (isTag(destination.reference)) {
-        await destination.target.tag(signed.signatureManifest, destination.reference);
-      }
-    }
-    for (const one of all) {
-      print(one.subject.digest);
-      print(one.signatureManifest?.digest ?? '');
-    }
+    await finishSigning(signed, flags, destination, offline, (one) => ({
+      name: `${digestHex(one.subject.digest)}.jwt`,
+      content: one.jws,
+    }));
   });
 }
 
@@ -371,33 +347,56 @@ async function signNotationFormat(
       recursive: flags.recursive === true,
       ...(destination !== undefined ? { signatureTarget: destination.target } : {}),
     });
-    const all = [signed, ...signed.children];
-    if (offline) {
-      for (const one of all) {
-        const out =
-          one === signed && flags.output !== undefined
-            ? flags.output
-            : join(
-                flags.output !== undefined ? dirname(flags.output) : '.',
-                envelopeFileName(one.subject.digest, format),
-              );
-        await writeFileAtomic(out, one.envelope);
-        print(one.subject.digest);
-      }
-      return;
-    }
-    if (
-      flags.pushReference !== undefined &&
-      namesTag(flags.pushReference) &&
-      destination?.reference !== undefined &&
-      signed.signatureManifest !== undefined &&
-      isTag(destination.reference)
-    ) {
-      await destination.target.tag(signed.signatureManifest, destination.reference);
-    }
-    for (const one of all) {
-      print(one.subject.digest);
-      print(one.signatureManifest?.digest ?? '');
-    }
+    await finishSigning(signed, flags, destination, offline, (one) => ({
+      name: envelopeFileName(one.subject.digest, format),
+      content: one.envelope,
+    }));
   });
+}
+
+/** What both signature formats report of one signed manifest. */
+interface SignedOne {
+  readonly subject: Descriptor;
+  readonly signatureManifest?: Descriptor;
+}
+
+/**
+ * The end of a registry or oci-layout signing: offline, write each signature file (the
+ * artifact's to `-o` when given, the children's beside it) and print each signed digest;
+ * else tag the signature manifest when `--push-reference` names a tag, and print each signed
+ * digest with its signature manifest's.
+ */
+async function finishSigning<T extends SignedOne>(
+  signed: T & { readonly children: readonly T[] },
+  flags: SignFlags,
+  destination: OpenedTarget | undefined,
+  offline: boolean,
+  file: (one: T) => { name: string; content: string | Uint8Array },
+): Promise<void> {
+  const all: T[] = [signed, ...signed.children];
+  if (offline) {
+    for (const one of all) {
+      const { name, content } = file(one);
+      const out =
+        one === signed && flags.output !== undefined
+          ? flags.output
+          : join(flags.output !== undefined ? dirname(flags.output) : '.', name);
+      await writeFileAtomic(out, content);
+      print(one.subject.digest);
+    }
+    return;
+  }
+  if (
+    flags.pushReference !== undefined &&
+    namesTag(flags.pushReference) &&
+    destination?.reference !== undefined &&
+    signed.signatureManifest !== undefined &&
+    isTag(destination.reference)
+  ) {
+    await destination.target.tag(signed.signatureManifest, destination.reference);
+  }
+  for (const one of all) {
+    print(one.subject.digest);
+    print(one.signatureManifest?.digest ?? '');
+  }
 }
