@@ -4,7 +4,8 @@ import type { Digest } from '../../oci/index.js';
 import { digestAlgorithm, digestOf } from '../../oci/index.js';
 import { contentCache } from './content-cache.js';
 import type { StorageDriver } from './driver.js';
-import { BLOB_LINK_LOCKS, BLOB_PUBLISH_LOCKS, sharedMutex } from './locks.js';
+import { repositoryLinks } from './link-cache.js';
+import { BLOB_PUBLISH_LOCKS, sharedMutex } from './locks.js';
 import { blobDataPath, layerLinkPath } from './paths.js';
 import type { BlobInfo, BlobStore, ByteRange } from './store.js';
 import { RegistryError } from './store.js';
@@ -25,7 +26,7 @@ import { RegistryError } from './store.js';
  * const info = await blobs.stat('library/alpine', digest); // undefined unless linked
  */
 export function createBlobStore(driver: StorageDriver): BlobStore {
-  const linkLocks = sharedMutex(driver, BLOB_LINK_LOCKS);
+  const links = repositoryLinks(driver);
   return {
     stat: (repo, digest) => statLinkedBlob(driver, repo, digest),
 
@@ -68,9 +69,11 @@ export function createBlobStore(driver: StorageDriver): BlobStore {
       const link = layerLinkPath(repo, digest);
       // Serialized so that of concurrent deletes exactly one reports the link (the filesystem
       // driver's recursive delete does not fail when a racing delete got there first).
-      return linkLocks.run(`${repo}@${digest}`, async () => {
+      return links.change(repo, layerKey(digest), async () => {
         try {
           await driver.stat(link);
+          // Forgotten first: from here on the link may be gone.
+          links.setLayer(repo, digest, false);
           await driver.delete(link);
           return true;
         } catch (err) {
@@ -96,8 +99,10 @@ export async function putBlobContent(
   repo: string,
   content: Uint8Array,
   digest: Digest,
+  /** The caller has just computed `digest` from `content` itself. */
+  hashed = false,
 ): Promise<BlobInfo> {
-  if (digestOf(content, digestAlgorithm(digest)) !== digest) {
+  if (!hashed && digestOf(content, digestAlgorithm(digest)) !== digest) {
     throw new RegistryError('DIGEST_INVALID', undefined, { digest });
   }
   const data = blobDataPath(digest);
@@ -113,7 +118,18 @@ export async function putBlobContent(
  * caller guarantees the data exists; a link never points at missing bytes on purpose.
  */
 export async function linkBlob(driver: StorageDriver, repo: string, digest: Digest): Promise<void> {
-  await driver.putContent(layerLinkPath(repo, digest), Buffer.from(digest, 'utf8'));
+  const links = repositoryLinks(driver);
+  // Known linked (written durably, or read when no change was running): nothing to write.
+  if (links.hasLayer(repo, digest)) return;
+  await links.change(repo, layerKey(digest), async () => {
+    await driver.putContent(layerLinkPath(repo, digest), Buffer.from(digest, 'utf8'));
+    links.setLayer(repo, digest, true);
+  });
+}
+
+/** The `RepositoryLinks.change` key of a blob link. */
+function layerKey(digest: Digest): string {
+  return `layer:${digest}`;
 }
 
 /** The blob if `repo` links it and its bytes are present; the size is the data file's. */
@@ -122,10 +138,15 @@ async function statLinkedBlob(
   repo: string,
   digest: Digest,
 ): Promise<BlobInfo | undefined> {
+  const links = repositoryLinks(driver);
   try {
-    const link = await driver.getContent(layerLinkPath(repo, digest));
-    // A link holds the digest it is filed under; anything else is not a link to this blob.
-    if (link.toString('utf8').trim() !== digest) return undefined;
+    if (!links.hasLayer(repo, digest)) {
+      const seen = links.generation(repo);
+      const link = await driver.getContent(layerLinkPath(repo, digest));
+      // A link holds the digest it is filed under; anything else is not a link to this blob.
+      if (link.toString('utf8').trim() !== digest) return undefined;
+      links.rememberLayer(repo, digest, seen);
+    }
     // The data of a digest never changes: its size is looked up once (content-cache.ts).
     const cache = contentCache(driver);
     const known = cache.blobSize(digest);

@@ -91,8 +91,11 @@ for (const [name, makeDriver] of DRIVERS) {
       await assert.rejects(blobs.open('lib/a', DIGEST), { code: 'BLOB_UNKNOWN' });
       await driver.putContent(blobDataPath(DIGEST), CONTENT);
       assert.ok(await blobs.stat('lib/a', DIGEST));
+      // Links are remembered by the process that read or wrote them (link-cache.ts): a link
+      // changed behind its back is seen by a process started afterwards.
       await driver.putContent(layerLinkPath('lib/a', DIGEST), Buffer.from(ABSENT));
-      assert.equal(await blobs.stat('lib/a', DIGEST), undefined);
+      const restarted = createBlobStore(Object.create(driver) as StorageDriver);
+      assert.equal(await restarted.stat('lib/a', DIGEST), undefined);
     });
 
     it('mounts a blob from a repository that has it', async () => {
