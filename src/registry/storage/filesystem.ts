@@ -575,7 +575,7 @@ function fileWriter(
 }
 
 /** Makes a directory's entries durable; shared by concurrent callers (`createDirectorySyncer`). */
-type DirectorySyncer = (dir: string) => Promise<void>;
+export type DirectorySyncer = (dir: string) => Promise<void>;
 
 /**
  * Group commit of directory fsyncs. An fsync of a directory makes durable every entry created,
@@ -586,12 +586,14 @@ type DirectorySyncer = (dir: string) => Promise<void>;
  * `_layers/sha256/`, …) then cost one fsync per round instead of one each: on a disk that
  * flushes about a thousand times a second, fsyncs are what bound writes per second.
  */
-function createDirectorySyncer(): DirectorySyncer {
+export function createDirectorySyncer(
+  fsync: (dir: string) => Promise<void> = fsyncDirectory,
+): DirectorySyncer {
   /** Per directory with an fsync running: the callers waiting for the next one. */
   const running = new Map<string, { next: Waiters | undefined }>();
 
   function start(dir: string, state: { next: Waiters | undefined }) {
-    const done = fsyncDirectory(dir);
+    const done = fsync(dir);
     const settle = (): void => {
       const next = state.next;
       if (next === undefined) {
