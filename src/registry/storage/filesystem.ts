@@ -93,6 +93,7 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
   /** Host directories known to have no symbolic link between the root and them. */
   const verified = new Set<string>();
   const syncDir = createDirectorySyncer();
+  const failedFlushes: FailedFlushes = new Set();
 
   function remember(dir: string): void {
     if (verified.has(dir)) return;
@@ -418,7 +419,9 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
         await handle.close().catch(() => undefined);
         throw writeError('writer', path, err);
       }
-      return fileWriter(path, host, handle, size, syncDir);
+      // A file started afresh holds nothing an earlier failed flush may have lost.
+      if (!append) failedFlushes.delete(host);
+      return fileWriter(path, host, handle, size, syncDir, failedFlushes);
     },
 
     async stat(path) {
@@ -493,6 +496,20 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
   };
 }
 
+/**
+ * Bytes written between two early flushes of a file being written: its data is handed to the
+ * disk while more arrives, so that `commit`'s fsync waits for the last few MiB, not for the
+ * whole upload.
+ */
+const EARLY_SYNC_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Host paths of files whose early flush failed. After a failed fsync the kernel may have
+ * dropped the dirty pages, and a descriptor opened later would not be told: such a file can
+ * never be committed (only rewritten from the start, or cancelled).
+ */
+type FailedFlushes = Set<string>;
+
 /** The writer over an open descriptor; writes are queued, so they land in call order. */
 function fileWriter(
   path: string,
@@ -500,11 +517,35 @@ function fileWriter(
   handle: FileHandle,
   initialSize: number,
   syncDir: DirectorySyncer,
+  failedFlushes: FailedFlushes,
 ): FileWriter {
   let open = true;
   let size = initialSize;
   let queue: Promise<void> = Promise.resolve();
   let failure: StorageError | undefined;
+  let unflushed = 0;
+  /** The early flush running, if any (never rejects). */
+  let flushing: Promise<void> | undefined;
+
+  function flushEarly(): void {
+    unflushed = 0;
+    flushing = handle.datasync().then(
+      () => {
+        flushing = undefined;
+      },
+      (err: unknown) => {
+        flushing = undefined;
+        failedFlushes.add(host);
+        failure ??= ioError('write', path, errno(err) ?? 'error', err);
+      },
+    );
+  }
+
+  /** Fails when an early flush of this file failed, in this writer or an earlier one. */
+  function checkFlushes(op: string): void {
+    if (failure !== undefined) throw failure;
+    if (failedFlushes.has(host)) throw ioError(op, path, 'an earlier flush of this file failed');
+  }
 
   async function writeAll(chunk: Uint8Array): Promise<void> {
     if (failure !== undefined) throw failure;
@@ -520,13 +561,16 @@ function fileWriter(
       failure = ioError('write', path, errno(err) ?? 'error', err);
       throw failure;
     }
+    unflushed += chunk.byteLength;
+    if (unflushed >= EARLY_SYNC_BYTES && flushing === undefined) flushEarly();
   }
 
-  /** Stops accepting writes and waits for the queued ones. */
+  /** Stops accepting writes and waits for the queued ones and the early flush. */
   async function finish(op: string): Promise<void> {
     if (!open) throw writerFinished(op, path);
     open = false;
     await queue;
+    await flushing;
   }
 
   const writer: FileWriter = {
@@ -542,7 +586,7 @@ function fileWriter(
     async commit() {
       await finish('commit');
       try {
-        if (failure !== undefined) throw failure;
+        checkFlushes('commit');
         await handle.sync();
         await handle.close();
         await syncDirectory(syncDir, 'commit', path, dirname(host));
@@ -556,19 +600,24 @@ function fileWriter(
       await handle.close().catch(() => undefined);
       try {
         await unlink(host);
+        failedFlushes.delete(host);
       } catch (err) {
         if (errno(err) !== 'ENOENT') throw writeError('cancel', path, err);
+        failedFlushes.delete(host);
       }
     },
     async close() {
       if (!open) return;
       open = false;
       await queue;
+      await flushing;
       try {
         await handle.close();
       } catch (err) {
         throw writeError('close', path, err);
       }
+      // Kept for later, but its bytes may be lost: say so now (commit will refuse it anyway).
+      if (failedFlushes.has(host)) throw ioError('close', path, 'a flush of this file failed');
     },
   };
   return writer;
