@@ -11,7 +11,7 @@ import {
   isMediaType,
   isTag,
 } from '../../oci/index.js';
-import { createBlobStore, exists, isNotFound, putBlobContent } from './blobs.js';
+import { createBlobStore, exists, hasRevision, isNotFound, putBlobContent } from './blobs.js';
 import type { CachedManifest } from './content-cache.js';
 import { contentCache, referrerEntries } from './content-cache.js';
 import type { StorageDriver } from './driver.js';
@@ -31,8 +31,9 @@ import { knownTags } from './tag-cache.js';
  * Manifests of a repository (distribution-spec "Pushing manifests", "Pulling manifests",
  * "Deleting manifests"), stored with the layout of `paths.ts`:
  *
- * - the exact bytes pushed are a blob (`putBlobContent`), linked into the repository;
- * - `_manifests/revisions/<alg>/<hex>/link` records the manifest in the repository;
+ * - the exact bytes pushed are a blob (`putBlobContent`);
+ * - `_manifests/revisions/<alg>/<hex>/link` records the manifest in the repository, and makes
+ *   its bytes a blob of the repository too (no `_layers` link, as in distribution);
  * - `_manifests/tags/<tag>/current/link` holds the digest a tag points at;
  * - `_referrers/<alg>/<subject hex>/<alg>-<hex>` holds the referrer descriptor of every
  *   manifest with a `subject` (distribution-spec v1.1 "Listing referrers").
@@ -227,7 +228,7 @@ export function createManifestStore(
       }
       await checkReferences(repo, manifest);
 
-      await putBlobContent(driver, repo, content, digest, true);
+      await putBlobContent(driver, repo, content, digest, { hashed: true, link: false });
       const descriptor: Descriptor = {
         mediaType: manifest.mediaType,
         digest,
@@ -665,20 +666,6 @@ export async function resolveTag(
   const digest = await readLink(driver, tagCurrentLinkPath(repo, tag));
   if (digest !== undefined) links.rememberTag(repo, tag, digest, seen);
   return digest;
-}
-
-/** Whether the manifest revision `digest` is stored in `repo` (remembered once seen). */
-export async function hasRevision(
-  driver: StorageDriver,
-  repo: string,
-  digest: Digest,
-): Promise<boolean> {
-  const links = repositoryLinks(driver);
-  if (links.hasRevision(repo, digest)) return true;
-  const seen = links.generation(repo);
-  const found = await exists(driver, manifestRevisionLinkPath(repo, digest));
-  if (found) links.rememberRevision(repo, digest, seen);
-  return found;
 }
 
 /**
