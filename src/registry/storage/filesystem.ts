@@ -37,11 +37,8 @@ const PARENT_ATTEMPTS = 3;
  */
 const TEMP_PREFIX = '.tmp~';
 
-/**
- * Size of each read when streaming a file (a smaller file or range is read in one smaller
- * read). A download holds about two of these at a time: the one being sent and the next.
- */
-const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Size of each read when streaming a file. */
+const READ_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * How many host directories `hostPath` remembers as checked (no symbolic link between the
@@ -390,9 +387,8 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
       const end = length === undefined ? size : Math.min(size, offset + length);
       // `end` is inclusive in createReadStream. The stream closes the descriptor when it ends
       // or is destroyed: a caller must consume or destroy it.
-      // 4 MiB reads: with the default 64 KiB, a large blob costs a thread-pool round trip per
-      // 64 KiB and downloads run at half the disk's speed; 4 MiB serves a third more MB/s than
-      // 1 MiB for a quarter less CPU per byte (bench:registry, downloads at c=1).
+      // 1 MiB reads: with the default 64 KiB, a large blob costs a thread-pool round trip per
+      // 64 KiB and downloads run at half the disk's speed (bench:registry).
       return handle.createReadStream({
         start: offset,
         end: end - 1,
