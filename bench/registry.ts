@@ -53,6 +53,19 @@ const REFERRER_COUNT = 10;
 const SETUP_CONCURRENCY = 16;
 /** ab needs a request cap with -t; it allocates a slot per request, so it must stay modest. */
 const AB_MAX_REQUESTS = 2_000_000;
+/**
+ * `NV2_BENCH_ONLY=PUT,tags list`: run only the workloads whose name contains one of these
+ * (comma-separated) strings, for a quicker look at a few figures. Unset: everything.
+ */
+const ONLY = (process.env['NV2_BENCH_ONLY'] ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter((s) => s !== '');
+
+function selected(workload: string): boolean {
+  return ONLY.length === 0 || ONLY.some((part) => workload.includes(part));
+}
+
 const SERVER_CORE = '0';
 const CLIENT_CORE = '1';
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -860,6 +873,7 @@ async function benchUploads(b: Bench): Promise<Row[]> {
   ];
   const rows: Row[] = [];
   for (const [workload, upload] of uploads) {
+    if (!selected(workload)) continue;
     const measure = async (server: Server, run: string): Promise<Sample> => {
       // Both servers get the same blobs in a round; stamping and hashing are not timed.
       let ms = 0;
@@ -884,6 +898,7 @@ async function benchDownloads(b: Bench): Promise<Row[]> {
   const servers = [b.nv2, b.distribution, ...(b.nginx === undefined ? [] : [b.nginx])];
   const rows: Row[] = [];
   for (const concurrency of DOWNLOAD_CONCURRENCY) {
+    if (!selected(`blob download 64 MiB, c=${concurrency}`)) continue;
     const measure = async (server: Server, _run: string, seconds: number): Promise<Sample> => {
       const path = server === b.nginx ? '/blob' : `/v2/${APP}/blobs/${b.downloadDigest}`;
       const t = performance.now();
@@ -956,6 +971,7 @@ async function benchRequests(b: Bench): Promise<Row[]> {
   ];
   const rows: Row[] = [];
   for (const [workload, servers, measure] of workloads) {
+    if (!selected(workload)) continue;
     rows.push(await compare(workload, 'req/s', true, servers, measure, true));
   }
   return rows;
@@ -970,6 +986,7 @@ async function printCeilings(b: Bench, rows: readonly Row[]): Promise<void> {
   }
   const fastest = (pick: (r: Row) => boolean) =>
     Math.max(...rows.filter(pick).flatMap((r) => [r.nv2.value, r.distribution?.value ?? 0]));
+  if (rows.every((r) => r.unit !== 'req/s')) return;
   const ceilings: [string, Sample, number][] = [
     [
       'wrk GET ',

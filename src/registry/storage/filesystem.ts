@@ -92,6 +92,8 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
   let rootPromise: Promise<string> | undefined;
   /** Host directories known to have no symbolic link between the root and them. */
   const verified = new Set<string>();
+  const syncDir = createDirectorySyncer();
+  const failedFlushes: FailedFlushes = new Set();
 
   function remember(dir: string): void {
     if (verified.has(dir)) return;
@@ -196,7 +198,7 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
       });
       if (stats.isSymbolicLink()) throw symlinkRefused(op, path);
       if (!stats.isDirectory()) throw ioError(op, path, 'a file is in the way');
-      if (created) await syncDirectory(op, path, dir);
+      if (created) await syncDirectory(syncDir, op, path, dir);
       remember(next);
       dir = next;
     }
@@ -367,7 +369,7 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
             await unlink(temp).catch(() => undefined);
             throw err;
           }
-          await syncDirectory('putContent', path, dir);
+          await syncDirectory(syncDir, 'putContent', path, dir);
         });
       } catch (err) {
         throw writeError('putContent', path, err);
@@ -417,7 +419,9 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
         await handle.close().catch(() => undefined);
         throw writeError('writer', path, err);
       }
-      return fileWriter(path, host, handle, size);
+      // A file started afresh holds nothing an earlier failed flush may have lost.
+      if (!append) failedFlushes.delete(host);
+      return fileWriter(path, host, handle, size, syncDir, failedFlushes);
     },
 
     async stat(path) {
@@ -460,7 +464,7 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
             }
             throw err;
           }
-          await syncDirectory('move', destination, dirname(host));
+          await syncDirectory(syncDir, 'move', destination, dirname(host));
         });
       } catch (err) {
         throw writeError('move', destination, err);
@@ -492,17 +496,56 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
   };
 }
 
+/**
+ * Bytes written between two early flushes of a file being written: its data is handed to the
+ * disk while more arrives, so that `commit`'s fsync waits for the last few MiB, not for the
+ * whole upload.
+ */
+const EARLY_SYNC_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Host paths of files whose early flush failed. After a failed fsync the kernel may have
+ * dropped the dirty pages, and a descriptor opened later would not be told: such a file can
+ * never be committed (only rewritten from the start, or cancelled).
+ */
+type FailedFlushes = Set<string>;
+
 /** The writer over an open descriptor; writes are queued, so they land in call order. */
 function fileWriter(
   path: string,
   host: string,
   handle: FileHandle,
   initialSize: number,
+  syncDir: DirectorySyncer,
+  failedFlushes: FailedFlushes,
 ): FileWriter {
   let open = true;
   let size = initialSize;
   let queue: Promise<void> = Promise.resolve();
   let failure: StorageError | undefined;
+  let unflushed = 0;
+  /** The early flush running, if any (never rejects). */
+  let flushing: Promise<void> | undefined;
+
+  function flushEarly(): void {
+    unflushed = 0;
+    flushing = handle.datasync().then(
+      () => {
+        flushing = undefined;
+      },
+      (err: unknown) => {
+        flushing = undefined;
+        failedFlushes.add(host);
+        failure ??= ioError('write', path, errno(err) ?? 'error', err);
+      },
+    );
+  }
+
+  /** Fails when an early flush of this file failed, in this writer or an earlier one. */
+  function checkFlushes(op: string): void {
+    if (failure !== undefined) throw failure;
+    if (failedFlushes.has(host)) throw ioError(op, path, 'an earlier flush of this file failed');
+  }
 
   async function writeAll(chunk: Uint8Array): Promise<void> {
     if (failure !== undefined) throw failure;
@@ -518,13 +561,16 @@ function fileWriter(
       failure = ioError('write', path, errno(err) ?? 'error', err);
       throw failure;
     }
+    unflushed += chunk.byteLength;
+    if (unflushed >= EARLY_SYNC_BYTES && flushing === undefined) flushEarly();
   }
 
-  /** Stops accepting writes and waits for the queued ones. */
+  /** Stops accepting writes and waits for the queued ones and the early flush. */
   async function finish(op: string): Promise<void> {
     if (!open) throw writerFinished(op, path);
     open = false;
     await queue;
+    await flushing;
   }
 
   const writer: FileWriter = {
@@ -540,10 +586,10 @@ function fileWriter(
     async commit() {
       await finish('commit');
       try {
-        if (failure !== undefined) throw failure;
+        checkFlushes('commit');
         await handle.sync();
         await handle.close();
-        await syncDirectory('commit', path, dirname(host));
+        await syncDirectory(syncDir, 'commit', path, dirname(host));
       } catch (err) {
         await handle.close().catch(() => undefined);
         throw writeError('commit', path, err);
@@ -554,37 +600,117 @@ function fileWriter(
       await handle.close().catch(() => undefined);
       try {
         await unlink(host);
+        failedFlushes.delete(host);
       } catch (err) {
         if (errno(err) !== 'ENOENT') throw writeError('cancel', path, err);
+        failedFlushes.delete(host);
       }
     },
     async close() {
       if (!open) return;
       open = false;
       await queue;
+      await flushing;
       try {
         await handle.close();
       } catch (err) {
         throw writeError('close', path, err);
       }
+      // Kept for later, but its bytes may be lost: say so now (commit will refuse it anyway).
+      if (failedFlushes.has(host)) throw ioError('close', path, 'a flush of this file failed');
     },
   };
   return writer;
 }
 
-/** fsync of a directory, so that entries created or renamed in it survive a crash. */
-async function syncDirectory(op: string, path: string, dir: string): Promise<void> {
+/** Makes a directory's entries durable; shared by concurrent callers (`createDirectorySyncer`). */
+export type DirectorySyncer = (dir: string) => Promise<void>;
+
+/**
+ * Group commit of directory fsyncs. An fsync of a directory makes durable every entry created,
+ * renamed or removed in it before the fsync started, whoever made the change; so a caller that
+ * asks while an fsync of the same directory is running waits for the next one (the running one
+ * may have started before its change), and every caller that asks meanwhile shares that next
+ * one. Concurrent pushes creating entries in one directory (`_manifests/tags/`,
+ * `_layers/sha256/`, …) then cost one fsync per round instead of one each: on a disk that
+ * flushes about a thousand times a second, fsyncs are what bound writes per second.
+ */
+export function createDirectorySyncer(
+  fsync: (dir: string) => Promise<void> = fsyncDirectory,
+): DirectorySyncer {
+  /** Per directory with an fsync running: the callers waiting for the next one. */
+  const running = new Map<string, { next: Waiters | undefined }>();
+
+  function start(dir: string, state: { next: Waiters | undefined }) {
+    const done = fsync(dir);
+    const settle = (): void => {
+      const next = state.next;
+      if (next === undefined) {
+        running.delete(dir);
+        return;
+      }
+      state.next = undefined;
+      const again = start(dir, state);
+      again.then(next.resolve, next.reject);
+    };
+    done.then(settle, settle);
+    return done;
+  }
+
+  return (dir) => {
+    const state = running.get(dir);
+    if (state !== undefined) {
+      state.next ??= waiters();
+      return state.next.promise;
+    }
+    const fresh = { next: undefined };
+    running.set(dir, fresh);
+    return start(dir, fresh);
+  };
+}
+
+/** Callers waiting for one fsync. */
+interface Waiters {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+function waiters(): Waiters {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** fsync of a directory; platforms and file systems that cannot do it are skipped. */
+async function fsyncDirectory(dir: string): Promise<void> {
   let handle: FileHandle | undefined;
   try {
     handle = await open(dir, 'r');
     await handle.sync();
   } catch (err) {
     // Platforms and file systems that cannot fsync a directory (Windows, some FUSE).
-    if (!UNSYNCABLE_DIRECTORY.has(errno(err) ?? '')) {
-      throw ioError(op, path, errno(err) ?? 'error', err);
-    }
+    if (!UNSYNCABLE_DIRECTORY.has(errno(err) ?? '')) throw err;
   } finally {
     await handle?.close().catch(() => undefined);
+  }
+}
+
+/** fsync of a directory, so that entries created or renamed in it survive a crash. */
+async function syncDirectory(
+  syncer: DirectorySyncer,
+  op: string,
+  path: string,
+  dir: string,
+): Promise<void> {
+  try {
+    await syncer(dir);
+  } catch (err) {
+    throw ioError(op, path, errno(err) ?? 'error', err);
   }
 }
 

@@ -3,6 +3,7 @@ import type { Digest } from '../../oci/index.js';
 import { isDigest } from '../../oci/index.js';
 import { isNotFound } from './blobs.js';
 import { contentCache, referrerEntries } from './content-cache.js';
+import { repositoryLinks } from './link-cache.js';
 import type { FileInfo, StorageDriver } from './driver.js';
 import {
   deleteIfPresent,
@@ -124,7 +125,10 @@ export async function collectGarbage(
   const uploadCutoff = now.getTime() - (options.uploadsOlderThan ?? DEFAULT_UPLOAD_MAX_AGE_MS);
   const remove = async (path: string): Promise<void> => {
     if (dryRun) return;
+    // Forgotten before and after: links among what goes (link-cache.ts).
+    repositoryLinks(driver).clear();
     await deleteIfPresent(driver, path);
+    repositoryLinks(driver).clear();
     // Revisions and referrers entries among what goes: forget every remembered entry.
     referrerEntries(driver).clear();
   };

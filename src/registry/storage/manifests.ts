@@ -11,7 +11,8 @@ import {
   isMediaType,
   isTag,
 } from '../../oci/index.js';
-import { createBlobStore, exists, isNotFound, putBlobContent } from './blobs.js';
+import { createBlobStore, exists, hasRevision, isNotFound, putBlobContent } from './blobs.js';
+import type { CachedManifest } from './content-cache.js';
 import { contentCache, referrerEntries } from './content-cache.js';
 import type { StorageDriver } from './driver.js';
 import {
@@ -23,14 +24,16 @@ import {
 } from './paths.js';
 import type { ManifestStore, StoredManifest } from './store.js';
 import { RegistryError } from './store.js';
+import { repositoryLinks } from './link-cache.js';
 import { knownTags } from './tag-cache.js';
 
 /**
  * Manifests of a repository (distribution-spec "Pushing manifests", "Pulling manifests",
  * "Deleting manifests"), stored with the layout of `paths.ts`:
  *
- * - the exact bytes pushed are a blob (`putBlobContent`), linked into the repository;
- * - `_manifests/revisions/<alg>/<hex>/link` records the manifest in the repository;
+ * - the exact bytes pushed are a blob (`putBlobContent`);
+ * - `_manifests/revisions/<alg>/<hex>/link` records the manifest in the repository, and makes
+ *   its bytes a blob of the repository too (no `_layers` link, as in distribution);
  * - `_manifests/tags/<tag>/current/link` holds the digest a tag points at;
  * - `_referrers/<alg>/<subject hex>/<alg>-<hex>` holds the referrer descriptor of every
  *   manifest with a `subject` (distribution-spec v1.1 "Listing referrers").
@@ -126,13 +129,15 @@ export function createManifestStore(
   const maxBytes = options.maxManifestBytes ?? MAX_MANIFEST_BYTES;
   const blobs = createBlobStore(driver);
 
+  const links = repositoryLinks(driver);
+
   /** The digest `reference` names in `repo`, if it is a stored revision. */
   async function resolve(repo: string, reference: string): Promise<Digest | undefined> {
     let digest: Digest | undefined;
     if (isDigest(reference)) digest = reference;
-    else if (isTag(reference)) digest = await readLink(driver, tagCurrentLinkPath(repo, reference));
+    else if (isTag(reference)) digest = await resolveTag(driver, repo, reference);
     if (digest === undefined) return undefined;
-    return (await exists(driver, manifestRevisionLinkPath(repo, digest))) ? digest : undefined;
+    return (await hasRevision(driver, repo, digest)) ? digest : undefined;
   }
 
   async function load(repo: string, reference: string): Promise<StoredManifest | undefined> {
@@ -146,19 +151,7 @@ export function createManifestStore(
       cached = { content: bytes, facts: readManifestFacts(bytes, digest) };
       cache.setManifest(digest, cached);
     }
-    const { content, facts } = cached;
-    const descriptor: Descriptor = {
-      mediaType: facts.mediaType,
-      digest,
-      size: content.byteLength,
-      ...(facts.artifactType !== undefined ? { artifactType: facts.artifactType } : {}),
-      ...(facts.annotations !== undefined ? { annotations: facts.annotations } : {}),
-    };
-    return {
-      descriptor,
-      content,
-      ...(facts.subject !== undefined ? { subject: facts.subject } : {}),
-    };
+    return storedManifestOf(digest, cached);
   }
 
   /** Fails with MANIFEST_BLOB_UNKNOWN naming the first referenced blob or child not in `repo`. */
@@ -179,7 +172,7 @@ export function createManifestStore(
       seen.add(d.digest);
       wanted.push({
         digest: d.digest,
-        check: () => exists(driver, manifestRevisionLinkPath(repo, d.digest)),
+        check: () => hasRevision(driver, repo, d.digest),
       });
     }
     const present = await mapLimit(wanted, CHECK_CONCURRENCY, (w) => w.check());
@@ -191,6 +184,17 @@ export function createManifestStore(
         { digest: missing.digest },
       );
     }
+  }
+
+  /** Removes a tag's directory, forgetting the tag first (from then on it may be gone). */
+  function deleteTag(repo: string, tag: string): Promise<void> {
+    return links.change(repo, tagKey(tag), async () => {
+      links.setTag(repo, tag, undefined);
+      // Forgotten before and after: a listing meanwhile may have seen the link still there.
+      knownTags(driver).delete(repo, tag);
+      await deleteIfPresent(driver, tagDirectoryPath(repo, tag));
+      knownTags(driver).delete(repo, tag);
+    });
   }
 
   return {
@@ -224,7 +228,7 @@ export function createManifestStore(
       }
       await checkReferences(repo, manifest);
 
-      await putBlobContent(driver, repo, content, digest);
+      await putBlobContent(driver, repo, content, digest, { hashed: true, link: false });
       const descriptor: Descriptor = {
         mediaType: manifest.mediaType,
         digest,
@@ -239,9 +243,19 @@ export function createManifestStore(
           Buffer.from(JSON.stringify(entry), 'utf8'),
         );
       }
-      await driver.putContent(manifestRevisionLinkPath(repo, digest), linkContent(digest));
-      if (!referenceIsDigest) {
-        await driver.putContent(tagCurrentLinkPath(repo, reference), linkContent(digest));
+      // Links already known to be on storage (durably: see link-cache.ts) are not written
+      // again: pushing the same manifest or tag twice costs no write.
+      if (!links.hasRevision(repo, digest)) {
+        await links.change(repo, revisionKey(digest), async () => {
+          await driver.putContent(manifestRevisionLinkPath(repo, digest), linkContent(digest));
+          links.setRevision(repo, digest, true);
+        });
+      }
+      if (!referenceIsDigest && links.tag(repo, reference) !== digest) {
+        await links.change(repo, tagKey(reference), async () => {
+          await driver.putContent(tagCurrentLinkPath(repo, reference), linkContent(digest));
+          links.setTag(repo, reference, digest);
+        });
         knownTags(driver).add(repo, reference);
       }
       return {
@@ -261,10 +275,7 @@ export function createManifestStore(
       if (isTag(reference)) {
         // Existence, not content: a tag whose link is corrupt can still be deleted.
         if (!(await exists(driver, tagCurrentLinkPath(repo, reference)))) return false;
-        // Forgotten before and after: a listing meanwhile may have seen the link still there.
-        knownTags(driver).delete(repo, reference);
-        await deleteIfPresent(driver, tagDirectoryPath(repo, reference));
-        knownTags(driver).delete(repo, reference);
+        await deleteTag(repo, reference);
         return true;
       }
       if (!isDigest(reference)) return false;
@@ -295,14 +306,13 @@ export function createManifestStore(
           if (err instanceof StorageError && err.code === 'NV2_ERR_STORAGE_IO') return;
           throw err;
         }
-        if (target === digest) {
-          knownTags(driver).delete(repo, tag);
-          await deleteIfPresent(driver, tagDirectoryPath(repo, tag));
-          knownTags(driver).delete(repo, tag);
-        }
+        if (target === digest) await deleteTag(repo, tag);
       });
       // Last, so that a delete that failed half-way is found and finished by a retry.
-      await deleteIfPresent(driver, posix.dirname(revision));
+      await links.change(repo, revisionKey(digest), async () => {
+        links.setRevision(repo, digest, false);
+        await deleteIfPresent(driver, posix.dirname(revision));
+      });
       referrerEntries(driver).clear();
       return true;
     },
@@ -626,4 +636,61 @@ export async function mapLimit<T, R>(
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
+}
+
+/** The `RepositoryLinks.change` key of a tag. */
+function tagKey(tag: string): string {
+  return `tag:${tag}`;
+}
+
+/** The `RepositoryLinks.change` key of a manifest revision. */
+function revisionKey(digest: Digest): string {
+  return `rev:${digest}`;
+}
+
+/**
+ * The digest a tag points at, from the repository links when known (link-cache.ts), else
+ * from its link (then remembered).
+ *
+ * @throws StorageError NV2_ERR_STORAGE_IO when the link does not hold a digest.
+ */
+export async function resolveTag(
+  driver: StorageDriver,
+  repo: string,
+  tag: string,
+): Promise<Digest | undefined> {
+  const links = repositoryLinks(driver);
+  const known = links.tag(repo, tag);
+  if (known !== undefined) return known;
+  const seen = links.generation(repo);
+  const digest = await readLink(driver, tagCurrentLinkPath(repo, tag));
+  if (digest !== undefined) links.rememberTag(repo, tag, digest, seen);
+  return digest;
+}
+
+/**
+ * The stored manifest of a cached manifest, built once per cache entry: a GET allocates
+ * nothing for it. Frozen, as it is shared by every request.
+ */
+const storedByEntry = new WeakMap<CachedManifest, StoredManifest>();
+
+function storedManifestOf(digest: Digest, cached: CachedManifest): StoredManifest {
+  let stored = storedByEntry.get(cached);
+  if (stored === undefined || stored.descriptor.digest !== digest) {
+    const { content, facts } = cached;
+    const descriptor: Descriptor = Object.freeze({
+      mediaType: facts.mediaType,
+      digest,
+      size: content.byteLength,
+      ...(facts.artifactType !== undefined ? { artifactType: facts.artifactType } : {}),
+      ...(facts.annotations !== undefined ? { annotations: facts.annotations } : {}),
+    });
+    stored = Object.freeze({
+      descriptor,
+      content,
+      ...(facts.subject !== undefined ? { subject: facts.subject } : {}),
+    });
+    storedByEntry.set(cached, stored);
+  }
+  return stored;
 }

@@ -12,11 +12,13 @@ import { digestAlgorithm, digestHex } from '../../oci/index.js';
  *       verified, fsynced upload file into place, so a present `data` is always complete.
  *   repositories/<name>/
  *     _layers/<alg>/<hex>/link
- *       The blob is part of this repository (pushed, mounted, or a manifest's bytes); the
- *       file holds the digest. A repository sees only blobs linked into it.
+ *       The blob is part of this repository (pushed or mounted); the file holds the digest.
+ *       A repository sees only blobs linked into it, here or as a revision (below).
  *     _manifests/revisions/<alg>/<hex>/link
  *       A manifest stored in this repository, by digest; its bytes are the blob of that
- *       digest, exactly as pushed.
+ *       digest, exactly as pushed, and this link alone makes that blob part of the
+ *       repository (as in distribution; stores written by earlier versions also have a
+ *       `_layers` link for it, which changes nothing).
  *     _manifests/tags/<tag>/current/link
  *       The digest a tag points at.
  *     _referrers/<alg>/<subject hex>/<alg>-<referrer hex>

@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import { MAX_MANIFEST_BYTES, MediaTypes } from '../../../oci/index.js';
 import type { Descriptor } from '../../../oci/index.js';
 import { ApiError } from '../errors.js';
@@ -31,23 +32,62 @@ export const getManifest: Handler<Params> = async (ctx) => {
     content = stored?.content;
   }
   if (descriptor === undefined) throw new ApiError('MANIFEST_UNKNOWN');
-  const refusal = negotiate(ctx.req.headers.accept, descriptor.mediaType);
+  const refusal = negotiateCached(ctx.req.headers.accept, descriptor.mediaType);
   if (refusal !== undefined) throw new ApiError('MANIFEST_UNKNOWN', { message: refusal });
-  const headers = {
-    'Content-Type': descriptor.mediaType,
-    'Docker-Content-Digest': descriptor.digest,
-    ETag: `"${descriptor.digest}"`,
-  };
+  const headers = responseHeaders(descriptor);
   if (etagMatches(ctx.req, descriptor.digest)) {
-    sendEmpty(ctx, 304, headers);
+    sendEmpty(ctx, 304, headers.entity);
     return;
   }
   if (content === undefined) {
-    sendHeaders(ctx, 200, { ...headers, 'Content-Length': String(descriptor.size) });
+    sendHeaders(ctx, 200, headers.withLength);
     return;
   }
-  sendBytes(ctx, 200, content, headers);
+  sendBytes(ctx, 200, content, headers.entity);
 };
+
+/** The response headers of a manifest, without and with its `Content-Length`. */
+interface ManifestHeaders {
+  readonly entity: OutgoingHttpHeaders;
+  readonly withLength: OutgoingHttpHeaders;
+}
+
+/**
+ * Headers built once per stored descriptor (the store shares one descriptor object per cached
+ * manifest): a GET of a popular manifest formats nothing. Never modified (Node copies them).
+ */
+const headersByDescriptor = new WeakMap<Descriptor, ManifestHeaders>();
+
+function responseHeaders(descriptor: Descriptor): ManifestHeaders {
+  let headers = headersByDescriptor.get(descriptor);
+  if (headers === undefined) {
+    const entity = Object.freeze({
+      'Content-Type': descriptor.mediaType,
+      'Docker-Content-Digest': descriptor.digest,
+      ETag: `"${descriptor.digest}"`,
+    });
+    headers = { entity, withLength: { ...entity, 'Content-Length': String(descriptor.size) } };
+    headersByDescriptor.set(descriptor, headers);
+  }
+  return headers;
+}
+
+/** Answers of `negotiate` remembered, by Accept and media type (clients send few distinct ones). */
+const negotiated = new Map<string, string | null>();
+const NEGOTIATED_MAX = 1024;
+
+/** `negotiate`, remembered. */
+function negotiateCached(accept: string | undefined, mediaType: string): string | undefined {
+  if (accept === undefined || NEGOTIATED[mediaType] === undefined) return undefined;
+  const key = `${mediaType}\n${accept}`;
+  let answer = negotiated.get(key);
+  if (answer === undefined) {
+    answer = negotiate(accept, mediaType) ?? null;
+    if (negotiated.size >= NEGOTIATED_MAX) negotiated.clear();
+    negotiated.set(key, answer);
+  }
+  return answer ?? undefined;
+}
 
 /** The OCI types distribution serves only on request, with its refusal message. */
 const NEGOTIATED: Readonly<Record<string, string>> = {

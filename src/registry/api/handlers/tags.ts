@@ -1,5 +1,5 @@
 import { parsePageSize } from '../request.js';
-import { nextLink, sendJson } from '../respond.js';
+import { nextLink, sendBytes, sendJson } from '../respond.js';
 import type { Handler, PatternParams } from '../routes.js';
 
 /**
@@ -31,5 +31,25 @@ export const listTags: Handler<PatternParams['/v2/<name>/tags/list']> = async (c
   if (n !== undefined && n > 0 && page.more && lastTag !== undefined) {
     headers['Link'] = nextLink(`/v2/${name}/tags/list`, { n: String(n), last: lastTag });
   }
+  if (n === undefined && last === undefined) {
+    // The whole list: the store shares one frozen array until the tags change, so its JSON
+    // is built once per change, not per request.
+    sendBytes(ctx, 200, wholeListBody(name, tags), JSON_HEADERS);
+    return;
+  }
   sendJson(ctx, 200, { name, tags }, headers);
 };
+
+const JSON_HEADERS = Object.freeze({ 'Content-Type': 'application/json' });
+
+/** Bodies of whole tag lists, by the store's (frozen, shared) array and repository name. */
+const wholeListBodies = new WeakMap<readonly string[], { name: string; body: Buffer }>();
+
+function wholeListBody(name: string, tags: readonly string[]): Buffer {
+  const known = wholeListBodies.get(tags);
+  if (known !== undefined && known.name === name) return known.body;
+  const body = Buffer.from(JSON.stringify({ name, tags }));
+  // Only a shared array can be a key: a fresh one would never be asked for again.
+  if (Object.isFrozen(tags)) wholeListBodies.set(tags, { name, body });
+  return body;
+}

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import type { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import type { Digest } from '../../../../src/oci/index.js';
-import { digestOf } from '../../../../src/oci/index.js';
+import { MediaTypes, digestOf } from '../../../../src/oci/index.js';
 import { createBlobStore, putBlobContent } from '../../../../src/registry/storage/blobs.js';
 import type { StorageDriver } from '../../../../src/registry/storage/driver.js';
 import { createFilesystemDriver } from '../../../../src/registry/storage/filesystem.js';
+import { createManifestStore } from '../../../../src/registry/storage/manifests.js';
 import { createMemoryDriver } from '../../../../src/registry/storage/memory.js';
 import { blobDataPath, layerLinkPath } from '../../../../src/registry/storage/paths.js';
 import { tempDir } from '../../../helpers/fixtures.js';
@@ -91,8 +92,39 @@ for (const [name, makeDriver] of DRIVERS) {
       await assert.rejects(blobs.open('lib/a', DIGEST), { code: 'BLOB_UNKNOWN' });
       await driver.putContent(blobDataPath(DIGEST), CONTENT);
       assert.ok(await blobs.stat('lib/a', DIGEST));
+      // Links are remembered by the process that read or wrote them (link-cache.ts): a link
+      // changed behind its back is seen by a process started afterwards.
       await driver.putContent(layerLinkPath('lib/a', DIGEST), Buffer.from(ABSENT));
-      assert.equal(await blobs.stat('lib/a', DIGEST), undefined);
+      const restarted = createBlobStore(Object.create(driver) as StorageDriver);
+      assert.equal(await restarted.stat('lib/a', DIGEST), undefined);
+    });
+
+    it('counts a manifest of the repository as its blob, through the revision link alone', async () => {
+      const { driver, blobs } = await setup();
+      const config = Buffer.from('{}');
+      await putBlobContent(driver, 'lib/a', config, digestOf(config));
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MediaTypes.ociManifest,
+          config: { mediaType: MediaTypes.ociEmpty, digest: digestOf(config), size: 2 },
+          layers: [],
+        }),
+      );
+      const digest = digestOf(manifest);
+      await createManifestStore(driver).put('lib/a', 'v1', manifest, MediaTypes.ociManifest);
+      await assert.rejects(driver.stat(layerLinkPath('lib/a', digest)), {
+        code: 'NV2_ERR_STORAGE_NOT_FOUND',
+      });
+      assert.deepEqual(await blobs.stat('lib/a', digest), { digest, size: manifest.length });
+      assert.deepEqual(await readAll(await blobs.open('lib/a', digest)), manifest);
+      // Seen the same way by a process started later, and by no other repository.
+      const restarted = createBlobStore(Object.create(driver) as StorageDriver);
+      assert.deepEqual(await restarted.stat('lib/a', digest), { digest, size: manifest.length });
+      assert.equal(await restarted.stat('lib/b', digest), undefined);
+      // Mountable like any blob of the repository.
+      assert.ok(await blobs.mount('lib/b', digest, 'lib/a'));
+      assert.ok(await restarted.stat('lib/b', digest));
     });
 
     it('mounts a blob from a repository that has it', async () => {
