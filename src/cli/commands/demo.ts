@@ -3,7 +3,6 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { stringify as toYaml } from 'yaml';
 import { print } from '../output.js';
 
 interface DemoFlags {
@@ -35,6 +34,7 @@ export function registerDemo(program: Command): void {
           import('../registry-server.js'),
           import('../registry-config.js'),
           import('../../registry/index.js'),
+          import('yaml'),
         ]);
       const { playStory } = await import('../demo/story.js');
       const dir = resolve(flags.dir ?? (await mkdtemp(join(tmpdir(), 'nv2-demo-'))));
@@ -60,23 +60,28 @@ export function registerDemo(program: Command): void {
           'acme-ci': randomBytes(12).toString('base64url'),
           'acme-security': randomBytes(12).toString('base64url'),
         };
-        const acmeConfig = join(dir, 'acme-registry.yaml');
+        // JSON, which is YAML too: the same file `nv2 registry serve --config` reads.
+        const acmeConfig = join(dir, 'acme-registry.json');
         await writeFile(
           acmeConfig,
-          toYaml({
-            storage: { filesystem: { root: join(dir, 'acme-registry') } },
-            auth: {
-              mode: 'token',
-              users: {
-                'acme-ci': await hashPassword(passwords['acme-ci']),
-                'acme-security': await hashPassword(passwords['acme-security']),
+          JSON.stringify(
+            {
+              storage: { filesystem: { root: join(dir, 'acme-registry') } },
+              auth: {
+                mode: 'token',
+                users: {
+                  'acme-ci': await hashPassword(passwords['acme-ci']),
+                  'acme-security': await hashPassword(passwords['acme-security']),
+                },
+                rules: [
+                  { repositories: ['*'], users: ['acme-ci'], roles: ['writer'] },
+                  { repositories: ['*'], users: ['acme-security'], roles: ['writer', 'signer'] },
+                ],
               },
-              rules: [
-                { repositories: ['*'], users: ['acme-ci'], roles: ['writer'] },
-                { repositories: ['*'], users: ['acme-security'], roles: ['writer', 'signer'] },
-              ],
             },
-          }),
+            null,
+            2,
+          ),
           { mode: 0o600 },
         );
         const privateRegistry = await startRegistryServer(

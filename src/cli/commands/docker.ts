@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { dockerConfigDir, installPlugin, pluginPath, uninstallPlugin } from '../../docker/index.js';
 import { InvalidInputError } from '../../errors.js';
 import { print } from '../output.js';
 
@@ -32,6 +31,7 @@ export function registerDocker(program: Command): void {
     )
     .option('--force', 'replace a docker-nv2 that nv2 did not install')
     .action(async (flags: { force?: boolean }) => {
+      const { dockerConfigDir, installPlugin } = await import('../../docker/index.js');
       const path = await installPlugin({
         configDir: dockerConfigDir(process.env),
         node: process.execPath,
@@ -47,6 +47,8 @@ export function registerDocker(program: Command): void {
     .command('uninstall')
     .description('remove the docker-nv2 plugin nv2 installed; kept signatures and nv2.json stay')
     .action(async () => {
+      const { dockerConfigDir, pluginPath, uninstallPlugin } =
+        await import('../../docker/index.js');
       const configDir = dockerConfigDir(process.env);
       const removed = await uninstallPlugin(configDir);
       if (removed !== undefined) print(removed);

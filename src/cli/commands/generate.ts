@@ -7,12 +7,8 @@ import {
   readBoundedStream,
   writeFileAtomic,
 } from '../../content/index.js';
-import {
-  type GeneratedManifest,
-  createDockerCommand,
-  manifestFromDockerSave,
-  readImageArchive,
-} from '../../docker/index.js';
+// The docker module (and its tar reader) loads only when the command runs.
+import type { GeneratedManifest } from '../../docker/index.js';
 import { InvalidInputError } from '../../errors.js';
 import { MAX_MANIFEST_BYTES } from '../../oci/index.js';
 
@@ -28,6 +24,7 @@ function openFile(path: string): Readable {
 }
 
 async function fromTarball(input: Readable, image: string | undefined): Promise<GeneratedManifest> {
+  const { readImageArchive } = await import('../../docker/index.js');
   return readImageArchive(input, image !== undefined ? { image } : {});
 }
 
@@ -93,6 +90,8 @@ export function registerGenerate(program: Command): void {
         } else if (source.startsWith('file:')) {
           generated = await fromTarball(openFile(source.slice('file:'.length)), flags.image);
         } else {
+          const { createDockerCommand, manifestFromDockerSave } =
+            await import('../../docker/index.js');
           generated = await manifestFromDockerSave(createDockerCommand(process.env), source);
         }
         content = generated.content;
