@@ -5,15 +5,15 @@ import {
   readBoundedStream,
 } from '../content/index.js';
 import { InvalidInputError, Nv2Error, VerificationFailedError } from '../errors.js';
+// The notation module (CBOR, CMS) loads only when a Notary Project signature is met.
+import type { NotationEnvelope } from '../notation/index.js';
+import { type Descriptor, MAX_MANIFEST_BYTES, MediaTypes, isDescriptor } from '../oci/index.js';
 import {
   MAX_ENVELOPE_BYTES,
-  type NotationEnvelope,
-  NotationMediaTypes,
-  parseNotationEnvelope,
-  readSignatureManifest,
-} from '../notation/index.js';
-import { type Descriptor, MAX_MANIFEST_BYTES, MediaTypes, isDescriptor } from '../oci/index.js';
-import { MAX_SIGNATURE_BYTES, type ParsedSignature, parseSignature } from '../signature/index.js';
+  MAX_SIGNATURE_BYTES,
+  type ParsedSignature,
+  parseSignature,
+} from '../signature/index.js';
 import { fetchManifestJson } from './manifest.js';
 
 /** One signature artifact found for a subject. */
@@ -144,18 +144,19 @@ async function readNotationEntry(
       MAX_MANIFEST_BYTES,
       `signature manifest ${manifest.digest}`,
     );
+    const { parseNotationEnvelope, readSignatureManifest } = await import('../notation/index.js');
     const read = readSignatureManifest(bytes);
     envelopeMediaType = read.envelope.mediaType;
     const format =
-      envelopeMediaType === NotationMediaTypes.jws
+      envelopeMediaType === MediaTypes.notationJws
         ? 'jws'
-        : envelopeMediaType === NotationMediaTypes.cose
+        : envelopeMediaType === MediaTypes.notationCose
           ? 'cose'
           : undefined;
     if (format === undefined) {
       throw new VerificationFailedError(
         'NV2_ERR_UNSUPPORTED_SIGNATURE_FORMAT',
-        `signature manifest ${manifest.digest}: envelope media type ${envelopeMediaType} is not a Notary Project envelope (${NotationMediaTypes.jws}, ${NotationMediaTypes.cose})`,
+        `signature manifest ${manifest.digest}: envelope media type ${envelopeMediaType} is not a Notary Project envelope (${MediaTypes.notationJws}, ${MediaTypes.notationCose})`,
       );
     }
     if (read.envelope.size > MAX_ENVELOPE_BYTES) {
@@ -211,8 +212,8 @@ export async function listNotationSignatures(
 ): Promise<NotationSignatureEntry[]> {
   const store = options.signatureTarget ?? target;
   const referrers = await requireReferrers(store).referrers(subject, {
-    artifactType: NotationMediaTypes.signature,
+    artifactType: MediaTypes.notationSignature,
   });
-  const signatures = referrers.filter((r) => r.artifactType === NotationMediaTypes.signature);
+  const signatures = referrers.filter((r) => r.artifactType === MediaTypes.notationSignature);
   return Promise.all(signatures.map((manifest) => readNotationEntry(store, manifest)));
 }

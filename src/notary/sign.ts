@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { ReadOnlyTarget, Target } from '../content/index.js';
-import { type EnvelopeFormat, buildSignatureManifest, signNotation } from '../notation/index.js';
+// The notation module (CBOR, CMS) loads only when a Notary Project signature is made.
+import type { EnvelopeFormat } from '../notation/index.js';
 import { type Descriptor, MediaTypes, createDescriptor } from '../oci/index.js';
 import { type SignOptions, type Signer, sign } from '../signature/index.js';
 import type { Certificate } from '../x509/index.js';
@@ -160,6 +161,7 @@ async function signNotationOne(
   destination: Target | undefined,
   now: Date,
 ): Promise<SignedNotationArtifact> {
+  const { buildSignatureManifest, signNotation } = await import('../notation/index.js');
   const signature = signNotation({
     format: options.format,
     key: options.key,

@@ -1,9 +1,11 @@
+import { MediaTypes } from '../oci/index.js';
+
 /** Media types and header names of the Notary Project signature specification (v1.x). */
 export const NotationMediaTypes = {
   payload: 'application/vnd.cncf.notary.payload.v1+json',
-  jws: 'application/jose+json',
-  cose: 'application/cose',
-  signature: 'application/vnd.cncf.notary.signature',
+  jws: MediaTypes.notationJws,
+  cose: MediaTypes.notationCose,
+  signature: MediaTypes.notationSignature,
   emptyConfig: 'application/vnd.oci.empty.v1+json',
 } as const;
 
@@ -33,7 +35,6 @@ export type SigningScheme = (typeof SIGNING_SCHEMES)[number];
 export const THUMBPRINT_ANNOTATION = 'io.cncf.notary.x509chain.thumbprint#S256';
 export const CREATED_ANNOTATION = 'org.opencontainers.image.created';
 
-/** Bound on an envelope's size: real envelopes with a timestamp token are about 10 KiB. */
-export const MAX_ENVELOPE_BYTES = 1024 * 1024;
+export { MAX_ENVELOPE_BYTES } from '../signature/index.js';
 /** Bound on the number of certificates in `x5c` / `x5chain` and in a timestamp token. */
 export const MAX_CHAIN_CERTIFICATES = 10;

@@ -1,3 +1,4 @@
+import { sniffEnvelopeMediaType } from '../signature/index.js';
 import type { Descriptor } from '../oci/index.js';
 import {
   type CheckResult,
@@ -23,14 +24,7 @@ export interface NotationEvaluationOptions {
   readonly revocation?: RevocationChecker;
 }
 
-/** Guesses the envelope media type from its first byte: `{` is JWS JSON, tag 18 (0xd2) is COSE_Sign1. */
-export function sniffEnvelopeMediaType(envelope: Uint8Array): string | undefined {
-  let i = 0;
-  while (i < envelope.length && [0x20, 0x09, 0x0a, 0x0d].includes(envelope[i]!)) i++;
-  if (envelope[i] === 0x7b) return NotationMediaTypes.jws;
-  if (envelope[0] === 0xd2) return NotationMediaTypes.cose;
-  return undefined;
-}
+export { sniffEnvelopeMediaType };
 
 /** Parses a Notary Project envelope of the given media type. */
 export function parseNotationEnvelope(envelope: Uint8Array, mediaType: string): NotationEnvelope {

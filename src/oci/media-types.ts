@@ -9,6 +9,12 @@ export const MediaTypes = {
   nv2Signature: 'application/vnd.cncf.notary.signature.v2+jwt',
   /** The artifactType of an nv2 signature manifest. */
   nv2ArtifactType: 'application/vnd.cncf.notary.v2',
+  /** The artifactType of a Notary Project signature manifest (notation's). */
+  notationSignature: 'application/vnd.cncf.notary.signature',
+  /** A Notary Project signature envelope: JWS JSON serialization. */
+  notationJws: 'application/jose+json',
+  /** A Notary Project signature envelope: COSE_Sign1. */
+  notationCose: 'application/cose',
 } as const;
 
 /**

@@ -2,11 +2,6 @@
  * Signature evaluators by the media type of the signature envelope (the signature
  * manifest's layer). A format is supported by adding its evaluator here.
  */
-import {
-  NotationMediaTypes,
-  defaultRevocationChecker,
-  evaluateNotationSignature,
-} from '../notation/index.js';
 import { MediaTypes } from '../oci/index.js';
 import type { SignatureEvaluator } from '../trust/index.js';
 import { evaluateNv2Signature } from './evaluate-nv2.js';
@@ -17,18 +12,22 @@ import { evaluateNv2Signature } from './evaluate-nv2.js';
  * certificate carries OCSP or CRL pointers, so chains without them verify offline.
  */
 function notationEvaluator(mediaType: string): SignatureEvaluator {
-  return (envelope, subject, policy) =>
-    evaluateNotationSignature(envelope, subject, policy, {
+  return async (envelope, subject, policy) => {
+    // Loaded on the first Notary Project signature: nv2 signatures never pay for CBOR and CMS.
+    const { defaultRevocationChecker, evaluateNotationSignature } =
+      await import('../notation/index.js');
+    return evaluateNotationSignature(envelope, subject, policy, {
       mediaType,
       revocation: defaultRevocationChecker(),
     });
+  };
 }
 
 /** Evaluators by envelope media type. */
 export const SIGNATURE_EVALUATORS: ReadonlyMap<string, SignatureEvaluator> = new Map([
   [MediaTypes.nv2Signature, evaluateNv2Signature],
-  [NotationMediaTypes.jws, notationEvaluator(NotationMediaTypes.jws)],
-  [NotationMediaTypes.cose, notationEvaluator(NotationMediaTypes.cose)],
+  [MediaTypes.notationJws, notationEvaluator(MediaTypes.notationJws)],
+  [MediaTypes.notationCose, notationEvaluator(MediaTypes.notationCose)],
 ]);
 
 /** The evaluator for an envelope media type, if nv2 reads that format. */
@@ -37,7 +36,7 @@ export function evaluatorFor(envelopeMediaType: string): SignatureEvaluator | un
 }
 
 /** The Notary Project's signature manifest artifactType (JWS and COSE envelopes). */
-export const NOTATION_SIGNATURE_ARTIFACT_TYPE = NotationMediaTypes.signature;
+export const NOTATION_SIGNATURE_ARTIFACT_TYPE = MediaTypes.notationSignature;
 
 /** The artifactTypes of signature manifests a policy verification looks for among referrers. */
 export const SIGNATURE_ARTIFACT_TYPES: readonly string[] = [

@@ -40,3 +40,4 @@ export type {
 export { keyId } from './key-id.js';
 export { sign } from './sign.js';
 export type { SignOptions, Signer } from './sign.js';
+export { MAX_ENVELOPE_BYTES, sniffEnvelopeMediaType } from './envelope-type.js';

@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { type ReadOnlyTarget, readBoundedStream } from '../../content/index.js';
 import { InvalidInputError, Nv2Error } from '../../errors.js';
 import { DEFAULT_DISCOVER_DEPTH, type ReferrerNode, discover } from '../../notary/index.js';
-import { NotationMediaTypes, readSignatureManifest } from '../../notation/index.js';
 import { MAX_MANIFEST_BYTES, MediaTypes } from '../../oci/index.js';
 import { type OutputFormat, print, printJson } from '../output.js';
 import {
@@ -41,7 +40,7 @@ function nodeJson(node: ReferrerNode, formats: ReadonlyMap<string, string>): unk
 /** Signature artifact types, named for people. */
 const SIGNATURE_KINDS: Readonly<Record<string, string>> = {
   [MediaTypes.nv2ArtifactType]: 'nv2 signature',
-  [NotationMediaTypes.signature]: 'Notary Project signature',
+  [MediaTypes.notationSignature]: 'Notary Project signature',
 };
 
 /**
@@ -56,15 +55,16 @@ async function signatureFormats(
   const visit = async (node: ReferrerNode): Promise<void> => {
     const d = node.descriptor;
     if (d.artifactType === MediaTypes.nv2ArtifactType) formats.set(d.digest, 'nv2');
-    else if (d.artifactType === NotationMediaTypes.signature) {
+    else if (d.artifactType === MediaTypes.notationSignature) {
       try {
+        const { readSignatureManifest } = await import('../../notation/index.js');
         const bytes = await readBoundedStream(await store.fetch(d), MAX_MANIFEST_BYTES, d.digest);
         const type = readSignatureManifest(bytes).envelope.mediaType;
         formats.set(
           d.digest,
-          type === NotationMediaTypes.jws
+          type === MediaTypes.notationJws
             ? 'jws'
-            : type === NotationMediaTypes.cose
+            : type === MediaTypes.notationCose
               ? 'cose'
               : type,
         );

@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../errors.js';
-import { MAX_SIGNATURE_BYTES, describeKey } from '../../signature/index.js';
 import {
   MAX_ENVELOPE_BYTES,
-  describeNotationEnvelope,
+  MAX_SIGNATURE_BYTES,
+  describeKey,
   sniffEnvelopeMediaType,
-} from '../../notation/index.js';
+} from '../../signature/index.js';
+import type { describeNotationEnvelope } from '../../notation/index.js';
 import { Certificate } from '../../x509/index.js';
 import { readInput } from '../input.js';
 import { type OutputFormat, print, printJson } from '../output.js';
@@ -118,7 +119,8 @@ export function registerInspect(program: Command): void {
       // Notary Project envelopes (JWS JSON, COSE_Sign1) are recognized by their first byte.
       const envelopeType = sniffEnvelopeMediaType(bytes);
       if (envelopeType !== undefined) {
-        inspectEnvelope(describeNotationEnvelope(bytes, envelopeType), flags.output);
+        const notation = await import('../../notation/index.js');
+        inspectEnvelope(notation.describeNotationEnvelope(bytes, envelopeType), flags.output);
         return;
       }
       if (bytes.byteLength > MAX_SIGNATURE_BYTES) {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parsePayload } from '../../notation/index.js';
+import type { parsePayload } from '../../notation/index.js';
 import {
   type NotationSignatureEntry,
   type SignatureEntry,
@@ -64,13 +64,21 @@ function rowOf(entry: SignatureEntry): Row {
   };
 }
 
-function notationRowOf(entry: NotationSignatureEntry): Row {
+/** Rows of the Notary Project signatures; their module loads only when there are some. */
+async function notationRows(...args: Parameters<typeof listNotationSignatures>): Promise<Row[]> {
+  const entries = await listNotationSignatures(...args);
+  if (entries.length === 0) return [];
+  const { parsePayload: parse } = await import('../../notation/index.js');
+  return entries.map((e) => notationRowOf(e, parse));
+}
+
+function notationRowOf(entry: NotationSignatureEntry, parse: typeof parsePayload): Row {
   const parsed = entry.parsed;
   const signingTime = parsed?.authenticSigningTime ?? parsed?.signingTime;
   let userMetadata: Record<string, string> | undefined;
   if (parsed !== undefined) {
     try {
-      userMetadata = parsePayload(parsed.payload).annotations;
+      userMetadata = parse(parsed.payload).annotations;
     } catch {
       userMetadata = undefined;
     }
@@ -119,7 +127,7 @@ export function registerList(program: Command): void {
         const options = signatures !== undefined ? { signatureTarget: signatures.target } : {};
         const rows = [
           ...(await listSignatures(opened.target, subject, options)).map(rowOf),
-          ...(await listNotationSignatures(opened.target, subject, options)).map(notationRowOf),
+          ...(await notationRows(opened.target, subject, options)),
         ];
         if (flags.output === 'json') {
           printJson({ digest: subject.digest, signatures: rows });

@@ -7,7 +7,7 @@ import {
   writeFileAtomic,
 } from '../../content/index.js';
 import { InvalidInputError } from '../../errors.js';
-import { type EnvelopeFormat, signNotation } from '../../notation/index.js';
+import type { EnvelopeFormat } from '../../notation/index.js';
 import { signArtifact, signNotationArtifact } from '../../notary/index.js';
 import { type Descriptor, type Digest, digestHex, isTag, parseReference } from '../../oci/index.js';
 import {
@@ -326,6 +326,7 @@ async function signNotationFormat(
       mediaType: flags.mediaType,
       stdin: process.stdin,
     });
+    const { signNotation } = await import('../../notation/index.js');
     const signature = signNotation({ ...options, descriptor: manifest.descriptor });
     const out = flags.output ?? join('.', envelopeFileName(manifest.descriptor.digest, format));
     await writeFileAtomic(out, signature.envelope);

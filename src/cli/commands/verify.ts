@@ -14,15 +14,13 @@ import {
   verifyArtifact,
   verifyWithPolicy,
 } from '../../notary/index.js';
-import type { Descriptor } from '../../oci/index.js';
+import { type Descriptor, MediaTypes } from '../../oci/index.js';
 import { configDirectory, loadPolicyConfig } from '../../policy/index.js';
-import { MAX_SIGNATURE_BYTES } from '../../signature/index.js';
 import {
   MAX_ENVELOPE_BYTES,
-  NotationMediaTypes,
-  evaluateNotationSignature,
+  MAX_SIGNATURE_BYTES,
   sniffEnvelopeMediaType,
-} from '../../notation/index.js';
+} from '../../signature/index.js';
 import {
   type EvaluationPolicy,
   LEVEL_ACTIONS,
@@ -191,6 +189,7 @@ async function verifyEnvelopeFile(
   now: Date,
 ): Promise<void> {
   const mediaType = sniffEnvelopeMediaType(envelope)!;
+  const { evaluateNotationSignature } = await import('../../notation/index.js');
   const evaluation = await evaluateNotationSignature(
     envelope,
     { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
@@ -201,7 +200,7 @@ async function verifyEnvelopeFile(
     const failed = evaluation.checks.filter((c) => c.action === 'enforce' && c.passed === false);
     throw new VerificationFailedError(
       failed[0]?.type === 'integrity' ? 'NV2_ERR_SIGNATURE_INVALID' : 'NV2_ERR_NO_VALID_SIGNATURE',
-      `the ${mediaType === NotationMediaTypes.cose ? 'COSE' : 'JWS'} signature does not verify: ${failed.map((c) => `${c.type}: ${c.message ?? 'failed'}`).join('; ')}`,
+      `the ${mediaType === MediaTypes.notationCose ? 'COSE' : 'JWS'} signature does not verify: ${failed.map((c) => `${c.type}: ${c.message ?? 'failed'}`).join('; ')}`,
     );
   }
   if (flags.output === 'json') printJson(evaluationJson(evaluation));
