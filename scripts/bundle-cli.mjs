@@ -7,12 +7,10 @@ import { build } from 'esbuild';
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 rmSync(new URL('../dist/cli/chunks', import.meta.url), { recursive: true, force: true });
 
-await build({
-  entryPoints: { main: 'src/cli/main.ts' },
+/** What both executables are bundled with. */
+const common = {
   outdir: 'dist/cli',
   bundle: true,
-  splitting: true,
-  chunkNames: 'chunks/[name]-[hash]',
   format: 'esm',
   platform: 'node',
   // Prefer the ESM builds of dependencies: they load faster and tree-shake.
@@ -27,23 +25,15 @@ await build({
     js: "import { createRequire as __nv2CreateRequire } from 'node:module'; const require = __nv2CreateRequire(import.meta.url);",
   },
   logLevel: 'warning',
+};
+
+// `nv2`: split, so that code only some commands need loads when they run.
+await build({
+  ...common,
+  entryPoints: { main: 'src/cli/main.ts' },
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
 });
 
 // The docker CLI plugin (`docker-nv2`): a second, separate entry with its own bundle.
-await build({
-  entryPoints: { 'docker-nv2': 'src/cli/docker-nv2.ts' },
-  outdir: 'dist/cli',
-  bundle: true,
-  format: 'esm',
-  platform: 'node',
-  mainFields: ['module', 'main'],
-  target: 'node20',
-  minify: true,
-  keepNames: true,
-  sourcemap: true,
-  define: { NV2_VERSION: JSON.stringify(version) },
-  banner: {
-    js: "import { createRequire as __nv2CreateRequire } from 'node:module'; const require = __nv2CreateRequire(import.meta.url);",
-  },
-  logLevel: 'warning',
-});
+await build({ ...common, entryPoints: { 'docker-nv2': 'src/cli/docker-nv2.ts' } });
