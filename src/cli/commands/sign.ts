@@ -25,6 +25,7 @@ import { print, warn } from '../output.js';
 import {
   type OpenedTarget,
   type RemoteFlags,
+  type TargetOpener,
   SIGNATURE_REPOSITORY_ENV,
   addRemoteOptions,
   registryReference,
@@ -211,6 +212,27 @@ function namesTag(argument: string): boolean {
   return parseReference(registryReference(argument)).tag !== undefined;
 }
 
+/**
+ * What a registry or oci-layout signing works on: the target and the tag or digest it names,
+ * and where the signature goes: `--push-reference`, else the signature repository of the
+ * environment (never tagged), else beside the artifact (`undefined`); nothing when offline.
+ */
+async function openSigningTargets(
+  opener: TargetOpener,
+  target: string,
+  flags: SignFlags,
+  offline: boolean,
+): Promise<{ source: OpenedTarget; reference: string; destination: OpenedTarget | undefined }> {
+  const source = await opener.open(target);
+  const reference = requireReference(source);
+  const pushReference = flags.pushReference ?? signatureRepositoryOf({});
+  const destination =
+    pushReference !== undefined && !offline
+      ? await opener.open(pushReference, { create: true })
+      : undefined;
+  return { source, reference, destination };
+}
+
 /** Signs what a registry reference or oci-layout locator names, and pushes the signature. */
 async function signRemote(
   target: string,
@@ -227,14 +249,12 @@ async function signRemote(
   }
   const offline = flags.signatureOnly === true || flags.output !== undefined;
   await withTargets(flags, async (opener) => {
-    const source = await opener.open(target);
-    const reference = requireReference(source);
-    // --push-reference, else the signature repository of the environment (never tagged).
-    const pushReference = flags.pushReference ?? signatureRepositoryOf({});
-    const destination =
-      pushReference !== undefined && !offline
-        ? await opener.open(pushReference, { create: true })
-        : undefined;
+    const { source, reference, destination } = await openSigningTargets(
+      opener,
+      target,
+      flags,
+      offline,
+    );
     const signed = await signArtifact(source.target, reference, signer, {
       references: flags.reference,
       now,
@@ -335,13 +355,12 @@ async function signNotationFormat(
   }
   const offline = flags.signatureOnly === true || flags.output !== undefined;
   await withTargets(flags, async (opener) => {
-    const source = await opener.open(target);
-    const reference = requireReference(source);
-    const pushReference = flags.pushReference ?? signatureRepositoryOf({});
-    const destination =
-      pushReference !== undefined && !offline
-        ? await opener.open(pushReference, { create: true })
-        : undefined;
+    const { source, reference, destination } = await openSigningTargets(
+      opener,
+      target,
+      flags,
+      offline,
+    );
     const signed = await signNotationArtifact(source.target, reference, {
       ...options,
       push: !offline,
