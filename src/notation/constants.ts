@@ -26,6 +26,19 @@ export const Headers = {
   timestampSignature: 'io.cncf.notary.timestampSignature',
 } as const;
 
+/**
+ * The Notary Project headers of the protected header (besides the format's own `alg`, `cty`,
+ * `crit`): everything else there is an extended attribute.
+ */
+export const NOTARY_SIGNED_HEADERS: readonly string[] = [
+  Headers.signingScheme,
+  Headers.signingTime,
+  Headers.authenticSigningTime,
+  Headers.expiry,
+  Headers.verificationPlugin,
+  Headers.verificationPluginMinVersion,
+];
+
 /** Signing schemes: `notary.x509` (signing time claimed by the signer, proven by an RFC 3161
  * timestamp) and `notary.x509.signingAuthority` (signing time asserted by a signing authority). */
 export const SIGNING_SCHEMES = ['notary.x509', 'notary.x509.signingAuthority'] as const;

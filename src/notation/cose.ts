@@ -7,7 +7,12 @@ import {
   algorithmFromCoseId,
   signBytes,
 } from './algorithms.js';
-import { Headers, MAX_ENVELOPE_BYTES, NotationMediaTypes } from './constants.js';
+import {
+  Headers,
+  MAX_ENVELOPE_BYTES,
+  NOTARY_SIGNED_HEADERS,
+  NotationMediaTypes,
+} from './constants.js';
 import { type NotationEnvelope, checkSignedAttributes, malformed, parseChain } from './envelope.js';
 import type { SignRequest } from './sign-request.js';
 
@@ -46,12 +51,7 @@ const NOTARY_PROTECTED: ReadonlySet<unknown> = new Set([
   Label.alg,
   Label.crit,
   Label.contentType,
-  Headers.signingScheme,
-  Headers.signingTime,
-  Headers.authenticSigningTime,
-  Headers.expiry,
-  Headers.verificationPlugin,
-  Headers.verificationPluginMinVersion,
+  ...NOTARY_SIGNED_HEADERS,
 ]);
 
 /**
@@ -92,7 +92,7 @@ export function parseCoseEnvelope(bytes: Uint8Array): NotationEnvelope {
   };
   const present = new Set<string>([...headers.keys()].map(labelName));
   const crit: unknown = headers.get(Label.crit);
-  const { scheme, critical } = checkSignedAttributes({
+  const { scheme, critical, fields } = checkSignedAttributes({
     contentType: headers.get(Label.contentType),
     critical: Array.isArray(crit) ? crit.map((c) => (typeof c === 'number' ? String(c) : c)) : crit,
     signingScheme: headers.get(Headers.signingScheme),
@@ -133,17 +133,7 @@ export function parseCoseEnvelope(bytes: Uint8Array): NotationEnvelope {
     contentType: NotationMediaTypes.payload,
     payload: Buffer.from(payload),
     signingScheme: scheme,
-    ...optional('signingTime', time(Headers.signingTime)),
-    ...optional('authenticSigningTime', time(Headers.authenticSigningTime)),
-    ...optional('expiry', time(Headers.expiry)),
-    ...optional(
-      'verificationPlugin',
-      headers.get(Headers.verificationPlugin) as string | undefined,
-    ),
-    ...optional(
-      'verificationPluginMinVersion',
-      headers.get(Headers.verificationPluginMinVersion) as string | undefined,
-    ),
+    ...fields,
     extendedAttributes,
     critical,
     certificateChain,

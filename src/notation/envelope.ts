@@ -73,6 +73,23 @@ export interface SignedAttributes {
   readonly present: ReadonlySet<string>;
 }
 
+/** The optional signed attributes of a `NotationEnvelope`, those present only. */
+export type SignedAttributeFields = Pick<
+  NotationEnvelope,
+  | 'signingTime'
+  | 'authenticSigningTime'
+  | 'expiry'
+  | 'verificationPlugin'
+  | 'verificationPluginMinVersion'
+>;
+
+/** What `checkSignedAttributes` establishes: the scheme, `crit`, and the checked fields. */
+export interface CheckedSignedAttributes {
+  readonly scheme: SigningScheme;
+  readonly critical: string[];
+  readonly fields: SignedAttributeFields;
+}
+
 /**
  * Applies the specification's rules to the signed attributes: `cty`, the scheme and its
  * required time, `crit` listing exactly understood headers and every header that must be
@@ -80,10 +97,7 @@ export interface SignedAttributes {
  *
  * @throws VerificationFailedError NV2_ERR_SIGNATURE_MALFORMED, NV2_ERR_SIGNATURE_CRIT
  */
-export function checkSignedAttributes(attrs: SignedAttributes): {
-  scheme: SigningScheme;
-  critical: string[];
-} {
+export function checkSignedAttributes(attrs: SignedAttributes): CheckedSignedAttributes {
   if (attrs.contentType !== NotationMediaTypes.payload) {
     throw malformed(`signature content type (cty) must be ${NotationMediaTypes.payload}`);
   }
@@ -156,7 +170,17 @@ export function checkSignedAttributes(attrs: SignedAttributes): {
   if (attrs.expiry !== undefined && signedAt !== undefined && attrs.expiry <= signedAt) {
     throw malformed('signature expiry is not after its signing time');
   }
-  return { scheme: scheme as SigningScheme, critical };
+  const fields: { -readonly [K in keyof SignedAttributeFields]: SignedAttributeFields[K] } = {};
+  if (attrs.signingTime !== undefined) fields.signingTime = attrs.signingTime;
+  if (attrs.authenticSigningTime !== undefined)
+    fields.authenticSigningTime = attrs.authenticSigningTime;
+  if (attrs.expiry !== undefined) fields.expiry = attrs.expiry;
+  // Checked above: present means a non-empty string.
+  if (attrs.present.has(Headers.verificationPlugin))
+    fields.verificationPlugin = attrs.verificationPlugin as string;
+  if (attrs.present.has(Headers.verificationPluginMinVersion))
+    fields.verificationPluginMinVersion = attrs.verificationPluginMinVersion as string;
+  return { scheme: scheme as SigningScheme, critical, fields };
 }
 
 /** Parses the DER certificates of `x5c` / `x5chain`. */

@@ -2,7 +2,12 @@ import type { KeyObject } from 'node:crypto';
 import { decodeBase64, decodeBase64url } from '../signature/index.js';
 import type { Certificate } from '../x509/index.js';
 import { type NotationAlgorithm, isNotationAlgorithm, signBytes } from './algorithms.js';
-import { Headers, MAX_ENVELOPE_BYTES, NotationMediaTypes } from './constants.js';
+import {
+  Headers,
+  MAX_ENVELOPE_BYTES,
+  NOTARY_SIGNED_HEADERS,
+  NotationMediaTypes,
+} from './constants.js';
 import { type NotationEnvelope, checkSignedAttributes, malformed, parseChain } from './envelope.js';
 import { goJson, isPlainObject, parseRfc3339, rfc3339 } from './json.js';
 import type { SignRequest } from './sign-request.js';
@@ -17,12 +22,7 @@ const NOTARY_PROTECTED: ReadonlySet<string> = new Set([
   'alg',
   'cty',
   'crit',
-  Headers.signingScheme,
-  Headers.signingTime,
-  Headers.authenticSigningTime,
-  Headers.expiry,
-  Headers.verificationPlugin,
-  Headers.verificationPluginMinVersion,
+  ...NOTARY_SIGNED_HEADERS,
 ]);
 
 function stringMember(obj: Record<string, unknown>, name: string, where: string): string {
@@ -78,7 +78,7 @@ export function parseJwsEnvelope(bytes: Uint8Array): NotationEnvelope {
     );
   }
   const time = (name: string): Date | undefined => parseRfc3339(protectedHeader[name]);
-  const { scheme, critical } = checkSignedAttributes({
+  const { scheme, critical, fields } = checkSignedAttributes({
     contentType: protectedHeader['cty'],
     critical: protectedHeader['crit'],
     signingScheme: protectedHeader[Headers.signingScheme],
@@ -115,17 +115,7 @@ export function parseJwsEnvelope(bytes: Uint8Array): NotationEnvelope {
     contentType: NotationMediaTypes.payload,
     payload,
     signingScheme: scheme,
-    ...optional('signingTime', time(Headers.signingTime)),
-    ...optional('authenticSigningTime', time(Headers.authenticSigningTime)),
-    ...optional('expiry', time(Headers.expiry)),
-    ...optional(
-      'verificationPlugin',
-      protectedHeader[Headers.verificationPlugin] as string | undefined,
-    ),
-    ...optional(
-      'verificationPluginMinVersion',
-      protectedHeader[Headers.verificationPluginMinVersion] as string | undefined,
-    ),
+    ...fields,
     extendedAttributes,
     critical,
     certificateChain,
