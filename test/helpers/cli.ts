@@ -1,4 +1,5 @@
 /** Runs the built `nv2` CLI (dist/cli/main.js) as a user would: a real process. */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,4 +76,20 @@ export async function makeTlsCertificate(dir: string): Promise<{ cert: string; k
   ]);
   if (gen.code !== 0) throw new Error(`openssl failed: ${gen.stderr}`);
   return { cert, key };
+}
+
+/** Asserts that a run exited 0, showing `what` and everything it printed if not; returns it. */
+export function ok(result: CliResult, what: string): CliResult {
+  assert.equal(result.code, 0, `${what}: exit ${result.code}\n${result.stdout}\n${result.stderr}`);
+  return result;
+}
+
+/** The non-empty lines of a command's output. */
+export function lines(text: string): string[] {
+  return text.split('\n').filter((l) => l !== '');
+}
+
+/** Runs skopeo, with no signature policy of its own (the tests judge signatures with nv2). */
+export function skopeo(...args: string[]): Promise<CliResult> {
+  return run('skopeo', ['--insecure-policy', ...args]);
 }

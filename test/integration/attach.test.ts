@@ -8,17 +8,12 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type CliResult, nv2 } from '../helpers/cli.js';
+import { nv2, ok } from '../helpers/cli.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { writeImageLayout } from '../helpers/oci-layout.js';
 import { type RunningRegistry, startRegistry } from '../helpers/registry.js';
 
 const SPDX = 'application/spdx+json';
-
-function ok(result: CliResult, what: string): CliResult {
-  assert.equal(result.code, 0, `${what}: exit ${result.code}\n${result.stderr}`);
-  return result;
-}
 
 interface Node {
   digest: string;

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { access, constants, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CLI, type CliResult, nv2 } from '../helpers/cli.js';
+import { CLI, type CliResult, nv2, ok } from '../helpers/cli.js';
 import {
   type DockerStandIn,
   classicArchive,
@@ -26,11 +26,6 @@ const PLUGIN = new URL('../../../dist/cli/docker-nv2.js', import.meta.url).pathn
 const docker = realDocker();
 // Without a docker client the discovery tests cannot run; CI installs one (.ci/run).
 const noDocker = docker === undefined && process.env.CI === undefined && 'no docker client';
-
-function ok(result: CliResult, what: string): CliResult {
-  assert.equal(result.code, 0, `${what}: exit ${result.code}\n${result.stdout}\n${result.stderr}`);
-  return result;
-}
 
 describe('docker nv2 plugin', { skip: noDocker }, () => {
   let dir: string;

@@ -18,10 +18,11 @@ import {
   parseNotationEnvelope,
 } from '../../src/notation/index.js';
 import type { Descriptor } from '../../src/oci/index.js';
-import { type CliResult, nv2 } from '../helpers/cli.js';
+import { type CliResult, nv2, ok, lines } from '../helpers/cli.js';
 import { distributionMissing, startDistribution } from '../helpers/distribution.js';
 import { VECTORS_DIR, tempDir } from '../helpers/fixtures.js';
 import { startRegistry } from '../helpers/registry.js';
+import { INVALID_TRUST_POLICY_DOCUMENTS } from '../helpers/vectors.js';
 
 const NOTATION = fileURLToPath(new URL('notation/', VECTORS_DIR));
 const SUBJECT = 'sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9';
@@ -351,28 +352,7 @@ describe('notation OCI layouts through nv2 verify', () => {
   });
 
   it('every invalid trust policy document is refused before anything is verified', async () => {
-    const invalid = [
-      'override_integrity_for_permissive_trustpolicy.json',
-      'empty_registry_scope_trustpolicy.json',
-      'malformed_registry_scope_trustpolicy.json',
-      'wildcard_plus_other_registry_scope_trustpolicy.json',
-      'overlapped_registry_scope_trustpolicy.json',
-      'multi_statements_with_the_same_registry_scope_trustpolicy.json',
-      'multi_statements_with_multi_wildcard_registry_scope_trustpolicy.json',
-      'multi_statements_with_the_same_name_trustpolicy.json',
-      'unset_trust_store_trustpolicy.json',
-      'unset_trusted_identity_trustpolicy.json',
-      'malformed_trust_store_trustpolicy.json',
-      'wildcard_trust_store_trustpolicy.json',
-      'malformed_trusted_identity_trustpolicy.json',
-      'empty_trusted_identity_trustpolicy.json',
-      'overlapped_trusted_identity_trustpolicy.json',
-      'wildcard_plus_other_trusted_identity_trustpolicy.json',
-      'missing_organization_trusted_identity_trustpolicy.json',
-      'missing_state_trusted_identity_trustpolicy.json',
-      'missing_country_trusted_identity_trustpolicy.json',
-      'invalid_format_trustpolicy.json',
-    ];
+    const invalid = [...INVALID_TRUST_POLICY_DOCUMENTS];
     const all = (await readdir(join(NOTATION, 'trustpolicy'))).length;
     assert.ok(invalid.length < all);
     for (const policy of invalid) {
@@ -409,15 +389,6 @@ async function notationManifest(): Promise<ManifestJson> {
     if (json.subject !== undefined) return json;
   }
   throw new Error('no signature manifest in the layout');
-}
-
-function ok(result: CliResult, what: string): CliResult {
-  assert.equal(result.code, 0, `${what}: ${result.stdout}${result.stderr}`);
-  return result;
-}
-
-function lines(text: string): string[] {
-  return text.split('\n').filter((l) => l !== '');
 }
 
 const noDistribution = distributionMissing();

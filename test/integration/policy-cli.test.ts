@@ -9,15 +9,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type CliResult, nv2 } from '../helpers/cli.js';
+import { nv2, ok } from '../helpers/cli.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { writeImageLayout } from '../helpers/oci-layout.js';
 import { type RunningRegistry, startRegistry } from '../helpers/registry.js';
-
-function ok(result: CliResult, what: string): CliResult {
-  assert.equal(result.code, 0, `${what}: ${result.stderr}`);
-  return result;
-}
 
 describe('nv2 verify and pull by trust policy', () => {
   let registry: RunningRegistry;

@@ -10,15 +10,10 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../../src/registry/index.js';
-import { type CliResult, nv2, run } from '../helpers/cli.js';
+import { nv2, run, ok } from '../helpers/cli.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { writeImageLayout } from '../helpers/oci-layout.js';
 import { type ServeProcess, serve } from '../helpers/serve.js';
-
-function ok(result: CliResult, what: string): CliResult {
-  assert.equal(result.code, 0, `${what}: exit ${result.code}\n${result.stderr}`);
-  return result;
-}
 
 const PASSWORDS = { wes: 'wes-Secret-1', sam: 'sam-Secret-2', wanda: 'wanda-Secret-3' };
 

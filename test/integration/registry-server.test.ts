@@ -9,17 +9,13 @@ import { request } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { makeTlsCertificate, nv2, run } from '../helpers/cli.js';
+import { makeTlsCertificate, nv2, skopeo } from '../helpers/cli.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { writeImageLayout, writeIndexLayout } from '../helpers/oci-layout.js';
 import { serve } from '../helpers/serve.js';
 
 const sha256 = (data: Uint8Array): string =>
   `sha256:${createHash('sha256').update(data).digest('hex')}`;
-
-function skopeo(...args: string[]): ReturnType<typeof run> {
-  return run('skopeo', ['--insecure-policy', ...args]);
-}
 
 /** The manifest digest an OCI layout's index.json names for `tag`. */
 async function layoutDigest(layout: string): Promise<string> {

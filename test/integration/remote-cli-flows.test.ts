@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MediaTypes, createDescriptor } from '../../src/oci/index.js';
 import { Repository, createRegistryClient } from '../../src/remote/index.js';
-import { CLI, type CliResult, nv2, run } from '../helpers/cli.js';
+import { CLI, type CliResult, nv2, run, ok, lines, skopeo } from '../helpers/cli.js';
 import { distributionMissing, startDistribution } from '../helpers/distribution.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { writeImageLayout } from '../helpers/oci-layout.js';
@@ -25,19 +25,6 @@ import {
 
 const NOTARY = 'application/vnd.cncf.notary.v2';
 const SPDX = 'application/spdx+json';
-
-function skopeo(...args: string[]): Promise<CliResult> {
-  return run('skopeo', ['--insecure-policy', ...args]);
-}
-
-function ok(result: CliResult, what: string): CliResult {
-  assert.equal(result.code, 0, `${what}: exit ${result.code}\n${result.stderr}`);
-  return result;
-}
-
-function lines(text: string): string[] {
-  return text.split('\n').filter((l) => l !== '');
-}
 
 /** Runs nv2 with extra environment variables (children inherit process.env). */
 async function nv2Env(env: Record<string, string>, args: readonly string[]): Promise<CliResult> {

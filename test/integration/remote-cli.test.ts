@@ -9,26 +9,13 @@ import { createHash } from 'node:crypto';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CLI, type CliResult, nv2, run } from '../helpers/cli.js';
+import { CLI, nv2, run, ok, lines, skopeo } from '../helpers/cli.js';
 import { distributionMissing, startDistribution } from '../helpers/distribution.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { writeImageLayout, writeIndexLayout } from '../helpers/oci-layout.js';
 import { serve } from '../helpers/serve.js';
 
 const NOTARY = 'application/vnd.cncf.notary.v2';
-
-function skopeo(...args: string[]): Promise<CliResult> {
-  return run('skopeo', ['--insecure-policy', ...args]);
-}
-
-function ok(result: CliResult, what: string): CliResult {
-  assert.equal(result.code, 0, `${what}: exit ${result.code}\n${result.stderr}`);
-  return result;
-}
-
-function lines(text: string): string[] {
-  return text.split('\n').filter((l) => l !== '');
-}
 
 /** A registry under test. */
 interface Registry {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { openOciLayout, parseOciLayoutLocator } from '../../../src/content/index.js';
 import { type Descriptor, MediaTypes, digestHex } from '../../../src/oci/index.js';
-import { run } from '../../helpers/cli.js';
+import { skopeo } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/fixtures.js';
 import { writeImageLayout, writeIndexLayout } from '../../helpers/oci-layout.js';
 import {
@@ -21,10 +21,6 @@ import {
 } from '../../suites/target.js';
 
 const REF_NAME = 'org.opencontainers.image.ref.name';
-
-function skopeo(...args: string[]): ReturnType<typeof run> {
-  return run('skopeo', ['--insecure-policy', ...args]);
-}
 
 async function newLayoutDir(): Promise<string> {
   return join(await tempDir(), 'layout');
