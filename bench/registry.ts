@@ -34,6 +34,7 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Dispatcher, Pool } from 'undici';
 import { MediaTypes } from '../src/oci/index.js';
+import { distributionConfig } from '../test/helpers/distribution.js';
 
 const ROUNDS = 3;
 /** Length of one wrk or ab run. */
@@ -268,23 +269,7 @@ async function startDistribution(binary: string, dir: string): Promise<Server> {
   const config = join(dir, 'config.yml');
   writeFileSync(
     config,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: error',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  cache:',
-      '    blobdescriptor: inmemory',
-      '  filesystem:',
-      `    rootdirectory: ${join(dir, 'data')}`,
-      '  delete:',
-      '    enabled: true',
-      'http:',
-      `  addr: 127.0.0.1:${port}`,
-      '',
-    ].join('\n'),
+    distributionConfig(join(dir, 'data'), `127.0.0.1:${port}`, { descriptorCache: true }),
   );
   return launch('distribution', binary, ['serve', config], port, '/v2/');
 }

@@ -51,6 +51,34 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * A distribution configuration: filesystem storage under `dataDir`, deletes enabled, logs at
+ * error level without an access log, listening on `addr`; `descriptorCache` adds the in-memory
+ * blob descriptor cache (what a tuned deployment runs, for benchmarks).
+ */
+export function distributionConfig(
+  dataDir: string,
+  addr: string,
+  options: { descriptorCache?: boolean } = {},
+): string {
+  return [
+    'version: 0.1',
+    'log:',
+    '  level: error',
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    ...(options.descriptorCache === true ? ['  cache:', '    blobdescriptor: inmemory'] : []),
+    '  filesystem:',
+    `    rootdirectory: ${dataDir}`,
+    '  delete:',
+    '    enabled: true',
+    'http:',
+    `  addr: ${addr}`,
+    '',
+  ].join('\n');
+}
+
 /** How long the registry may take to answer /v2/ after starting. */
 const READY_TIMEOUT_MS = 20_000;
 
@@ -67,24 +95,7 @@ export async function startDistribution(): Promise<RunningDistribution> {
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
   const config = join(root, 'config.yml');
-  await writeFile(
-    config,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: error',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${join(root, 'data')}`,
-      '  delete:',
-      '    enabled: true',
-      'http:',
-      `  addr: ${host}`,
-      '',
-    ].join('\n'),
-  );
+  await writeFile(config, distributionConfig(join(root, 'data'), host));
   const child = spawn(DISTRIBUTION_BINARY, ['serve', config], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
