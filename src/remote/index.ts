@@ -6,7 +6,7 @@
  * Depends on `oci` and `content`; HTTP is Node's own (`node:http`, `node:https`).
  *
  * @example
- * import { Repository, createRegistryClient, defaultCredentials } from './remote/index.js';
+ * import { Repository, createRegistryClient, defaultCredentials } from 'nv2/remote';
  *
  * const client = createRegistryClient({ credentials: defaultCredentials({ env: process.env }) });
  * const repo = Repository.fromReference('registry.example.com/app', { client });

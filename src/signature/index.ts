@@ -1,6 +1,6 @@
 /**
  * The nv2 signature: a JWS compact serialization over a manifest descriptor
- * (../../shared spec "nv2-signature"). Form and signing live here; trust lives in `trust`.
+ * (docs/signature-format.md). Form and signing live here; trust lives in `trust`.
  *
  * Signing and signature checks call node:crypto directly rather than through a JWS library:
  * verification must run within 80% of raw crypto speed, which leaves no room for a generic

@@ -28,8 +28,8 @@ export const SAMPLE_SUBJECT = {
   content: SAMPLE.content,
 } as const;
 
-/** Where the shared test vectors live, beside the repository. */
-export const VECTORS_DIR = new URL('../../../../shared/vectors/', import.meta.url);
+/** The test vectors (data copied into the repository; test/vectors/README.md says whence). */
+export const VECTORS_DIR = new URL('../../../test/vectors/', import.meta.url);
 
 const made: string[] = [];
 process.on('exit', () => {

@@ -1,10 +1,10 @@
 /**
- * What the shared vectors README says of them, written down once for every test that uses
- * them.
+ * What the vectors' READMEs (test/vectors/) say of them, written down once for every test
+ * that uses them.
  */
 
 /**
- * The trust policy documents of `../shared/vectors/notation/trustpolicy/` that the README
+ * The trust policy documents of `test/vectors/notation/trustpolicy/` that the README
  * ("Trust policy documents") judges invalid; every other document there is valid.
  */
 export const INVALID_TRUST_POLICY_DOCUMENTS: ReadonlySet<string> = new Set([

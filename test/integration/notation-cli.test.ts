@@ -1,7 +1,7 @@
 /**
  * Notary Project signatures through the built CLI: every OCI layout of
- * ../shared/vectors/notation/oci-layout judged by `nv2 verify oci-layout:…` under the trust
- * policy documents of ../shared/vectors/notation/trustpolicy, as the vectors' README gives
+ * test/vectors/notation/oci-layout judged by `nv2 verify oci-layout:…` under the trust
+ * policy documents of test/vectors/notation/trustpolicy, as the vectors' README gives
  * the outcomes; list, discover, inspect and pull --signatures on them; and nv2's own `jws`
  * and `cose` signatures pushed to nv2's registry and to CNCF distribution, verified under a
  * notation-style policy, with manifests compared field by field with notation's.
@@ -51,7 +51,7 @@ async function layouts(): Promise<string> {
 
 /**
  * A configuration directory holding the trust policy document `policy` of the vectors and
- * the trust stores `stores` (`type:name` → certificate files of ../shared/vectors/notation/certs).
+ * the trust stores `stores` (`type:name` → certificate files of test/vectors/notation/certs).
  */
 async function config(
   policy: string,

@@ -1,5 +1,5 @@
 /**
- * The OCI layouts of ../shared/vectors/notation/oci-layout: each signature manifest is read
+ * The OCI layouts of test/vectors/notation/oci-layout: each signature manifest is read
  * (older form), rebuilt byte for byte by the builder, and its envelope judged against the
  * subject through the evaluator with the README's anchors and times.
  */

@@ -1,5 +1,5 @@
 /**
- * Every envelope vector of ../shared/vectors/notation judged as its README says: groups A
+ * Every envelope vector of test/vectors/notation judged as its README says: groups A
  * (chain to NotationTestRoot, JWS PS384), B (self-signed signers, JWS and COSE, user
  * metadata) and C (RFC 3161 timestamp countersignatures).
  */

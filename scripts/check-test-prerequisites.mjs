@@ -1,0 +1,61 @@
+// Runs first in `npm test`: checks that the programs the tests start are installed, and
+// stops with one line per missing program (naming the Debian package that provides it)
+// before anything is built, instead of letting dozens of tests fail on a missing binary.
+// `.ci/run`, run as root on a fresh Debian machine, installs every package listed here.
+import { accessSync, constants, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+/**
+ * Every program the tests need: the name looked up on PATH, the Debian package that installs
+ * it, and what the tests use it for. Add a row when a test starts a new program (and the
+ * package to `.ci/run`). Optional peers that the tests use only when present (notation,
+ * oras, opa) are not listed: their tests say why they did not run.
+ */
+const PREREQUISITES = [
+  {
+    program: 'openssl',
+    package: 'openssl',
+    purpose: 'an independent maker of keys and certificates for the interoperability tests',
+  },
+  {
+    program: 'skopeo',
+    package: 'skopeo',
+    purpose: "an independent registry client for the registry's integration tests",
+  },
+  {
+    program: 'docker-registry',
+    package: 'docker-registry',
+    purpose: 'CNCF distribution 2.8, a registry without the referrers API, for the client tests',
+  },
+  {
+    program: 'docker',
+    package: 'docker.io',
+    purpose: "the docker client, for the docker CLI plugin's tests (no engine is started)",
+  },
+];
+
+/** Whether `program` is an executable file in one of the PATH directories. */
+function onPath(program) {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const path = join(dir, program);
+    try {
+      accessSync(path, constants.X_OK);
+      if (statSync(path).isFile()) return true;
+    } catch {
+      // not in this directory
+    }
+  }
+  return false;
+}
+
+const missing = PREREQUISITES.filter((p) => !onPath(p.program));
+if (missing.length > 0) {
+  for (const p of missing)
+    console.error(`missing program: ${p.program} (Debian package ${p.package}): ${p.purpose}`);
+  const packages = [...new Set(missing.map((p) => p.package))].join(' ');
+  console.error(
+    `npm test needs them: apt-get install -y ${packages} (or run .ci/run as root, which installs them and runs the tests)`,
+  );
+  process.exit(1);
+}
