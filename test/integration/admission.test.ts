@@ -204,6 +204,81 @@ describe('admission server', () => {
     assert.match(answer.response.status!.message, /ephemeralContainers\[debug0\]/);
   });
 
+  it('on a pods/ephemeralcontainers update (kubectl debug), checks and pins only spec.ephemeralContainers', async () => {
+    // What the API server sends for `kubectl debug -it web --image=…`: an UPDATE of the
+    // subresource, the whole Pod as object and oldObject, and the Pod's running containers
+    // still named by tag (it was created before the webhook, or without the mutating one).
+    const { signed, signedDigests, unsigned } = fx.images;
+    const before = workload('Pod', podSpec([signed[0]!, unsigned], [signed[3]!]));
+    const spec = before['spec'] as Record<string, unknown>;
+    const after = {
+      ...before,
+      spec: {
+        ...spec,
+        ephemeralContainers: [
+          {
+            name: 'debugger-x7k2p',
+            image: signed[4]!,
+            stdin: true,
+            tty: true,
+            targetContainerName: 'c0',
+            terminationMessagePolicy: 'File',
+            imagePullPolicy: 'IfNotPresent',
+          },
+        ],
+      },
+    };
+    const sent = admissionReview(after, {
+      operation: 'UPDATE',
+      subResource: 'ephemeralcontainers',
+    });
+    const request = sent['request'] as Record<string, unknown>;
+    Object.assign(request, {
+      requestSubResource: 'ephemeralcontainers',
+      oldObject: before,
+      options: {
+        apiVersion: 'meta.k8s.io/v1',
+        kind: 'UpdateOptions',
+        fieldManager: 'kubectl-debug',
+      },
+    });
+    const { status, body } = await fx.post('/mutate', sent);
+    assert.equal(status, 200, JSON.stringify(body));
+    const answer = body as ReviewBody;
+    // The unsigned image of spec.containers is not this update's business: the API server
+    // refuses any change outside spec.ephemeralContainers on this subresource.
+    assert.equal(answer.response.allowed, true, JSON.stringify(answer));
+    assert.deepEqual(patchOf(answer), [
+      {
+        op: 'replace',
+        path: '/spec/ephemeralContainers/0/image',
+        value: `${signed[4]!.replace(/:v1$/, '')}@${signedDigests[4]!}`,
+      },
+    ]);
+    const entry = fx.log.at(-1)!;
+    assert.deepEqual(
+      (entry['images'] as { image: string }[]).map((i) => i.image),
+      [signed[4]],
+    );
+    // An unsigned ephemeral container is still refused.
+    const refused = await review(
+      '/mutate',
+      { ...after, spec: { ...spec, ephemeralContainers: [{ name: 'd', image: unsigned }] } },
+      { operation: 'UPDATE', subResource: 'ephemeralcontainers' },
+    );
+    assert.equal(refused.response.allowed, false);
+    assert.equal(refused.response.patch, undefined);
+    assert.match(refused.response.status!.message, /ephemeralContainers\[d\]/);
+  });
+
+  it('skips other subresources of a Pod: pods/status carries no image change', async () => {
+    const pod = workload('Pod', podSpec([fx.images.unsigned]));
+    const answer = await review('/mutate', pod, { operation: 'UPDATE', subResource: 'status' });
+    assert.equal(answer.response.allowed, true);
+    assert.equal(answer.response.patch, undefined);
+    assert.equal(fx.log.at(-1)!['decision'], 'skipped');
+  });
+
   it('honours dryRun: the same verdict, marked in the log', async () => {
     const pod = workload('Pod', podSpec([fx.images.unsigned]));
     const answer = await review('/validate', pod, { dryRun: true });
