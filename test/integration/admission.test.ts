@@ -4,7 +4,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { ImageChecks, RegistryAccess, createImageVerifier } from '../../src/admission/index.js';
+import {
+  ImageChecks,
+  MAX_REVIEW_BYTES,
+  RegistryAccess,
+  createImageVerifier,
+} from '../../src/admission/index.js';
 import { writeTrustPolicy } from '../../src/policy/index.js';
 import {
   type AdmissionFixture,
@@ -316,8 +321,38 @@ describe('admission server', () => {
       (notJson.body as { error: string }).error,
       /NV2_ERR_INVALID_ARGUMENT: AdmissionReview: apiVersion/,
     );
+    // The log line of a malformed request carries the documented `decision`.
+    const entry = fx.log.at(-1)!;
+    assert.equal(entry['decision'], 'error');
+    assert.equal(entry['endpoint'], 'validate');
+    assert.equal(entry['error'], 'NV2_ERR_INVALID_ARGUMENT');
+    const badProvider = await fx.post('/provider', { kind: 'ProviderRequest' });
+    assert.equal(badProvider.status, 400);
+    assert.equal(fx.log.at(-1)!['decision'], 'error');
     assert.equal((await fx.get('/validate')).status, 405);
     assert.equal((await fx.get('/nothing')).status, 404);
+  });
+
+  it('answers a body over the limit with 413, on every endpoint', async () => {
+    const pod = workload('Pod', podSpec([fx.images.signed[0]!]));
+    (pod['metadata'] as Record<string, unknown>)['annotations'] = {
+      big: 'x'.repeat(MAX_REVIEW_BYTES),
+    };
+    for (const path of ['/validate', '/mutate', '/provider']) {
+      const { status, body } = await fx.post(path, admissionReview(pod));
+      assert.equal(status, 413, path);
+      const entry = fx.log.at(-1)!;
+      assert.equal(entry['decision'], 'error', path);
+      assert.equal(entry['error'], 'NV2_ERR_FILE_TOO_LARGE', path);
+      if (path === '/provider') {
+        assert.match((body as ProviderBody).response.systemError!, /NV2_ERR_FILE_TOO_LARGE/);
+      } else {
+        assert.match((body as { error: string }).error, /^NV2_ERR_FILE_TOO_LARGE: /);
+      }
+    }
+    // The server still answers on new connections.
+    const small = workload('Pod', podSpec([fx.images.signed[0]!]));
+    assert.equal((await review('/validate', small)).response.allowed, true);
   });
 
   it('serves Gatekeeper external data: a ProviderResponse item per key', async () => {
@@ -494,6 +529,14 @@ describe('admission trust policy', () => {
       decided().map((i) => i.level),
       ['audit', 'audit'],
     );
+    // Nothing was verified for the unsigned image, and the tag warning must not say otherwise;
+    // the untrusted signature's did not verify either (audit logged its authenticity failure).
+    for (const image of [auditedUnsigned, auditedUntrusted]) {
+      const tagWarning = warnings.find((w) => w.startsWith(`${image} is named by tag`));
+      assert.ok(tagWarning !== undefined, warnings.join('\n'));
+      assert.doesNotMatch(tagWarning, /verified sha256:/);
+      assert.match(tagWarning, /without a verified signature \(audit policy "audited"\)/);
+    }
     const { body } = await fx.post('/provider', {
       apiVersion: 'externaldata.gatekeeper.sh/v1beta1',
       kind: 'ProviderRequest',
