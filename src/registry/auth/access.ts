@@ -274,9 +274,15 @@ export async function checkReferrersIndex(
   if (extra.length > 0) return `a referrers index has no ${extra.join(', ')}`;
   const entries = index['manifests'];
   if (!Array.isArray(entries)) return 'it has no manifests list';
+  // Each distinct manifest is read once: repeating an entry costs no more reads.
+  const read = new Map<Digest, Awaited<ReturnType<typeof manifest>>>();
   for (const [i, entry] of entries.entries()) {
     if (!isDescriptor(entry)) return `manifests[${i}] is not a descriptor`;
-    const stored = await manifest(entry.digest);
+    let stored = read.get(entry.digest);
+    if (!read.has(entry.digest)) {
+      stored = await manifest(entry.digest);
+      read.set(entry.digest, stored);
+    }
     if (stored === undefined) {
       return `manifests[${i}] (${entry.digest}) is not a manifest of this repository`;
     }
