@@ -19,6 +19,8 @@ export interface AdmissionRequest {
   readonly namespace?: string;
   readonly operation: string;
   readonly object?: unknown;
+  /** The object before an UPDATE. */
+  readonly oldObject?: unknown;
   readonly dryRun?: boolean;
 }
 
@@ -105,15 +107,24 @@ export function checksRequest(request: AdmissionRequest): boolean {
 
 /**
  * The images a request may change: every image of its object, or on the `ephemeralcontainers`
- * subresource only the ephemeral containers' (the Pod's other containers cannot change there,
- * and were checked when the Pod was admitted).
+ * subresource only those of the ephemeral containers it adds. The Pod's other containers
+ * cannot change there and were checked when the Pod was admitted; an ephemeral container
+ * already in `oldObject` (same name, same image) cannot change either (the API server refuses
+ * any change to an existing one) and was checked when it was added.
  */
 export function requestImages(request: AdmissionRequest): ImageSite[] {
   if (!checksRequest(request)) return [];
   const sites = imageSites(request.kind.kind, request.object);
-  return request.subResource === EPHEMERAL_CONTAINERS_SUBRESOURCE
-    ? sites.filter((site) => site.list === 'ephemeralContainers')
-    : sites;
+  if (request.subResource !== EPHEMERAL_CONTAINERS_SUBRESOURCE) return sites;
+  const existing = new Set(
+    imageSites(request.kind.kind, request.oldObject)
+      .filter((site) => site.list === 'ephemeralContainers')
+      .map((site) => `${site.container}\n${site.image}`),
+  );
+  return sites.filter(
+    (site) =>
+      site.list === 'ephemeralContainers' && !existing.has(`${site.container}\n${site.image}`),
+  );
 }
 
 /** `Pod/default/web` for messages and logs. */

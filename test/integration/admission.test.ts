@@ -216,11 +216,15 @@ describe('admission server', () => {
     const { signed, signedDigests, unsigned } = fx.images;
     const before = workload('Pod', podSpec([signed[0]!, unsigned], [signed[3]!]));
     const spec = before['spec'] as Record<string, unknown>;
+    // An earlier debugging session left an ephemeral container, by tag: it cannot change.
+    const earlier = { name: 'debugger-old', image: signed[2]! };
+    before['spec'] = { ...spec, ephemeralContainers: [earlier] };
     const after = {
       ...before,
       spec: {
         ...spec,
         ephemeralContainers: [
+          earlier,
           {
             name: 'debugger-x7k2p',
             image: signed[4]!,
@@ -256,7 +260,7 @@ describe('admission server', () => {
     assert.deepEqual(patchOf(answer), [
       {
         op: 'replace',
-        path: '/spec/ephemeralContainers/0/image',
+        path: '/spec/ephemeralContainers/1/image',
         value: `${signed[4]!.replace(/:v1$/, '')}@${signedDigests[4]!}`,
       },
     ]);
