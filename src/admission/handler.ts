@@ -84,17 +84,26 @@ function createMetrics(): {
   };
 }
 
+function tooLarge(): InvalidInputError {
+  return new InvalidInputError(
+    'NV2_ERR_FILE_TOO_LARGE',
+    `request body larger than ${MAX_REVIEW_BYTES} bytes`,
+  );
+}
+
+/**
+ * Reads the JSON body, bounded by `MAX_REVIEW_BYTES`: a declared `Content-Length` over it is
+ * refused before reading, a streamed body as soon as it passes it (answered 413; Node discards
+ * the rest of the body after the answer).
+ */
 async function readJson(req: IncomingMessage): Promise<unknown> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MAX_REVIEW_BYTES) throw tooLarge();
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     total += chunk.byteLength;
-    if (total > MAX_REVIEW_BYTES) {
-      throw new InvalidInputError(
-        'NV2_ERR_FILE_TOO_LARGE',
-        `request body larger than ${MAX_REVIEW_BYTES} bytes`,
-      );
-    }
+    if (total > MAX_REVIEW_BYTES) throw tooLarge();
     chunks.push(chunk);
   }
   try {
@@ -111,6 +120,24 @@ function send(res: ServerResponse, status: number, body: unknown): void {
     'Content-Length': Buffer.byteLength(text),
   });
   res.end(text);
+}
+
+/**
+ * Whether a signature of the image verified: one did under an enforcing level (`strict`,
+ * `permissive`), or under `audit` with nothing logged against it. An image `audit` let through
+ * unsigned or with an untrusted signature, or one `skip` never looked at, was not verified.
+ */
+function signatureVerified(check: ImageCheck): boolean {
+  if (check.error !== undefined || check.signer === undefined) return false;
+  return check.level !== 'audit' || check.warnings.length === 0;
+}
+
+/** The warning for an admitted image named by tag: the tag may move before the pull. */
+function tagWarning(check: ImageCheck): string {
+  const what = signatureVerified(check)
+    ? `nv2 verified ${check.digest!}`
+    : `it names ${check.digest!}, admitted without a verified signature${check.policy !== undefined ? ` (${check.level ?? 'its'} policy "${check.policy}")` : ''}`;
+  return `${check.image} is named by tag: ${what}, and the tag may move before the pull; pin the digest`;
 }
 
 function imageLog(check: ImageCheck): LogEntry {
@@ -189,14 +216,10 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions): Admiss
       ...new Set([...checks.values()].flatMap((c) => c.warnings.map((w) => `${c.image}: ${w}`))),
     ];
     if (endpoint === 'validate' && refused.length === 0) {
-      // Without the mutating webhook, a tag verified now may name other bytes when the
+      // Without the mutating webhook, a tag checked now may name other bytes when the
       // kubelet pulls: say so, once per image.
       for (const image of new Set(sites.map((s) => s.image))) {
-        if (!image.includes('@')) {
-          warnings.push(
-            `${image} is named by tag: nv2 verified ${checks.get(image)!.digest!}, and the tag may move before the pull; pin the digest`,
-          );
-        }
+        if (!image.includes('@')) warnings.push(tagWarning(checks.get(image)!));
       }
     }
     const images = [...checks.values()].map(imageLog);
@@ -280,6 +303,7 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions): Admiss
         level: decision === 'error' ? 'warn' : 'info',
         msg: 'admission decision',
         endpoint,
+        decision,
         ...entry,
         durationMs: Math.round(seconds * 10_000) / 10,
       });
@@ -301,8 +325,9 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions): Admiss
       if (!isNv2Error(err)) throw err;
       const message = `${err.code}: ${err.message}`;
       finish('error', { error: err.code, reason: err.message });
-      if (endpoint === 'provider') send(res, 400, providerResponse([], message));
-      else send(res, 400, { error: message });
+      const status = err.code === 'NV2_ERR_FILE_TOO_LARGE' ? 413 : 400;
+      if (endpoint === 'provider') send(res, status, providerResponse([], message));
+      else send(res, status, { error: message });
     }
   };
 
@@ -327,6 +352,7 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions): Admiss
           level: 'error',
           msg: 'internal error',
           endpoint: route,
+          decision: 'error',
           error: String(err),
         });
         if (!res.headersSent) send(res, 500, { error: 'internal error' });

@@ -19,6 +19,8 @@ export interface AdmissionRequest {
   readonly namespace?: string;
   readonly operation: string;
   readonly object?: unknown;
+  /** The object before an UPDATE. */
+  readonly oldObject?: unknown;
   readonly dryRun?: boolean;
 }
 
@@ -80,18 +82,49 @@ export function parseAdmissionReview(body: unknown): AdmissionRequest {
   return request as unknown as AdmissionRequest;
 }
 
-/** Whether a request's object is one this webhook checks (kind, operation). */
+/**
+ * The subresource through which `kubectl debug` adds ephemeral containers to a running Pod. An
+ * UPDATE through it may change `spec.ephemeralContainers` and nothing else: the API server
+ * refuses a patch touching any other field, so only those images are checked and pinned.
+ */
+export const EPHEMERAL_CONTAINERS_SUBRESOURCE = 'ephemeralcontainers';
+
+/**
+ * Whether a request's object is one this webhook checks (kind, operation, subresource). Of the
+ * subresources only `ephemeralcontainers` can change images; the others (`status`, `binding`,
+ * …) are not checked, since a patch of their object's images would be refused or ignored.
+ */
 export function checksRequest(request: AdmissionRequest): boolean {
   return (
     (request.operation === 'CREATE' || request.operation === 'UPDATE') &&
     hasPodSpec(request.kind.kind) &&
-    request.object !== undefined
+    request.object !== undefined &&
+    (request.subResource === undefined ||
+      request.subResource === '' ||
+      request.subResource === EPHEMERAL_CONTAINERS_SUBRESOURCE)
   );
 }
 
-/** The images of a request's object. */
+/**
+ * The images a request may change: every image of its object, or on the `ephemeralcontainers`
+ * subresource only those of the ephemeral containers it adds. The Pod's other containers
+ * cannot change there and were checked when the Pod was admitted; an ephemeral container
+ * already in `oldObject` (same name, same image) cannot change either (the API server refuses
+ * any change to an existing one) and was checked when it was added.
+ */
 export function requestImages(request: AdmissionRequest): ImageSite[] {
-  return checksRequest(request) ? imageSites(request.kind.kind, request.object) : [];
+  if (!checksRequest(request)) return [];
+  const sites = imageSites(request.kind.kind, request.object);
+  if (request.subResource !== EPHEMERAL_CONTAINERS_SUBRESOURCE) return sites;
+  const existing = new Set(
+    imageSites(request.kind.kind, request.oldObject)
+      .filter((site) => site.list === 'ephemeralContainers')
+      .map((site) => `${site.container}\n${site.image}`),
+  );
+  return sites.filter(
+    (site) =>
+      site.list === 'ephemeralContainers' && !existing.has(`${site.container}\n${site.image}`),
+  );
 }
 
 /** `Pod/default/web` for messages and logs. */

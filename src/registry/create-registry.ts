@@ -142,7 +142,7 @@ async function serve(
     }
     route = match.route;
     routeName = route.name;
-    const params = validateParams(route.pattern, match.raw);
+    const params = validateParams(route.pattern, match.raw, route.method);
     let grant = Grant.unrestricted;
     const needs = needsOf(route, params);
     if (auth !== undefined && needs.length > 0) {

@@ -22,14 +22,21 @@ export function nv2(
   return run(process.execPath, [CLI, ...args], options);
 }
 
-/** Runs a program (nv2, or an independent tool such as openssl) and collects what it printed. */
+/**
+ * Runs a program (nv2, or an independent tool such as openssl) and collects what it printed;
+ * `env` replaces the environment when given.
+ */
 export function run(
   command: string,
   args: readonly string[],
-  options: { cwd?: string; stdin?: Buffer | string } = {},
+  options: { cwd?: string; stdin?: Buffer | string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(options.env !== undefined ? { env: options.env } : {}),
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));

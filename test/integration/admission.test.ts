@@ -4,7 +4,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { ImageChecks, RegistryAccess, createImageVerifier } from '../../src/admission/index.js';
+import {
+  ImageChecks,
+  MAX_REVIEW_BYTES,
+  RegistryAccess,
+  createImageVerifier,
+} from '../../src/admission/index.js';
 import { writeTrustPolicy } from '../../src/policy/index.js';
 import {
   type AdmissionFixture,
@@ -204,6 +209,85 @@ describe('admission server', () => {
     assert.match(answer.response.status!.message, /ephemeralContainers\[debug0\]/);
   });
 
+  it('on a pods/ephemeralcontainers update (kubectl debug), checks and pins only spec.ephemeralContainers', async () => {
+    // What the API server sends for `kubectl debug -it web --image=…`: an UPDATE of the
+    // subresource, the whole Pod as object and oldObject, and the Pod's running containers
+    // still named by tag (it was created before the webhook, or without the mutating one).
+    const { signed, signedDigests, unsigned } = fx.images;
+    const before = workload('Pod', podSpec([signed[0]!, unsigned], [signed[3]!]));
+    const spec = before['spec'] as Record<string, unknown>;
+    // An earlier debugging session left an ephemeral container, by tag: it cannot change.
+    const earlier = { name: 'debugger-old', image: signed[2]! };
+    before['spec'] = { ...spec, ephemeralContainers: [earlier] };
+    const after = {
+      ...before,
+      spec: {
+        ...spec,
+        ephemeralContainers: [
+          earlier,
+          {
+            name: 'debugger-x7k2p',
+            image: signed[4]!,
+            stdin: true,
+            tty: true,
+            targetContainerName: 'c0',
+            terminationMessagePolicy: 'File',
+            imagePullPolicy: 'IfNotPresent',
+          },
+        ],
+      },
+    };
+    const sent = admissionReview(after, {
+      operation: 'UPDATE',
+      subResource: 'ephemeralcontainers',
+    });
+    const request = sent['request'] as Record<string, unknown>;
+    Object.assign(request, {
+      requestSubResource: 'ephemeralcontainers',
+      oldObject: before,
+      options: {
+        apiVersion: 'meta.k8s.io/v1',
+        kind: 'UpdateOptions',
+        fieldManager: 'kubectl-debug',
+      },
+    });
+    const { status, body } = await fx.post('/mutate', sent);
+    assert.equal(status, 200, JSON.stringify(body));
+    const answer = body as ReviewBody;
+    // The unsigned image of spec.containers is not this update's business: the API server
+    // refuses any change outside spec.ephemeralContainers on this subresource.
+    assert.equal(answer.response.allowed, true, JSON.stringify(answer));
+    assert.deepEqual(patchOf(answer), [
+      {
+        op: 'replace',
+        path: '/spec/ephemeralContainers/1/image',
+        value: `${signed[4]!.replace(/:v1$/, '')}@${signedDigests[4]!}`,
+      },
+    ]);
+    const entry = fx.log.at(-1)!;
+    assert.deepEqual(
+      (entry['images'] as { image: string }[]).map((i) => i.image),
+      [signed[4]],
+    );
+    // An unsigned ephemeral container is still refused.
+    const refused = await review(
+      '/mutate',
+      { ...after, spec: { ...spec, ephemeralContainers: [{ name: 'd', image: unsigned }] } },
+      { operation: 'UPDATE', subResource: 'ephemeralcontainers' },
+    );
+    assert.equal(refused.response.allowed, false);
+    assert.equal(refused.response.patch, undefined);
+    assert.match(refused.response.status!.message, /ephemeralContainers\[d\]/);
+  });
+
+  it('skips other subresources of a Pod: pods/status carries no image change', async () => {
+    const pod = workload('Pod', podSpec([fx.images.unsigned]));
+    const answer = await review('/mutate', pod, { operation: 'UPDATE', subResource: 'status' });
+    assert.equal(answer.response.allowed, true);
+    assert.equal(answer.response.patch, undefined);
+    assert.equal(fx.log.at(-1)!['decision'], 'skipped');
+  });
+
   it('honours dryRun: the same verdict, marked in the log', async () => {
     const pod = workload('Pod', podSpec([fx.images.unsigned]));
     const answer = await review('/validate', pod, { dryRun: true });
@@ -241,8 +325,38 @@ describe('admission server', () => {
       (notJson.body as { error: string }).error,
       /NV2_ERR_INVALID_ARGUMENT: AdmissionReview: apiVersion/,
     );
+    // The log line of a malformed request carries the documented `decision`.
+    const entry = fx.log.at(-1)!;
+    assert.equal(entry['decision'], 'error');
+    assert.equal(entry['endpoint'], 'validate');
+    assert.equal(entry['error'], 'NV2_ERR_INVALID_ARGUMENT');
+    const badProvider = await fx.post('/provider', { kind: 'ProviderRequest' });
+    assert.equal(badProvider.status, 400);
+    assert.equal(fx.log.at(-1)!['decision'], 'error');
     assert.equal((await fx.get('/validate')).status, 405);
     assert.equal((await fx.get('/nothing')).status, 404);
+  });
+
+  it('answers a body over the limit with 413, on every endpoint', async () => {
+    const pod = workload('Pod', podSpec([fx.images.signed[0]!]));
+    (pod['metadata'] as Record<string, unknown>)['annotations'] = {
+      big: 'x'.repeat(MAX_REVIEW_BYTES),
+    };
+    for (const path of ['/validate', '/mutate', '/provider']) {
+      const { status, body } = await fx.post(path, admissionReview(pod));
+      assert.equal(status, 413, path);
+      const entry = fx.log.at(-1)!;
+      assert.equal(entry['decision'], 'error', path);
+      assert.equal(entry['error'], 'NV2_ERR_FILE_TOO_LARGE', path);
+      if (path === '/provider') {
+        assert.match((body as ProviderBody).response.systemError!, /NV2_ERR_FILE_TOO_LARGE/);
+      } else {
+        assert.match((body as { error: string }).error, /^NV2_ERR_FILE_TOO_LARGE: /);
+      }
+    }
+    // The server still answers on new connections.
+    const small = workload('Pod', podSpec([fx.images.signed[0]!]));
+    assert.equal((await review('/validate', small)).response.allowed, true);
   });
 
   it('serves Gatekeeper external data: a ProviderResponse item per key', async () => {
@@ -419,6 +533,14 @@ describe('admission trust policy', () => {
       decided().map((i) => i.level),
       ['audit', 'audit'],
     );
+    // Nothing was verified for the unsigned image, and the tag warning must not say otherwise;
+    // the untrusted signature's did not verify either (audit logged its authenticity failure).
+    for (const image of [auditedUnsigned, auditedUntrusted]) {
+      const tagWarning = warnings.find((w) => w.startsWith(`${image} is named by tag`));
+      assert.ok(tagWarning !== undefined, warnings.join('\n'));
+      assert.doesNotMatch(tagWarning, /verified sha256:/);
+      assert.match(tagWarning, /without a verified signature \(audit policy "audited"\)/);
+    }
     const { body } = await fx.post('/provider', {
       apiVersion: 'externaldata.gatekeeper.sh/v1beta1',
       kind: 'ProviderRequest',

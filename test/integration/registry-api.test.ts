@@ -271,20 +271,45 @@ function registrySuite(driverName: string, makeStore: () => Promise<RegistryStor
         res = await raw(url, 'GET', '/v2/a/blobs/..%2f..%2fetc%2fpasswd');
         assert.equal(res.status, 404);
         res = await raw(url, 'GET', '/v2/a/manifests/..');
-        assert.equal(codeOf(res.body), 'TAG_INVALID');
+        assert.equal(res.status, 404);
+        assert.equal(codeOf(res.body), 'MANIFEST_UNKNOWN');
         res = await raw(url, 'GET', '/v2/a/blobs/uploads/..');
         assert.equal(res.status, 404);
         assert.equal(codeOf(res.body), 'BLOB_UPLOAD_UNKNOWN');
       });
 
-      it('invalid tags are 400 TAG_INVALID', async () => {
+      it('invalid tags are 400 TAG_INVALID on PUT and DELETE', async () => {
         for (const tag of ['-x', '.x', 'a'.repeat(129), 'a%20b']) {
-          const res = await get(`/v2/repo/manifests/${tag}`);
-          assert.equal(res.status, 400, tag);
-          assert.equal(await errorCode(res), 'TAG_INVALID', tag);
+          const put = await pushManifest('repo', tag, makeBlob('{}'));
+          assert.equal(put.status, 400, tag);
+          assert.equal(await errorCode(put), 'TAG_INVALID', tag);
+          const del = await get(`/v2/repo/manifests/${tag}`, { method: 'DELETE' });
+          assert.equal(del.status, 400, tag);
+          assert.equal(await errorCode(del), 'TAG_INVALID', tag);
         }
-        const put = await pushManifest('repo', '-x', makeBlob('{}'));
-        assert.equal(await errorCode(put), 'TAG_INVALID');
+      });
+
+      it('GET and HEAD of a reference that is neither tag nor digest are 404 MANIFEST_UNKNOWN', async () => {
+        // The conformance suite's `.INVALID_MANIFEST_NAME` ("GET/HEAD nonexistent manifest
+        // should return 404"), and distribution's answer for any reference outside its grammar.
+        const refs = [
+          '.INVALID_MANIFEST_NAME',
+          '-x',
+          'a'.repeat(129),
+          'a%20b',
+          'sha256:totallywrong',
+          `sha256:${'A'.repeat(64)}`,
+          `md5:${'a'.repeat(32)}`,
+          `sha384:${'a'.repeat(96)}`,
+        ];
+        for (const ref of refs) {
+          const res = await get(`/v2/repo/manifests/${ref}`, { headers: { accept: ACCEPT_ALL } });
+          assert.equal(res.status, 404, ref);
+          assert.equal(await errorCode(res), 'MANIFEST_UNKNOWN', ref);
+          const head = await raw(url, 'HEAD', `/v2/repo/manifests/${ref}`);
+          assert.equal(head.status, 404, ref);
+          assert.equal(head.body.byteLength, 0, ref);
+        }
       });
 
       it('invalid digests and unsupported algorithms are 400 DIGEST_INVALID', async () => {
@@ -300,15 +325,14 @@ function registrySuite(driverName: string, makeStore: () => Promise<RegistryStor
           ':x',
         ];
         for (const digest of invalid) {
-          for (const path of [
-            `/v2/repo/blobs/${digest}`,
-            `/v2/repo/referrers/${digest}`,
-            `/v2/repo/manifests/${digest}`,
-          ]) {
+          for (const path of [`/v2/repo/blobs/${digest}`, `/v2/repo/referrers/${digest}`]) {
             const res = await get(path);
             assert.equal(res.status, 400, path);
             assert.equal(await errorCode(res), 'DIGEST_INVALID', path);
           }
+          const del = await get(`/v2/repo/manifests/${digest}`, { method: 'DELETE' });
+          assert.equal(del.status, 400, digest);
+          assert.equal(await errorCode(del), 'DIGEST_INVALID', digest);
         }
         // The conformance suite's "400 response body" check: PUT by a malformed digest.
         const put = await pushManifest('repo', 'sha256:totallywrong', makeBlob('{}'));

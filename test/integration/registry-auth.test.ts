@@ -21,6 +21,13 @@ import {
   generateTokenSigningKey,
   hashPassword,
 } from '../../src/registry/index.js';
+import type { Digest } from '../../src/oci/index.js';
+import {
+  Repository,
+  createRegistryClient,
+  referrersTag,
+  staticCredentials,
+} from '../../src/remote/index.js';
 import { type CliResult, run } from '../helpers/cli.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { writeImageLayout } from '../helpers/oci-layout.js';
@@ -467,6 +474,303 @@ describe('registry access control (token mode)', () => {
       assert.equal(get.status, 200);
       const denied = await token(undefined, ['repository:acme/app:pull']);
       assert.equal((await send('GET', '/v2/acme/app/tags/list', denied)).status, 401);
+    });
+  });
+
+  describe("referrers tag schema: a signer's index under sha256-<hex> (notation's default)", () => {
+    const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+
+    /**
+     * An HTTP client acting as oras-go's auth client does: send, and on a 401 Bearer challenge
+     * fetch a token for the challenge's scope with basic credentials, then send again.
+     */
+    function client(
+      user: User,
+    ): (
+      method: string,
+      path: string,
+      body?: Buffer,
+      headers?: Record<string, string>,
+    ) => Promise<Response> {
+      const tokens = new Map<string, string>();
+      return async (method, path, body, headers = {}) => {
+        const first = await send(method, path, tokens.get(path), body, headers);
+        if (first.status !== 401) return first;
+        await first.arrayBuffer();
+        const challenge = first.headers.get('www-authenticate') ?? '';
+        const scope = /scope="([^"]*)"/.exec(challenge)?.[1];
+        assert.ok(scope !== undefined, challenge);
+        const t = await token(user, scope.split(' '));
+        tokens.set(path, t);
+        return send(method, path, t, body, headers);
+      };
+    }
+
+    type Client = ReturnType<typeof client>;
+
+    /** A blob push as oras-go does it: HEAD, then POST a session and PUT with the digest. */
+    async function orasPushBlob(c: Client, repo: string, bytes: Buffer): Promise<void> {
+      const head = await c('HEAD', `/v2/${repo}/blobs/${sha256(bytes)}`);
+      if (head.status === 200) return;
+      const session = await c('POST', `/v2/${repo}/blobs/uploads/`);
+      assert.equal(session.status, 202);
+      const location = new URL(session.headers.get('location')!, server.url);
+      location.searchParams.set('digest', sha256(bytes));
+      const put = await c('PUT', `${location.pathname}${location.search}`, bytes, {
+        'Content-Type': 'application/octet-stream',
+      });
+      assert.equal(put.status, 201, await put.clone().text());
+    }
+
+    /** A Notary Project signature manifest as notation 1.3 builds it. */
+    function notationSignature(subject: Buffer, envelope: Buffer): Buffer {
+      return Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: OCI_MANIFEST,
+          artifactType: NOTATION,
+          config: {
+            mediaType: 'application/vnd.oci.empty.v1+json',
+            digest: sha256(EMPTY),
+            size: 2,
+          },
+          layers: [
+            { mediaType: 'application/jose+json', digest: sha256(envelope), size: envelope.length },
+          ],
+          subject: { mediaType: OCI_MANIFEST, digest: sha256(subject), size: subject.length },
+          annotations: {
+            'io.cncf.notary.x509chain.thumbprint#S256': `["${'ab'.repeat(32)}"]`,
+            'org.opencontainers.image.created': '2026-01-01T00:00:00Z',
+          },
+        }),
+      );
+    }
+
+    /** The descriptor oras-go lists a referrer with: its own, plus artifactType and annotations. */
+    function listed(manifest: Buffer): Record<string, unknown> {
+      const m = JSON.parse(manifest.toString()) as Record<string, unknown>;
+      return {
+        mediaType: OCI_MANIFEST,
+        digest: sha256(manifest),
+        size: manifest.length,
+        ...(m['artifactType'] !== undefined ? { artifactType: m['artifactType'] } : {}),
+        ...(m['annotations'] !== undefined ? { annotations: m['annotations'] } : {}),
+      };
+    }
+
+    function referrersIndex(
+      entries: readonly unknown[],
+      extra: Record<string, unknown> = {},
+    ): Buffer {
+      return Buffer.from(
+        JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries, ...extra }),
+      );
+    }
+
+    function tagOf(subject: Buffer): string {
+      return sha256(subject).replace(':', '-');
+    }
+
+    /**
+     * `notation sign` with its default `--force-referrers-tag=true`: oras-go with the referrers
+     * capability set to false pushes the signature by digest, GETs the tag schema index, PUTs
+     * the index with the signature added under the tag and, when there was an old index,
+     * DELETEs it by digest. Returns the statuses of the index PUT and of the DELETE.
+     */
+    async function notationSign(
+      c: Client,
+      repo: string,
+      subject: Buffer,
+      envelope: Buffer,
+    ): Promise<{ signature: Buffer; put: Response; deleted?: Response }> {
+      await orasPushBlob(c, repo, EMPTY);
+      await orasPushBlob(c, repo, envelope);
+      const signature = notationSignature(subject, envelope);
+      const pushed = await c('PUT', `/v2/${repo}/manifests/${sha256(signature)}`, signature, {
+        'Content-Type': OCI_MANIFEST,
+      });
+      assert.equal(pushed.status, 201, await pushed.clone().text());
+      const tag = tagOf(subject);
+      const old = await c('GET', `/v2/${repo}/manifests/${tag}`, undefined, { Accept: OCI_INDEX });
+      let entries: unknown[] = [];
+      let oldDigest: string | undefined;
+      if (old.status === 200) {
+        const bytes = Buffer.from(await old.arrayBuffer());
+        oldDigest = sha256(bytes);
+        entries = (JSON.parse(bytes.toString()) as { manifests: unknown[] }).manifests;
+      } else {
+        assert.equal(old.status, 404);
+        await old.arrayBuffer();
+      }
+      const index = referrersIndex([...entries, listed(signature)]);
+      const put = await c('PUT', `/v2/${repo}/manifests/${tag}`, index, {
+        'Content-Type': OCI_INDEX,
+      });
+      if (put.status !== 201 || oldDigest === undefined) return { signature, put };
+      const deleted = await c('DELETE', `/v2/${repo}/manifests/${oldDigest}`);
+      return { signature, put, deleted };
+    }
+
+    let image: Buffer;
+    before(async () => {
+      image = await pushImage('acme/tagschema', 'v1');
+    });
+
+    it('lets a signer sign as notation does: signature by digest, then the index under the referrers tag', async () => {
+      const sam = client('sam');
+      const first = await notationSign(sam, 'acme/tagschema', image, Buffer.from('envelope one'));
+      assert.equal(first.put.status, 201, await first.put.clone().text());
+      assert.equal(first.deleted, undefined);
+      const second = await notationSign(sam, 'acme/tagschema', image, Buffer.from('envelope two'));
+      assert.equal(second.put.status, 201, await second.put.clone().text());
+      // The old index is not the signer's to delete (no delete action): the token endpoint grants
+      // nothing for it, so the DELETE stays 401; notation then warns that the outdated index may
+      // need garbage collection, and reports success.
+      assert.equal(second.deleted?.status, 401);
+      const reader = client('rita');
+      const index = await reader('GET', `/v2/acme/tagschema/manifests/${tagOf(image)}`, undefined, {
+        Accept: OCI_INDEX,
+      });
+      assert.equal(index.status, 200);
+      const digests = ((await index.json()) as { manifests: { digest: string }[] }).manifests.map(
+        (m) => m.digest,
+      );
+      assert.deepEqual(digests, [sha256(first.signature), sha256(second.signature)]);
+    });
+
+    it('keeps refusing a signer anything else under a referrers tag', async () => {
+      const sam = client('sam');
+      const repo = 'acme/tagschema';
+      const { signature } = await notationSign(sam, repo, image, Buffer.from('envelope three'));
+      const put = (reference: string, body: Buffer, type = OCI_INDEX): Promise<Response> =>
+        sam('PUT', `/v2/${repo}/manifests/${reference}`, body, { 'Content-Type': type });
+      // Another image (a writer's), and a signature of another subject, in the same repository.
+      const other = await pushImage(repo, 'v2');
+      await orasPushBlob(sam, repo, Buffer.from('envelope of v2'));
+      const otherSignature = notationSignature(other, Buffer.from('envelope of v2'));
+      assert.equal((await put(sha256(otherSignature), otherSignature, OCI_MANIFEST)).status, 201);
+
+      const refusals: [string, string, Buffer, string?][] = [
+        ['an image manifest', tagOf(image), image, OCI_MANIFEST],
+        ['a signature manifest', tagOf(image), signature, OCI_MANIFEST],
+        [
+          'an index listing a referrer of another subject',
+          tagOf(image),
+          referrersIndex([listed(otherSignature)]),
+        ],
+        [
+          'an index listing an image, not a referrer',
+          tagOf(image),
+          referrersIndex([listed(other)]),
+        ],
+        [
+          'an index listing a manifest not in the repository',
+          tagOf(image),
+          referrersIndex([{ ...listed(signature), digest: sha256(Buffer.from('nothing')) }]),
+        ],
+        [
+          'an index with a wrong size for a referrer',
+          tagOf(image),
+          referrersIndex([{ ...listed(signature), size: signature.length + 1 }]),
+        ],
+        [
+          'an index with a subject of its own',
+          tagOf(image),
+          referrersIndex([listed(signature)], { subject: listed(other) }),
+        ],
+        [
+          'an index with an artifactType',
+          tagOf(image),
+          referrersIndex([listed(signature)], { artifactType: NOTATION }),
+        ],
+        [
+          'the referrers index of the image under a plain tag',
+          'v1',
+          referrersIndex([listed(signature)]),
+        ],
+        [
+          "the image's referrers under another digest's referrers tag",
+          tagOf(other),
+          referrersIndex([listed(signature)]),
+        ],
+        [
+          'a referrers index under a tag that only looks like one',
+          `${tagOf(image)}x`,
+          referrersIndex([listed(signature)]),
+        ],
+      ];
+      for (const [what, reference, body, type] of refusals) {
+        const res = await put(reference, body, type);
+        assert.equal(res.status, 403, what);
+        const error = await errorOf(res);
+        assert.equal(error.code, 'DENIED', what);
+      }
+      // The writer's tag still names the image, and the referrers tag the signer's index.
+      const reader = client('rita');
+      const v1 = await reader('GET', `/v2/${repo}/manifests/v1`, undefined, {
+        Accept: OCI_MANIFEST,
+      });
+      assert.equal(sha256(Buffer.from(await v1.arrayBuffer())), sha256(image));
+      const index = await reader('GET', `/v2/${repo}/manifests/${tagOf(image)}`, undefined, {
+        Accept: OCI_INDEX,
+      });
+      const entries = ((await index.json()) as { manifests: { digest: string }[] }).manifests;
+      assert.equal(entries.at(-1)!.digest, sha256(signature));
+      // An empty index lists nothing but referrers, and is accepted.
+      assert.equal((await put(tagOf(other), referrersIndex([]))).status, 201);
+    });
+
+    it("lets nv2's own client write the referrers index as a signer", async () => {
+      const repo = 'acme/tagschema-nv2';
+      const subject = await pushImage(repo, 'v1');
+      const c = createRegistryClient({ credentials: staticCredentials('sam', PASSWORDS.sam) });
+      try {
+        const remote = new Repository(server.host, repo, { client: c });
+        const envelope = Buffer.from('nv2 client envelope');
+        await remote.push(
+          {
+            mediaType: 'application/vnd.oci.empty.v1+json',
+            digest: sha256(EMPTY) as Digest,
+            size: 2,
+          },
+          EMPTY,
+        );
+        await remote.push(
+          {
+            mediaType: 'application/jose+json',
+            digest: sha256(envelope) as Digest,
+            size: envelope.length,
+          },
+          envelope,
+        );
+        const signature = notationSignature(subject, envelope);
+        const pushed = await remote.pushManifest(
+          { mediaType: OCI_MANIFEST, digest: sha256(signature) as Digest, size: signature.length },
+          signature,
+        );
+        assert.equal(pushed.referrers, 'registry');
+        const index = referrersIndex([listed(signature)]);
+        const indexDescriptor = {
+          mediaType: OCI_INDEX,
+          digest: sha256(index) as Digest,
+          size: index.length,
+        };
+        await remote.pushManifest(indexDescriptor, index, {
+          tag: referrersTag(sha256(subject) as Digest),
+        });
+        assert.equal((await remote.resolve(tagOf(subject))).digest, indexDescriptor.digest);
+        // Anything else under that tag stays the writer's.
+        await assert.rejects(
+          remote.pushManifest(
+            { mediaType: OCI_MANIFEST, digest: sha256(subject) as Digest, size: subject.length },
+            subject,
+            { tag: tagOf(subject) },
+          ),
+          (err: unknown) => (err as { code?: string }).code === 'NV2_ERR_REGISTRY_DENIED',
+        );
+      } finally {
+        await c.close();
+      }
     });
   });
 

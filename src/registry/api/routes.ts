@@ -381,11 +381,21 @@ function decodeSegments(rest: string): string[] | undefined {
 }
 
 /**
- * Checks what a route captured and returns its typed parameters.
+ * Checks what a route captured and returns its typed parameters. `method` matters for manifest
+ * references only: a read (GET, HEAD) of a reference that is neither a valid tag nor a valid
+ * digest names nothing that can exist, and is 404 MANIFEST_UNKNOWN, as distribution answers
+ * (its route grammar does not match such a reference) and as the distribution-spec conformance
+ * suite expects (`.INVALID_MANIFEST_NAME`, "GET/HEAD nonexistent manifest should return 404").
+ * Writes and deletes keep the precise 400 TAG_INVALID or DIGEST_INVALID, which the suite allows.
  *
- * @throws ApiError NAME_INVALID, TAG_INVALID, DIGEST_INVALID, BLOB_UPLOAD_UNKNOWN
+ * @throws ApiError NAME_INVALID, TAG_INVALID, DIGEST_INVALID, MANIFEST_UNKNOWN,
+ *   BLOB_UPLOAD_UNKNOWN
  */
-export function validateParams<P extends Pattern>(pattern: P, raw: RawParams): PatternParams[P] {
+export function validateParams<P extends Pattern>(
+  pattern: P,
+  raw: RawParams,
+  method: Method,
+): PatternParams[P] {
   if (raw.name === undefined) return {} as PatternParams[P];
   const name = raw.name;
   if (!isRepositoryName(name)) {
@@ -401,7 +411,14 @@ export function validateParams<P extends Pattern>(pattern: P, raw: RawParams): P
       params = { name, digest: parseDigestParam(tail) };
       break;
     case '/v2/<name>/manifests/<reference>':
-      params = parseReferenceParam(name, tail);
+      try {
+        params = parseReferenceParam(name, tail);
+      } catch (err) {
+        if (method !== 'GET' && method !== 'HEAD') throw err;
+        throw new ApiError('MANIFEST_UNKNOWN', {
+          message: 'manifest unknown: the reference is neither a valid tag nor a valid digest',
+        });
+      }
       break;
     case '/v2/<name>/blobs/uploads/<session_id>':
       // Ids the store issues are UUIDs; anything else cannot be a session of ours.

@@ -138,8 +138,14 @@ export const putManifest: Handler<Params> = async (ctx) => {
     chunks.push(chunk);
   }
   const content = Buffer.concat(chunks, total);
-  // Only signers store signature artifacts (the rule lives in registry/auth/access.ts).
-  ctx.grant.checkManifestPush(name, ctx.params.digest === undefined, content);
+  // Only signers store signature artifacts, and besides them only referrers indexes under
+  // referrers tags (the rule lives in registry/auth/access.ts).
+  await ctx.grant.checkManifestPush(
+    name,
+    { tag: ctx.params.digest === undefined ? reference : undefined },
+    content,
+    (repository, digest) => ctx.store.manifests.get(repository, digest),
+  );
   const contentType = (ctx.req.headers['content-type'] ?? '').split(';')[0]!.trim();
   const stored = await ctx.store.manifests.put(name, reference, content, contentType);
   const digest = stored.descriptor.digest;
