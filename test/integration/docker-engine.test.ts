@@ -209,6 +209,42 @@ describe('docker nv2 against a real engine (podman)', { skip }, () => {
     assert.deepEqual(await engineEvents('container', 'create'), creates);
   });
 
+  it('push: the engine recompresses, the plugin says so, and notary sign --remote pushes the signature to the registry', async () => {
+    const image = ref('pushed/hello');
+    ok(await dockerCli(['tag', ref('certified/hello'), image]), 'tag');
+    const key = ['--key', file('registry.key'), '--cert', file('registry.crt')];
+    const signed = ok(await dockerCli(['nv2', 'notary', 'sign', ...key, image]), 'sign');
+    const local = signed.stdout.trim();
+    // The engine holds the layer uncompressed (docker save shows it so): the plugin says that
+    // the engine's push will compress it, so this signature cannot follow.
+    assert.match(signed.stderr, /1 layer of .* is stored uncompressed/);
+    const pushed = ok(await dockerCli(['nv2', 'push', image]), 'push');
+    const line = /v1: digest: (sha256:[0-9a-f]{64}) size: \d+/.exec(pushed.stdout);
+    assert.ok(line !== null, pushed.stdout);
+    const digest = line[1]!;
+    assert.notEqual(digest, local);
+    assert.match(
+      pushed.stderr,
+      new RegExp(`signatures were kept for ${local}, the local manifest`),
+    );
+    assert.match(pushed.stderr, new RegExp(`notary sign --remote ${image}`));
+    const before = await nv2(['verify', '-c', file('registry.crt'), image]);
+    assert.equal(before.code, 1);
+    assert.match(before.stderr, /NV2_ERR_NO_SIGNATURE/);
+    // As the plugin says: sign what the registry holds; the signature is pushed there.
+    const remote = ok(
+      await dockerCli(['nv2', 'notary', 'sign', '--remote', ...key, image]),
+      'sign --remote',
+    );
+    assert.equal(remote.stdout.trim(), digest);
+    assert.match(remote.stderr, /pushed signature sha256:[0-9a-f]{64} to /);
+    const verified = ok(await nv2(['verify', '-c', file('registry.crt'), image]), 'verify');
+    assert.equal(verified.stdout.trim(), digest);
+    // And docker nv2 pull of the pushed image verifies it under the trust policy.
+    const pulled = ok(await dockerCli(['nv2', 'pull', image]), 'pull pushed');
+    assert.match(pulled.stderr, /1 signature found, 1 verified/);
+  });
+
   describe("the seed's docker run scenarios", () => {
     it('certified content runs, from the verified digest', async () => {
       const creates = (await engineEvents('container', 'create')).length;
