@@ -6,7 +6,7 @@ import {
   VerificationFailedError,
   VerificationInconclusiveError,
 } from '../errors.js';
-import { pushSignature } from '../notary/index.js';
+import { PolicyVerificationError, pushSignature } from '../notary/index.js';
 import {
   type Descriptor,
   type Digest,
@@ -175,11 +175,13 @@ function refusal(
 ): Error {
   const hint =
     err.code === 'NV2_ERR_NO_SIGNATURE'
-      ? 'ask its publisher for a signed image, or switch verification off with docker nv2 notary --enabled=false'
-      : `to trust its signer, add the signer's certificate (or its CA's) to ${verifier.trustSource}`;
+      ? '; ask its publisher for a signed image, or switch verification off with docker nv2 notary --enabled=false'
+      : err instanceof PolicyVerificationError && err.result.hints.length > 0
+        ? '' // The policy's error already says where the signer's issuer is published.
+        : `; to trust its signer, add the signer's certificate (or its CA's) to ${verifier.trustSource}`;
   return new VerificationFailedError(
     err.code,
-    `refusing to ${action} ${image}: ${err.message}; ${hint}`,
+    `refusing to ${action} ${image}: ${err.message}${hint}`,
     { cause: err },
   );
 }
@@ -584,7 +586,9 @@ async function notary(
     }
     const enabled = values.enabled === 'true';
     await savePluginConfig(configDir, { ...config, enabled });
-    context.stdout.write(`verification before pull ${enabled ? 'enabled' : 'disabled'}\n`);
+    context.stdout.write(
+      `verification before pull, run and create ${enabled ? 'enabled' : 'disabled'}\n`,
+    );
     if (enabled && config.verificationCerts.length === 0 && !config.trustPolicy) {
       context.stderr.write(
         'nv2: warning: verificationCerts in nv2.json is empty: every pull will be refused until certificates are listed\n',
