@@ -115,13 +115,17 @@ describe('docker nv2 against a real engine (podman)', { skip }, () => {
       'wabbit key',
     );
     await pushRunnable('certified/hello', 'hello from certified content');
+    await pushRunnable('certified/created', 'created from certified content');
+    await pushRunnable('certified/ran', 'ran from certified content');
     await pushRunnable('wabbit-networks/net-monitor', 'net-monitor from wabbit-networks');
     await pushRunnable('community/unsigned', 'unsigned content');
     await pushRunnable('community/untrusted', 'signed by nobody trusted');
     await pushRunnable('community/tampered', 'tampered with');
     const signWith = (signer: string, name: string): Promise<CliResult> =>
       withNv2(['sign', '-k', file(`${signer}.key`), '-c', file(`${signer}.crt`), ref(name)]);
-    ok(await signWith('registry', 'certified/hello'), 'sign certified');
+    for (const name of ['certified/hello', 'certified/created', 'certified/ran']) {
+      ok(await signWith('registry', name), `sign ${name}`);
+    }
     ok(await signWith('wabbit', 'wabbit-networks/net-monitor'), 'sign net-monitor');
     ok(await signWith('other', 'community/untrusted'), 'sign untrusted');
     // A signature by the trusted key whose signature bytes were changed after signing.
@@ -185,16 +189,69 @@ describe('docker nv2 against a real engine (podman)', { skip }, () => {
     assert.deepEqual(await engineImages(), images);
   });
 
-  it('create: the engine makes the container from the verified NAME@sha256:…', async () => {
+  it('create and run: the engine makes the container from the verified NAME@sha256:…', async () => {
+    // Images the engine does not have yet: it pulls the verified digest. (Podman's container
+    // list names a container's image by the name the engine chose for it, a tag or the bare
+    // repository, so the engine's create events are where the reference it received is kept.)
+    const creates = (await engineEvents('container', 'create')).length;
     const created = ok(
-      await dockerCli(['nv2', 'create', '--name', 'created', ...HOST_USR, ref('certified/hello')]),
+      await dockerCli([
+        'nv2',
+        'create',
+        '--name',
+        'created',
+        ...HOST_USR,
+        '-e',
+        'A=1',
+        ref('certified/created'),
+      ]),
       'create',
     );
-    assert.match(created.stderr, new RegExp(`creating ${pinned('certified/hello')}`));
+    assert.match(created.stderr, new RegExp(`creating ${pinned('certified/created')}`));
     assert.match(created.stdout, /^[0-9a-f]{64}$/m);
-    assert.deepEqual(await engineEvents('container', 'create'), [pinned('certified/hello')]);
     const started = ok(await dockerCli(['start', '-a', 'created']), 'start');
-    assert.equal(started.stdout, 'hello from certified content\n');
+    assert.equal(started.stdout, 'created from certified content\n');
+    const ran = ok(
+      await dockerCli([
+        'nv2',
+        'container',
+        'run',
+        '--name=ran',
+        '-i',
+        ...HOST_USR,
+        ref('certified/ran'),
+        '/usr/bin/cat',
+        '/etc/message',
+      ]),
+      'run',
+    );
+    assert.equal(ran.stdout, 'ran from certified content\n');
+    assert.deepEqual((await engineEvents('container', 'create')).slice(creates), [
+      pinned('certified/created'),
+      pinned('certified/ran'),
+    ]);
+  });
+
+  it('create: a local image is verified by its repo digest, and made from it', async () => {
+    const creates = (await engineEvents('container', 'create')).length;
+    const pulls = await engineEvents('image', 'pull');
+    const requests = registry.records.length;
+    ok(
+      await dockerCli(['nv2', 'create', '--name', 'local', ...HOST_USR, ref('certified/hello')]),
+      'create',
+    );
+    assert.deepEqual((await engineEvents('container', 'create')).slice(creates), [
+      pinned('certified/hello'),
+    ]);
+    // Nothing was pulled for it: the engine had that digest.
+    assert.deepEqual(await engineEvents('image', 'pull'), pulls);
+    // What the registry was asked: the local image's digest, never its tag.
+    const manifests = registry.records
+      .slice(requests)
+      .filter((r) => r.path.startsWith('/v2/certified/hello/manifests/'))
+      .map((r) => r.path.slice('/v2/certified/hello/manifests/'.length));
+    assert.ok(manifests.includes(digests['certified/hello']!), manifests.join(' '));
+    assert.ok(!manifests.includes('v1'), manifests.join(' '));
   });
 
   it('run: an unsigned image is refused before the engine pulls anything', async () => {
