@@ -253,6 +253,23 @@ describe('runPlugin with a verifier plugged in', () => {
       assert.deepEqual(calls, [['run', '--pull', 'always', `registry.example.com/app@${DIGEST}`]]);
     });
 
+    it('verifies docker image pull as pull', async () => {
+      const calls: string[][] = [];
+      const image = 'registry.example.com/app:v1';
+      await runPlugin(['nv2', 'image', 'pull', image], {
+        stdout: sink(),
+        stderr: sink(),
+        env: { DOCKER_CONFIG: await enabledConfig() },
+        version: '1.2.3',
+        docker: recordingDocker(calls),
+        verifier: () => Promise.resolve(onlyTrusting(DIGEST, [])),
+      });
+      assert.deepEqual(calls, [
+        ['pull', `registry.example.com/app@${DIGEST}`],
+        ['tag', `registry.example.com/app@${DIGEST}`, image],
+      ]);
+    });
+
     it('passes through unchanged when disabled, for --help, and --pull=never of an absent image', async () => {
       const disabled = await tempDir();
       const cases: [string, string[]][] = [
