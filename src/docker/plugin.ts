@@ -50,7 +50,7 @@ const MAX_PEM_BYTES = 1024 * 1024;
 
 const USAGE = `Usage: docker nv2 COMMAND
 
-Notary v2 for docker: verify signatures before pull, carry them along on push.
+Notary v2 for docker: verify signatures before pull, run and create; carry them along on push.
 
 Commands:
   pull IMAGE               verify IMAGE's signatures (when enabled), then pull it by the verified digest
