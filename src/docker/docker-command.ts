@@ -20,9 +20,14 @@ export interface DockerCommand {
   run(args: readonly string[]): Promise<number>;
   /** Runs docker, copying its standard output to `echo` as it comes, and returns it too. */
   runCapturing(args: readonly string[], echo: Writable): Promise<{ code: number; stdout: string }>;
+  /** Runs docker quietly (no input, nothing shown), returning its exit code and output. */
+  capture(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Runs docker with its standard output as a stream (for `docker save`). */
   stream(args: readonly string[]): DockerStream;
 }
+
+/** The most output of a captured docker command kept (an image inspection is a few KiB). */
+const MAX_CAPTURED_BYTES = 4 * 1024 * 1024;
 
 function exitCode(code: number | null, signal: NodeJS.Signals | null): number {
   if (code !== null) return code;
@@ -72,6 +77,29 @@ export function createDockerCommand(
         child.on('error', (err) => reject(spawnFailed(binary, err)));
         child.on('close', (code, signal) =>
           resolve({ code: exitCode(code, signal), stdout: Buffer.concat(chunks).toString('utf8') }),
+        );
+      });
+    },
+    capture(args) {
+      return new Promise((resolve, reject) => {
+        const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
+        const out: Buffer[] = [];
+        const err: Buffer[] = [];
+        let kept = 0;
+        const keep = (into: Buffer[]) => (chunk: Buffer) => {
+          if (kept >= MAX_CAPTURED_BYTES) return;
+          kept += chunk.length;
+          into.push(chunk);
+        };
+        child.stdout.on('data', keep(out));
+        child.stderr.on('data', keep(err));
+        child.on('error', (e) => reject(spawnFailed(binary, e)));
+        child.on('close', (code, signal) =>
+          resolve({
+            code: exitCode(code, signal),
+            stdout: Buffer.concat(out).toString('utf8'),
+            stderr: Buffer.concat(err).toString('utf8').trim(),
+          }),
         );
       });
     },

@@ -1,6 +1,7 @@
 /**
- * The docker face: the `docker nv2` CLI plugin (verify before `docker pull`, carry signatures
- * along on `docker push`, pass everything else to docker), its configuration and
+ * The docker face: the `docker nv2` CLI plugin (verify before `docker pull`, `run` and
+ * `create`, run the verified digest, carry signatures along on `docker push`, pass everything
+ * else to docker), its configuration and
  * installation, the signatures kept locally until push, and the image manifest a
  * `docker save` archive describes. The engine-side work stays with the docker client,
  * run by name from PATH (or `NV2_DOCKER`).

@@ -25,7 +25,7 @@ export function pluginMetadata(version: string): PluginMetadata {
     SchemaVersion: '0.1.0',
     Vendor: 'Notary Project',
     Version: version,
-    ShortDescription: 'Verify signatures before pull and push them with the image (Notary v2)',
+    ShortDescription: 'Verify signatures before pull and run, push them with the image (Notary v2)',
     URL: PROJECT_URL,
   };
 }

@@ -6,7 +6,7 @@ import {
   VerificationFailedError,
   VerificationInconclusiveError,
 } from '../errors.js';
-import { pushSignature } from '../notary/index.js';
+import { PolicyVerificationError, pushSignature } from '../notary/index.js';
 import {
   type Descriptor,
   type Digest,
@@ -28,9 +28,10 @@ import {
   savePluginConfig,
 } from './config.js';
 import { type DockerCommand, createDockerCommand } from './docker-command.js';
+import { parseRunArguments, withImage } from './run-args.js';
 import { allKeptSignatures, keepSignature, keptSignatures } from './keeper.js';
 import { METADATA_COMMAND, PLUGIN_NAME, pluginMetadata } from './metadata.js';
-import { type ImageVerifier, verifierFor } from './verifier.js';
+import { type ImageVerification, type ImageVerifier, verifierFor } from './verifier.js';
 
 /** What the plugin runs with: its output streams, environment and docker. */
 export interface PluginContext {
@@ -49,19 +50,39 @@ const MAX_PEM_BYTES = 1024 * 1024;
 
 const USAGE = `Usage: docker nv2 COMMAND
 
-Notary v2 for docker: verify signatures before pull, carry them along on push.
+Notary v2 for docker: verify signatures before pull, run and create; carry them along on push.
 
 Commands:
   pull IMAGE               verify IMAGE's signatures (when enabled), then pull it by the verified digest
   push IMAGE               docker push, then push the signatures kept for the pushed digest
-  notary sign IMAGE        sign IMAGE's manifest and keep the signature until push
-                           (--key FILE [--cert FILE] [--remote] [--reference NAME] [--expiry SECONDS])
+  run, create IMAGE        verify IMAGE as pull does, then run or create the container from the
+                           verified digest (also docker container run/create)
+  notary sign IMAGE        sign IMAGE's manifest and keep the signature until push, or with
+                           --remote sign what the registry holds and push the signature there
+                           (see docker nv2 notary sign --help)
   notary --enabled[=true|false]
-                           switch verification before pull on or off
+                           switch verification before pull, run and create on or off
   notary                   show the configuration
 
 Every other command goes to docker unchanged, so alias docker="docker nv2" is safe.
 Configuration: $DOCKER_CONFIG/nv2.json (default ~/.docker/nv2.json).
+`;
+
+const SIGN_USAGE = `Usage: docker nv2 notary sign [OPTIONS] IMAGE
+
+Sign IMAGE's manifest. Without --remote, the manifest is the one docker save describes, and the
+signature is kept until docker nv2 push; with --remote, the manifest is what the registry holds
+under IMAGE, and the signature is pushed there at once.
+
+Options:
+  -k, --key FILE           the signing key (default signingKey in nv2.json)
+  -c, --cert FILE          its certificate, chain allowed (default signingCert in nv2.json)
+      --remote             sign what the registry holds and push the signature there
+  -r, --reference NAME     a name the signature says the image is published under; repeatable
+                           (default IMAGE)
+  -e, --expiry SECONDS     the signature expires this many seconds after signing
+      --alg ALG            the signature algorithm (default from the key)
+  -h, --help               show this help
 `;
 
 /** A docker push / pull flag that takes a value (everything else is a switch). */
@@ -146,18 +167,68 @@ function plural(n: number, word: string): string {
 }
 
 /** Adds what to do next to a refusal, keeping the error's code and class. */
-function refusal(err: VerificationFailedError, image: string, verifier: ImageVerifier): Error {
+function refusal(
+  err: VerificationFailedError,
+  action: string,
+  image: string,
+  verifier: ImageVerifier,
+): Error {
   const hint =
     err.code === 'NV2_ERR_NO_SIGNATURE'
-      ? 'ask its publisher for a signed image, or switch verification off with docker nv2 notary --enabled=false'
-      : `to trust its signer, add the signer's certificate (or its CA's) to ${verifier.trustSource}`;
+      ? '; ask its publisher for a signed image, or switch verification off with docker nv2 notary --enabled=false'
+      : err instanceof PolicyVerificationError && err.result.hints.length > 0
+        ? '' // The policy's error already says where the signer's issuer is published.
+        : `; to trust its signer, add the signer's certificate (or its CA's) to ${verifier.trustSource}`;
   return new VerificationFailedError(
     err.code,
-    `refusing to pull ${image}: ${err.message}; ${hint}`,
-    {
-      cause: err,
-    },
+    `refusing to ${action} ${image}: ${err.message}${hint}`,
+    { cause: err },
   );
+}
+
+/** Writes what verification found, one line per signature. */
+function report(out: Writable, image: string, verification: ImageVerification): void {
+  const { signatures } = verification;
+  const verified = signatures.filter((s) => s.verified);
+  for (const warning of verification.warnings ?? []) out.write(`nv2: warning: ${warning}\n`);
+  out.write(
+    `nv2: ${image}: ${plural(signatures.length, 'signature')} found, ${verified.length} verified\n`,
+  );
+  for (const s of signatures) {
+    if (s.verified) {
+      const refs = s.references.length > 0 ? s.references.join(', ') : '(none)';
+      out.write(
+        `nv2:   ${s.manifest}: verified, signed by ${s.signer ?? '?'}; references: ${refs}\n`,
+      );
+    } else {
+      out.write(
+        `nv2:   ${s.manifest}: not verified: ${s.error?.code ?? ''}: ${s.error?.message ?? ''}\n`,
+      );
+    }
+  }
+}
+
+/**
+ * Verifies what `ref` names in its registry (its digest, else its tag) as `docker nv2 pull`
+ * does; a refusal names `action` and says what to do.
+ */
+async function verifyInRegistry(
+  ref: Reference,
+  image: string,
+  action: string,
+  config: PluginConfig,
+  context: Required<PluginContext>,
+  verifier: ImageVerifier,
+): Promise<ImageVerification> {
+  const reference = ref.digest ?? ref.tag ?? 'latest';
+  return withRepository(config, context.env, ref, async (repository) => {
+    try {
+      return await verifier.verify(repository, reference, formatReference(ref));
+    } catch (err) {
+      if (err instanceof VerificationFailedError) throw refusal(err, action, image, verifier);
+      throw err;
+    }
+  });
 }
 
 async function pull(
@@ -176,39 +247,127 @@ async function pull(
   }
   const ref = parseReference(image);
   const verifier = await context.verifier(config, configDir);
-  const reference = ref.digest ?? ref.tag ?? 'latest';
-  const verification = await withRepository(config, context.env, ref, async (repository) => {
-    try {
-      return await verifier.verify(repository, reference, formatReference(ref));
-    } catch (err) {
-      if (err instanceof VerificationFailedError) throw refusal(err, image, verifier);
-      throw err;
-    }
-  });
-  const { subject, signatures } = verification;
-  const verified = signatures.filter((s) => s.verified);
-  const out = context.stderr;
-  for (const warning of verification.warnings ?? []) out.write(`nv2: warning: ${warning}\n`);
-  out.write(
-    `nv2: ${image}: ${plural(signatures.length, 'signature')} found, ${verified.length} verified\n`,
-  );
-  for (const s of signatures) {
-    if (s.verified) {
-      const refs = s.references.length > 0 ? s.references.join(', ') : '(none)';
-      out.write(
-        `nv2:   ${s.manifest}: verified, signed by ${s.signer ?? '?'}; references: ${refs}\n`,
-      );
-    } else {
-      out.write(
-        `nv2:   ${s.manifest}: not verified: ${s.error?.code ?? ''}: ${s.error?.message ?? ''}\n`,
-      );
-    }
-  }
-  const pinned = `${repositoryName(ref)}@${subject.digest}`;
-  out.write(`nv2: pulling ${pinned}\n`);
+  const verification = await verifyInRegistry(ref, image, 'pull', config, context, verifier);
+  report(context.stderr, image, verification);
+  const pinned = `${repositoryName(ref)}@${verification.subject.digest}`;
+  context.stderr.write(`nv2: pulling ${pinned}\n`);
   const code = await context.docker.run(['pull', ...flags, pinned]);
   if (code !== 0 || ref.digest !== undefined) return code;
   return context.docker.run(['tag', pinned, image]);
+}
+
+/**
+ * The registry digests docker knows for the local image `image` in `ref`'s repository
+ * (`docker image inspect` RepoDigests), or undefined when docker has no such image.
+ */
+async function localRepoDigests(
+  docker: DockerCommand,
+  image: string,
+  ref: Reference,
+): Promise<Digest[] | undefined> {
+  const inspected = await docker.capture([
+    'image',
+    'inspect',
+    '--format',
+    '{{json .RepoDigests}}',
+    image,
+  ]);
+  if (inspected.code !== 0) return undefined;
+  let listed: unknown;
+  try {
+    listed = JSON.parse(inspected.stdout.trim() || 'null');
+  } catch {
+    throw new VerificationInconclusiveError(
+      'NV2_ERR_DOCKER_COMMAND',
+      `docker image inspect ${image} printed no JSON list of repository digests`,
+    );
+  }
+  const digests: Digest[] = [];
+  for (const entry of Array.isArray(listed) ? listed : []) {
+    if (typeof entry !== 'string') continue;
+    let named: Reference;
+    try {
+      named = parseReference(entry);
+    } catch {
+      continue;
+    }
+    if (
+      named.digest !== undefined &&
+      named.registry === ref.registry &&
+      named.repository === ref.repository &&
+      !digests.includes(named.digest)
+    ) {
+      digests.push(named.digest);
+    }
+  }
+  return digests;
+}
+
+/**
+ * Verifies a local image by the registry digests docker recorded for it: the first that
+ * verifies is what runs. An image with none (built or loaded here) cannot be verified.
+ */
+async function verifyLocal(
+  ref: Reference,
+  image: string,
+  action: string,
+  digests: readonly Digest[],
+  config: PluginConfig,
+  context: Required<PluginContext>,
+  verifier: ImageVerifier,
+): Promise<ImageVerification> {
+  if (digests.length === 0) {
+    throw new VerificationFailedError(
+      'NV2_ERR_NO_SIGNATURE',
+      `refusing to ${action} ${image}: the local image has no digest from ${repositoryName(ref)} (it was built or loaded here, never pulled or pushed), so it has no signatures to verify; push and sign it, or switch verification off with docker nv2 notary --enabled=false`,
+    );
+  }
+  const { tag: _tag, ...repository } = ref;
+  let first: unknown;
+  for (const digest of digests) {
+    try {
+      const pinned = { ...repository, digest };
+      return await verifyInRegistry(pinned, image, action, config, context, verifier);
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  throw first;
+}
+
+/**
+ * `docker run` / `docker create`: verifies the image the container is made from (the local
+ * one by its registry digest, unless `--pull=always`; else what the registry holds), then
+ * hands docker the verified `NAME@DIGEST` in place of the image argument.
+ */
+async function runContainer(
+  command: 'run' | 'create',
+  prefix: readonly string[],
+  args: readonly string[],
+  context: Required<PluginContext>,
+  configDir: string,
+): Promise<number> {
+  const config = await loadPluginConfig(configDir);
+  if (!config.enabled) return context.docker.run([...prefix, ...args]);
+  const parsed = parseRunArguments(command, args);
+  if (parsed.help) return context.docker.run([...prefix, ...args]);
+  const { image } = parsed;
+  const ref = parseReference(image);
+  const verifier = await context.verifier(config, configDir);
+  const local =
+    parsed.pull === 'always' ? undefined : await localRepoDigests(context.docker, image, ref);
+  // Not here and not to be pulled: docker says so, and runs nothing.
+  if (local === undefined && parsed.pull === 'never') {
+    return context.docker.run([...prefix, ...args]);
+  }
+  const verification =
+    local !== undefined
+      ? await verifyLocal(ref, image, command, local, config, context, verifier)
+      : await verifyInRegistry(ref, image, command, config, context, verifier);
+  report(context.stderr, image, verification);
+  const pinned = `${repositoryName(ref)}@${verification.subject.digest}`;
+  context.stderr.write(`nv2: ${command === 'run' ? 'running' : 'creating'} ${pinned}\n`);
+  return context.docker.run([...prefix, ...withImage(parsed, pinned)]);
 }
 
 /** `<tag>: digest: sha256:… size: N`, the line docker push ends with, one per tag pushed. */
@@ -283,8 +442,13 @@ async function signImage(
       reference: { type: 'string', short: 'r', multiple: true },
       expiry: { type: 'string', short: 'e' },
       alg: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
+  if (values.help === true) {
+    context.stdout.write(SIGN_USAGE);
+    return 0;
+  }
   if (positionals.length !== 1) {
     throw new InvalidInputError(
       'NV2_ERR_INVALID_ARGUMENT',
@@ -371,10 +535,20 @@ async function signImage(
       ...(expiresIn !== undefined ? { expiresIn } : {}),
     },
   );
-  const path = await keepSignature(configDir, subject, jws, { references, now });
-  context.stderr.write(
-    `nv2: signed ${image} (${subject.digest}); kept in ${path} until docker nv2 push\n`,
-  );
+  if (values.remote === true) {
+    // The image is in the registry already: its signature goes there now.
+    const manifest = await withRepository(config, context.env, ref, (repository) =>
+      pushSignature(repository, subject, jws, { now }),
+    );
+    context.stderr.write(
+      `nv2: signed ${image} (${subject.digest}); pushed signature ${manifest.digest} to ${repositoryName(ref)}\n`,
+    );
+  } else {
+    const path = await keepSignature(configDir, subject, jws, { references, now });
+    context.stderr.write(
+      `nv2: signed ${image} (${subject.digest}); kept in ${path} until docker nv2 push\n`,
+    );
+  }
   context.stdout.write(`${subject.digest}\n`);
   return 0;
 }
@@ -412,7 +586,9 @@ async function notary(
     }
     const enabled = values.enabled === 'true';
     await savePluginConfig(configDir, { ...config, enabled });
-    context.stdout.write(`verification before pull ${enabled ? 'enabled' : 'disabled'}\n`);
+    context.stdout.write(
+      `verification before pull, run and create ${enabled ? 'enabled' : 'disabled'}\n`,
+    );
     if (enabled && config.verificationCerts.length === 0 && !config.trustPolicy) {
       context.stderr.write(
         'nv2: warning: verificationCerts in nv2.json is empty: every pull will be refused until certificates are listed\n',
@@ -424,6 +600,20 @@ async function notary(
     `${JSON.stringify({ enabled: config.enabled, verificationCerts: config.verificationCerts, insecureRegistries: config.insecureRegistries, trustPolicy: config.trustPolicy }, null, 2)}\n`,
   );
   return 0;
+}
+
+/** `docker container run|create` and `docker image pull`: the same commands by their long names. */
+function group(
+  args: readonly string[],
+  context: Required<PluginContext>,
+  configDir: string,
+): Promise<number> {
+  const [noun, verb] = args;
+  if (noun === 'container' && (verb === 'run' || verb === 'create')) {
+    return runContainer(verb, [noun, verb], args.slice(2), context, configDir);
+  }
+  if (noun === 'image' && verb === 'pull') return pull(args.slice(2), context, configDir);
+  return context.docker.run(args);
 }
 
 /**
@@ -452,6 +642,12 @@ export async function runPlugin(argv: readonly string[], context: PluginContext)
       return 0;
     case 'pull':
       return pull(args.slice(1), full, configDir);
+    case 'run':
+    case 'create':
+      return runContainer(args[0], [args[0]], args.slice(1), full, configDir);
+    case 'container':
+    case 'image':
+      return group(args, full, configDir);
     case 'push':
       return push(args.slice(1), full, configDir);
     case 'notary':

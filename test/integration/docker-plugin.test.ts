@@ -308,14 +308,12 @@ describe('docker nv2 plugin', { skip: noDocker }, () => {
     assert.match(unreadable.stderr, /NV2_ERR_DOCKER_ARCHIVE/);
   });
 
-  it('pushes with docker, then pushes the signatures kept for the pushed digest', async () => {
-    const image = `${registry.host}/pushed:v1`;
-    const digest = await pushImage('pushed:v1');
-    const manifest = await fetch(`${registry.url}/v2/pushed/manifests/v1`, {
-      headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
-    });
-    const size = (await manifest.arrayBuffer()).byteLength;
-    ok(
+  it('signs what the registry holds with --remote, and pushes the signature there', async () => {
+    const image = `${registry.host}/remote-signed:v1`;
+    const digest = await pushImage('remote-signed:v1');
+    const before = await nv2(['verify', '-c', trustedCert, image]);
+    assert.equal(before.code, 1);
+    const signed = ok(
       await realDockerRun([
         'nv2',
         'notary',
@@ -329,22 +327,48 @@ describe('docker nv2 plugin', { skip: noDocker }, () => {
       ]),
       'sign --remote',
     );
-    // Not yet in the registry: kept until push.
+    assert.equal(signed.stdout.trim(), digest);
+    assert.match(signed.stderr, /pushed signature sha256:[0-9a-f]{64} to /);
+    const verified = ok(await nv2(['verify', '-c', trustedCert, image]), 'verify');
+    assert.equal(verified.stdout.trim(), digest);
+    const help = ok(await realDockerRun(['nv2', 'notary', 'sign', '--help']), 'sign --help');
+    assert.match(help.stdout, /Usage: docker nv2 notary sign \[OPTIONS\] IMAGE/);
+    assert.match(help.stdout, /--remote/);
+  });
+
+  it('pushes with docker, then pushes the signatures kept for the pushed digest', async () => {
+    const layout = await tempDir();
+    const image = `${registry.host}/pushed:v1`;
+    const archive = await ociArchive(layout, image);
+    const tarball = join(dir, 'pushed.tar');
+    await writeFile(tarball, archive.tar);
+    const signed = ok(
+      await realDockerRun(
+        ['nv2', 'notary', 'sign', '--key', trustedKey, '--cert', trustedCert, image],
+        { STANDIN_SAVE_ARCHIVE: tarball },
+      ),
+      'sign',
+    );
+    assert.equal(signed.stdout.trim(), archive.digest);
+    assert.match(signed.stderr, /kept in .* until docker nv2 push/);
+    // What docker push would send: the same manifest.
+    ok(await nv2(['copy', `oci-layout:${layout}:v1`, image]), 'copy');
     const before = await nv2(['verify', '-c', trustedCert, image]);
     assert.equal(before.code, 1);
     const start = (await standIn.calls()).length;
+    const size = String(archive.manifest.length);
     const pushed = ok(
       await realDockerRun(['nv2', 'push', image], {
-        STANDIN_PUSH_DIGEST: digest,
-        STANDIN_PUSH_SIZE: String(size),
+        STANDIN_PUSH_DIGEST: archive.digest,
+        STANDIN_PUSH_SIZE: size,
       }),
       'push',
     );
     assert.deepEqual(await newCalls(start), [['push', image]]);
-    assert.match(pushed.stdout, new RegExp(`v1: digest: ${digest} size: ${size}`));
+    assert.match(pushed.stdout, new RegExp(`v1: digest: ${archive.digest} size: ${size}`));
     assert.match(pushed.stderr, /pushed signature sha256:[0-9a-f]{64} of /);
     const verified = ok(await nv2(['verify', '-c', trustedCert, image]), 'verify');
-    assert.equal(verified.stdout.trim(), digest);
+    assert.equal(verified.stdout.trim(), archive.digest);
   });
 
   it('says so when no signatures were kept for the pushed digest', async () => {
