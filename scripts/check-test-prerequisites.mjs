@@ -30,7 +30,18 @@ const PREREQUISITES = [
   {
     program: 'docker',
     package: 'docker.io',
-    purpose: "the docker client, for the docker CLI plugin's tests (no engine is started)",
+    purpose: "the docker client, for the docker CLI plugin's tests",
+  },
+  {
+    program: 'podman',
+    package: 'podman',
+    purpose:
+      "a real engine behind the Docker API (podman system service) for the plugin's run tests",
+  },
+  {
+    program: 'runc',
+    package: 'runc',
+    purpose: 'the OCI runtime podman starts the test containers with',
   },
 ];
 
