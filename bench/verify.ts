@@ -274,6 +274,9 @@ async function benchRemote(): Promise<void> {
   }
 }
 
+// Figures differ between Node versions (OpenSSL, V8, start-up): say which one ran. The bench
+// runs under the `node` first on PATH (README: Another Node.js version).
+console.log(`Node.js ${process.version}, OpenSSL ${process.versions.openssl}`);
 // `npm run bench -- remote` runs only the registry section.
 if (process.argv[2] !== 'remote') {
   console.log(

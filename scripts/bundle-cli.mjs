@@ -15,7 +15,7 @@ const common = {
   platform: 'node',
   // Prefer the ESM builds of dependencies: they load faster and tree-shake.
   mainFields: ['module', 'main'],
-  target: 'node20',
+  target: 'node22.12',
   minify: true,
   keepNames: true,
   sourcemap: true,

@@ -103,26 +103,41 @@ async function serve(
   // (without one, the error would be thrown at the process).
   req.on('error', () => undefined);
   res.on('error', () => undefined);
-  res.once('close', () => {
-    if (onRequest === undefined) return;
-    const record: RequestRecord = {
+  // The record is made when the response closes, once it has ended normally; a response that
+  // closed before it ended (a blob stream that failed half-way, a client that went away) is
+  // recorded when the handler has settled too, because on Node 22 and later it closes before
+  // the handler's error path has run, and the record must carry that error. The status is the
+  // one at closing: a client that went away before any response was sent is 499, and what the
+  // handler then fails on (its request gone) is no error of the registry.
+  let closedWith: number | undefined;
+  let settled = false;
+  let recorded = false;
+  const record = (): void => {
+    if (onRequest === undefined || closedWith === undefined || recorded) return;
+    recorded = true;
+    const abandoned = closedWith === 499;
+    const entry: RequestRecord = {
       method,
       path,
       ...(routeName !== undefined ? { route: routeName } : {}),
-      status: res.headersSent ? res.statusCode : 499,
+      status: closedWith,
       bytesIn: meter.bytesIn,
       bytesOut: meter.bytesOut,
       durationMs: performance.now() - started,
-      ...(errorCode !== undefined ? { errorCode } : {}),
+      ...(errorCode !== undefined && !abandoned ? { errorCode } : {}),
       ...(authState.user !== undefined ? { user: authState.user } : {}),
       ...(authState.failure !== undefined ? { authFailure: authState.failure } : {}),
-      ...(cause !== undefined ? { cause } : {}),
+      ...(cause !== undefined && !abandoned ? { cause } : {}),
     };
     try {
-      onRequest(record);
+      onRequest(entry);
     } catch {
       // Observers must not break serving; see CreateRegistryOptions.onRequest.
     }
+  };
+  res.once('close', () => {
+    closedWith = res.headersSent ? res.statusCode : 499;
+    if (settled || res.writableFinished) record();
   });
 
   res.setHeader(API_VERSION_HEADER, 'registry/2.0');
@@ -181,6 +196,8 @@ async function serve(
     // that the connection can carry the next request; Node only does this by itself for bodies
     // nobody started to read.
     if (!req.complete) req.resume();
+    settled = true;
+    record();
   }
 }
 

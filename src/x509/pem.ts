@@ -74,7 +74,21 @@ export function loadCertificates(data: Uint8Array, source: string): Certificate[
   });
 }
 
-const PRIVATE_KEY_LABELS = new Set(['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY']);
+type PrivateKeyLabel = 'PRIVATE KEY' | 'RSA PRIVATE KEY' | 'EC PRIVATE KEY';
+
+/**
+ * What each private key label holds: its DER structure and, for the algorithm-specific ones,
+ * the only key type it can hold (PKCS#1 is RSA's, SEC1 is EC's; PKCS#8 says its algorithm).
+ */
+const PRIVATE_KEY_FORMATS: Record<
+  PrivateKeyLabel,
+  { type: 'pkcs8' | 'pkcs1' | 'sec1'; keyType?: 'rsa' | 'ec' }
+> = {
+  'PRIVATE KEY': { type: 'pkcs8' },
+  'RSA PRIVATE KEY': { type: 'pkcs1', keyType: 'rsa' },
+  'EC PRIVATE KEY': { type: 'sec1', keyType: 'ec' },
+};
+const PRIVATE_KEY_LABELS: ReadonlySet<string> = new Set(Object.keys(PRIVATE_KEY_FORMATS));
 
 /**
  * Loads a private key: PEM PKCS#8 (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) or SEC1
@@ -110,14 +124,10 @@ export function loadPrivateKey(data: Uint8Array, source: string): KeyObject {
       `${source}: no PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY block found`,
     );
   }
-  const type =
-    block.label === 'RSA PRIVATE KEY'
-      ? 'pkcs1'
-      : block.label === 'EC PRIVATE KEY'
-        ? 'sec1'
-        : 'pkcs8';
+  const format = PRIVATE_KEY_FORMATS[block.label as PrivateKeyLabel];
+  let key: KeyObject;
   try {
-    return createPrivateKey({ key: block.der, format: 'der', type });
+    key = createPrivateKey({ key: block.der, format: 'der', type: format.type });
   } catch (err) {
     throw new InvalidInputError(
       'NV2_ERR_INVALID_KEY',
@@ -125,6 +135,16 @@ export function loadPrivateKey(data: Uint8Array, source: string): KeyObject {
       { cause: err },
     );
   }
+  // The runtime's parser does not hold the structure to the type asked for (Node 22 and 24,
+  // with OpenSSL 3.5, load an SEC1 key asked for as PKCS#1), so an EC key labelled RSA PRIVATE
+  // KEY would load: nv2 holds the label to the key it names.
+  if (format.keyType !== undefined && key.asymmetricKeyType !== format.keyType) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_KEY',
+      `${source}: the ${block.label} block holds an ${key.asymmetricKeyType ?? 'unknown'} key, not an ${format.keyType} key`,
+    );
+  }
+  return key;
 }
 
 /** Whether a private key and a public key form a pair. */

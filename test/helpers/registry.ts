@@ -14,6 +14,11 @@ export interface RunningRegistry {
   readonly store: RegistryStore;
   /** Every finished request so far, in order. */
   readonly records: RequestRecord[];
+  /**
+   * The last record `match` accepts, or the next one to come: for a response that broke
+   * half-way, whose record follows the handler's error path rather than the response.
+   */
+  recorded(match: (record: RequestRecord) => boolean): Promise<RequestRecord>;
   /** Stops listening and closes every connection. */
   close(): Promise<void>;
 }
@@ -31,7 +36,19 @@ export async function startRegistry(
 ): Promise<RunningRegistry> {
   const store = options.store ?? createStore(createMemoryDriver());
   const records: RequestRecord[] = [];
-  const server = createServer(createRegistry({ store, onRequest: (r) => records.push(r) }));
+  const waiting = new Set<{
+    match: (r: RequestRecord) => boolean;
+    resolve: (r: RequestRecord) => void;
+  }>();
+  const onRequest = (record: RequestRecord): void => {
+    records.push(record);
+    for (const waiter of waiting) {
+      if (!waiter.match(record)) continue;
+      waiting.delete(waiter);
+      waiter.resolve(record);
+    }
+  };
+  const server = createServer(createRegistry({ store, onRequest }));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -43,6 +60,11 @@ export async function startRegistry(
     host,
     store,
     records,
+    recorded: (match) => {
+      const found = records.findLast(match);
+      if (found !== undefined) return Promise.resolve(found);
+      return new Promise((resolve) => waiting.add({ match, resolve }));
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

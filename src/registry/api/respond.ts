@@ -1,7 +1,9 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { HandlerContext } from './routes.js';
+import { StorageError } from '../../errors.js';
+import type { HandlerContext, Meter } from './routes.js';
 
 /**
  * Writing successful responses. Every body goes through here so that `meter.bytesOut` is
@@ -62,8 +64,16 @@ export function sendJson(
 /**
  * Streams `body` (a blob from the store) to the client, never holding more than the streams'
  * buffers. A client that goes away ends the transfer quietly and the store's stream is
- * destroyed (no file handle stays open); a store stream failing half-way rethrows, and the
- * caller's error path then destroys the connection (a truncated body must not look complete).
+ * destroyed (no file handle stays open).
+ *
+ * A body that does not match the `Content-Length` already sent, because the store's stream
+ * failed half-way, ended short or ran long, must not reach the client as a response that looks
+ * complete: Node would end a short response as if it were whole (and keep the connection for
+ * the next request, now mis-framed), and send the bytes of a long one past the length, where a
+ * keep-alive client reads them as the start of its next response. So the bytes are counted as
+ * they go by, a mismatch fails the transfer, and a failed transfer destroys the connection
+ * here (the client sees a connection error and fewer bytes than announced) before the error
+ * is rethrown to the caller, which records it.
  */
 export async function sendStream(
   ctx: Ctx,
@@ -71,20 +81,56 @@ export async function sendStream(
   body: Readable,
   headers: OutgoingHttpHeaders,
 ): Promise<void> {
-  const meter = ctx.meter;
   ctx.res.writeHead(status, headers);
+  const length = ctx.res.getHeader('Content-Length');
   try {
-    const done = pipeline(body, ctx.res);
-    // Counted as the chunks go by, without a stream stage of its own: a listener added after
-    // `pipeline` has piped `body` changes nothing in its flow or backpressure.
-    body.on('data', (chunk: Buffer | string) => {
-      meter.bytesOut += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
-    });
-    await done;
+    await pipeline(
+      body,
+      checkLength(ctx.meter, length === undefined ? undefined : Number(length)),
+      ctx.res,
+    );
   } catch (err) {
+    ctx.res.destroy();
     if ((err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
     throw err;
   }
+}
+
+/**
+ * The stage between the store and the response: counts every byte passed into
+ * `meter.bytesOut`, and fails with `NV2_ERR_STORAGE_IO` as soon as the body would go past
+ * `expected` bytes, or when it ends before them.
+ */
+function checkLength(meter: Meter, expected: number | undefined): Transform {
+  let passed = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (expected !== undefined && passed + chunk.byteLength > expected) {
+        done(
+          new StorageError(
+            'NV2_ERR_STORAGE_IO',
+            `the store's stream is longer than the ${expected} bytes announced`,
+          ),
+        );
+        return;
+      }
+      passed += chunk.byteLength;
+      meter.bytesOut += chunk.byteLength;
+      done(null, chunk);
+    },
+    flush(done) {
+      if (expected !== undefined && passed < expected) {
+        done(
+          new StorageError(
+            'NV2_ERR_STORAGE_IO',
+            `the store's stream ended after ${passed} of the ${expected} bytes announced`,
+          ),
+        );
+        return;
+      }
+      done();
+    },
+  });
 }
 
 /**

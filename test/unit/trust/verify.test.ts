@@ -256,7 +256,7 @@ describe('rule 2: alg fits the key type and curve', () => {
       modulusLength: 2048,
       hashAlgorithm: 'sha512',
       mgf1HashAlgorithm: 'sha512',
-      // @types/node 20 declares saltLength a string; node takes a number of bytes.
+      // @types/node (20 and 22) declares saltLength a string; node takes a number of bytes.
       saltLength: 64 as unknown as string,
     });
     const cert = await issueCertificate({

@@ -154,6 +154,36 @@ describe('loadPrivateKey', () => {
         ),
     ],
     [
+      'a PKCS#1 key labelled EC PRIVATE KEY',
+      () =>
+        bytes(
+          rsa.privateKey
+            .export({ type: 'pkcs1', format: 'pem' })
+            .toString()
+            .replaceAll('RSA PRIVATE KEY', 'EC PRIVATE KEY'),
+        ),
+    ],
+    [
+      'a PKCS#8 EC key labelled RSA PRIVATE KEY',
+      () =>
+        bytes(
+          p256.privateKey
+            .export({ type: 'pkcs8', format: 'pem' })
+            .toString()
+            .replaceAll('PRIVATE KEY', 'RSA PRIVATE KEY'),
+        ),
+    ],
+    [
+      'a PKCS#8 Ed25519 key labelled EC PRIVATE KEY',
+      () =>
+        bytes(
+          generateKeyPairSync('ed25519')
+            .privateKey.export({ type: 'pkcs8', format: 'pem' })
+            .toString()
+            .replaceAll('PRIVATE KEY', 'EC PRIVATE KEY'),
+        ),
+    ],
+    [
       'a truncated PKCS#8 key',
       () => {
         const pem = p256.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
