@@ -24,12 +24,17 @@ export const getManifest: Handler<Params> = async (ctx) => {
   const { name, reference } = ctx.params;
   let descriptor: Descriptor | undefined;
   let content: Buffer | undefined;
-  if (ctx.req.method === 'HEAD') {
+  const enforced = ctx.trust?.enforcementOf(name) !== undefined;
+  if (ctx.req.method === 'HEAD' && !enforced) {
     descriptor = await ctx.store.manifests.stat(name, reference);
   } else {
     const stored = await ctx.store.manifests.get(name, reference);
     descriptor = stored?.descriptor;
     content = stored?.content;
+    if (stored !== undefined && enforced) {
+      await enforce(ctx, stored.descriptor.digest, stored.subject !== undefined);
+    }
+    if (ctx.req.method === 'HEAD') content = undefined;
   }
   if (descriptor === undefined) throw new ApiError('MANIFEST_UNKNOWN');
   const refusal = negotiateCached(ctx.req.headers.accept, descriptor.mediaType);
@@ -45,6 +50,37 @@ export const getManifest: Handler<Params> = async (ctx) => {
   }
   sendBytes(ctx, 200, content, headers.entity);
 };
+
+/**
+ * Enforcement at pull (registry/trust/verdicts.ts): refuses content that does not pass the
+ * trust policy with 403 DENIED and the reason, which docker, containerd and skopeo print.
+ * Referrers, and users who may sign in the repository, are exempt; `audit` lets it through.
+ */
+async function enforce(
+  ctx: Parameters<Handler<Params>>[0],
+  digest: Descriptor['digest'],
+  hasSubject: boolean,
+): Promise<void> {
+  const { name } = ctx.params;
+  // Who may put content into the repository (writer, signer, admin) may read all of it: one
+  // reads back what one pushed, and must read unsigned content to sign it. A registry without
+  // access control grants everything to everyone: nobody is exempt there.
+  // The roles come from the rules, not from the token: a client resolving before it signs
+  // asks for a pull token only.
+  const user = ctx.grant.user;
+  const roles = user !== undefined && ctx.auth !== undefined ? ctx.auth.grantFor(user) : ctx.grant;
+  const mayBypass =
+    user !== undefined && (roles.allows(name, 'sign') || roles.allows(name, 'push'));
+  const decision = await ctx.trust!.decide(name, digest, { hasSubject, mayBypass });
+  if (decision === undefined) return;
+  ctx.notes.enforcement = decision;
+  if (decision.decision === 'deny') {
+    throw new ApiError('DENIED', {
+      message: `${name}@${digest} is refused by the registry's trust policy: ${decision.reason ?? decision.status}`,
+      detail: { repository: name, digest, status: decision.status },
+    });
+  }
+}
 
 /** The response headers of a manifest, without and with its `Content-Length`. */
 interface ManifestHeaders {
@@ -143,6 +179,8 @@ export const putManifest: Handler<Params> = async (ctx) => {
   const contentType = (ctx.req.headers['content-type'] ?? '').split(';')[0]!.trim();
   const stored = await ctx.store.manifests.put(name, reference, content, contentType);
   const digest = stored.descriptor.digest;
+  // A new referrer (a signature, an SBOM) can change its subject's verdict.
+  if (stored.subject !== undefined) ctx.trust?.referrersChanged(name, stored.subject.digest);
   sendEmpty(ctx, 201, {
     Location: `/v2/${name}/manifests/${digest}`,
     'Docker-Content-Digest': digest,
@@ -169,8 +207,17 @@ function manifestTooLarge(declared: number | undefined): ApiError {
  */
 export const deleteManifest: Handler<Params> = async (ctx) => {
   const { name, reference } = ctx.params;
+  // The subject of a referrer being deleted gets a new verdict: read it first.
+  const before =
+    ctx.trust !== undefined && ctx.params.digest !== undefined
+      ? await ctx.store.manifests.get(name, reference)
+      : undefined;
   if (!(await ctx.store.manifests.delete(name, reference))) {
     throw new ApiError('MANIFEST_UNKNOWN');
+  }
+  if (before !== undefined) {
+    ctx.trust!.forget(name, before.descriptor.digest);
+    if (before.subject !== undefined) ctx.trust!.referrersChanged(name, before.subject.digest);
   }
   sendEmpty(ctx, 202);
 };
