@@ -39,6 +39,7 @@ ul.tree { list-style: none; padding-left: 18px; margin: 4px 0; border-left: 2px 
 ul.tree.root { border-left: 0; padding-left: 0; }
 ul.tree li { margin: 6px 0; }
 .sig { margin: 4px 0 0 0; padding: 6px 10px; background: #f3f5f9; border-radius: 6px; }
+dl.facts { margin: 0; }
 .sig dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 4px 0 0; }
 .sig dt { color: var(--muted); }
 .sig dd { margin: 0; word-break: break-word; }
