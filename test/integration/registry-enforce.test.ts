@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../../src/registry/index.js';
 import { nv2, ok, skopeo } from '../helpers/cli.js';
 import { tempDir } from '../helpers/fixtures.js';
-import { writeImageLayout } from '../helpers/oci-layout.js';
+import { writeImageLayout, writeIndexLayout } from '../helpers/oci-layout.js';
 import { type ServeProcess, serve } from '../helpers/serve.js';
 
 describe('registry enforcement at pull (skopeo, nv2 registry serve)', () => {
@@ -176,6 +176,29 @@ describe('registry enforcement at pull (skopeo, nv2 registry serve)', () => {
       { headers },
     );
     assert.equal(signature.status, 200);
+  });
+
+  it('a signed index makes the platform manifests it lists pullable', async () => {
+    const layout = await tempDir();
+    await writeIndexLayout(layout, { tag: 'v1' });
+    ok(await nv2(['copy', `oci-layout:${layout}:v1`, `${registry.host}/prod/multi:v1`]), 'push');
+    const all = async () =>
+      skopeo(
+        'copy',
+        '--all',
+        '--src-tls-verify=false',
+        `docker://${registry.host}/prod/multi:v1`,
+        `oci:${join(await tempDir(), 'out')}:v1`,
+      );
+    assert.notEqual((await all()).code, 0);
+    await sign('prod/multi:v1', 'acme');
+    ok(await all(), 'copy --all of a signed index');
+    const viaIndex = registry.logs.filter(
+      (l) =>
+        (l['enforcement'] as { reason?: string } | undefined)?.reason?.startsWith('listed by') ===
+        true,
+    );
+    assert.equal(viaIndex.length, 2);
   });
 
   it('audit lets unsigned content through and logs the decision; metrics count decisions', async () => {

@@ -102,7 +102,7 @@ export interface EnforcementDecision {
   /** The verdict's status; `referrer` or `role` for exemptions. */
   readonly status: TrustStatus | 'referrer' | 'role';
   readonly digest: Digest;
-  /** Why it was refused or audited. */
+  /** Why it was refused or audited; for a platform manifest allowed through its index, which. */
   readonly reason?: string;
 }
 
@@ -269,6 +269,12 @@ export class RegistryTrust {
   readonly #max: number;
   readonly #verdicts = new Map<string, Promise<TrustVerdict>>();
   readonly #settled = new Map<string, TrustVerdict>();
+  /**
+   * Platform manifests of indexes that passed, by `repository@digest`, with the index: an
+   * image signed as a whole (its index signed) is pulled index first, then each platform
+   * manifest by digest, and those carry no signature of their own.
+   */
+  readonly #viaIndex = new Map<string, Digest>();
   #generation = 0;
 
   /** @throws InvalidInputError NV2_ERR_INVALID_ARGUMENT for an invalid enforcement rule */
@@ -413,6 +419,7 @@ export class RegistryTrust {
     this.#generation += 1;
     this.#verdicts.clear();
     this.#settled.clear();
+    this.#viaIndex.clear();
   }
 
   /**
@@ -421,12 +428,20 @@ export class RegistryTrust {
    * exempt, as are users who may sign in the repository (`mayBypass`: the signer and admin
    * roles; one must be able to pull unsigned content to sign it). Otherwise the cached verdict
    * decides: `enforce` refuses what did not pass, `audit` lets it through. A verdict that
-   * cannot be reached refuses under `enforce` (fails closed).
+   * cannot be reached refuses under `enforce` (fails closed). A platform manifest without a
+   * verdict of its own passes when an index that lists it passed (and still does): clients
+   * pull the index first; one pulling a platform manifest by digest before anyone pulled its
+   * index needs that manifest signed itself.
    */
   async decide(
     repository: string,
     digest: Digest,
-    facts: { readonly hasSubject: boolean; readonly mayBypass: boolean },
+    facts: {
+      readonly hasSubject: boolean;
+      readonly mayBypass: boolean;
+      /** The manifests an index lists: pullable once the index passes. */
+      readonly children?: readonly Digest[];
+    },
   ): Promise<EnforcementDecision | undefined> {
     const level = this.enforcementOf(repository);
     if (level === undefined) return undefined;
@@ -446,7 +461,17 @@ export class RegistryTrust {
         reason,
       };
     }
-    if (verdict.passed) return { decision: 'allow', level, status: verdict.status, digest };
+    if (verdict.passed) {
+      for (const child of facts.children ?? []) {
+        if (this.#viaIndex.size >= this.#max) this.#viaIndex.clear();
+        this.#viaIndex.set(`${repository}@${child}`, digest);
+      }
+      return { decision: 'allow', level, status: verdict.status, digest };
+    }
+    const index = this.#viaIndex.get(`${repository}@${digest}`);
+    if (index !== undefined && this.#settled.get(`${repository}@${index}`)?.passed === true) {
+      return { decision: 'allow', level, status: 'verified', digest, reason: `listed by ${index}` };
+    }
     return {
       decision: level === 'enforce' ? 'deny' : 'audit',
       level,

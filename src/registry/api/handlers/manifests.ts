@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
-import { MAX_MANIFEST_BYTES, MediaTypes } from '../../../oci/index.js';
-import type { Descriptor } from '../../../oci/index.js';
+import { MAX_MANIFEST_BYTES, MediaTypes, isDigest } from '../../../oci/index.js';
+import type { Descriptor, Digest } from '../../../oci/index.js';
 import { ApiError } from '../errors.js';
 import { contentLength, etagMatches } from '../request.js';
 import { sendBytes, sendEmpty, sendHeaders } from '../respond.js';
@@ -32,7 +32,7 @@ export const getManifest: Handler<Params> = async (ctx) => {
     descriptor = stored?.descriptor;
     content = stored?.content;
     if (stored !== undefined && enforced) {
-      await enforce(ctx, stored.descriptor.digest, stored.subject !== undefined);
+      await enforce(ctx, stored.descriptor, stored.content, stored.subject !== undefined);
     }
     if (ctx.req.method === 'HEAD') content = undefined;
   }
@@ -58,9 +58,11 @@ export const getManifest: Handler<Params> = async (ctx) => {
  */
 async function enforce(
   ctx: Parameters<Handler<Params>>[0],
-  digest: Descriptor['digest'],
+  descriptor: Descriptor,
+  content: Buffer,
   hasSubject: boolean,
 ): Promise<void> {
+  const digest = descriptor.digest;
   const { name } = ctx.params;
   // Who may put content into the repository (writer, signer, admin) may read all of it: one
   // reads back what one pushed, and must read unsigned content to sign it. A registry without
@@ -71,7 +73,12 @@ async function enforce(
   const roles = user !== undefined && ctx.auth !== undefined ? ctx.auth.grantFor(user) : ctx.grant;
   const mayBypass =
     user !== undefined && (roles.allows(name, 'sign') || roles.allows(name, 'push'));
-  const decision = await ctx.trust!.decide(name, digest, { hasSubject, mayBypass });
+  const children = INDEX_TYPES.has(descriptor.mediaType) ? childrenOf(content) : undefined;
+  const decision = await ctx.trust!.decide(name, digest, {
+    hasSubject,
+    mayBypass,
+    ...(children !== undefined ? { children } : {}),
+  });
   if (decision === undefined) return;
   ctx.notes.enforcement = decision;
   if (decision.decision === 'deny') {
@@ -79,6 +86,25 @@ async function enforce(
       message: `${name}@${digest} is refused by the registry's trust policy: ${decision.reason ?? decision.status}`,
       detail: { repository: name, digest, status: decision.status },
     });
+  }
+}
+
+const INDEX_TYPES: ReadonlySet<string> = new Set([
+  MediaTypes.ociIndex,
+  MediaTypes.dockerManifestList,
+]);
+
+/** The digests an index lists (the store validated it on push). */
+function childrenOf(content: Buffer): Digest[] {
+  try {
+    const doc = JSON.parse(content.toString('utf8')) as { manifests?: unknown };
+    if (!Array.isArray(doc.manifests)) return [];
+    return doc.manifests.flatMap((m: unknown) => {
+      const digest = (m as { digest?: unknown } | null)?.digest;
+      return typeof digest === 'string' && isDigest(digest) ? [digest] : [];
+    });
+  } catch {
+    return [];
   }
 }
 
