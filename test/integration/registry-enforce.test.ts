@@ -178,6 +178,41 @@ describe('registry enforcement at pull (skopeo, nv2 registry serve)', () => {
     assert.equal(signature.status, 200);
   });
 
+  it('an unsigned image claiming a subject is judged like any image', async () => {
+    const digest = await push('prod/sneaky:v1');
+    const tokenFor = async (scope: string, basic?: string): Promise<string> =>
+      (
+        (await (
+          await fetch(`${registry.url}/auth/token?scope=${scope}`, {
+            headers: basic !== undefined ? { Authorization: `Basic ${basic}` } : {},
+          })
+        ).json()) as { token: string }
+      ).token;
+    const ci = await tokenFor(
+      'repository:prod/sneaky:pull,push',
+      Buffer.from('ci:ci-secret').toString('base64'),
+    );
+    const type = 'application/vnd.oci.image.manifest.v1+json';
+    const original = await fetch(`${registry.url}/v2/prod/sneaky/manifests/v1`, {
+      headers: { Accept: type, Authorization: `Bearer ${ci}` },
+    });
+    assert.equal(original.status, 200);
+    const bytes = Buffer.from(await original.arrayBuffer());
+    const doc = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+    doc['subject'] = { mediaType: type, digest, size: bytes.length };
+    const put = await fetch(`${registry.url}/v2/prod/sneaky/manifests/v2`, {
+      method: 'PUT',
+      headers: { 'Content-Type': type, Authorization: `Bearer ${ci}` },
+      body: JSON.stringify(doc),
+    });
+    assert.equal(put.status, 201);
+    const reader = await tokenFor('repository:prod/sneaky:pull');
+    const pulled = await fetch(`${registry.url}/v2/prod/sneaky/manifests/v2`, {
+      headers: { Accept: type, Authorization: `Bearer ${reader}` },
+    });
+    assert.equal(pulled.status, 403);
+  });
+
   it('a signed index makes the platform manifests it lists pullable', async () => {
     const layout = await tempDir();
     await writeIndexLayout(layout, { tag: 'v1' });

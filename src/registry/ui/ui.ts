@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { type Descriptor, type Digest, MediaTypes, isDigest } from '../../oci/index.js';
+import { ApiError } from '../api/errors.js';
 import { isRepositoryName } from '../api/routes.js';
 import type { Meter } from '../api/routes.js';
 import { type AccessControl, type AuthState, Grant } from '../auth/access.js';
@@ -399,7 +400,8 @@ export class RegistryUi {
     let ok: boolean;
     try {
       ok = await this.#auth.signIn(ui.req, user, password, ui.state);
-    } catch {
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.code !== 'TOOMANYREQUESTS') throw err;
       return this.#signInForm(ui, 'Too many failed attempts; wait a moment and try again.', 429);
     }
     if (!ok) return this.#signInForm(ui, 'Wrong user name or password.', 401);

@@ -32,7 +32,8 @@ export const getManifest: Handler<Params> = async (ctx) => {
     descriptor = stored?.descriptor;
     content = stored?.content;
     if (stored !== undefined && enforced) {
-      await enforce(ctx, stored.descriptor, stored.content, stored.subject !== undefined);
+      const referrer = stored.subject !== undefined && !runsAsImage(stored.content);
+      await enforce(ctx, stored.descriptor, stored.content, referrer);
     }
     if (ctx.req.method === 'HEAD') content = undefined;
   }
@@ -54,7 +55,8 @@ export const getManifest: Handler<Params> = async (ctx) => {
 /**
  * Enforcement at pull (registry/trust/verdicts.ts): refuses content that does not pass the
  * trust policy with 403 DENIED and the reason, which docker, containerd and skopeo print.
- * Referrers, and users who may sign in the repository, are exempt; `audit` lets it through.
+ * Referrers that are not runnable images, and users who may push or sign in the repository,
+ * are exempt; `audit` lets it through.
  */
 async function enforce(
   ctx: Parameters<Handler<Params>>[0],
@@ -86,6 +88,27 @@ async function enforce(
       message: `${name}@${digest} is refused by the registry's trust policy: ${decision.reason ?? decision.status}`,
       detail: { repository: name, digest, status: decision.status },
     });
+  }
+}
+
+/** Config media types of runnable images: what docker and containerd run. */
+const IMAGE_CONFIG_TYPES: ReadonlySet<string> = new Set([
+  'application/vnd.oci.image.config.v1+json',
+  'application/vnd.docker.container.image.v1+json',
+]);
+
+/**
+ * Whether a manifest is an image a runtime would run (its config is an image config). A
+ * referrer exempt from enforcement must not be one: otherwise setting `subject` on an
+ * unsigned image would carry it past enforcement.
+ */
+function runsAsImage(content: Buffer): boolean {
+  try {
+    const doc = JSON.parse(content.toString('utf8')) as { config?: { mediaType?: unknown } };
+    const type = doc.config?.mediaType;
+    return typeof type === 'string' && IMAGE_CONFIG_TYPES.has(type);
+  } catch {
+    return false;
   }
 }
 
