@@ -282,4 +282,18 @@ describe('registry web UI in Chromium', { skip: noChromium }, () => {
     assert.equal(forged.headers.get('set-cookie'), null);
     assert.deepEqual(outside, []);
   });
+
+  it('is not served unless asked for', async () => {
+    const plain = createServer(createRegistry({ store: createStore(createMemoryDriver()) }));
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (plain.address() as AddressInfo).port;
+      const response = await fetch(`http://127.0.0.1:${port}/ui/`);
+      assert.equal(response.status, 404);
+      assert.equal(response.headers.get('content-security-policy'), null);
+    } finally {
+      plain.closeAllConnections();
+      await new Promise((resolve) => plain.close(resolve));
+    }
+  });
 });
