@@ -39,6 +39,11 @@ const PREREQUISITES = [
       "a real engine behind the Docker API (podman system service) for the plugin's run tests",
   },
   {
+    program: 'chromium',
+    package: 'chromium',
+    purpose: "a real browser (headless, driven by playwright-core) for the registry web UI's tests",
+  },
+  {
     program: 'runc',
     package: 'runc',
     purpose: 'the OCI runtime podman starts the test containers with',

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { InvalidInputError } from '../errors.js';
-import type { AccessRule } from '../registry/index.js';
+import type { AccessRule, EnforcementRule } from '../registry/index.js';
 import { DEFAULT_ADDR, DEFAULT_ROOT } from './registry-defaults.js';
 
 /** Where a server listens. */
@@ -21,6 +21,25 @@ export interface RegistryConfig {
   readonly shutdownTimeoutSeconds: number;
   /** Access control; absent: anyone may do anything. */
   readonly auth?: AuthConfig;
+  /** Whether the web UI is served under `/ui/` (default true). */
+  readonly ui: boolean;
+  /** The trust policy the registry judges its content by; absent: no verdicts. */
+  readonly trust?: TrustConfig;
+  /** Repositories whose manifests are judged at pull (needs `trust`). */
+  readonly enforce: readonly EnforcementRule[];
+}
+
+/** The `trust` section: a configuration directory in the Notary Project's format. */
+export interface TrustConfig {
+  /** Holds `trustpolicy.json` and `truststore/x509/…`, as `nv2 policy` and `nv2 trust` write them. */
+  readonly configDir: string;
+  /**
+   * The registry's name in the policy's registry scopes (`registry.example.com`); default the
+   * address the server listens on (`127.0.0.1:5000`; `localhost:PORT` for all interfaces).
+   */
+  readonly registryName?: string;
+  /** How often the directory is checked for changes (SIGHUP reloads at once); default 10. */
+  readonly pollSeconds: number;
 }
 
 /** The `auth` section: users, groups, rules and token settings (see README). */
@@ -73,10 +92,14 @@ interface ConfigFile {
   log?: { format?: string };
   shutdownTimeoutSeconds?: number;
   auth?: AuthConfig;
+  ui?: boolean;
+  trust?: TrustConfig;
+  enforce?: EnforcementRule[];
 }
 
 const KNOWN: Readonly<Record<string, readonly string[]>> = {
-  '': ['addr', 'storage', 'tls', 'log', 'shutdownTimeoutSeconds', 'auth'],
+  '': ['addr', 'storage', 'tls', 'log', 'shutdownTimeoutSeconds', 'auth', 'ui', 'trust', 'enforce'],
+  trust: ['configDir', 'registryName', 'pollSeconds'],
   auth: ['mode', 'htpasswd', 'users', 'groups', 'rules', 'signatureTypes', 'token', 'failures'],
   'auth.token': ['service', 'issuer', 'expiresInSeconds', 'key', 'realm'],
   'auth.failures': ['burst', 'refillSeconds'],
@@ -148,7 +171,60 @@ export async function readConfigFile(path: string): Promise<ConfigFile> {
   }
   if (file.auth !== undefined)
     file.auth = checkAuth(file.auth as unknown as Record<string, unknown>);
+  if (file.ui !== undefined && typeof file.ui !== 'boolean') {
+    throw bad('config: ui must be true or false');
+  }
+  if (file.trust !== undefined)
+    file.trust = checkTrust(file.trust as unknown as Record<string, unknown>);
+  if (file.enforce !== undefined) file.enforce = checkEnforce(file.enforce);
+  if (file.enforce !== undefined && file.enforce.length > 0 && file.trust === undefined) {
+    throw bad('config: enforce needs a trust section (the trust policy to enforce)');
+  }
+  if (file.enforce !== undefined && file.enforce.length > 0 && file.auth === undefined) {
+    throw bad(
+      'config: enforce needs an auth section: only users who may push or sign are exempt, and someone must pull unsigned content to sign it',
+    );
+  }
   return file;
+}
+
+/** How often the trust configuration directory is checked by default, in seconds. */
+const DEFAULT_TRUST_POLL_SECONDS = 10;
+
+function checkTrust(trust: Record<string, unknown>): TrustConfig {
+  const configDir = optionalString(trust['configDir'], 'trust.configDir');
+  if (configDir === undefined) throw bad('config: trust.configDir is required');
+  const registryName = optionalString(trust['registryName'], 'trust.registryName');
+  if (
+    registryName !== undefined &&
+    !/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(registryName)
+  ) {
+    throw bad('config: trust.registryName must be a host name with an optional :port');
+  }
+  const pollSeconds =
+    optionalInteger(trust['pollSeconds'], 'trust.pollSeconds', 1) ?? DEFAULT_TRUST_POLL_SECONDS;
+  return { configDir, ...(registryName !== undefined ? { registryName } : {}), pollSeconds };
+}
+
+function checkEnforce(value: unknown): EnforcementRule[] {
+  if (!Array.isArray(value)) throw bad('config: enforce must be a list');
+  return value.map((raw: unknown, i): EnforcementRule => {
+    const where = `enforce[${i}]`;
+    const rule = stringMap(raw, where);
+    for (const key of Object.keys(rule)) {
+      if (key !== 'repositories' && key !== 'level') {
+        throw bad(`config: unknown setting ${where}.${key}`);
+      }
+    }
+    const repositories = stringList(rule['repositories'], `${where}.repositories`);
+    if (repositories.length === 0)
+      throw bad(`config: ${where}.repositories must name repositories`);
+    const level = rule['level'] ?? 'enforce';
+    if (level !== 'enforce' && level !== 'audit') {
+      throw bad(`config: ${where}.level must be enforce or audit`);
+    }
+    return { repositories, level };
+  });
 }
 
 function stringList(value: unknown, path: string): string[] {
@@ -285,5 +361,8 @@ export async function resolveRegistryConfig(flags: ServeFlags): Promise<Registry
     log: { format },
     shutdownTimeoutSeconds: file.shutdownTimeoutSeconds ?? DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
     ...(file.auth !== undefined ? { auth: file.auth } : {}),
+    ui: file.ui ?? true,
+    ...(file.trust !== undefined ? { trust: file.trust } : {}),
+    enforce: file.enforce ?? [],
   };
 }

@@ -3,18 +3,22 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
-import { join } from 'node:path';
 import {
   Counter,
   Histogram,
   Registry as MetricsRegistry,
   collectDefaultMetrics,
 } from 'prom-client';
+import { join } from 'node:path';
 import { InvalidInputError } from '../errors.js';
+import { CONFIG_PATHS, watchPaths } from '../admission/index.js';
+import { loadPolicyConfig } from '../policy/index.js';
 import {
   type AccessControl,
+  type RegistryTrust,
   type RequestRecord,
   createAccessControl,
+  createRegistryTrust,
   createFilesystemDriver,
   createMemoryDriver,
   createRegistry,
@@ -30,6 +34,12 @@ export interface RunningRegistry {
   /** Base URL, e.g. `http://127.0.0.1:5000`. */
   readonly url: string;
   readonly server: Server;
+  /**
+   * Reloads the trust policy and trust store (SIGHUP; the directory is also watched): the
+   * new policy applies to the next request and every cached verdict is dropped. A
+   * configuration that does not load is logged and the old one kept. No-op without `trust`.
+   */
+  reloadTrust(): Promise<void>;
   /**
    * Stops accepting connections and resolves when in-flight requests have finished, or when
    * the shutdown timeout forces the remaining connections closed.
@@ -102,6 +112,12 @@ function createMetrics() {
     help: 'Requests that failed because storage failed (HTTP 5xx).',
     registers: [registry],
   });
+  const enforcement = new Counter({
+    name: 'nv2_registry_enforcement_decisions_total',
+    help: 'Manifest pulls judged by the trust policy, by decision (allow, deny, audit, exempt) and status.',
+    labelNames: ['decision', 'status', 'level'] as const,
+    registers: [registry],
+  });
   return {
     registry,
     observe(record: RequestRecord): void {
@@ -111,6 +127,10 @@ function createMetrics() {
       bytes.inc({ direction: 'out' }, record.bytesOut);
       duration.observe({ method: record.method, route }, record.durationMs / 1000);
       if (record.status >= 500) storageErrors.inc();
+      if (record.enforcement !== undefined) {
+        const { decision, status, level } = record.enforcement;
+        enforcement.inc({ decision, status, level });
+      }
     },
   };
 }
@@ -197,9 +217,25 @@ export async function startRegistryServer(
       : createFilesystemDriver({ root: config.storage.root });
   const metrics = createMetrics();
   const auth = config.auth !== undefined ? await createServerAccessControl(config, log) : undefined;
+  const store = createStore(driver);
+  // The registry name of the policy's scopes defaults to the address clients reach, known
+  // once the server listens.
+  let listenName = `${config.addr.host}:${config.addr.port}`;
+  let trust: RegistryTrust | undefined;
+  if (config.trust !== undefined) {
+    const registryName = config.trust.registryName;
+    trust = createRegistryTrust({
+      store,
+      policy: await loadPolicyConfig(config.trust.configDir),
+      registryName: registryName !== undefined ? registryName : () => listenName,
+      enforce: config.enforce,
+    });
+  }
   const handler = createRegistry({
-    store: createStore(driver),
+    store,
+    ui: config.ui,
     ...(auth !== undefined ? { auth } : {}),
+    ...(trust !== undefined ? { trust } : {}),
     onRequest: (record) => {
       metrics.observe(record);
       const { cause, ...fields } = record;
@@ -208,7 +244,9 @@ export async function startRegistryServer(
         'request',
         cause !== undefined
           ? { ...fields, level: 'error', cause: String(cause) }
-          : fields.authFailure !== undefined
+          : fields.authFailure !== undefined ||
+              fields.enforcement?.decision === 'deny' ||
+              fields.enforcement?.decision === 'audit'
             ? { ...fields, level: 'warn' }
             : fields,
       );
@@ -261,6 +299,8 @@ export async function startRegistryServer(
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${config.tls !== undefined ? 'https' : 'http'}://${host}:${address.port}`;
+  const anyInterface = address.address === '0.0.0.0' || address.address === '::';
+  listenName = `${anyInterface ? 'localhost' : host}:${address.port}`;
   // Before `listening`: whoever waits for that line has seen the warning too.
   if (auth !== undefined && config.tls === undefined && !isLoopback(config.addr.host)) {
     log(
@@ -276,11 +316,52 @@ export async function startRegistryServer(
     storage:
       config.storage.driver === 'filesystem' ? `filesystem:${config.storage.root}` : 'memory',
     auth: auth === undefined ? 'none' : auth.mode,
+    ui: config.ui,
+    ...(trust !== undefined
+      ? {
+          trust: config.trust!.configDir,
+          registryName: trust.registryName,
+          enforce: config.enforce,
+        }
+      : {}),
   });
+
+  const reloadTrust = async (): Promise<void> => {
+    if (trust === undefined || config.trust === undefined) return;
+    try {
+      const policy = await loadPolicyConfig(config.trust.configDir);
+      trust.replacePolicy(policy);
+      log('trust policy reloaded', {
+        configDir: config.trust.configDir,
+        statements: policy.document.trustPolicies.map((s) => ({
+          name: s.name,
+          scopes: s.registryScopes,
+          level: s.signatureVerification.level,
+        })),
+      });
+    } catch (err) {
+      log('trust policy not reloaded; the previous one stays in use', {
+        level: 'error',
+        error: (err as Error).message,
+        ...((err as { code?: unknown }).code !== undefined
+          ? { code: (err as { code: unknown }).code }
+          : {}),
+      });
+    }
+  };
+  const stopWatching =
+    config.trust !== undefined
+      ? watchPaths(
+          CONFIG_PATHS.map((p) => join(config.trust!.configDir, p)),
+          config.trust.pollSeconds * 1000,
+          reloadTrust,
+        )
+      : () => undefined;
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
+      stopWatching();
       log('shutting down', { timeoutSeconds: config.shutdownTimeoutSeconds });
       const timer = setTimeout(
         () => server.closeAllConnections(),
@@ -296,5 +377,5 @@ export async function startRegistryServer(
     });
     return closing;
   };
-  return { url, server, close };
+  return { url, server, close, reloadTrust };
 }

@@ -3,10 +3,12 @@ import { performance } from 'node:perf_hooks';
 import type { ErrorCode } from '../oci/index.js';
 import { ApiError, writeError } from './api/errors.js';
 import { countedBody } from './api/request.js';
-import type { AnyRoute, HandlerContext, Meter, RawParams } from './api/routes.js';
+import type { AnyRoute, HandlerContext, Meter, RawParams, RequestNotes } from './api/routes.js';
 import { isRepositoryName, matchRoute, validateParams } from './api/routes.js';
 import { type AccessControl, type AuthState, Grant, type Need } from './auth/access.js';
 import type { RegistryStore } from './storage/store.js';
+import type { EnforcementDecision, RegistryTrust } from './trust/verdicts.js';
+import { RegistryUi } from './ui/ui.js';
 
 /** One finished request, as the server face logs it and counts it in metrics. */
 export interface RequestRecord {
@@ -34,6 +36,8 @@ export interface RequestRecord {
    * alice`, `token refused: expired`, `insufficient scope: …`). Never holds a secret.
    */
   readonly authFailure?: string;
+  /** What enforcement at pull decided, for a manifest GET or HEAD of an enforced repository. */
+  readonly enforcement?: EnforcementDecision;
   /**
    * The failure behind a 5xx (or a stream broken after the response started), for the logs.
    * Clients never see it: it may name storage paths.
@@ -55,6 +59,17 @@ export interface CreateRegistryOptions {
    * rule. Without it every request may do everything.
    */
   readonly auth?: AccessControl;
+  /**
+   * The trust policy judgement (`createRegistryTrust`): verdicts kept fresh as referrers are
+   * pushed and deleted, and enforcement at pull for the repositories its rules name.
+   */
+  readonly trust?: RegistryTrust;
+  /**
+   * Serve the web UI under `/ui/` (pages of repositories, tags, artifacts with their
+   * referrers and trust verdicts; sign-in with the users of `auth`). Default false; the
+   * `nv2 registry serve` face turns it on unless its config says `ui: false`.
+   */
+  readonly ui?: boolean;
 }
 
 /** The API version header distribution sets on every response; clients check it on `/v2/`. */
@@ -76,15 +91,25 @@ const API_VERSION_HEADER = 'Docker-Distribution-API-Version';
 export function createRegistry(
   options: CreateRegistryOptions,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const { store, onRequest, auth } = options;
+  const { store, onRequest, auth, trust } = options;
+  const ui =
+    options.ui === true
+      ? new RegistryUi({
+          store,
+          ...(auth !== undefined ? { auth } : {}),
+          ...(trust !== undefined ? { trust } : {}),
+        })
+      : undefined;
   return (req, res) => {
-    void serve(store, auth, req, res, onRequest);
+    void serve(store, auth, trust, ui, req, res, onRequest);
   };
 }
 
 async function serve(
   store: RegistryStore,
   auth: AccessControl | undefined,
+  trust: RegistryTrust | undefined,
+  ui: RegistryUi | undefined,
   req: IncomingMessage,
   res: ServerResponse,
   onRequest: ((record: RequestRecord) => void) | undefined,
@@ -97,6 +122,7 @@ async function serve(
   let errorCode: ErrorCode | undefined;
   let cause: unknown;
   const authState: AuthState = {};
+  const notes: RequestNotes = {};
 
   // A client that goes away makes these streams error; the handler in flight sees it through
   // its own reads and writes, so the events themselves need nothing more than a listener
@@ -127,6 +153,7 @@ async function serve(
       ...(errorCode !== undefined && !abandoned ? { errorCode } : {}),
       ...(authState.user !== undefined ? { user: authState.user } : {}),
       ...(authState.failure !== undefined ? { authFailure: authState.failure } : {}),
+      ...(notes.enforcement !== undefined ? { enforcement: notes.enforcement } : {}),
       ...(cause !== undefined && !abandoned ? { cause } : {}),
     };
     try {
@@ -143,6 +170,23 @@ async function serve(
   res.setHeader(API_VERSION_HEADER, 'registry/2.0');
   res.setHeader('X-Content-Type-Options', 'nosniff');
   let route: AnyRoute | undefined;
+  if (ui !== undefined && (path === '/ui' || path.startsWith('/ui/'))) {
+    routeName = 'ui';
+    try {
+      await ui.serve(req, res, path, query, authState, meter);
+    } catch (err) {
+      cause = err;
+      if (!res.headersSent) {
+        res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end('internal error\n');
+      } else {
+        res.destroy();
+      }
+    } finally {
+      if (!req.complete) req.resume();
+    }
+    return;
+  }
   try {
     const match = matchRoute(method, path);
     if (match.kind === 'not-found') {
@@ -182,6 +226,8 @@ async function serve(
       grant,
       auth,
       authState,
+      trust,
+      notes,
     });
   } catch (err) {
     const written = writeError(res, err, {

@@ -53,3 +53,15 @@ export type { TokenSigningKey } from './auth/tokens.js';
 export type { FailureLimits } from './auth/limiter.js';
 export { collectGarbage } from './storage/gc.js';
 export type { GcOptions, GcReport } from './storage/gc.js';
+export { DEFAULT_MAX_VERDICTS, RegistryTrust, createRegistryTrust } from './trust/verdicts.js';
+export type {
+  EnforcementDecision,
+  EnforcementLevel,
+  EnforcementRule,
+  RegistryTrustOptions,
+  SignatureFinding,
+  SignatureFormatName,
+  SignatureStatus,
+  TrustStatus,
+  TrustVerdict,
+} from './trust/verdicts.js';

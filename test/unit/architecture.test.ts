@@ -21,7 +21,8 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   trust: ['oci', 'signature', 'x509'],
   notation: ['oci', 'signature', 'x509', 'trust'],
   policy: ['oci', 'content', 'signature', 'x509', 'trust', 'notation'],
-  registry: ['oci', 'content'],
+  // The registry judges its content under a trust policy (UI verdicts, enforcement at pull).
+  registry: ['oci', 'content', 'trust', 'policy', 'notary'],
   remote: ['oci', 'content'],
   notary: ['oci', 'content', 'signature', 'x509', 'trust', 'notation', 'policy'],
   admission: ['oci', 'content', 'x509', 'trust', 'policy', 'notary', 'remote'],

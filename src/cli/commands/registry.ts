@@ -171,7 +171,9 @@ export function registerRegistry(program: Command): void {
 
   registry
     .command('serve')
-    .description('serve the registry until SIGTERM or SIGINT; logs one JSON line per request')
+    .description(
+      'serve the registry (and its web UI under /ui/) until SIGTERM or SIGINT; SIGHUP reloads the trust policy; logs one JSON line per request',
+    )
     .option('--addr <host:port>', `address to listen on (default: ${DEFAULT_ADDR})`)
     .option('--root <dir>', `data directory for filesystem storage (default: ${DEFAULT_ROOT})`)
     .option('--config <file>', 'YAML or JSON config file; flags override it')
@@ -186,13 +188,17 @@ export function registerRegistry(program: Command): void {
         process.stdout.write(`${line}\n`),
       );
       await new Promise<void>((resolve) => {
+        const reload = (): void => void running.reloadTrust();
         const stop = (): void => {
           process.off('SIGTERM', stop);
           process.off('SIGINT', stop);
+          process.off('SIGHUP', reload);
           void running.close().then(resolve);
         };
         process.on('SIGTERM', stop);
         process.on('SIGINT', stop);
+        // SIGHUP reloads the trust policy at once (the directory is also polled).
+        process.on('SIGHUP', reload);
       });
     });
 

@@ -3,6 +3,7 @@ import type { Digest, ErrorCode } from '../../oci/index.js';
 import { DIGEST_ALGORITHMS, MAX_NAME_LENGTH, isDigest } from '../../oci/index.js';
 import type { AccessControl, AuthState, Grant } from '../auth/access.js';
 import type { RegistryStore } from '../storage/store.js';
+import type { EnforcementDecision, RegistryTrust } from '../trust/verdicts.js';
 import { ApiError } from './errors.js';
 import { getBase, getHealth } from './handlers/base.js';
 import { getToken } from './handlers/token.js';
@@ -88,6 +89,12 @@ export interface Meter {
   bytesOut: number;
 }
 
+/** What a handler learned about its request, for the request's log record. */
+export interface RequestNotes {
+  /** What enforcement at pull decided (manifest GET and HEAD of enforced repositories). */
+  enforcement?: EnforcementDecision;
+}
+
 /** What a handler gets. */
 export interface HandlerContext<P> {
   readonly req: IncomingMessage;
@@ -109,6 +116,10 @@ export interface HandlerContext<P> {
   readonly auth: AccessControl | undefined;
   /** What access control learned, for the request's log record. */
   readonly authState: AuthState;
+  /** The trust policy judgement, when the registry has one. */
+  readonly trust: RegistryTrust | undefined;
+  /** What the handler learned, for the request's log record. */
+  readonly notes: RequestNotes;
 }
 
 /** A route handler: answers through `respond.ts`, or throws for `errors.ts` to answer. */

@@ -569,6 +569,50 @@ export class AccessControl {
   }
 
   /**
+   * Checks a user's password for the web UI's sign-in form, under the same failure limits
+   * as basic credentials. True when it is right; the failure is recorded in `state`.
+   *
+   * @throws ApiError TOOMANYREQUESTS (429, with Retry-After) after too many failures
+   */
+  async signIn(
+    req: IncomingMessage,
+    user: string,
+    password: string,
+    state: AuthState,
+  ): Promise<boolean> {
+    const client = clientAddress(req);
+    this.#throttle(client, state);
+    if (user !== '' && (await this.#passwords.check(user, password))) {
+      state.user = user;
+      return true;
+    }
+    state.failure = this.#passwords.has(user) ? `wrong password for user ${user}` : 'unknown user';
+    this.#limiter.fail(client);
+    return false;
+  }
+
+  /**
+   * What `user` (undefined: anonymous) may do by the rules, as a grant: what the web UI
+   * shows a signed-in user (or an anonymous visitor) is what they may pull.
+   */
+  grantFor(user: string | undefined): Grant {
+    const identity: Identity = user === undefined ? ANONYMOUS : this.#rules.identity(user);
+    const cache = new Map<string, Set<RepositoryAction>>();
+    return new Grant(
+      user,
+      (repository, action) => {
+        let actions = cache.get(repository);
+        if (actions === undefined) {
+          actions = this.#rules.actions(identity, repository);
+          cache.set(repository, actions);
+        }
+        return actions.has(action);
+      },
+      this.#signatureTypes,
+    );
+  }
+
+  /**
    * The token endpoint (`GET /auth/token?service=…&scope=…`): authenticates basic credentials
    * (none: anonymous), grants of each requested scope what the rules allow — a requested
    * `push` is granted as `push` to writers and as `sign` (signature-only push) to signers — and

@@ -79,4 +79,59 @@ describe('registry config', () => {
       code: 'NV2_ERR_FILE_NOT_FOUND',
     });
   });
+  it('reads ui, trust and enforce; ui is on by default; enforce needs trust and auth', async () => {
+    const dir = await tempDir();
+    assert.equal((await resolveRegistryConfig({})).ui, true);
+    assert.deepEqual((await resolveRegistryConfig({})).enforce, []);
+    const good = join(dir, 'good.yaml');
+    await writeFile(
+      good,
+      [
+        'ui: false',
+        'auth:',
+        '  rules: [{ repositories: ["*"], anonymous: true, roles: [reader] }]',
+        'trust:',
+        '  configDir: /etc/nv2/registry-trust',
+        '  registryName: registry.example.com:5000',
+        'enforce:',
+        '  - repositories: ["prod/*"]',
+        '  - repositories: ["staging/*"]',
+        '    level: audit',
+        '',
+      ].join('\n'),
+    );
+    const config = await resolveRegistryConfig({ config: good });
+    assert.equal(config.ui, false);
+    assert.deepEqual(config.trust, {
+      configDir: '/etc/nv2/registry-trust',
+      registryName: 'registry.example.com:5000',
+      pollSeconds: 10,
+    });
+    assert.deepEqual(config.enforce, [
+      { repositories: ['prod/*'], level: 'enforce' },
+      { repositories: ['staging/*'], level: 'audit' },
+    ]);
+    const cases: [string, string][] = [
+      ['ui.yaml', 'ui: yes please\n'],
+      ['no-dir.yaml', 'trust:\n  registryName: r.example\n'],
+      ['bad-name.yaml', 'trust:\n  configDir: t\n  registryName: "http://r.example"\n'],
+      ['unknown.yaml', 'trust:\n  configDir: t\n  policy: x\n'],
+      ['no-trust.yaml', 'enforce:\n  - repositories: ["*"]\n'],
+      ['no-auth.yaml', 'trust:\n  configDir: t\nenforce:\n  - repositories: ["*"]\n'],
+      [
+        'level.yaml',
+        'auth: {}\ntrust:\n  configDir: t\nenforce:\n  - repositories: ["*"]\n    level: block\n',
+      ],
+      ['empty.yaml', 'auth: {}\ntrust:\n  configDir: t\nenforce:\n  - level: audit\n'],
+    ];
+    for (const [name, text] of cases) {
+      const path = join(dir, name);
+      await writeFile(path, text);
+      await assert.rejects(
+        resolveRegistryConfig({ config: path }),
+        { code: 'NV2_ERR_INVALID_ARGUMENT' },
+        name,
+      );
+    }
+  });
 });

@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
-import { MAX_MANIFEST_BYTES, MediaTypes } from '../../../oci/index.js';
-import type { Descriptor } from '../../../oci/index.js';
+import { MAX_MANIFEST_BYTES, MediaTypes, isDigest } from '../../../oci/index.js';
+import type { Descriptor, Digest } from '../../../oci/index.js';
 import { ApiError } from '../errors.js';
 import { contentLength, etagMatches } from '../request.js';
 import { sendBytes, sendEmpty, sendHeaders } from '../respond.js';
@@ -24,12 +24,18 @@ export const getManifest: Handler<Params> = async (ctx) => {
   const { name, reference } = ctx.params;
   let descriptor: Descriptor | undefined;
   let content: Buffer | undefined;
-  if (ctx.req.method === 'HEAD') {
+  const enforced = ctx.trust?.enforcementOf(name) !== undefined;
+  if (ctx.req.method === 'HEAD' && !enforced) {
     descriptor = await ctx.store.manifests.stat(name, reference);
   } else {
     const stored = await ctx.store.manifests.get(name, reference);
     descriptor = stored?.descriptor;
     content = stored?.content;
+    if (stored !== undefined && enforced) {
+      const referrer = stored.subject !== undefined && !runsAsImage(stored.content);
+      await enforce(ctx, stored.descriptor, stored.content, referrer);
+    }
+    if (ctx.req.method === 'HEAD') content = undefined;
   }
   if (descriptor === undefined) throw new ApiError('MANIFEST_UNKNOWN');
   const refusal = negotiateCached(ctx.req.headers.accept, descriptor.mediaType);
@@ -45,6 +51,85 @@ export const getManifest: Handler<Params> = async (ctx) => {
   }
   sendBytes(ctx, 200, content, headers.entity);
 };
+
+/**
+ * Enforcement at pull (registry/trust/verdicts.ts): refuses content that does not pass the
+ * trust policy with 403 DENIED and the reason, which docker, containerd and skopeo print.
+ * Referrers that are not runnable images, and users who may push or sign in the repository,
+ * are exempt; `audit` lets it through.
+ */
+async function enforce(
+  ctx: Parameters<Handler<Params>>[0],
+  descriptor: Descriptor,
+  content: Buffer,
+  hasSubject: boolean,
+): Promise<void> {
+  const digest = descriptor.digest;
+  const { name } = ctx.params;
+  // Who may put content into the repository (writer, signer, admin) may read all of it: one
+  // reads back what one pushed, and must read unsigned content to sign it. A registry without
+  // access control grants everything to everyone: nobody is exempt there.
+  // The roles come from the rules, not from the token: a client resolving before it signs
+  // asks for a pull token only.
+  const user = ctx.grant.user;
+  const roles = user !== undefined && ctx.auth !== undefined ? ctx.auth.grantFor(user) : ctx.grant;
+  const mayBypass =
+    user !== undefined && (roles.allows(name, 'sign') || roles.allows(name, 'push'));
+  const children = INDEX_TYPES.has(descriptor.mediaType) ? childrenOf(content) : undefined;
+  const decision = await ctx.trust!.decide(name, digest, {
+    hasSubject,
+    mayBypass,
+    ...(children !== undefined ? { children } : {}),
+  });
+  if (decision === undefined) return;
+  ctx.notes.enforcement = decision;
+  if (decision.decision === 'deny') {
+    throw new ApiError('DENIED', {
+      message: `${name}@${digest} is refused by the registry's trust policy: ${decision.reason ?? decision.status}`,
+      detail: { repository: name, digest, status: decision.status },
+    });
+  }
+}
+
+/** Config media types of runnable images: what docker and containerd run. */
+const IMAGE_CONFIG_TYPES: ReadonlySet<string> = new Set([
+  'application/vnd.oci.image.config.v1+json',
+  'application/vnd.docker.container.image.v1+json',
+]);
+
+/**
+ * Whether a manifest is an image a runtime would run (its config is an image config). A
+ * referrer exempt from enforcement must not be one: otherwise setting `subject` on an
+ * unsigned image would carry it past enforcement.
+ */
+function runsAsImage(content: Buffer): boolean {
+  try {
+    const doc = JSON.parse(content.toString('utf8')) as { config?: { mediaType?: unknown } };
+    const type = doc.config?.mediaType;
+    return typeof type === 'string' && IMAGE_CONFIG_TYPES.has(type);
+  } catch {
+    return false;
+  }
+}
+
+const INDEX_TYPES: ReadonlySet<string> = new Set([
+  MediaTypes.ociIndex,
+  MediaTypes.dockerManifestList,
+]);
+
+/** The digests an index lists (the store validated it on push). */
+function childrenOf(content: Buffer): Digest[] {
+  try {
+    const doc = JSON.parse(content.toString('utf8')) as { manifests?: unknown };
+    if (!Array.isArray(doc.manifests)) return [];
+    return doc.manifests.flatMap((m: unknown) => {
+      const digest = (m as { digest?: unknown } | null)?.digest;
+      return typeof digest === 'string' && isDigest(digest) ? [digest] : [];
+    });
+  } catch {
+    return [];
+  }
+}
 
 /** The response headers of a manifest, without and with its `Content-Length`. */
 interface ManifestHeaders {
@@ -149,6 +234,8 @@ export const putManifest: Handler<Params> = async (ctx) => {
   const contentType = (ctx.req.headers['content-type'] ?? '').split(';')[0]!.trim();
   const stored = await ctx.store.manifests.put(name, reference, content, contentType);
   const digest = stored.descriptor.digest;
+  // A new referrer (a signature, an SBOM) can change its subject's verdict.
+  if (stored.subject !== undefined) ctx.trust?.referrersChanged(name, stored.subject.digest);
   sendEmpty(ctx, 201, {
     Location: `/v2/${name}/manifests/${digest}`,
     'Docker-Content-Digest': digest,
@@ -175,8 +262,17 @@ function manifestTooLarge(declared: number | undefined): ApiError {
  */
 export const deleteManifest: Handler<Params> = async (ctx) => {
   const { name, reference } = ctx.params;
+  // The subject of a referrer being deleted gets a new verdict: read it first.
+  const before =
+    ctx.trust !== undefined && ctx.params.digest !== undefined
+      ? await ctx.store.manifests.get(name, reference)
+      : undefined;
   if (!(await ctx.store.manifests.delete(name, reference))) {
     throw new ApiError('MANIFEST_UNKNOWN');
+  }
+  if (before !== undefined) {
+    ctx.trust!.forget(name, before.descriptor.digest);
+    if (before.subject !== undefined) ctx.trust!.referrersChanged(name, before.subject.digest);
   }
   sendEmpty(ctx, 202);
 };
