@@ -88,6 +88,28 @@ export interface StorageDriver {
    * during the walk (by `visit` or anyone else) and not yet visited are skipped.
    */
   walk(path: string, visit: (info: FileInfo) => void | Promise<void>): Promise<void>;
+
+  /**
+   * Whether other processes (replicas) write to the same storage. The stores then cache
+   * nothing that can change (tags, links, tag lists): every read of those goes to storage, so
+   * a write acknowledged by one replica is seen by the others on their next request. Facts
+   * about content (a digest's bytes and size) are still cached: they never change.
+   */
+  readonly shared?: boolean;
+
+  /**
+   * A URL from which a client without credentials can GET the file for `expiresInSeconds`
+   * (a presigned object-store URL), for drivers that have one; the registry then redirects
+   * blob downloads there instead of streaming them.
+   */
+  presignedGetUrl?(path: string, expiresInSeconds: number): Promise<string>;
+
+  /**
+   * Removes what writers that never finished left on the medium and that no path names (an
+   * object store's incomplete multipart uploads) when it was started before `before`; returns
+   * how many. Upload purging calls it.
+   */
+  abortIncompleteUploads?(before: Date): Promise<number>;
 }
 
 /** Facts about a stored file or directory. */

@@ -40,10 +40,17 @@ export interface S3DriverOptions {
   readonly rootDirectory?: string;
   /** Bytes per multipart upload part (default 8 MiB, at least 5 MiB: the S3 minimum). */
   readonly partSize?: number;
+  /**
+   * Whether other registry processes (replicas) use the same bucket and root: then the
+   * stores cache nothing that can change (`StorageDriver.shared`). Default true; false is
+   * for a single registry process, which then serves tags and links from memory.
+   */
+  readonly shared?: boolean;
 }
 
 /** The S3 driver: a `StorageDriver` plus what only object storage can do. */
 export interface S3Driver extends StorageDriver {
+  readonly shared: boolean;
   /** A presigned GET URL for a file, valid `expiresInSeconds` (the client needs no keys). */
   presignedGetUrl(path: string, expiresInSeconds: number): Promise<string>;
   /**
@@ -394,6 +401,7 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
 
   const driver: S3Driver = {
     name: 's3',
+    shared: options.shared ?? true,
 
     async getContent(path) {
       checkPath('getContent', path, false);

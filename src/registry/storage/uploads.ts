@@ -310,6 +310,10 @@ export function createUploadStore(
       });
       if (purged) removed += 1;
     }
+    // What writers killed mid-write left in an object store (incomplete multipart uploads).
+    if (driver.abortIncompleteUploads !== undefined) {
+      removed += await driver.abortIncompleteUploads(before);
+    }
     return removed;
   }
 
