@@ -67,7 +67,9 @@ const MiB = 1024 * 1024;
 const MIN_PART_BYTES = 5 * MiB;
 const DEFAULT_PART_BYTES = 8 * MiB;
 /** Parts of one writer uploaded at the same time. Memory per writer: (this + 1) parts. */
-const PARTS_IN_FLIGHT = 3;
+const PARTS_IN_FLIGHT = 4;
+/** Directories remembered as made, at most; past it, all are forgotten. */
+const KNOWN_DIRECTORIES_MAX = 50_000;
 /** The largest object a single CopyObject or UploadPartCopy request may copy. */
 const MAX_COPY_BYTES = 5 * 1024 * MiB;
 /** Ranges a large object is copied in. */
@@ -144,6 +146,33 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
   /** Bumped by every delete and move: a walk re-checks listed files once it changes. */
   let removals = 0;
 
+  /**
+   * Directories this driver has made (by writing below them) and not removed since: a file
+   * cannot be there, so `checkCreatable` asks the store only about the other parents. A
+   * blob path has eight parents; without this, every write would cost eight HEADs. A
+   * delete forgets the deleted path's parents (the directory may have vanished with its last
+   * file) and everything below it.
+   */
+  const knownDirectories = new Set<string>();
+
+  function rememberParents(path: string): void {
+    if (knownDirectories.size >= KNOWN_DIRECTORIES_MAX) knownDirectories.clear();
+    for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) {
+      const parent = path.slice(0, i);
+      if (knownDirectories.has(parent)) break;
+      knownDirectories.add(parent);
+    }
+  }
+
+  function forgetDirectories(path: string): void {
+    for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) {
+      knownDirectories.delete(path.slice(0, i));
+    }
+    knownDirectories.delete(path);
+    const below = `${path}/`;
+    for (const dir of knownDirectories) if (dir.startsWith(below)) knownDirectories.delete(dir);
+  }
+
   async function head(
     op: string,
     path: string,
@@ -195,8 +224,10 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
    */
   async function checkCreatable(op: string, path: string): Promise<void> {
     const parents: string[] = [];
-    for (let i = path.indexOf('/', 1); i !== -1; i = path.indexOf('/', i + 1)) {
-      parents.push(path.slice(0, i));
+    for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) {
+      const parent = path.slice(0, i);
+      if (knownDirectories.has(parent)) break; // and so are its own parents
+      parents.push(parent);
     }
     const [directory, ...files] = await Promise.all([
       isDirectory(op, path),
@@ -421,6 +452,7 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
       await checkCreatable('putContent', path);
       // A copy: the caller may change its buffer once this resolves (or before it does).
       await put('putContent', path, Buffer.from(content));
+      rememberParents(path);
     },
 
     async reader(path, options) {
@@ -499,14 +531,17 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
       if (source === destination) return;
       await checkCreatable('move', destination);
       await copy('move', source, destination, file.size, file.etag);
+      rememberParents(destination);
       removals++;
+      forgetDirectories(source);
       await deleteObject('move', source);
     },
 
     async delete(path) {
       checkPath('delete', path, false);
+      removals++;
+      forgetDirectories(path);
       if ((await head('delete', path)) !== undefined) {
-        removals++;
         await deleteObject('delete', path);
         return;
       }
@@ -518,7 +553,6 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
         const keys = (page.Contents ?? []).map((item) => item.Key!);
         if (keys.length > 0) {
           found = true;
-          removals++;
           await deleteKeys('delete', path, keys);
         }
         token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
@@ -698,6 +732,7 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
         const copies = existing !== undefined && carried === undefined;
         if (upload === undefined && !copies) {
           await put(op, path, Buffer.concat(buffer, buffered));
+          rememberParents(path);
           return;
         }
         // The appended bytes follow the server-side copy of the existing object.
@@ -705,6 +740,7 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
         await settle();
         if (failure !== undefined) throw failure;
         await completeMultipart(op, path, await ensureUpload(), await Promise.all(parts));
+        rememberParents(path);
       } catch (err) {
         await abandon();
         throw err instanceof Error && 'code' in err ? err : ioError(op, path, describe(err), err);
@@ -758,6 +794,7 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
         finished = true;
         await abandon();
         removals++;
+        forgetDirectories(path);
         await deleteObject('cancel', path);
       },
     };
