@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import type { S3Driver } from '../../src/registry/storage/s3.js';
 import { createS3Driver } from '../../src/registry/storage/s3.js';
 import type { CephS3 } from '../helpers/ceph.js';
@@ -81,6 +81,39 @@ describe('S3 storage driver on Ceph RGW', { skip }, () => {
       assert.ok((await readAll(await a.reader('/up/data'))).equals(whole));
       const tail = await readAll(await b.reader('/up/data', { offset: 18 * MiB - 2, length: 5 }));
       assert.ok(tail.equals(whole.subarray(18 * MiB - 2, 18 * MiB + 3)));
+    });
+
+    it('a writer told its size streams one object; written short, it leaves the file as it was', async () => {
+      const root = newRoot();
+      const driver = driverAt(root, { partSize: 5 * MiB });
+      const data = randomBytes(12 * MiB + 3);
+      await driver.putContent('/up/data', new Uint8Array(0));
+      const writer = await driver.writer('/up/data', { append: true, size: data.length });
+      for (let offset = 0; offset < data.length; offset += MiB) {
+        await writer.write(data.subarray(offset, offset + MiB));
+      }
+      assert.equal(writer.size, data.length);
+      await writer.close();
+      assert.ok((await driver.getContent('/up/data')).equals(data));
+      // One PutObject: a single-part ETag (a multipart upload's ends in -N).
+      const etag = await ceph.client.send(
+        new HeadObjectCommand({ Bucket: bucket, Key: `${root}/up/data` }),
+      );
+      assert.doesNotMatch(etag.ETag ?? '', /-\d+"?$/);
+
+      await driver.putContent('/up/short', Buffer.from('before'));
+      const short = await driver.writer('/up/short', { size: 10 });
+      await short.write(Buffer.from('12345'));
+      await short.close();
+      assert.equal((await driver.getContent('/up/short')).toString(), 'before');
+      const failing = await driver.writer('/up/short', { size: 10 });
+      await failing.write(Buffer.from('123'));
+      await assert.rejects(failing.commit(), { code: 'NV2_ERR_STORAGE_IO' });
+      assert.equal((await driver.getContent('/up/short')).toString(), 'before');
+      const over = await driver.writer('/up/over', { size: 2 });
+      await assert.rejects(over.write(Buffer.from('123')), { code: 'NV2_ERR_STORAGE_IO' });
+      await over.cancel();
+      await assert.rejects(driver.stat('/up/over'), { code: 'NV2_ERR_STORAGE_NOT_FOUND' });
     });
 
     it('an appending writer that writes nothing leaves the file as it was', async () => {

@@ -59,8 +59,14 @@ export interface StorageDriver {
    * A writer for a file that is being built (an upload). With `append`, it continues an
    * existing file; otherwise it starts empty. Content written is not guaranteed durable until
    * `commit()`.
+   *
+   * `size` announces how many bytes will be written (a request's Content-Length), so that a
+   * driver may send them to the medium as one stream (the S3 driver: one PutObject instead
+   * of a multipart upload). A driver that uses it keeps nothing of a writer closed before
+   * exactly that many bytes were written: the file stays as it was before the writer, and
+   * `commit` fails with NV2_ERR_STORAGE_IO. Drivers may ignore it.
    */
-  writer(path: string, options?: { append?: boolean }): Promise<FileWriter>;
+  writer(path: string, options?: { append?: boolean; size?: number }): Promise<FileWriter>;
 
   /** Facts about a file or directory. */
   stat(path: string): Promise<FileInfo>;

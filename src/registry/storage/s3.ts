@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -478,8 +478,19 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
 
     async writer(path, options) {
       checkPath('writer', path, false);
+      const announced = options?.size;
+      if (announced !== undefined && !(Number.isSafeInteger(announced) && announced >= 0)) {
+        throw ioError('writer', path, `size must be a non-negative integer, not ${announced}`);
+      }
       await checkCreatable('writer', path);
       const existing = options?.append === true ? await head('writer', path) : undefined;
+      if (
+        announced !== undefined &&
+        announced <= MAX_COPY_BYTES &&
+        (existing === undefined || existing.size === 0)
+      ) {
+        return createStreamingWriter(path, announced);
+      }
       let carried: Buffer | undefined;
       if (existing !== undefined && existing.size < MIN_PART_BYTES) {
         const object = await getObject('writer', path);
@@ -639,6 +650,100 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
       client.destroy();
     },
   };
+
+  /**
+   * A writer of exactly `size` bytes streamed as the body of one PutObject: no buffering, no
+   * parts. Written short (closed early, or failed), the request is aborted and the file stays
+   * as it was.
+   */
+  function createStreamingWriter(path: string, size: number): FileWriter {
+    const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+    // Aborting destroys the body with an error; the failed request is what reports it.
+    body.on('error', () => undefined);
+    let written = 0;
+    let finished = false;
+    let failure: unknown;
+    const sent = client
+      .send(
+        new PutObjectCommand({ Bucket: bucket, Key: keyOf(path), Body: body, ContentLength: size }),
+      )
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          failure ??= ioError('write', path, describe(err), err);
+          body.destroy();
+        },
+      );
+
+    async function abort(): Promise<void> {
+      body.destroy(new Error('writer closed before all announced bytes were written'));
+      await sent;
+    }
+
+    return {
+      get size() {
+        return written;
+      },
+
+      async write(chunk) {
+        if (finished) throw writerFinished('write', path);
+        if (failure !== undefined) throw failure;
+        if (chunk.byteLength === 0) return;
+        if (written + chunk.byteLength > size) {
+          throw ioError('write', path, `more than the ${size} bytes announced`);
+        }
+        written += chunk.byteLength;
+        // Copied: the caller may reuse its buffer once this resolves.
+        if (!body.write(Buffer.from(chunk))) {
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              body.off('drain', done);
+              body.off('close', done);
+              resolve();
+            };
+            body.on('drain', done);
+            body.on('close', done);
+          });
+        }
+        if (failure !== undefined) throw failure;
+      },
+
+      async commit() {
+        if (finished) throw writerFinished('commit', path);
+        finished = true;
+        if (written !== size) {
+          await abort();
+          throw ioError('commit', path, `${written} bytes written, ${size} announced`);
+        }
+        body.end();
+        await sent;
+        if (failure !== undefined) throw failure;
+        rememberParents(path);
+      },
+
+      async close() {
+        if (finished) return;
+        finished = true;
+        if (written !== size) {
+          await abort();
+          return;
+        }
+        body.end();
+        await sent;
+        if (failure !== undefined) throw failure;
+        rememberParents(path);
+      },
+
+      async cancel() {
+        if (finished) throw writerFinished('cancel', path);
+        finished = true;
+        await abort();
+        removals++;
+        forgetDirectories(path);
+        await deleteObject('cancel', path);
+      },
+    };
+  }
 
   /**
    * A writer over `path`. `existing` is the object an appending writer continues; below the
