@@ -289,4 +289,59 @@ describe('registry replicas on one bucket behind nginx', { skip }, () => {
     assert.equal(pulled.status, 200);
     assert.equal(sha256(Buffer.from(await pulled.arrayBuffer())), digest);
   });
+
+  it('offline gc over the bucket, replicas stopped, keeps the signed image and frees the rest', async () => {
+    await balancer.stop();
+    await Promise.all(replicas.map((replica) => replica.stop()));
+    const config = join(dir, 'stream.yaml');
+    const gc = ok(
+      await nv2(['registry', 'gc', '--config', config, '--delete-untagged', '--output', 'json']),
+      'gc',
+    );
+    const report = JSON.parse(gc.stdout) as Record<string, number>;
+    // The four manifests of acme/moving lost their tag; the chunked and single blobs are named
+    // by no manifest.
+    assert.equal(report['manifestsDeleted'], 4);
+    assert.ok(report['blobsDeleted']! >= 2, gc.stdout);
+    const again = JSON.parse(
+      ok(await nv2(['registry', 'gc', '--config', config, '--output', 'json']), 'gc again').stdout,
+    ) as Record<string, number>;
+    assert.equal(again['blobsDeleted'], 0);
+    const replica = await serve(undefined, ['--config', config]);
+    replicas = [replica];
+    // The signed image is whole: manifest, config, layers, and its signature as a referrer.
+    const auth = {
+      Authorization: `Bearer ${await token(replica.url, 'repository:acme/app:pull')}`,
+    };
+    const got = await fetch(`${replica.url}/v2/acme/app/manifests/v1`, {
+      headers: { ...auth, Accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
+    assert.equal(got.status, 200);
+    const digest = got.headers.get('docker-content-digest')!;
+    const manifest = (await got.json()) as {
+      config: { digest: string };
+      layers: { digest: string }[];
+    };
+    assert.equal(manifest.layers.length, 4);
+    for (const blob of [manifest.config, ...manifest.layers]) {
+      const head = await fetch(`${replica.url}/v2/acme/app/blobs/${blob.digest}`, {
+        method: 'HEAD',
+        headers: auth,
+      });
+      assert.equal(head.status, 200, blob.digest);
+    }
+    const referrers = await fetch(`${replica.url}/v2/acme/app/referrers/${digest}`, {
+      headers: auth,
+    });
+    const index = (await referrers.json()) as { manifests: { digest: string }[] };
+    assert.equal(index.manifests.length, 1);
+    const signature = await fetch(
+      `${replica.url}/v2/acme/app/manifests/${index.manifests[0]!.digest}`,
+      {
+        method: 'HEAD',
+        headers: { ...auth, Accept: 'application/vnd.oci.image.manifest.v1+json' },
+      },
+    );
+    assert.equal(signature.status, 200);
+  });
 });
