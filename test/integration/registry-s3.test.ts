@@ -4,13 +4,18 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { HeadObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import type { S3Driver } from '../../src/registry/storage/s3.js';
 import { createS3Driver } from '../../src/registry/storage/s3.js';
 import type { CephS3 } from '../helpers/ceph.js';
+import { ExitCode } from '../../src/cli/exit-codes.js';
 import { cephMissing, startCephS3 } from '../helpers/ceph.js';
+import { nv2 } from '../helpers/cli.js';
+import { tempDir } from '../helpers/fixtures.js';
 import { describeStorageDriver, readAll } from '../suites/storage-driver.js';
 
 const MiB = 1024 * 1024;
@@ -182,5 +187,34 @@ describe('S3 storage driver on Ceph RGW', { skip }, () => {
       drivers.push(driver);
       await assert.rejects(driver.getContent('/f'), { code: 'NV2_ERR_STORAGE_IO' });
     });
+  });
+});
+
+describe('nv2 registry serve with S3 storage: configuration errors', () => {
+  it('refuses token auth without a shared signing key, in one line, before serving', async () => {
+    const dir = await tempDir();
+    const config = join(dir, 'registry.yaml');
+    await writeFile(
+      config,
+      [
+        'storage:',
+        '  s3:',
+        '    bucket: registry',
+        '    endpoint: http://127.0.0.1:9',
+        '    forcePathStyle: true',
+        '    accessKey: AK',
+        '    secretKey: SK',
+        'auth:',
+        '  mode: token',
+        '  users:',
+        '    wes: $2y$04$abcdefghijklmnopqrstuuJ0v7oqv1Zx0t5ptD6c2zJvl7F4s4tTy',
+        '',
+      ].join('\n'),
+    );
+    const result = await nv2(['registry', 'serve', '--addr', '127.0.0.1:0', '--config', config]);
+    assert.equal(result.code, ExitCode.usage);
+    assert.match(result.stderr, /auth\.token\.key/);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    assert.doesNotMatch(result.stderr, /\n\s+at /);
   });
 });
