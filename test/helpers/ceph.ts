@@ -6,11 +6,13 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { tempDir } from './fixtures.js';
 
 const SCRIPT = fileURLToPath(new URL('../../../scripts/ceph-s3.sh', import.meta.url));
 
@@ -46,10 +48,13 @@ export function startCephS3(): Promise<CephS3> {
 }
 
 async function start(): Promise<CephS3> {
-  const dir = await tempDir();
+  // Not `tempDir()`: its removal at exit could run before the stop below, which needs the
+  // pid files; this directory is stopped first, then removed.
+  const dir = await mkdtemp(join(tmpdir(), 'nv2-ceph-'));
   // Registered before the start: a half-started cluster is stopped too.
   process.on('exit', () => {
     spawnSync(SCRIPT, ['stop', dir], { stdio: 'ignore' });
+    rmSync(dir, { recursive: true, force: true });
   });
   let stdout: string;
   try {
