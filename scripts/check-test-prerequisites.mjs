@@ -48,6 +48,42 @@ const PREREQUISITES = [
     package: 'runc',
     purpose: 'the OCI runtime podman starts the test containers with',
   },
+  {
+    program: 'ceph-mon',
+    package: 'ceph-mon',
+    purpose: "Ceph's monitor, for the single-node cluster behind the S3 tests (scripts/ceph-s3.sh)",
+  },
+  {
+    program: 'ceph-osd',
+    package: 'ceph-osd',
+    purpose: "Ceph's object store daemon, for the S3 tests' cluster",
+  },
+  {
+    program: 'radosgw',
+    package: 'radosgw',
+    purpose: "Ceph's RADOS Gateway, the real S3 server of the S3 storage tests",
+  },
+  {
+    program: 'ceph',
+    package: 'ceph-common',
+    purpose:
+      "Ceph's admin tools (ceph, ceph-authtool, monmaptool), to set up the S3 tests' cluster",
+  },
+  {
+    program: 'nginx',
+    package: 'nginx',
+    purpose: 'the load balancer in front of the registry replicas in the replica tests',
+  },
+  {
+    program: 'curl',
+    package: 'curl',
+    purpose: "scripts/ceph-s3.sh's readiness probe of the RADOS Gateway",
+  },
+  {
+    program: 'python3',
+    package: 'python3',
+    purpose: 'scripts/ceph-s3.sh and the test signing plugin',
+  },
 ];
 
 /** Whether `program` is an executable file in one of the PATH directories. */

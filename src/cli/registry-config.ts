@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { InvalidInputError } from '../errors.js';
-import type { AccessRule, EnforcementRule } from '../registry/index.js';
+import type { AccessRule, EnforcementRule, S3DriverOptions } from '../registry/index.js';
 import { DEFAULT_ADDR, DEFAULT_ROOT } from './registry-defaults.js';
 
 /** Where a server listens. */
@@ -14,7 +14,9 @@ export interface ListenAddress {
 export interface RegistryConfig {
   readonly addr: ListenAddress;
   readonly storage:
-    { readonly driver: 'filesystem'; readonly root: string } | { readonly driver: 'memory' };
+    | { readonly driver: 'filesystem'; readonly root: string }
+    | { readonly driver: 'memory' }
+    | S3StorageConfig;
   readonly tls?: { readonly cert: string; readonly key: string };
   readonly log: { readonly format: 'json' | 'pretty' };
   /** How long in-flight requests may take to finish after SIGTERM. */
@@ -41,6 +43,21 @@ export interface TrustConfig {
   /** How often the directory is checked for changes (SIGHUP reloads at once); default 10. */
   readonly pollSeconds: number;
 }
+
+/** `storage.s3`: blobs and metadata in an S3 bucket (see docs/scaling.md). */
+export interface S3StorageConfig {
+  readonly driver: 's3';
+  readonly s3: S3DriverOptions;
+  /** Blob downloads answered 307 to a presigned URL valid this long; absent: streamed. */
+  readonly redirect?: { readonly expiresInSeconds: number };
+  /** Upload sessions (and incomplete multipart uploads) older than this are removed. */
+  readonly uploadPurgeAgeSeconds: number;
+}
+
+/** Distribution's default lifetime of a redirect URL: 20 minutes. */
+const DEFAULT_REDIRECT_SECONDS = 20 * 60;
+/** Upload sessions untouched for a week are abandoned, as in distribution. */
+const DEFAULT_UPLOAD_PURGE_AGE_SECONDS = 7 * 24 * 3600;
 
 /** The `auth` section: users, groups, rules and token settings (see README). */
 export interface AuthConfig {
@@ -87,7 +104,11 @@ export function parseListenAddress(value: string): ListenAddress {
 /** The settings a config file may hold, each checked with a message naming the field. */
 interface ConfigFile {
   addr?: string;
-  storage?: { filesystem?: { root?: string }; memory?: Record<string, never> };
+  storage?: {
+    filesystem?: { root?: string };
+    memory?: Record<string, never>;
+    s3?: S3Section;
+  };
   tls?: { cert?: string; key?: string };
   log?: { format?: string };
   shutdownTimeoutSeconds?: number;
@@ -97,15 +118,45 @@ interface ConfigFile {
   enforce?: EnforcementRule[];
 }
 
+/** `storage.s3` as written in the file. */
+interface S3Section {
+  bucket?: string;
+  region?: string;
+  endpoint?: string;
+  forcePathStyle?: boolean;
+  accessKey?: string;
+  secretKey?: string;
+  rootDirectory?: string;
+  partSizeMiB?: number;
+  replicas?: boolean;
+  redirect?: boolean;
+  redirectExpiresSeconds?: number;
+  uploadPurgeAgeSeconds?: number;
+}
+
 const KNOWN: Readonly<Record<string, readonly string[]>> = {
   '': ['addr', 'storage', 'tls', 'log', 'shutdownTimeoutSeconds', 'auth', 'ui', 'trust', 'enforce'],
   trust: ['configDir', 'registryName', 'pollSeconds'],
   auth: ['mode', 'htpasswd', 'users', 'groups', 'rules', 'signatureTypes', 'token', 'failures'],
   'auth.token': ['service', 'issuer', 'expiresInSeconds', 'key', 'realm'],
   'auth.failures': ['burst', 'refillSeconds'],
-  storage: ['filesystem', 'memory'],
+  storage: ['filesystem', 'memory', 's3'],
   'storage.filesystem': ['root'],
   'storage.memory': [],
+  'storage.s3': [
+    'bucket',
+    'region',
+    'endpoint',
+    'forcePathStyle',
+    'accessKey',
+    'secretKey',
+    'rootDirectory',
+    'partSizeMiB',
+    'replicas',
+    'redirect',
+    'redirectExpiresSeconds',
+    'uploadPurgeAgeSeconds',
+  ],
   tls: ['cert', 'key'],
   log: ['format'],
 };
@@ -166,9 +217,13 @@ export async function readConfigFile(path: string): Promise<ConfigFile> {
   ) {
     throw bad('config: shutdownTimeoutSeconds must be a whole number of seconds');
   }
-  if (file.storage?.filesystem !== undefined && file.storage.memory !== undefined) {
-    throw bad('config: storage takes one driver, filesystem or memory');
+  const drivers = ['filesystem', 'memory', 's3'].filter(
+    (name) => (file.storage as Record<string, unknown> | undefined)?.[name] !== undefined,
+  );
+  if (drivers.length > 1) {
+    throw bad('config: storage takes one driver, filesystem, memory or s3');
   }
+  if (file.storage?.s3 !== undefined) checkS3(file.storage.s3);
   if (file.auth !== undefined)
     file.auth = checkAuth(file.auth as unknown as Record<string, unknown>);
   if (file.ui !== undefined && typeof file.ui !== 'boolean') {
@@ -225,6 +280,59 @@ function checkEnforce(value: unknown): EnforcementRule[] {
     }
     return { repositories, level };
   });
+}
+
+/** Checks `storage.s3` field by field. */
+function checkS3(s3: S3Section): void {
+  if (s3.bucket === undefined) throw bad('config: storage.s3.bucket is required');
+  for (const key of [
+    'bucket',
+    'region',
+    'endpoint',
+    'accessKey',
+    'secretKey',
+    'rootDirectory',
+  ] as const) {
+    optionalString(s3[key], `storage.s3.${key}`);
+  }
+  for (const key of ['forcePathStyle', 'replicas', 'redirect'] as const) {
+    if (s3[key] !== undefined && typeof s3[key] !== 'boolean') {
+      throw bad(`config: storage.s3.${key} must be true or false`);
+    }
+  }
+  if ((s3.accessKey === undefined) !== (s3.secretKey === undefined)) {
+    throw bad('config: storage.s3 takes both accessKey and secretKey, or neither (environment)');
+  }
+  if (s3.endpoint !== undefined && !/^https?:\/\/[^/]+\/?$/.test(s3.endpoint)) {
+    throw bad('config: storage.s3.endpoint must be an http:// or https:// URL without a path');
+  }
+  optionalInteger(s3.partSizeMiB, 'storage.s3.partSizeMiB', 5);
+  optionalInteger(s3.redirectExpiresSeconds, 'storage.s3.redirectExpiresSeconds', 10);
+  optionalInteger(s3.uploadPurgeAgeSeconds, 'storage.s3.uploadPurgeAgeSeconds', 60);
+}
+
+/** The resolved S3 storage settings of a checked `storage.s3` section. */
+function s3Storage(s3: S3Section): S3StorageConfig {
+  const options: S3DriverOptions = {
+    bucket: s3.bucket!,
+    ...(s3.region !== undefined ? { region: s3.region } : {}),
+    ...(s3.endpoint !== undefined ? { endpoint: s3.endpoint } : {}),
+    ...(s3.forcePathStyle !== undefined ? { forcePathStyle: s3.forcePathStyle } : {}),
+    ...(s3.accessKey !== undefined && s3.secretKey !== undefined
+      ? { credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey } }
+      : {}),
+    ...(s3.rootDirectory !== undefined ? { rootDirectory: s3.rootDirectory } : {}),
+    ...(s3.partSizeMiB !== undefined ? { partSize: s3.partSizeMiB * 1024 * 1024 } : {}),
+    shared: s3.replicas ?? true,
+  };
+  return {
+    driver: 's3',
+    s3: options,
+    ...(s3.redirect === true
+      ? { redirect: { expiresInSeconds: s3.redirectExpiresSeconds ?? DEFAULT_REDIRECT_SECONDS } }
+      : {}),
+    uploadPurgeAgeSeconds: s3.uploadPurgeAgeSeconds ?? DEFAULT_UPLOAD_PURGE_AGE_SECONDS,
+  };
 }
 
 function stringList(value: unknown, path: string): string[] {
@@ -350,10 +458,12 @@ export async function resolveRegistryConfig(flags: ServeFlags): Promise<Registry
   const storage: RegistryConfig['storage'] =
     flags.root === undefined && file.storage?.memory !== undefined
       ? { driver: 'memory' }
-      : {
-          driver: 'filesystem',
-          root: flags.root ?? file.storage?.filesystem?.root ?? DEFAULT_ROOT,
-        };
+      : flags.root === undefined && file.storage?.s3 !== undefined
+        ? s3Storage(file.storage.s3)
+        : {
+            driver: 'filesystem',
+            root: flags.root ?? file.storage?.filesystem?.root ?? DEFAULT_ROOT,
+          };
   return {
     addr,
     storage,

@@ -24,10 +24,12 @@ import {
   createRegistry,
   createStore,
   generateTokenSigningKey,
+  loadS3Driver,
   loadTokenSigningKey,
   readHtpasswd,
 } from '../registry/index.js';
-import type { RegistryConfig } from './registry-config.js';
+import type { RegistryStore, StorageDriver } from '../registry/index.js';
+import type { RegistryConfig, S3StorageConfig } from './registry-config.js';
 
 /** A running registry server. */
 export interface RunningRegistry {
@@ -173,6 +175,11 @@ async function createServerAccessControl(
       key = await loadTokenSigningKey(join(config.storage.root, 'auth', 'token-key.pem'), {
         create: true,
       });
+    } else if (config.storage.driver === 's3') {
+      throw new InvalidInputError(
+        'NV2_ERR_INVALID_ARGUMENT',
+        'config: s3 storage with token auth needs auth.token.key (every replica signs and checks tokens with the same key)',
+      );
     } else {
       log(
         'tokens are signed with a key that dies with the process (memory storage, no auth.token.key)',
@@ -202,6 +209,31 @@ async function createServerAccessControl(
   });
 }
 
+/** How often a replica looks for abandoned upload sessions. */
+const UPLOAD_PURGE_INTERVAL_MS = 60 * 60 * 1000;
+
+/**
+ * Removes abandoned upload sessions and incomplete multipart uploads older than the configured
+ * age, once an hour (every replica does; the work is idempotent).
+ */
+function startUploadPurging(
+  store: RegistryStore,
+  storage: S3StorageConfig,
+  log: (msg: string, fields?: Record<string, unknown>) => void,
+): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    const before = new Date(Date.now() - storage.uploadPurgeAgeSeconds * 1000);
+    store.uploads.purge(before).then(
+      (removed) => {
+        if (removed > 0) log('purged abandoned uploads', { removed });
+      },
+      (err: unknown) => log('upload purge failed', { level: 'error', cause: String(err) }),
+    );
+  }, UPLOAD_PURGE_INTERVAL_MS);
+  timer.unref();
+  return timer;
+}
+
 /**
  * Starts the registry: storage, the request handler, `/metrics`, logging, TLS. Only faces
  * call this; the handler itself comes from `createRegistry`.
@@ -211,13 +243,26 @@ export async function startRegistryServer(
   sink: LogSink,
 ): Promise<RunningRegistry> {
   const log = createLogger(config.log.format, sink);
-  const driver =
-    config.storage.driver === 'memory'
-      ? createMemoryDriver()
-      : createFilesystemDriver({ root: config.storage.root });
+  const storage = config.storage;
+  let driver: StorageDriver;
+  if (storage.driver === 's3') {
+    // The SDK warns on stderr about future Node versions, which would break JSON log lines.
+    process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+    driver = await loadS3Driver(storage.s3);
+  } else if (storage.driver === 'memory') {
+    driver = createMemoryDriver();
+  } else {
+    driver = createFilesystemDriver({ root: storage.root });
+  }
   const metrics = createMetrics();
   const auth = config.auth !== undefined ? await createServerAccessControl(config, log) : undefined;
-  const store = createStore(driver);
+  const store = createStore(
+    driver,
+    storage.driver === 's3' && storage.redirect !== undefined
+      ? { blobs: { redirect: storage.redirect } }
+      : {},
+  );
+  const purge = storage.driver === 's3' ? startUploadPurging(store, storage, log) : undefined;
   // The registry name of the policy's scopes defaults to the address clients reach, known
   // once the server listens.
   let listenName = `${config.addr.host}:${config.addr.port}`;
@@ -314,7 +359,11 @@ export async function startRegistryServer(
   log('listening', {
     url,
     storage:
-      config.storage.driver === 'filesystem' ? `filesystem:${config.storage.root}` : 'memory',
+      storage.driver === 'filesystem'
+        ? `filesystem:${storage.root}`
+        : storage.driver === 's3'
+          ? `s3:${storage.s3.bucket}${storage.s3.rootDirectory !== undefined ? `/${storage.s3.rootDirectory}` : ''}`
+          : 'memory',
     auth: auth === undefined ? 'none' : auth.mode,
     ui: config.ui,
     ...(trust !== undefined
@@ -368,6 +417,7 @@ export async function startRegistryServer(
         config.shutdownTimeoutSeconds * 1000,
       );
       timer.unref();
+      if (purge !== undefined) clearInterval(purge);
       server.close(() => {
         clearTimeout(timer);
         log('stopped');

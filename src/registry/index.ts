@@ -20,11 +20,14 @@ export {
   createFilesystemDriver,
   createMemoryDriver,
   isValidStoragePath,
+  loadS3Driver,
 } from './storage/index.js';
 export type {
   FileInfo,
   FileWriter,
   FilesystemDriverOptions,
+  S3Driver,
+  S3DriverOptions,
   StorageDriver,
   StorageDriverName,
 } from './storage/index.js';

@@ -22,11 +22,25 @@ export interface ServeProcess {
   kill(): Promise<void>;
 }
 
-/** Starts `nv2 registry serve --addr 127.0.0.1:0 --root ROOT ...extra` and waits until it listens. */
-export function serve(root: string, extra: readonly string[] = []): Promise<ServeProcess> {
+/**
+ * Starts `nv2 registry serve --addr 127.0.0.1:0 --root ROOT ...extra` and waits until it
+ * listens. With `root` undefined there is no `--root` (the config file names the storage).
+ */
+export function serve(
+  root: string | undefined,
+  extra: readonly string[] = [],
+): Promise<ServeProcess> {
   const child = spawn(
     process.execPath,
-    [CLI, 'registry', 'serve', '--addr', '127.0.0.1:0', '--root', root, ...extra],
+    [
+      CLI,
+      'registry',
+      'serve',
+      '--addr',
+      '127.0.0.1:0',
+      ...(root !== undefined ? ['--root', root] : []),
+      ...extra,
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },

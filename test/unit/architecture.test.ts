@@ -55,7 +55,7 @@ const ALLOWED_PACKAGES: Readonly<Record<string, readonly string[]>> = {
     '@peculiar/asn1-x509',
   ],
   remote: ['undici'],
-  registry: ['jose', 'bcryptjs'],
+  registry: ['jose', 'bcryptjs', '@aws-sdk/client-s3', '@aws-sdk/s3-request-presigner'],
   docker: ['tar-stream'],
   admission: ['undici', 'prom-client'],
   cli: ['commander', 'yaml', 'prom-client', 'tar-stream'],

@@ -223,16 +223,23 @@ export function registerRegistry(program: Command): void {
         );
       }
       const { resolveRegistryConfig } = await import('../registry-config.js');
-      const { collectGarbage, createFilesystemDriver, createMemoryDriver } =
+      const { collectGarbage, createFilesystemDriver, createMemoryDriver, loadS3Driver } =
         await import('../../registry/index.js');
       const config = await resolveRegistryConfig({
         ...(flags.root !== undefined ? { root: flags.root } : {}),
         ...(flags.config !== undefined ? { config: flags.config } : {}),
       });
+      const storage = config.storage;
+      if (storage.driver === 's3') {
+        process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+      }
+      // Over S3 too, with every replica stopped: collection reads the whole bucket.
       const driver =
-        config.storage.driver === 'memory'
+        storage.driver === 'memory'
           ? createMemoryDriver()
-          : createFilesystemDriver({ root: config.storage.root });
+          : storage.driver === 's3'
+            ? await loadS3Driver(storage.s3)
+            : createFilesystemDriver({ root: storage.root });
       const report = await collectGarbage(driver, {
         dryRun: flags.dryRun === true,
         deleteUntagged: flags.deleteUntagged === true,

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { StorageError } from '../../errors.js';
+import { InvalidInputError, StorageError } from '../../errors.js';
 import type { Digest } from '../../oci/index.js';
 import { digestAlgorithm, digestOf } from '../../oci/index.js';
 import { contentCache } from './content-cache.js';
@@ -18,6 +18,15 @@ import { RegistryError } from './store.js';
  * `data` file is always complete and matches its digest.
  */
 
+/** Options of `createBlobStore`. */
+export interface BlobStoreOptions {
+  /**
+   * Answer blob downloads with a redirect to a presigned URL valid this long, so the bytes go
+   * straight from the object store to the client (the driver must have `presignedGetUrl`).
+   */
+  readonly redirect?: { readonly expiresInSeconds: number };
+}
+
 /**
  * Creates the blob store of the registry over `driver`.
  *
@@ -25,10 +34,27 @@ import { RegistryError } from './store.js';
  * const blobs = createBlobStore(createMemoryDriver());
  * const info = await blobs.stat('library/alpine', digest); // undefined unless linked
  */
-export function createBlobStore(driver: StorageDriver): BlobStore {
+export function createBlobStore(driver: StorageDriver, options: BlobStoreOptions = {}): BlobStore {
   const links = repositoryLinks(driver);
+  const presign = driver.presignedGetUrl?.bind(driver);
+  const redirect = options.redirect;
+  if (redirect !== undefined && presign === undefined) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      `the ${driver.name} storage driver cannot redirect downloads (it has no presigned URLs)`,
+    );
+  }
   return {
     stat: (repo, digest) => statLinkedBlob(driver, repo, digest),
+
+    ...(redirect !== undefined && presign !== undefined
+      ? {
+          async redirectUrl(repo: string, digest: Digest): Promise<string | undefined> {
+            if ((await statLinkedBlob(driver, repo, digest)) === undefined) return undefined;
+            return presign(blobDataPath(digest), redirect.expiresInSeconds);
+          },
+        }
+      : {}),
 
     async open(repo: string, digest: Digest, range?: ByteRange): Promise<Readable> {
       const info = await statLinkedBlob(driver, repo, digest);

@@ -1,3 +1,4 @@
+import type { BlobStoreOptions } from './blobs.js';
 import { createBlobStore } from './blobs.js';
 import { createCatalog } from './catalog.js';
 import type { StorageDriver } from './driver.js';
@@ -11,6 +12,7 @@ import { createUploadStore } from './uploads.js';
 
 /** Options of `createStore`, passed to the role stores that take any. */
 export interface StoreOptions {
+  readonly blobs?: BlobStoreOptions;
   readonly manifests?: ManifestStoreOptions;
   readonly uploads?: UploadStoreOptions;
 }
@@ -25,7 +27,7 @@ export interface StoreOptions {
  */
 export function createStore(driver: StorageDriver, options: StoreOptions = {}): RegistryStore {
   return {
-    blobs: createBlobStore(driver),
+    blobs: createBlobStore(driver, options.blobs),
     uploads: createUploadStore(driver, options.uploads),
     manifests: createManifestStore(driver, options.manifests),
     tags: createTagStore(driver),

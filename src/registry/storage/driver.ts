@@ -59,8 +59,14 @@ export interface StorageDriver {
    * A writer for a file that is being built (an upload). With `append`, it continues an
    * existing file; otherwise it starts empty. Content written is not guaranteed durable until
    * `commit()`.
+   *
+   * `size` announces how many bytes will be written (a request's Content-Length), so that a
+   * driver may send them to the medium as one stream (the S3 driver: one PutObject instead
+   * of a multipart upload). A driver that uses it keeps nothing of a writer closed before
+   * exactly that many bytes were written: the file stays as it was before the writer, and
+   * `commit` fails with NV2_ERR_STORAGE_IO. Drivers may ignore it.
    */
-  writer(path: string, options?: { append?: boolean }): Promise<FileWriter>;
+  writer(path: string, options?: { append?: boolean; size?: number }): Promise<FileWriter>;
 
   /** Facts about a file or directory. */
   stat(path: string): Promise<FileInfo>;
@@ -88,6 +94,28 @@ export interface StorageDriver {
    * during the walk (by `visit` or anyone else) and not yet visited are skipped.
    */
   walk(path: string, visit: (info: FileInfo) => void | Promise<void>): Promise<void>;
+
+  /**
+   * Whether other processes (replicas) write to the same storage. The stores then cache
+   * nothing that can change (tags, links, tag lists): every read of those goes to storage, so
+   * a write acknowledged by one replica is seen by the others on their next request. Facts
+   * about content (a digest's bytes and size) are still cached: they never change.
+   */
+  readonly shared?: boolean;
+
+  /**
+   * A URL from which a client without credentials can GET the file for `expiresInSeconds`
+   * (a presigned object-store URL), for drivers that have one; the registry then redirects
+   * blob downloads there instead of streaming them.
+   */
+  presignedGetUrl?(path: string, expiresInSeconds: number): Promise<string>;
+
+  /**
+   * Removes what writers that never finished left on the medium and that no path names (an
+   * object store's incomplete multipart uploads) when it was started before `before`; returns
+   * how many. Upload purging calls it.
+   */
+  abortIncompleteUploads?(before: Date): Promise<number>;
 }
 
 /** Facts about a stored file or directory. */

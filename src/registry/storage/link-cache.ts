@@ -21,9 +21,9 @@ import { KeyedMutex } from './locks.js';
  * - Garbage collection, which deletes links behind the stores' backs, calls `clear`.
  *
  * One process per storage root, as everywhere in the store (locks.ts): several registry
- * processes sharing a root see each other's writes only on storage, so they must run without
- * these caches (a shared cache with invalidation, such as distribution's Redis descriptor
- * cache, or none) — see the README's deployment notes. Absence is never cached: a tag or link
+ * processes sharing a root see each other's writes only on storage, so they run without
+ * these caches: over a driver marked `shared` (the S3 driver with replicas) nothing is
+ * remembered — see docs/scaling.md. Absence is never cached: a tag or link
  * that is not remembered is looked up on storage every time.
  */
 export interface RepositoryLinks {
@@ -71,13 +71,17 @@ const byDriver = new WeakMap<StorageDriver, RepositoryLinks>();
 export function repositoryLinks(driver: StorageDriver): RepositoryLinks {
   let links = byDriver.get(driver);
   if (links === undefined) {
-    links = createRepositoryLinks();
+    links = createRepositoryLinks(driver.shared === true);
     byDriver.set(driver, links);
   }
   return links;
 }
 
-function createRepositoryLinks(): RepositoryLinks {
+/**
+ * With `shared` (other processes write to the same storage) nothing is ever remembered: every
+ * lookup misses and goes to storage; `change` still orders this process's own writes.
+ */
+function createRepositoryLinks(shared: boolean): RepositoryLinks {
   const repos = new Map<string, RepositoryEntry>();
   const generations = new Map<string, number>();
   const locks = new KeyedMutex();
@@ -91,7 +95,7 @@ function createRepositoryLinks(): RepositoryLinks {
   const generation = (repo: string): number => epoch * 2 ** 32 + (generations.get(repo) ?? 0);
   /** Whether a value read since `seen` may be kept: no change started since, none running. */
   const settled = (repo: string, seen: number): boolean =>
-    seen === generation(repo) && !running.has(repo);
+    !shared && seen === generation(repo) && !running.has(repo);
 
   function entryOf(repo: string): RepositoryEntry {
     let entry = repos.get(repo);
@@ -114,6 +118,7 @@ function createRepositoryLinks(): RepositoryLinks {
   }
 
   function setTag(repo: string, tag: string, digest: Digest | undefined): void {
+    if (shared) return;
     const entry = digest === undefined ? repos.get(repo) : entryOf(repo);
     if (entry === undefined) return; // nothing known: nothing to correct
     const had = entry.tags.has(tag);
@@ -182,6 +187,7 @@ function createRepositoryLinks(): RepositoryLinks {
     },
     setTag,
     setRevision(repo, digest, present) {
+      if (shared) return;
       const entry = present ? entryOf(repo) : repos.get(repo);
       if (entry === undefined) return;
       if (present && !entry.revisions.has(digest)) {
@@ -192,6 +198,7 @@ function createRepositoryLinks(): RepositoryLinks {
       }
     },
     setLayer(repo, digest, present) {
+      if (shared) return;
       const entry = present ? entryOf(repo) : repos.get(repo);
       if (entry === undefined) return;
       if (present && !entry.layers.has(digest)) {

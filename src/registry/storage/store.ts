@@ -39,6 +39,12 @@ export interface BlobStore {
    * mount). Undefined when `from` does not have it; the caller then starts a normal upload.
    */
   mount(repo: string, digest: Digest, from: string): Promise<BlobInfo | undefined>;
+  /**
+   * Where a client may download a blob linked into `repo` directly from the medium (a
+   * short-lived presigned URL), when the store is set up to redirect downloads; else
+   * undefined and the registry streams the blob.
+   */
+  redirectUrl?(repo: string, digest: Digest): Promise<string | undefined>;
   /** Unlinks a blob from `repo`; false when it was not linked. Bytes stay until garbage collection. */
   delete(repo: string, digest: Digest): Promise<boolean>;
 }

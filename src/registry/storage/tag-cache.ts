@@ -25,11 +25,18 @@ const byDriver = new WeakMap<StorageDriver, KnownTags>();
 export function knownTags(driver: StorageDriver): KnownTags {
   let known = byDriver.get(driver);
   if (known === undefined) {
-    known = createKnownTags();
+    known = driver.shared === true ? NOTHING_KNOWN : createKnownTags();
     byDriver.set(driver, known);
   }
   return known;
 }
+
+/** Over shared storage a tag another replica deleted must not be listed: nothing is known. */
+const NOTHING_KNOWN: KnownTags = {
+  has: () => false,
+  add: () => undefined,
+  delete: () => undefined,
+};
 
 function createKnownTags(): KnownTags {
   const repos = new Map<string, Set<string>>();

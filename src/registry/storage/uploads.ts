@@ -162,8 +162,12 @@ export function createUploadStore(
   async function openData(
     repo: string,
     id: string,
+    size?: number,
   ): Promise<{ writer: FileWriter; state: HashState | undefined }> {
-    const writer = await driver.writer(uploadDataPath(repo, id), { append: true });
+    const writer = await driver.writer(uploadDataPath(repo, id), {
+      append: true,
+      ...(size !== undefined ? { size } : {}),
+    });
     const key = sessionKey(repo, id);
     let state = hashes.get(key);
     if (state !== undefined && state.hashed !== writer.size) {
@@ -212,7 +216,12 @@ export function createUploadStore(
           size: session.size,
         });
       }
-      const { writer, state } = await openData(repo, id);
+      // A first chunk of known length can go to storage as one stream (S3: one PutObject).
+      const { writer, state } = await openData(
+        repo,
+        id,
+        session.size === 0 ? options.length : undefined,
+      );
       await writeBodyOrClose(repo, id, writer, state, body, options.length);
       const size = writer.size;
       await writer.close();
@@ -230,9 +239,13 @@ export function createUploadStore(
     if (!isUploadId(id)) throw uploadUnknown(id);
     const key = sessionKey(repo, id);
     return sessionLocks.run(key, async () => {
-      await readKnown(repo, id);
+      const session = await readKnown(repo, id);
       const dataPath = uploadDataPath(repo, id);
-      const { writer, state } = await openData(repo, id);
+      const { writer, state } = await openData(
+        repo,
+        id,
+        finalChunk !== undefined && session.size === 0 ? options.length : undefined,
+      );
       if (finalChunk !== undefined) {
         await writeBodyOrClose(repo, id, writer, state, finalChunk, options.length);
       } else if (options.length !== undefined && options.length !== 0) {
@@ -309,6 +322,10 @@ export function createUploadStore(
         return true;
       });
       if (purged) removed += 1;
+    }
+    // What writers killed mid-write left in an object store (incomplete multipart uploads).
+    if (driver.abortIncompleteUploads !== undefined) {
+      removed += await driver.abortIncompleteUploads(before);
     }
     return removed;
   }

@@ -52,11 +52,67 @@ describe('registry config', () => {
     assert.equal(memory.shutdownTimeoutSeconds, 5);
   });
 
+  it('reads S3 storage: the driver options, redirect and upload purging', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 's3.yaml');
+    await writeFile(
+      path,
+      [
+        'storage:',
+        '  s3:',
+        '    bucket: registry',
+        '    endpoint: http://127.0.0.1:7480',
+        '    region: default',
+        '    forcePathStyle: true',
+        '    accessKey: AK',
+        '    secretKey: SK',
+        '    rootDirectory: nv2',
+        '    partSizeMiB: 16',
+        '    redirect: true',
+        '',
+      ].join('\n'),
+    );
+    const config = await resolveRegistryConfig({ config: path });
+    assert.deepEqual(config.storage, {
+      driver: 's3',
+      s3: {
+        bucket: 'registry',
+        endpoint: 'http://127.0.0.1:7480',
+        region: 'default',
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' },
+        rootDirectory: 'nv2',
+        partSize: 16 * 1024 * 1024,
+        shared: true,
+      },
+      redirect: { expiresInSeconds: 1200 },
+      uploadPurgeAgeSeconds: 7 * 24 * 3600,
+    });
+    // Credentials from the environment, one process, streamed downloads.
+    await writeFile(path, 'storage:\n  s3:\n    bucket: registry\n    replicas: false\n');
+    assert.deepEqual((await resolveRegistryConfig({ config: path })).storage, {
+      driver: 's3',
+      s3: { bucket: 'registry', shared: false },
+      uploadPurgeAgeSeconds: 7 * 24 * 3600,
+    });
+    // --root still means a directory.
+    assert.deepEqual((await resolveRegistryConfig({ config: path, root: 'here' })).storage, {
+      driver: 'filesystem',
+      root: 'here',
+    });
+  });
+
   it('refuses unknown settings, wrong types, half a TLS pair and unreadable files', async () => {
     const dir = await tempDir();
     const cases: [string, string][] = [
       ['unknown.yaml', 'adr: 127.0.0.1:5000\n'],
-      ['nested.yaml', 'storage:\n  s3:\n    bucket: x\n'],
+      ['nested.yaml', 'storage:\n  s3:\n    bucket: x\n    acl: private\n'],
+      ['s3-bucket.yaml', 'storage:\n  s3:\n    region: x\n'],
+      ['s3-half-keys.yaml', 'storage:\n  s3:\n    bucket: b\n    accessKey: a\n'],
+      ['s3-bool.yaml', 'storage:\n  s3:\n    bucket: b\n    redirect: yes please\n'],
+      ['s3-endpoint.yaml', 'storage:\n  s3:\n    bucket: b\n    endpoint: 127.0.0.1:7480\n'],
+      ['s3-part.yaml', 'storage:\n  s3:\n    bucket: b\n    partSizeMiB: 4\n'],
+      ['s3-and-fs.yaml', 'storage:\n  s3:\n    bucket: b\n  filesystem:\n    root: a\n'],
       ['type.yaml', 'addr: 5000\n'],
       ['format.yaml', 'log:\n  format: xml\n'],
       ['both.yaml', 'storage:\n  filesystem:\n    root: a\n  memory: {}\n'],

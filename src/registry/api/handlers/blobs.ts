@@ -16,7 +16,8 @@ const BLOB_CACHE_CONTROL = 'max-age=31536000';
  * `GET` and `HEAD /v2/<name>/blobs/<digest>` (end-2). The blob is streamed from the store,
  * whole (200) or one byte range (206 with `Content-Range`, RFC 9110); a range past the end is
  * 416 RANGE_INVALID with `Content-Range: bytes *\/<size>`. HEAD answers from `stat` and never
- * opens the blob.
+ * opens the blob. With a store that redirects downloads (S3 `redirect`), a GET is answered
+ * 307 with a short-lived presigned URL of the object instead.
  */
 export const getBlob: Handler<Params> = async (ctx) => {
   const { name, digest } = ctx.params;
@@ -33,6 +34,14 @@ export const getBlob: Handler<Params> = async (ctx) => {
   if (etagMatches(ctx.req, digest)) {
     sendEmpty(ctx, 304, headers);
     return;
+  }
+  if (ctx.req.method === 'GET' && ctx.store.blobs.redirectUrl !== undefined) {
+    // The object store answers the download (and any Range) itself, as distribution does.
+    const location = await ctx.store.blobs.redirectUrl(name, digest);
+    if (location !== undefined) {
+      sendEmpty(ctx, 307, { Location: location, 'Docker-Content-Digest': digest });
+      return;
+    }
   }
   const range = parseRange(ctx.req, info.size, etag);
   if (range === 'unsatisfiable') {
