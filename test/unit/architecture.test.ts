@@ -24,6 +24,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   registry: ['oci', 'content'],
   remote: ['oci', 'content'],
   notary: ['oci', 'content', 'signature', 'x509', 'trust', 'notation', 'policy'],
+  keys: ['content', 'signature', 'x509'],
   admission: ['oci', 'content', 'x509', 'trust', 'policy', 'notary', 'remote'],
   docker: ['oci', 'content', 'signature', 'x509', 'trust', 'policy', 'notary', 'remote'],
   cli: [
@@ -37,6 +38,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
     'registry',
     'remote',
     'notary',
+    'keys',
     'admission',
     'docker',
   ],
@@ -53,6 +55,7 @@ const ALLOWED_PACKAGES: Readonly<Record<string, readonly string[]>> = {
     '@peculiar/asn1-tsp',
     '@peculiar/asn1-x509',
   ],
+  keys: ['pkcs11js'],
   remote: ['undici'],
   registry: ['jose', 'bcryptjs'],
   docker: ['tar-stream'],
