@@ -38,6 +38,9 @@ export const CODES = [
   'NV2_ERR_PKCS11_PIN_INCORRECT',
   'NV2_ERR_PKCS11_PIN_LOCKED',
   'NV2_ERR_PKCS11_FAILED',
+  // RFC 3161 timestamps obtained at signing.
+  'NV2_ERR_TIMESTAMP_UNAVAILABLE',
+  'NV2_ERR_TIMESTAMP_INVALID',
   // The signature itself is unusable or does not hold.
   'NV2_ERR_SIGNATURE_MALFORMED',
   'NV2_ERR_SIGNATURE_TOO_LARGE',

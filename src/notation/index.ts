@@ -62,3 +62,5 @@ export { describeNotationEnvelope } from './describe.js';
 export type { EnvelopeDescription } from './describe.js';
 export { signNotationWithKey } from './sign.js';
 export type { NotationKeySignOptions, NotationKeySignature, SignatureTimestamper } from './sign.js';
+export { requestTimestamp } from './tsa.js';
+export type { ObtainedTimestamp, TimestampRequestOptions } from './tsa.js';

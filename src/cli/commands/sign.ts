@@ -7,7 +7,7 @@ import {
   writeFileAtomic,
 } from '../../content/index.js';
 import { InvalidInputError } from '../../errors.js';
-import type { EnvelopeFormat } from '../../notation/index.js';
+import type { EnvelopeFormat, SignatureTimestamper } from '../../notation/index.js';
 import { signArtifact, signNotationArtifact } from '../../notary/index.js';
 import { type Descriptor, type Digest, digestHex, isTag, parseReference } from '../../oci/index.js';
 import {
@@ -48,6 +48,8 @@ interface SignFlags extends RemoteFlags {
   key?: string;
   cert?: string;
   signingKeys?: string;
+  timestampUrl?: string;
+  timestampRootCert?: string;
   reference: string[];
   expiry?: string;
   output?: string;
@@ -120,6 +122,14 @@ export function registerSign(program: Command): void {
       '--push-reference <ref>',
       `store the signature artifact in this repository instead (tagged when REF has a tag); else $${SIGNATURE_REPOSITORY_ENV}`,
     )
+    .option(
+      '--timestamp-url <url>',
+      'jws and cose: countersign the signature with an RFC 3161 timestamp from this TSA, so that it verifies after the certificate expires',
+    )
+    .option(
+      '--timestamp-root-cert <file>',
+      "the TSA's root certificate (PEM): the timestamp is checked against it before the signature is stored",
+    )
     .option('--recursive', 'also sign each manifest of an index (each platform)')
     .option(
       '--media-type <type>',
@@ -163,6 +173,14 @@ export function registerSign(program: Command): void {
         throw new InvalidInputError(
           'NV2_ERR_INVALID_ARGUMENT',
           'user metadata (-m KEY=VALUE) is signed by the Notary Project formats only: add --signature-format jws or cose',
+        );
+      }
+      if (flags.timestampUrl !== undefined || flags.timestampRootCert !== undefined) {
+        // A compact JWS has no unprotected header: a countersignature made after signing
+        // has nowhere to go without invalidating the signature.
+        throw new InvalidInputError(
+          'NV2_ERR_INVALID_ARGUMENT',
+          'the nv2 format cannot carry a timestamp (a compact JWS has no unprotected header): add --signature-format jws or cose',
         );
       }
       if (!isOffline(target)) {
@@ -385,10 +403,12 @@ async function signNotationWith(
   version: string,
 ): Promise<void> {
   const now = new Date();
+  const timestamper = await timestamperOf(flags, now);
   const options = {
     format,
     signingKey,
     now,
+    ...(timestamper !== undefined ? { timestamper } : {}),
     signingAgent: `nv2/${version}`,
     ...(Object.keys(userMetadata).length > 0 ? { userMetadata } : {}),
     ...(expiresIn !== undefined ? { expiry: new Date(now.getTime() + expiresIn * 1000) } : {}),
@@ -435,6 +455,33 @@ async function signNotationWith(
       content: one.envelope,
     }));
   });
+}
+
+/**
+ * The timestamper `--timestamp-url` and `--timestamp-root-cert` ask for: each token is checked
+ * (nonce, imprint, EKU, chain to the root, revocation of the TSA's chain) before the
+ * signature is stored.
+ */
+async function timestamperOf(
+  flags: SignFlags,
+  now: Date,
+): Promise<SignatureTimestamper | undefined> {
+  if (flags.timestampUrl === undefined && flags.timestampRootCert === undefined) return undefined;
+  if (flags.timestampUrl === undefined || flags.timestampRootCert === undefined) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      '--timestamp-url and --timestamp-root-cert go together: the timestamp is checked against the root',
+    );
+  }
+  const url = flags.timestampUrl;
+  const roots = loadCertificates(
+    await readInput(flags.timestampRootCert, MAX_PEM_BYTES, 'certificate'),
+    flags.timestampRootCert,
+  );
+  const { requestTimestamp, defaultRevocationChecker } = await import('../../notation/index.js');
+  const revocation = defaultRevocationChecker();
+  return async (signature) =>
+    (await requestTimestamp(url, signature, { roots, revocation, now })).token;
 }
 
 /** What both signature formats report of one signed manifest. */
