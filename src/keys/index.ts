@@ -4,7 +4,7 @@
  * format signs through.
  */
 export { openEntry, openSigningKey, readCertificateChain } from './open.js';
-export type { OpenSigningKeyOptions } from './open.js';
+export type { EntryOptions, OpenSigningKeyOptions } from './open.js';
 export { MODULE_ENV, PIN_ENV, openPkcs11Key } from './pkcs11.js';
 export type { Pkcs11KeyOptions } from './pkcs11.js';
 export { parsePkcs11Uri } from './pkcs11-uri.js';

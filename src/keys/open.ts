@@ -2,6 +2,7 @@ import { readBoundedFile } from '../content/index.js';
 import { InvalidInputError } from '../errors.js';
 import { type SigningKey, fileSigningKey } from '../signature/index.js';
 import { Certificate, keysMatch, loadCertificates, loadPrivateKey } from '../x509/index.js';
+import { findPlugin, openPluginKey } from '../plugins/index.js';
 import { type Pkcs11KeyOptions, openPkcs11Key } from './pkcs11.js';
 import {
   type SigningKeyEntry,
@@ -16,8 +17,16 @@ import {
 /** The most bytes read from a key or certificate file: real ones are a few KiB. */
 const MAX_PEM_BYTES = 1024 * 1024;
 
+/** Options of `openEntry`. */
+export interface EntryOptions extends Pkcs11KeyOptions {
+  /** Where plugins are installed, searched in order. */
+  readonly pluginDirs?: readonly string[];
+  /** How long one plugin command may run; default 60 s. */
+  readonly pluginTimeoutMs?: number;
+}
+
 /** Options of `openSigningKey`. */
-export interface OpenSigningKeyOptions extends Pkcs11KeyOptions {
+export interface OpenSigningKeyOptions extends EntryOptions {
   /** The signingkeys.json that names keys (nv2's, or notation's). */
   readonly signingKeysFile?: string;
 }
@@ -31,20 +40,21 @@ export async function readCertificateChain(path: string): Promise<Uint8Array[]> 
 
 /**
  * Opens what a signing-key entry names: a key file with its certificate file, or a key in a
- * PKCS#11 token (with an optional certificate file).
+ * PKCS#11 token (with an optional certificate file), or a key behind a plugin.
  *
- * @throws InvalidInputError as the key's kind throws; NV2_ERR_UNSUPPORTED_KEY for a plugin key
- *   (plugins sign through `signWithPlugin`)
+ * @throws InvalidInputError as the key's kind throws (NV2_ERR_PKCS11_*, NV2_ERR_PLUGIN_*, …)
  */
 export async function openEntry(
   entry: SigningKeyEntry,
-  options: Pkcs11KeyOptions = {},
+  options: EntryOptions = {},
 ): Promise<SigningKey> {
   if (isPluginKey(entry)) {
-    throw new InvalidInputError(
-      'NV2_ERR_UNSUPPORTED_KEY',
-      `key "${entry.name}" is a plugin key (${entry.pluginName}): plugins are not supported by this build`,
+    const plugin = await findPlugin(
+      entry.pluginName,
+      options.pluginDirs ?? [],
+      options.pluginTimeoutMs,
     );
+    return openPluginKey(plugin, entry.id, entry.pluginConfig ?? {});
   }
   const chain =
     entry.certPath !== undefined ? await readCertificateChain(entry.certPath) : undefined;

@@ -191,6 +191,7 @@ async function signNotationOne(
       envelopeMediaType: signature.mediaType,
       certificateChain: signature.certificateChain,
       created: now,
+      ...(signature.annotations !== undefined ? { annotations: signature.annotations } : {}),
     });
     await destination.push(built.config.descriptor, built.config.content);
     await destination.push(built.layer.descriptor, built.layer.content);

@@ -16,9 +16,15 @@ import {
   signCoseEnvelope,
 } from './cose.js';
 import { type SigningScheme, NotationMediaTypes } from './constants.js';
-import { codeSigningChainProblem, parseChain } from './envelope.js';
+import {
+  type NotationEnvelope,
+  codeSigningChainProblem,
+  parseChain,
+  verifyEnvelopeSignature,
+} from './envelope.js';
+import { parseNotationEnvelope } from './evaluate.js';
 import { assembleJwsEnvelope, jwsSigningInput, signJwsEnvelope } from './jws.js';
-import { buildPayload } from './payload.js';
+import { buildPayload, parsePayload } from './payload.js';
 import type { ExtendedAttribute, SignRequest } from './sign-request.js';
 
 /** The Notary Project envelope formats. */
@@ -160,6 +166,94 @@ export interface NotationKeySignOptions extends Omit<
 /** A Notary Project signature made with a signing key, and the chain it carries. */
 export interface NotationKeySignature extends NotationSignature {
   readonly certificateChain: readonly Certificate[];
+  /** Annotations an envelope-generating key asked for on the signature manifest. */
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+function badEnvelope(name: string, message: string, cause?: unknown): InvalidInputError {
+  return new InvalidInputError(
+    'NV2_ERR_SIGNER_OUTPUT_INVALID',
+    `${name}: ${message}`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/**
+ * The envelope path: the key (a plugin) makes the whole envelope, and it is checked as the
+ * plugin specification asks before it is used: the requested type, a well-formed envelope
+ * of that format whose signature verifies with its signing certificate, a payload whose
+ * target artifact is the one asked for (annotations may be added, none replaced), and a
+ * chain that meets the certificate requirements.
+ */
+async function envelopeFromKey(
+  options: NotationKeySignOptions,
+  generate: NonNullable<SigningKey['generateEnvelope']>,
+): Promise<NotationKeySignature> {
+  const name = options.signingKey.name;
+  if (options.timestamper !== undefined) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      `${name} makes whole envelopes: it timestamps them itself, if it does`,
+    );
+  }
+  const seconds = Math.floor((options.signingTime ?? new Date()).getTime() / 1000);
+  const expiry =
+    options.expiry !== undefined
+      ? Math.floor(options.expiry.getTime() / 1000) - seconds
+      : undefined;
+  if (expiry !== undefined && expiry <= 0) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      'signature expiry must be after the signing time',
+    );
+  }
+  const payload = buildPayload(options.descriptor, options.userMetadata);
+  const mediaType = envelopeMediaType(options.format);
+  const generated = await generate({
+    payload,
+    payloadType: NotationMediaTypes.payload,
+    envelopeType: mediaType,
+    ...(expiry !== undefined ? { expiryDurationInSeconds: expiry } : {}),
+  });
+  if (generated.envelopeType !== mediaType) {
+    throw badEnvelope(name, `returned a ${generated.envelopeType} envelope, not ${mediaType}`);
+  }
+  let envelope: NotationEnvelope;
+  try {
+    envelope = parseNotationEnvelope(generated.envelope, mediaType);
+    verifyEnvelopeSignature(envelope);
+  } catch (err) {
+    throw badEnvelope(
+      name,
+      `returned an envelope that does not check out: ${(err as Error).message}`,
+      err,
+    );
+  }
+  let target: Descriptor;
+  try {
+    target = parsePayload(envelope.payload);
+  } catch (err) {
+    throw badEnvelope(name, `returned an envelope whose payload is malformed`, err);
+  }
+  const asked = parsePayload(payload);
+  const sameTarget =
+    target.mediaType === asked.mediaType &&
+    target.digest === asked.digest &&
+    target.size === asked.size &&
+    Object.entries(asked.annotations ?? {}).every(([k, v]) => target.annotations?.[k] === v);
+  if (!sameTarget) {
+    throw badEnvelope(
+      name,
+      'returned an envelope that signs another artifact than the one asked for',
+    );
+  }
+  checkCodeSigningChain(envelope.certificateChain);
+  return {
+    envelope: Buffer.from(generated.envelope),
+    mediaType,
+    certificateChain: envelope.certificateChain,
+    annotations: generated.annotations,
+  };
 }
 
 /**
@@ -177,6 +271,7 @@ export async function signNotationWithKey(
   options: NotationKeySignOptions,
 ): Promise<NotationKeySignature> {
   const key = options.signingKey;
+  if (key.generateEnvelope !== undefined) return envelopeFromKey(options, key.generateEnvelope);
   if (key.keySpec === undefined) {
     throw new InvalidInputError(
       'NV2_ERR_UNSUPPORTED_KEY',

@@ -43,4 +43,10 @@ export type { SignOptions, Signer } from './sign.js';
 export { MAX_ENVELOPE_BYTES, sniffEnvelopeMediaType } from './envelope-type.js';
 export { signWithKey } from './sign.js';
 export { KEY_SPECS, fileSigningKey, isKeySpec, isSigningKey, keySpecOf } from './signing-key.js';
-export type { KeySignature, KeySpec, SigningKey } from './signing-key.js';
+export type {
+  EnvelopeRequest,
+  GeneratedEnvelope,
+  KeySignature,
+  KeySpec,
+  SigningKey,
+} from './signing-key.js';

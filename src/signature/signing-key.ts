@@ -46,6 +46,25 @@ export interface KeySignature {
   readonly certificateChain?: readonly Uint8Array[];
 }
 
+/** What an envelope-generating key is asked for. */
+export interface EnvelopeRequest {
+  /** The Notary Project payload (`{"targetArtifact": …}`), as bytes. */
+  readonly payload: Uint8Array;
+  readonly payloadType: string;
+  /** `application/jose+json` or `application/cose`. */
+  readonly envelopeType: string;
+  /** Signature validity from signing, in whole seconds. */
+  readonly expiryDurationInSeconds?: number;
+}
+
+/** An envelope a key generated, not yet checked. */
+export interface GeneratedEnvelope {
+  readonly envelope: Uint8Array;
+  readonly envelopeType: string;
+  /** Annotations for the signature manifest. */
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
 /**
  * A key that signs: a key file held in memory, a key inside a PKCS#11 token, a key behind a
  * Notary Project plugin. Every signature format (the nv2 compact JWS, the Notary Project JWS
@@ -68,6 +87,12 @@ export interface SigningKey {
   readonly certificateChain?: readonly Uint8Array[];
   /** Signs `data` with `alg` (hashing included). */
   sign(alg: Algorithm, data: Uint8Array): Promise<KeySignature>;
+  /**
+   * Present when the key makes whole envelopes itself (a plugin with the
+   * SIGNATURE_GENERATOR.ENVELOPE capability): the caller hands over the payload and checks
+   * the envelope it gets back instead of assembling one around `sign`.
+   */
+  generateEnvelope?(request: EnvelopeRequest): Promise<GeneratedEnvelope>;
   /** Releases what the key holds open (a token session); the key cannot sign after. */
   close?(): Promise<void>;
 }

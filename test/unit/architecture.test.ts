@@ -24,7 +24,8 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   registry: ['oci', 'content'],
   remote: ['oci', 'content'],
   notary: ['oci', 'content', 'signature', 'x509', 'trust', 'notation', 'policy'],
-  keys: ['content', 'signature', 'x509'],
+  plugins: ['signature'],
+  keys: ['content', 'signature', 'x509', 'plugins'],
   admission: ['oci', 'content', 'x509', 'trust', 'policy', 'notary', 'remote'],
   docker: ['oci', 'content', 'signature', 'x509', 'trust', 'policy', 'notary', 'remote'],
   cli: [
@@ -39,6 +40,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
     'remote',
     'notary',
     'keys',
+    'plugins',
     'admission',
     'docker',
   ],

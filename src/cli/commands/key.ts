@@ -15,10 +15,12 @@ import {
   setDefaultSigningKey,
   writeSigningKeys,
 } from '../../keys/index.js';
+import { findPlugin } from '../../plugins/index.js';
 import { configDirectory } from '../../policy/index.js';
+import { parseDuration } from '../duration.js';
 import { print, printJson } from '../output.js';
 import { askSecret } from '../prompt.js';
-import { outputFormat } from './options.js';
+import { collect, outputFormat } from './options.js';
 
 /** The environment variable naming the signingkeys.json to use instead of nv2's own. */
 export const SIGNING_KEYS_ENV = 'NV2_SIGNING_KEYS';
@@ -31,17 +33,38 @@ export function signingKeysFile(flags: { signingKeys?: string }): string {
   return resolve(configDirectory(process.env), SIGNING_KEYS_FILE);
 }
 
+/** The environment variable naming notation's configuration directory, whose plugins nv2 also uses. */
+export const NOTATION_DIR_ENV = 'NV2_NOTATION_DIR';
+
+/** Where plugins are looked for: nv2's plugin directory, then notation's when configured. */
+export function pluginDirectories(): string[] {
+  const dirs = [resolve(configDirectory(process.env), 'plugins')];
+  const notation = process.env[NOTATION_DIR_ENV];
+  if (notation !== undefined && notation !== '') dirs.push(resolve(notation, 'plugins'));
+  return dirs;
+}
+
 /** How the CLI opens keys: the signingkeys.json, the environment, and a PIN prompt on a terminal. */
-export function keyOpenOptions(flags: { signingKeys?: string }): OpenSigningKeyOptions {
+export function keyOpenOptions(flags: {
+  signingKeys?: string;
+  pluginTimeout?: string;
+}): OpenSigningKeyOptions {
   return {
+    ...(flags.pluginTimeout !== undefined
+      ? { pluginTimeoutMs: parseDuration(flags.pluginTimeout) * 1000 }
+      : {}),
     signingKeysFile: signingKeysFile(flags),
+    pluginDirs: pluginDirectories(),
     env: process.env,
     ...(process.stdin.isTTY === true ? { askPin: askSecret } : {}),
   };
 }
 
 interface AddFlags {
-  key: string;
+  key?: string;
+  plugin?: string;
+  id?: string;
+  pluginConfig: string[];
   cert?: string;
   default?: boolean;
   signingKeys?: string;
@@ -62,6 +85,22 @@ function describeEntry(entry: SigningKeyEntry): Record<string, unknown> {
       };
 }
 
+/** `--plugin-config KEY=VALUE` flags as the map the plugin gets. */
+export function pluginConfigOf(values: readonly string[]): Record<string, string> {
+  const config: Record<string, string> = {};
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    if (eq <= 0) {
+      throw new InvalidInputError(
+        'NV2_ERR_INVALID_ARGUMENT',
+        `--plugin-config ${JSON.stringify(value)} is not KEY=VALUE`,
+      );
+    }
+    config[value.slice(0, eq)] = value.slice(eq + 1);
+  }
+  return config;
+}
+
 /** `nv2 key add|list|remove|default`: named signing keys in signingkeys.json (notation's format). */
 export function registerKey(program: Command): void {
   const key = program
@@ -76,11 +115,21 @@ export function registerKey(program: Command): void {
 
   key
     .command('add')
-    .description('name a signing key: a key file with its certificate, or a key in a PKCS#11 token')
+    .description(
+      'name a signing key: a key file with its certificate, a key in a PKCS#11 token, or a key behind a plugin',
+    )
     .argument('<name>', 'the name nv2 sign --key will use')
-    .requiredOption(
+    .option(
       '-k, --key <key>',
       'private key file (PEM), or a pkcs11: URI (RFC 7512) naming a key inside a token',
+    )
+    .option('--plugin <name>', 'a Notary Project plugin that holds the key (nv2 plugin list)')
+    .option('--id <keyId>', "the key's id in the plugin")
+    .option(
+      '--plugin-config <KEY=VALUE>',
+      'plugin configuration (repeatable), passed to the plugin with every request',
+      collect,
+      [],
     )
     .option(
       '-c, --cert <file>',
@@ -94,7 +143,28 @@ export function registerKey(program: Command): void {
       }
       const file = signingKeysFile(flags);
       let entry: SigningKeyEntry;
-      if (isPkcs11Uri(flags.key)) {
+      if ((flags.plugin !== undefined) === (flags.key !== undefined)) {
+        throw new InvalidInputError(
+          'NV2_ERR_INVALID_ARGUMENT',
+          'give either -k KEY (a key file or a pkcs11: URI) or --plugin NAME --id KEYID',
+        );
+      }
+      if (flags.plugin !== undefined) {
+        if (flags.id === undefined) {
+          throw new InvalidInputError('NV2_ERR_INVALID_ARGUMENT', '--plugin needs --id KEYID');
+        }
+        // The plugin must be installed; it is asked nothing until it signs.
+        await findPlugin(flags.plugin, pluginDirectories());
+        const config = pluginConfigOf(flags.pluginConfig);
+        entry = {
+          name,
+          id: flags.id,
+          pluginName: flags.plugin,
+          ...(Object.keys(config).length > 0 ? { pluginConfig: config } : {}),
+        };
+      } else if (flags.key === undefined) {
+        throw new InvalidInputError('NV2_ERR_INVALID_ARGUMENT', 'no key given');
+      } else if (isPkcs11Uri(flags.key)) {
         // Checked for form only: opening it would ask the token for the PIN.
         parsePkcs11Uri(flags.key);
         entry = {

@@ -22,7 +22,7 @@ import { signingCertificateProblems } from '../../trust/index.js';
 import { Certificate, keysMatch, loadCertificates, loadPrivateKey } from '../../x509/index.js';
 import { parseDuration } from '../duration.js';
 import { MAX_PEM_BYTES, readInput } from '../input.js';
-import { keyOpenOptions } from './key.js';
+import { keyOpenOptions, pluginConfigOf } from './key.js';
 import { print, warn } from '../output.js';
 import {
   type OpenedTarget,
@@ -50,6 +50,10 @@ interface SignFlags extends RemoteFlags {
   signingKeys?: string;
   timestampUrl?: string;
   timestampRootCert?: string;
+  plugin?: string;
+  pluginTimeout?: string;
+  id?: string;
+  pluginConfig: string[];
   reference: string[];
   expiry?: string;
   output?: string;
@@ -123,6 +127,16 @@ export function registerSign(program: Command): void {
       `store the signature artifact in this repository instead (tagged when REF has a tag); else $${SIGNATURE_REPOSITORY_ENV}`,
     )
     .option(
+      '--plugin <name>',
+      'sign with a key behind this Notary Project plugin (with --id; jws and cose)',
+    )
+    .option('--id <keyId>', "the plugin key's id")
+    .option(
+      '--plugin-timeout <duration>',
+      'how long one plugin command may take before it is stopped (default 60s)',
+    )
+    .option('--plugin-config <KEY=VALUE>', 'plugin configuration (repeatable)', collect, [])
+    .option(
       '--timestamp-url <url>',
       'jws and cose: countersign the signature with an RFC 3161 timestamp from this TSA, so that it verifies after the certificate expires',
     )
@@ -194,7 +208,7 @@ export function registerSign(program: Command): void {
           'the key and the manifest cannot both come from standard input',
         );
       }
-      await withSigningKey(flags, async (signingKey, chain) => {
+      await withSigningKey(flags, true, async (signingKey, chain) => {
         const manifest = await loadManifest(locator, {
           mediaType: flags.mediaType,
           stdin: process.stdin,
@@ -234,6 +248,7 @@ function warnAboutCertificate(
  */
 async function withSigningKey(
   flags: SignFlags,
+  nv2Format: boolean,
   use: (signingKey: SigningKey, chain: Certificate[]) => Promise<void>,
 ): Promise<void> {
   let signingKey: SigningKey;
@@ -254,9 +269,33 @@ async function withSigningKey(
       chain.map((c) => c.der),
       'the key on standard input',
     );
+  } else if (flags.plugin !== undefined || flags.id !== undefined) {
+    if (flags.plugin === undefined || flags.id === undefined || flags.key !== undefined) {
+      throw new InvalidInputError(
+        'NV2_ERR_INVALID_ARGUMENT',
+        'a plugin key is --plugin NAME --id KEYID, without -k',
+      );
+    }
+    const { openEntry } = await import('../../keys/index.js');
+    signingKey = await openEntry(
+      {
+        name: flags.id,
+        id: flags.id,
+        pluginName: flags.plugin,
+        pluginConfig: pluginConfigOf(flags.pluginConfig),
+      },
+      keyOpenOptions(flags),
+    );
   } else {
     const { openSigningKey } = await import('../../keys/index.js');
     ({ signingKey } = await openSigningKey(flags.key, flags.cert, keyOpenOptions(flags)));
+  }
+  if (nv2Format && signingKey.certificateChain === undefined) {
+    await signingKey.close?.();
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      `${signingKey.name} is a plugin key, which signs the Notary Project formats: add --signature-format jws or cose`,
+    );
   }
   try {
     const chain = (signingKey.certificateChain ?? []).map((der) => new Certificate(der));
@@ -301,7 +340,7 @@ async function signRemote(
   algorithm: Algorithm | undefined,
   expiresIn: number | undefined,
 ): Promise<void> {
-  await withSigningKey(flags, async (signingKey, chain) => {
+  await withSigningKey(flags, true, async (signingKey, chain) => {
     const now = new Date();
     warnAboutCertificate(chain, flags.reference, now);
     await signRemoteWith(target, flags, signingKey, now, algorithm, expiresIn);
@@ -382,8 +421,8 @@ async function signNotationFormat(
     }
   }
   const userMetadata = parseUserMetadata(flags.userMetadata);
-  await withSigningKey(flags, async (signingKey) => {
-    if ((signingKey.certificateChain ?? []).length === 0) {
+  await withSigningKey(flags, false, async (signingKey) => {
+    if (signingKey.certificateChain !== undefined && signingKey.certificateChain.length === 0) {
       throw new InvalidInputError(
         'NV2_ERR_INVALID_ARGUMENT',
         `--signature-format ${format} needs the signing certificate and its chain: -c CERT`,
