@@ -25,6 +25,8 @@ const common = {
     js: "import { createRequire as __nv2CreateRequire } from 'node:module'; const require = __nv2CreateRequire(import.meta.url);",
   },
   logLevel: 'warning',
+  // The PKCS#11 binding is a native addon, loaded from node_modules only when a pkcs11: key is used.
+  external: ['pkcs11js'],
 };
 
 // `nv2`: split, so that code only some commands need loads when they run.

@@ -84,6 +84,16 @@ const PREREQUISITES = [
     package: 'python3',
     purpose: 'scripts/ceph-s3.sh and the test signing plugin',
   },
+  {
+    program: 'softhsm2-util',
+    package: 'softhsm2',
+    purpose: 'SoftHSM 2, a real PKCS#11 token for the signing-with-token-keys tests',
+  },
+  {
+    program: 'pkcs11-tool',
+    package: 'opensc',
+    purpose: 'generates and imports keys inside the test token',
+  },
 ];
 
 /** Whether `program` is an executable file in one of the PATH directories. */

@@ -13,6 +13,8 @@ import { registerPolicy } from './commands/policy.js';
 import { registerPush } from './commands/push.js';
 import { registerDemo } from './commands/demo.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerKey } from './commands/key.js';
+import { registerPlugin } from './commands/plugin.js';
 import { registerRegistry } from './commands/registry.js';
 import { registerSign } from './commands/sign.js';
 import { registerTrust } from './commands/trust.js';
@@ -36,6 +38,8 @@ export function createProgram(): Command {
   registerCert(program);
   registerSign(program);
   registerVerify(program);
+  registerKey(program);
+  registerPlugin(program);
   registerTrust(program);
   registerPolicy(program);
   registerInspect(program);

@@ -1,10 +1,15 @@
-import type { KeyObject } from 'node:crypto';
 import type { ReadOnlyTarget, Target } from '../content/index.js';
 // The notation module (CBOR, CMS) loads only when a Notary Project signature is made.
-import type { EnvelopeFormat } from '../notation/index.js';
+import type { EnvelopeFormat, SignatureTimestamper } from '../notation/index.js';
 import { type Descriptor, MediaTypes, createDescriptor } from '../oci/index.js';
-import { type SignOptions, type Signer, sign } from '../signature/index.js';
-import type { Certificate } from '../x509/index.js';
+import {
+  type SignOptions,
+  type Signer,
+  type SigningKey,
+  isSigningKey,
+  sign,
+  signWithKey,
+} from '../signature/index.js';
 import {
   EMPTY_CONFIG,
   EMPTY_CONFIG_DESCRIPTOR,
@@ -71,12 +76,14 @@ export interface SignedArtifact {
 async function signOne(
   source: ReadOnlyTarget,
   subject: Descriptor,
-  signer: Signer,
+  signer: Signer | SigningKey,
   options: SignArtifactOptions,
   destination: Target | undefined,
   now: Date,
 ): Promise<SignedArtifact> {
-  const jws = sign(subject, signer, { ...options, now });
+  const jws = isSigningKey(signer)
+    ? await signWithKey(subject, signer, { ...options, now })
+    : sign(subject, signer, { ...options, now });
   const signatureManifestDescriptor =
     destination !== undefined ? await pushSignature(destination, subject, jws, { now }) : undefined;
   const children: SignedArtifact[] = [];
@@ -101,7 +108,8 @@ async function signOne(
 /**
  * Signs what `reference` names in `target`: resolves it once, signs the resolved descriptor
  * (mediaType, digest, size) and pushes the signature artifact beside it (or into
- * `signatureTarget`). With `recursive`, each manifest of an index is signed too.
+ * `signatureTarget`). With `recursive`, each manifest of an index is signed too. `signer` is
+ * a private key with its chain, or a signing key (a token key, …).
  *
  * @example
  * const { subject, signatureManifest } = await signArtifact(repo, 'v1', { key, certificateChain },
@@ -110,7 +118,7 @@ async function signOne(
 export async function signArtifact(
   target: Target,
   reference: string,
-  signer: Signer,
+  signer: Signer | SigningKey,
   options: SignArtifactOptions = {},
 ): Promise<SignedArtifact> {
   const subject = plain(await target.resolve(reference));
@@ -122,10 +130,13 @@ export async function signArtifact(
 export interface SignNotationArtifactOptions {
   /** `jws` (JWS JSON serialization) or `cose` (COSE_Sign1). */
   readonly format: EnvelopeFormat;
-  /** Private key of `certificateChain[0]`. */
-  readonly key: KeyObject;
-  /** Signing certificate first, up to and including the root. */
-  readonly certificateChain: readonly Certificate[];
+  /**
+   * The key that signs (`fileSigningKey(key, chain)` for a key file, a PKCS#11 key, a
+   * plugin key); its chain runs from the signing certificate up to and including the root.
+   */
+  readonly signingKey: SigningKey;
+  /** Countersigns each signature with an RFC 3161 timestamp before anything is pushed. */
+  readonly timestamper?: SignatureTimestamper;
   /** User metadata, signed as annotations of the target descriptor. */
   readonly userMetadata?: Readonly<Record<string, string>>;
   /** Signing time (kept to whole seconds) and the manifest's created time; default now. */
@@ -161,16 +172,16 @@ async function signNotationOne(
   destination: Target | undefined,
   now: Date,
 ): Promise<SignedNotationArtifact> {
-  const { buildSignatureManifest, signNotation } = await import('../notation/index.js');
-  const signature = signNotation({
+  const { buildSignatureManifest, signNotationWithKey } = await import('../notation/index.js');
+  const signature = await signNotationWithKey({
     format: options.format,
-    key: options.key,
-    certificateChain: options.certificateChain,
+    signingKey: options.signingKey,
     descriptor: subject,
     signingTime: now,
     ...(options.userMetadata !== undefined ? { userMetadata: options.userMetadata } : {}),
     ...(options.expiry !== undefined ? { expiry: options.expiry } : {}),
     ...(options.signingAgent !== undefined ? { signingAgent: options.signingAgent } : {}),
+    ...(options.timestamper !== undefined ? { timestamper: options.timestamper } : {}),
   });
   let signatureManifest: Descriptor | undefined;
   if (destination !== undefined) {
@@ -178,8 +189,9 @@ async function signNotationOne(
       subject,
       envelope: signature.envelope,
       envelopeMediaType: signature.mediaType,
-      certificateChain: options.certificateChain,
+      certificateChain: signature.certificateChain,
       created: now,
+      ...(signature.annotations !== undefined ? { annotations: signature.annotations } : {}),
     });
     await destination.push(built.config.descriptor, built.config.content);
     await destination.push(built.layer.descriptor, built.layer.content);
@@ -212,10 +224,10 @@ async function signNotationOne(
  * or into `signatureTarget`.
  *
  * @throws InvalidInputError NV2_ERR_UNSUPPORTED_KEY, NV2_ERR_KEY_CERT_MISMATCH,
- *   NV2_ERR_INVALID_CERTIFICATE, NV2_ERR_INVALID_ARGUMENT
+ *   NV2_ERR_INVALID_CERTIFICATE, NV2_ERR_INVALID_ARGUMENT, NV2_ERR_SIGNER_OUTPUT_INVALID
  * @example
  * const { signatureManifest } = await signNotationArtifact(repo, 'v1',
- *   { format: 'cose', key, certificateChain, userMetadata: { env: 'prod' } });
+ *   { format: 'cose', signingKey: fileSigningKey(key, chainDer), userMetadata: { env: 'prod' } });
  */
 export async function signNotationArtifact(
   target: Target,

@@ -192,10 +192,14 @@ export function coseProtectedHeader(request: SignRequest, alg: NotationAlgorithm
   return Buffer.from(encode(header, { sortKeys: null }));
 }
 
-/** The unprotected header: x5chain (label 33) first, then text labels in encoding order. */
+/**
+ * The unprotected header: x5chain (label 33) first, then text labels in encoding order
+ * (the signing agent, and the RFC 3161 timestamp token over the signature when given).
+ */
 export function coseUnprotectedHeader(
   request: SignRequest,
   chain: readonly Certificate[],
+  timestampToken?: Uint8Array,
 ): Map<unknown, unknown> {
   const header = new Map<unknown, unknown>();
   if (chain.length > 0)
@@ -203,8 +207,22 @@ export function coseUnprotectedHeader(
       Label.x5chain,
       chain.map((c) => new Uint8Array(c.der)),
     );
-  if (request.signingAgent !== undefined) header.set(Headers.signingAgent, request.signingAgent);
+  const text = new Map<string, unknown>();
+  if (request.signingAgent !== undefined) text.set(Headers.signingAgent, request.signingAgent);
+  if (timestampToken !== undefined)
+    text.set(Headers.timestampSignature, new Uint8Array(timestampToken));
+  for (const key of [...text.keys()].sort(byEncoding)) header.set(key, text.get(key));
   return header;
+}
+
+/** What a COSE envelope signs: its protected header, and the Sig_structure over it and `payload`. */
+export function coseSigningInput(
+  request: SignRequest,
+  payload: Uint8Array,
+  alg: NotationAlgorithm,
+): { protectedBytes: Buffer; signingInput: Buffer } {
+  const protectedBytes = coseProtectedHeader(request, alg);
+  return { protectedBytes, signingInput: sigStructure(protectedBytes, payload) };
 }
 
 /** Produces a COSE_Sign1_Tagged envelope for `payload`, byte for byte as notation does. */
@@ -215,8 +233,8 @@ export function signCoseEnvelope(
   key: KeyObject,
   chain: readonly Certificate[],
 ): Buffer {
-  const protectedBytes = coseProtectedHeader(request, alg);
-  const signature = signBytes(alg, key, sigStructure(protectedBytes, payload));
+  const { protectedBytes, signingInput } = coseSigningInput(request, payload, alg);
+  const signature = signBytes(alg, key, signingInput);
   return encodeCoseSign1(protectedBytes, coseUnprotectedHeader(request, chain), payload, signature);
 }
 

@@ -60,3 +60,7 @@ export { verifyTimestampToken } from './timestamp.js';
 export type { VerifiedTimestamp } from './timestamp.js';
 export { describeNotationEnvelope } from './describe.js';
 export type { EnvelopeDescription } from './describe.js';
+export { signNotationWithKey } from './sign.js';
+export type { NotationKeySignOptions, NotationKeySignature, SignatureTimestamper } from './sign.js';
+export { requestTimestamp } from './tsa.js';
+export type { ObtainedTimestamp, TimestampRequestOptions } from './tsa.js';

@@ -160,6 +160,47 @@ export function jwsProtectedHeader(request: SignRequest, alg: NotationAlgorithm)
   return Buffer.from(goJson(sorted), 'utf8').toString('base64url');
 }
 
+/** The bytes a JWS envelope signs: `protected.payload`, both base64url. */
+export function jwsSigningInput(
+  request: SignRequest,
+  payload: Uint8Array,
+  alg: NotationAlgorithm,
+): Buffer {
+  return Buffer.from(
+    `${jwsProtectedHeader(request, alg)}.${Buffer.from(payload).toString('base64url')}`,
+    'latin1',
+  );
+}
+
+/**
+ * Assembles a JWS envelope from its signing input (`jwsSigningInput`), the signature over
+ * it and the unprotected header: the chain, the signing agent and, when given, the RFC 3161
+ * timestamp token over the signature.
+ */
+export function assembleJwsEnvelope(
+  signingInput: Uint8Array,
+  signature: Uint8Array,
+  request: SignRequest,
+  chain: readonly Certificate[],
+  timestampToken?: Uint8Array,
+): Buffer {
+  const [protectedText, payloadText] = Buffer.from(signingInput).toString('latin1').split('.');
+  const header: Record<string, unknown> = {};
+  header['x5c'] = chain.map((c) => c.der.toString('base64'));
+  if (request.signingAgent !== undefined) header[Headers.signingAgent] = request.signingAgent;
+  if (timestampToken !== undefined)
+    header[Headers.timestampSignature] = Buffer.from(timestampToken).toString('base64');
+  return Buffer.from(
+    goJson({
+      payload: payloadText,
+      protected: protectedText,
+      header,
+      signature: Buffer.from(signature).toString('base64url'),
+    }),
+    'utf8',
+  );
+}
+
 /** Produces a JWS envelope for `payload`, byte for byte as notation does. */
 export function signJwsEnvelope(
   request: SignRequest,
@@ -168,19 +209,6 @@ export function signJwsEnvelope(
   key: KeyObject,
   chain: readonly Certificate[],
 ): Buffer {
-  const protectedText = jwsProtectedHeader(request, alg);
-  const payloadText = Buffer.from(payload).toString('base64url');
-  const signature = signBytes(alg, key, Buffer.from(`${protectedText}.${payloadText}`, 'latin1'));
-  const header: Record<string, unknown> = {};
-  header['x5c'] = chain.map((c) => c.der.toString('base64'));
-  if (request.signingAgent !== undefined) header[Headers.signingAgent] = request.signingAgent;
-  return Buffer.from(
-    goJson({
-      payload: payloadText,
-      protected: protectedText,
-      header,
-      signature: signature.toString('base64url'),
-    }),
-    'utf8',
-  );
+  const input = jwsSigningInput(request, payload, alg);
+  return assembleJwsEnvelope(input, signBytes(alg, key, input), request, chain);
 }

@@ -41,3 +41,12 @@ export { keyId } from './key-id.js';
 export { sign } from './sign.js';
 export type { SignOptions, Signer } from './sign.js';
 export { MAX_ENVELOPE_BYTES, sniffEnvelopeMediaType } from './envelope-type.js';
+export { signWithKey } from './sign.js';
+export { KEY_SPECS, fileSigningKey, isKeySpec, isSigningKey, keySpecOf } from './signing-key.js';
+export type {
+  EnvelopeRequest,
+  GeneratedEnvelope,
+  KeySignature,
+  KeySpec,
+  SigningKey,
+} from './signing-key.js';

@@ -1,10 +1,17 @@
-import { type KeyObject, createPublicKey, sign as cryptoSign } from 'node:crypto';
+import {
+  type KeyObject,
+  X509Certificate,
+  createPublicKey,
+  sign as cryptoSign,
+  verify as cryptoVerify,
+} from 'node:crypto';
 import { InvalidInputError } from '../errors.js';
 import { type Descriptor, isDescriptor, parseReference } from '../oci/index.js';
 import { type Algorithm, algorithmForKey, algorithmHash, cryptoKeyOptions } from './algorithms.js';
 import { encodeBase64url } from './base64.js';
 import { MAX_REFERENCES, MAX_X5C_ENTRIES, SIGNATURE_TYP } from './format.js';
 import { keyId } from './key-id.js';
+import type { KeySpec, SigningKey } from './signing-key.js';
 
 /** Who signs: a private key, and the certificate chain that vouches for it. */
 export interface Signer {
@@ -29,26 +36,20 @@ export interface SignOptions {
   readonly now?: Date;
 }
 
-/**
- * Signs a manifest descriptor, returning the signature as a JWS compact serialization.
- *
- * @example
- * const jws = sign(describeManifest(bytes).descriptor, { key, certificateChain: [certDer] },
- *   { references: ['registry.example.com/app:v1'], expiresIn: 90 * 86400 });
- * @throws InvalidInputError for an unusable key, algorithm, descriptor or reference
- */
-export function sign(descriptor: Descriptor, signer: Signer, options: SignOptions = {}): string {
-  if (!isDescriptor(descriptor)) {
-    throw new InvalidInputError(
-      'NV2_ERR_INVALID_ARGUMENT',
-      'descriptor needs a mediaType, a digest and a size',
-    );
-  }
-  if (signer.key.type !== 'private') {
-    throw new InvalidInputError('NV2_ERR_INVALID_KEY', 'signing needs a private key');
-  }
-  const alg = algorithmForKey(signer.key, options.algorithm);
-  const chain = signer.certificateChain ?? [];
+/** The header and claims of a signature, ready to be signed. */
+interface Prepared {
+  readonly alg: Algorithm;
+  readonly signingInput: string;
+}
+
+function prepare(
+  descriptor: Descriptor,
+  publicKey: KeyObject | undefined,
+  alg: Algorithm,
+  certificateChain: readonly Uint8Array[],
+  options: SignOptions,
+): Prepared {
+  const chain = certificateChain;
   if (chain.length > MAX_X5C_ENTRIES) {
     throw new InvalidInputError(
       'NV2_ERR_INVALID_CERTIFICATE',
@@ -72,11 +73,21 @@ export function sign(descriptor: Descriptor, signer: Signer, options: SignOption
       'expiry must be a positive whole number of seconds',
     );
   }
-
-  const header =
-    chain.length > 0
-      ? { typ: SIGNATURE_TYP, alg, x5c: chain.map((der) => Buffer.from(der).toString('base64')) }
-      : { typ: SIGNATURE_TYP, alg, kid: keyId(createPublicKey(signer.key)) };
+  let header: Record<string, unknown>;
+  if (chain.length > 0) {
+    header = {
+      typ: SIGNATURE_TYP,
+      alg,
+      x5c: chain.map((der) => Buffer.from(der).toString('base64')),
+    };
+  } else if (publicKey !== undefined) {
+    header = { typ: SIGNATURE_TYP, alg, kid: keyId(publicKey) };
+  } else {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_CERTIFICATE',
+      'the nv2 format needs the certificate chain or the public key before signing',
+    );
+  }
 
   const iat = Math.floor((options.now ?? new Date()).getTime() / 1000);
   const claims: Record<string, unknown> = {
@@ -88,8 +99,41 @@ export function sign(descriptor: Descriptor, signer: Signer, options: SignOption
   if (options.expiresIn !== undefined) claims['exp'] = iat + options.expiresIn;
   claims['iat'] = iat;
   if (options.expiresIn !== undefined) claims['nbf'] = iat;
+  return {
+    alg,
+    signingInput: `${encodeBase64url(JSON.stringify(header))}.${encodeBase64url(JSON.stringify(claims))}`,
+  };
+}
 
-  const signingInput = `${encodeBase64url(JSON.stringify(header))}.${encodeBase64url(JSON.stringify(claims))}`;
+function checkDescriptor(descriptor: Descriptor): void {
+  if (!isDescriptor(descriptor)) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      'descriptor needs a mediaType, a digest and a size',
+    );
+  }
+}
+
+/**
+ * Signs a manifest descriptor, returning the signature as a JWS compact serialization.
+ *
+ * @example
+ * const jws = sign(describeManifest(bytes).descriptor, { key, certificateChain: [certDer] },
+ *   { references: ['registry.example.com/app:v1'], expiresIn: 90 * 86400 });
+ * @throws InvalidInputError for an unusable key, algorithm, descriptor or reference
+ */
+export function sign(descriptor: Descriptor, signer: Signer, options: SignOptions = {}): string {
+  checkDescriptor(descriptor);
+  if (signer.key.type !== 'private') {
+    throw new InvalidInputError('NV2_ERR_INVALID_KEY', 'signing needs a private key');
+  }
+  const { alg, signingInput } = prepare(
+    descriptor,
+    createPublicKey(signer.key),
+    algorithmForKey(signer.key, options.algorithm),
+    signer.certificateChain ?? [],
+    options,
+  );
   let signature: Buffer;
   try {
     signature = cryptoSign(
@@ -107,4 +151,73 @@ export function sign(descriptor: Descriptor, signer: Signer, options: SignOption
     );
   }
   return `${signingInput}.${signature.toString('base64url')}`;
+}
+
+/** The nv2 algorithm of a key known only by its spec: RSA → RS256 (or a requested RS/PS), EC by curve. */
+function algorithmForSpec(spec: KeySpec | undefined, requested: Algorithm | undefined): Algorithm {
+  const ec: Partial<Record<KeySpec, Algorithm>> = {
+    'EC-256': 'ES256',
+    'EC-384': 'ES384',
+    'EC-521': 'ES512',
+  };
+  if (spec === undefined) {
+    throw new InvalidInputError('NV2_ERR_UNSUPPORTED_KEY', 'the signing key has no known key spec');
+  }
+  const fixed = ec[spec];
+  if (fixed !== undefined) {
+    if (requested !== undefined && requested !== fixed) {
+      throw new InvalidInputError(
+        'NV2_ERR_KEY_ALGORITHM_MISMATCH',
+        `alg ${requested} does not fit a ${spec} key`,
+      );
+    }
+    return fixed;
+  }
+  if (requested !== undefined && !requested.startsWith('RS') && !requested.startsWith('PS')) {
+    throw new InvalidInputError(
+      'NV2_ERR_KEY_ALGORITHM_MISMATCH',
+      `alg ${requested} does not fit a ${spec} key`,
+    );
+  }
+  return requested ?? 'RS256';
+}
+
+/**
+ * Signs a manifest descriptor with a signing key (a key file, a PKCS#11 token key, …) and
+ * returns the JWS compact serialization. The signing certificate chain must be known before
+ * signing (it is in the protected header), else the public key (`kid`). The signature is
+ * checked against the key's public key before it is returned.
+ *
+ * @example
+ * const jws = await signWithKey(descriptor, fileSigningKey(key, [cert.der]), { references });
+ * @throws InvalidInputError for an unusable key, algorithm, descriptor or reference;
+ *   NV2_ERR_SIGNER_OUTPUT_INVALID when the key returned a signature that does not verify
+ */
+export async function signWithKey(
+  descriptor: Descriptor,
+  signingKey: SigningKey,
+  options: SignOptions = {},
+): Promise<string> {
+  checkDescriptor(descriptor);
+  const chain = signingKey.certificateChain ?? [];
+  const publicKey =
+    signingKey.publicKey ??
+    (chain.length > 0 ? new X509Certificate(Buffer.from(chain[0]!)).publicKey : undefined);
+  const alg =
+    publicKey !== undefined
+      ? algorithmForKey(publicKey, options.algorithm)
+      : algorithmForSpec(signingKey.keySpec, options.algorithm);
+  const prepared = prepare(descriptor, publicKey, alg, chain, options);
+  const input = Buffer.from(prepared.signingInput, 'latin1');
+  const { signature } = await signingKey.sign(alg, input);
+  if (
+    publicKey !== undefined &&
+    !cryptoVerify(algorithmHash(alg), input, cryptoKeyOptions(publicKey, alg), signature)
+  ) {
+    throw new InvalidInputError(
+      'NV2_ERR_SIGNER_OUTPUT_INVALID',
+      `${signingKey.name} returned a ${alg} signature that does not verify with its public key`,
+    );
+  }
+  return `${prepared.signingInput}.${Buffer.from(signature).toString('base64url')}`;
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { readBoundedStream, writeFileAtomic } from '../../content/index.js';
 import { InvalidInputError } from '../../errors.js';
 import { type OutputFormat, print, printJson } from '../output.js';
+import { askSecret } from '../prompt.js';
 import type { ServeFlags } from '../registry-config.js';
 import { DEFAULT_ADDR, DEFAULT_ROOT } from '../registry-defaults.js';
 import { outputFormat } from './options.js';
@@ -53,36 +54,6 @@ async function readUsers(path: string): Promise<{ users: Map<string, string>; mo
   return { users: parseHtpasswd(text, path), mode: (await stat(path)).mode & 0o777 };
 }
 
-/** Reads a line from the terminal without echoing it. */
-function promptHidden(prompt: string): Promise<string> {
-  const stdin = process.stdin;
-  process.stderr.write(prompt);
-  stdin.setRawMode(true);
-  stdin.resume();
-  return new Promise((resolve, reject) => {
-    let typed = '';
-    const done = (err?: Error): void => {
-      stdin.off('data', onData);
-      stdin.setRawMode(false);
-      stdin.pause();
-      process.stderr.write('\n');
-      if (err !== undefined) reject(err);
-      else resolve(typed);
-    };
-    const onData = (chunk: Buffer): void => {
-      for (const ch of chunk.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') return done();
-        if (ch === '\u0003' || ch === '\u0004') {
-          return done(new InvalidInputError('NV2_ERR_INVALID_ARGUMENT', 'no password given'));
-        }
-        if (ch === '\u007f' || ch === '\b') typed = typed.slice(0, -1);
-        else typed += ch;
-      }
-    };
-    stdin.on('data', onData);
-  });
-}
-
 /** The new password: typed twice at a terminal, else the first line of standard input. */
 async function readNewPassword(fromStdin: boolean): Promise<string> {
   let password: string;
@@ -91,8 +62,8 @@ async function readNewPassword(fromStdin: boolean): Promise<string> {
       .toString('utf8')
       .replace(/\r?\n$/, '');
   } else {
-    password = await promptHidden('Password: ');
-    if ((await promptHidden('Repeat password: ')) !== password) {
+    password = await askSecret('Password: ');
+    if ((await askSecret('Repeat password: ')) !== password) {
       throw new InvalidInputError('NV2_ERR_INVALID_ARGUMENT', 'the passwords do not match');
     }
   }

@@ -7,20 +7,22 @@ import {
   writeFileAtomic,
 } from '../../content/index.js';
 import { InvalidInputError } from '../../errors.js';
-import type { EnvelopeFormat } from '../../notation/index.js';
+import type { EnvelopeFormat, SignatureTimestamper } from '../../notation/index.js';
 import { signArtifact, signNotationArtifact } from '../../notary/index.js';
 import { type Descriptor, type Digest, digestHex, isTag, parseReference } from '../../oci/index.js';
 import {
   ALGORITHMS,
   type Algorithm,
-  type Signer,
+  type SigningKey,
+  fileSigningKey,
   isAlgorithm,
-  sign,
+  signWithKey,
 } from '../../signature/index.js';
 import { signingCertificateProblems } from '../../trust/index.js';
-import { type Certificate, keysMatch, loadCertificates, loadPrivateKey } from '../../x509/index.js';
+import { Certificate, keysMatch, loadCertificates, loadPrivateKey } from '../../x509/index.js';
 import { parseDuration } from '../duration.js';
 import { MAX_PEM_BYTES, readInput } from '../input.js';
+import { keyOpenOptions, pluginConfigOf } from './key.js';
 import { print, warn } from '../output.js';
 import {
   type OpenedTarget,
@@ -43,8 +45,15 @@ interface SignFlags extends RemoteFlags {
   method: string;
   signatureFormat: string;
   userMetadata: string[];
-  key: string;
+  key?: string;
   cert?: string;
+  signingKeys?: string;
+  timestampUrl?: string;
+  timestampRootCert?: string;
+  plugin?: string;
+  pluginTimeout?: string;
+  id?: string;
+  pluginConfig: string[];
   reference: string[];
   expiry?: string;
   output?: string;
@@ -83,10 +92,17 @@ export function registerSign(program: Command): void {
       [],
     )
     .option('--method <method>', 'signing method (only x509)', 'x509')
-    .requiredOption('-k, --key <file>', 'private key (PEM: PKCS#8, PKCS#1 or SEC1)')
+    .option(
+      '-k, --key <key>',
+      'signing key: a private key file (PEM: PKCS#8, PKCS#1 or SEC1), a pkcs11: URI (RFC 7512), or the name of a key from nv2 key list; default: the default key',
+    )
     .option(
       '-c, --cert <file>',
-      'signing certificate, optionally followed by its chain (PEM); puts x5c in the header, else kid; jws and cose need the whole chain to the root',
+      "signing certificate, optionally followed by its chain (PEM); puts x5c in the header, else kid; jws and cose need the whole chain to the root; default: the named key's, or the token's",
+    )
+    .option(
+      '--signing-keys <file>',
+      "the signingkeys.json that names keys (default $NV2_SIGNING_KEYS, else $NV2_CONFIG_DIR/signingkeys.json); point it at notation's to sign with notation's keys",
     )
     .option(
       '-r, --reference <reference>',
@@ -109,6 +125,24 @@ export function registerSign(program: Command): void {
     .option(
       '--push-reference <ref>',
       `store the signature artifact in this repository instead (tagged when REF has a tag); else $${SIGNATURE_REPOSITORY_ENV}`,
+    )
+    .option(
+      '--plugin <name>',
+      'sign with a key behind this Notary Project plugin (with --id; jws and cose)',
+    )
+    .option('--id <keyId>', "the plugin key's id")
+    .option(
+      '--plugin-timeout <duration>',
+      'how long one plugin command may take before it is stopped (default 60s)',
+    )
+    .option('--plugin-config <KEY=VALUE>', 'plugin configuration (repeatable)', collect, [])
+    .option(
+      '--timestamp-url <url>',
+      'jws and cose: countersign the signature with an RFC 3161 timestamp from this TSA, so that it verifies after the certificate expires',
+    )
+    .option(
+      '--timestamp-root-cert <file>',
+      "the TSA's root certificate (PEM): the timestamp is checked against it before the signature is stored",
     )
     .option('--recursive', 'also sign each manifest of an index (each platform)')
     .option(
@@ -155,6 +189,14 @@ export function registerSign(program: Command): void {
           'user metadata (-m KEY=VALUE) is signed by the Notary Project formats only: add --signature-format jws or cose',
         );
       }
+      if (flags.timestampUrl !== undefined || flags.timestampRootCert !== undefined) {
+        // A compact JWS has no unprotected header: a countersignature made after signing
+        // has nowhere to go without invalidating the signature.
+        throw new InvalidInputError(
+          'NV2_ERR_INVALID_ARGUMENT',
+          'the nv2 format cannot carry a timestamp (a compact JWS has no unprotected header): add --signature-format jws or cose',
+        );
+      }
       if (!isOffline(target)) {
         await signRemote(target, flags, algorithm, expiresIn);
         return;
@@ -166,43 +208,101 @@ export function registerSign(program: Command): void {
           'the key and the manifest cannot both come from standard input',
         );
       }
-      const { signer, chain } = await loadSigner(flags);
-      const manifest = await loadManifest(locator, {
-        mediaType: flags.mediaType,
-        stdin: process.stdin,
+      await withSigningKey(flags, true, async (signingKey, chain) => {
+        const manifest = await loadManifest(locator, {
+          mediaType: flags.mediaType,
+          stdin: process.stdin,
+        });
+        const now = new Date();
+        const jws = await signWithKey(manifest.descriptor, signingKey, {
+          references: flags.reference,
+          now,
+          ...(algorithm !== undefined ? { algorithm } : {}),
+          ...(expiresIn !== undefined ? { expiresIn } : {}),
+        });
+        warnAboutCertificate(chain, flags.reference, now);
+        const out = flags.output ?? join('.', `${digestHex(manifest.descriptor.digest)}.jwt`);
+        await writeFileAtomic(out, jws);
+        print(manifest.descriptor.digest);
       });
-      const now = new Date();
-      const jws = sign(manifest.descriptor, signer, {
-        references: flags.reference,
-        now,
-        ...(algorithm !== undefined ? { algorithm } : {}),
-        ...(expiresIn !== undefined ? { expiresIn } : {}),
-      });
-      if (chain.length > 0) {
-        for (const problem of signingCertificateProblems(chain[0]!, flags.reference, now)) {
-          warn(`${problem}; the signature will not verify`);
-        }
-      }
-      const out = flags.output ?? join('.', `${digestHex(manifest.descriptor.digest)}.jwt`);
-      await writeFileAtomic(out, jws);
-      print(manifest.descriptor.digest);
     });
   addRemoteOptions(command);
 }
 
-async function loadSigner(flags: SignFlags): Promise<{ signer: Signer; chain: Certificate[] }> {
-  const key = loadPrivateKey(await readInput(flags.key, MAX_PEM_BYTES, 'key'), flags.key);
-  const chain =
-    flags.cert !== undefined
-      ? loadCertificates(await readInput(flags.cert, MAX_PEM_BYTES, 'certificate'), flags.cert)
-      : [];
-  if (chain.length > 0 && !keysMatch(key, chain[0]!.publicKey)) {
+function warnAboutCertificate(
+  chain: readonly Certificate[],
+  references: string[],
+  now: Date,
+): void {
+  if (chain.length > 0) {
+    for (const problem of signingCertificateProblems(chain[0]!, references, now)) {
+      warn(`${problem}; the signature will not verify`);
+    }
+  }
+}
+
+/**
+ * Opens the signing key `-k`/`-c` name (a file, standard input, a pkcs11: URI, a named key,
+ * or the default key), runs `use` with it and its parsed chain, and closes it (a token
+ * session) whatever happens.
+ */
+async function withSigningKey(
+  flags: SignFlags,
+  nv2Format: boolean,
+  use: (signingKey: SigningKey, chain: Certificate[]) => Promise<void>,
+): Promise<void> {
+  let signingKey: SigningKey;
+  if (flags.key === '-') {
+    const key = loadPrivateKey(await readInput('-', MAX_PEM_BYTES, 'key'), 'standard input');
+    const chain =
+      flags.cert !== undefined
+        ? loadCertificates(await readInput(flags.cert, MAX_PEM_BYTES, 'certificate'), flags.cert)
+        : [];
+    if (chain.length > 0 && !keysMatch(key, chain[0]!.publicKey)) {
+      throw new InvalidInputError(
+        'NV2_ERR_KEY_CERT_MISMATCH',
+        `the key on standard input does not belong to the first certificate in ${flags.cert}`,
+      );
+    }
+    signingKey = fileSigningKey(
+      key,
+      chain.map((c) => c.der),
+      'the key on standard input',
+    );
+  } else if (flags.plugin !== undefined || flags.id !== undefined) {
+    if (flags.plugin === undefined || flags.id === undefined || flags.key !== undefined) {
+      throw new InvalidInputError(
+        'NV2_ERR_INVALID_ARGUMENT',
+        'a plugin key is --plugin NAME --id KEYID, without -k',
+      );
+    }
+    const { openEntry } = await import('../../keys/index.js');
+    signingKey = await openEntry(
+      {
+        name: flags.id,
+        id: flags.id,
+        pluginName: flags.plugin,
+        pluginConfig: pluginConfigOf(flags.pluginConfig),
+      },
+      keyOpenOptions(flags),
+    );
+  } else {
+    const { openSigningKey } = await import('../../keys/index.js');
+    ({ signingKey } = await openSigningKey(flags.key, flags.cert, keyOpenOptions(flags)));
+  }
+  if (nv2Format && signingKey.certificateChain === undefined) {
+    await signingKey.close?.();
     throw new InvalidInputError(
-      'NV2_ERR_KEY_CERT_MISMATCH',
-      `the key ${flags.key} does not belong to the first certificate in ${flags.cert}`,
+      'NV2_ERR_INVALID_ARGUMENT',
+      `${signingKey.name} is a plugin key, which signs the Notary Project formats: add --signature-format jws or cose`,
     );
   }
-  return { signer: { key, certificateChain: chain.map((c) => c.der) }, chain };
+  try {
+    const chain = (signingKey.certificateChain ?? []).map((der) => new Certificate(der));
+    await use(signingKey, chain);
+  } finally {
+    await signingKey.close?.();
+  }
 }
 
 /** Whether a --push-reference names a tag itself (a bare repository is not tagged `latest`). */
@@ -240,13 +340,21 @@ async function signRemote(
   algorithm: Algorithm | undefined,
   expiresIn: number | undefined,
 ): Promise<void> {
-  const { signer, chain } = await loadSigner(flags);
-  const now = new Date();
-  if (chain.length > 0) {
-    for (const problem of signingCertificateProblems(chain[0]!, flags.reference, now)) {
-      warn(`${problem}; the signature will not verify`);
-    }
-  }
+  await withSigningKey(flags, true, async (signingKey, chain) => {
+    const now = new Date();
+    warnAboutCertificate(chain, flags.reference, now);
+    await signRemoteWith(target, flags, signingKey, now, algorithm, expiresIn);
+  });
+}
+
+async function signRemoteWith(
+  target: string,
+  flags: SignFlags,
+  signingKey: SigningKey,
+  now: Date,
+  algorithm: Algorithm | undefined,
+  expiresIn: number | undefined,
+): Promise<void> {
   const offline = flags.signatureOnly === true || flags.output !== undefined;
   await withTargets(flags, async (opener) => {
     const { source, reference, destination } = await openSigningTargets(
@@ -255,7 +363,7 @@ async function signRemote(
       flags,
       offline,
     );
-    const signed = await signArtifact(source.target, reference, signer, {
+    const signed = await signArtifact(source.target, reference, signingKey, {
       references: flags.reference,
       now,
       push: !offline,
@@ -312,24 +420,34 @@ async function signNotationFormat(
       );
     }
   }
-  if (flags.cert === undefined) {
-    throw new InvalidInputError(
-      'NV2_ERR_INVALID_ARGUMENT',
-      `--signature-format ${format} needs the signing certificate and its chain: -c CERT`,
-    );
-  }
   const userMetadata = parseUserMetadata(flags.userMetadata);
-  const key = loadPrivateKey(await readInput(flags.key, MAX_PEM_BYTES, 'key'), flags.key);
-  const certificateChain = loadCertificates(
-    await readInput(flags.cert, MAX_PEM_BYTES, 'certificate'),
-    flags.cert,
-  );
+  await withSigningKey(flags, false, async (signingKey) => {
+    if (signingKey.certificateChain !== undefined && signingKey.certificateChain.length === 0) {
+      throw new InvalidInputError(
+        'NV2_ERR_INVALID_ARGUMENT',
+        `--signature-format ${format} needs the signing certificate and its chain: -c CERT`,
+      );
+    }
+    await signNotationWith(target, format, flags, signingKey, userMetadata, expiresIn, version);
+  });
+}
+
+async function signNotationWith(
+  target: string,
+  format: EnvelopeFormat,
+  flags: SignFlags,
+  signingKey: SigningKey,
+  userMetadata: Record<string, string>,
+  expiresIn: number | undefined,
+  version: string,
+): Promise<void> {
   const now = new Date();
+  const timestamper = await timestamperOf(flags, now);
   const options = {
     format,
-    key,
-    certificateChain,
+    signingKey,
     now,
+    ...(timestamper !== undefined ? { timestamper } : {}),
     signingAgent: `nv2/${version}`,
     ...(Object.keys(userMetadata).length > 0 ? { userMetadata } : {}),
     ...(expiresIn !== undefined ? { expiry: new Date(now.getTime() + expiresIn * 1000) } : {}),
@@ -346,8 +464,12 @@ async function signNotationFormat(
       mediaType: flags.mediaType,
       stdin: process.stdin,
     });
-    const { signNotation } = await import('../../notation/index.js');
-    const signature = signNotation({ ...options, descriptor: manifest.descriptor });
+    const { signNotationWithKey } = await import('../../notation/index.js');
+    const signature = await signNotationWithKey({
+      ...options,
+      signingTime: now,
+      descriptor: manifest.descriptor,
+    });
     const out = flags.output ?? join('.', envelopeFileName(manifest.descriptor.digest, format));
     await writeFileAtomic(out, signature.envelope);
     print(manifest.descriptor.digest);
@@ -372,6 +494,33 @@ async function signNotationFormat(
       content: one.envelope,
     }));
   });
+}
+
+/**
+ * The timestamper `--timestamp-url` and `--timestamp-root-cert` ask for: each token is checked
+ * (nonce, imprint, EKU, chain to the root, revocation of the TSA's chain) before the
+ * signature is stored.
+ */
+async function timestamperOf(
+  flags: SignFlags,
+  now: Date,
+): Promise<SignatureTimestamper | undefined> {
+  if (flags.timestampUrl === undefined && flags.timestampRootCert === undefined) return undefined;
+  if (flags.timestampUrl === undefined || flags.timestampRootCert === undefined) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      '--timestamp-url and --timestamp-root-cert go together: the timestamp is checked against the root',
+    );
+  }
+  const url = flags.timestampUrl;
+  const roots = loadCertificates(
+    await readInput(flags.timestampRootCert, MAX_PEM_BYTES, 'certificate'),
+    flags.timestampRootCert,
+  );
+  const { requestTimestamp, defaultRevocationChecker } = await import('../../notation/index.js');
+  const revocation = defaultRevocationChecker();
+  return async (signature) =>
+    (await requestTimestamp(url, signature, { roots, revocation, now })).token;
 }
 
 /** What both signature formats report of one signed manifest. */

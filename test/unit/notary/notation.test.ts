@@ -18,6 +18,7 @@ import {
   verifyWithPolicy,
 } from '../../../src/notary/index.js';
 import { MediaTypes, createDescriptor } from '../../../src/oci/index.js';
+import { fileSigningKey } from '../../../src/signature/index.js';
 import { PolicyConfig, TrustStore, validateTrustPolicy } from '../../../src/policy/index.js';
 import { LEVEL_ACTIONS, TrustSet } from '../../../src/trust/index.js';
 import { SAMPLE_MANIFEST, tempDir } from '../../helpers/fixtures.js';
@@ -69,8 +70,7 @@ describe('Notary Project signatures in the notary workflows', () => {
     for (const format of ['jws', 'cose'] as const) {
       await signNotationArtifact(signed, 'v1', {
         format,
-        key: signer.key,
-        certificateChain: [signer.cert, root.cert],
+        signingKey: fileSigningKey(signer.key, [signer.cert.der, root.cert.der]),
         userMetadata: { env: 'prod' },
         now: NOW,
         signingAgent: 'nv2/test',
