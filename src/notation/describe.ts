@@ -41,7 +41,11 @@ function payloadOf(bytes: Uint8Array): unknown {
 
 /** CBOR values as JSON-friendly values: byte strings as base64, tags 1 as ISO times. */
 function plain(value: unknown): unknown {
-  if (value instanceof Date) return value.toISOString();
+  // A tag-1 time beyond the Date range decodes to an invalid Date: shown, not thrown on.
+  if (value instanceof Date)
+    return Number.isNaN(value.getTime())
+      ? 'invalid time (outside the representable range)'
+      : value.toISOString();
   if (value instanceof Uint8Array) return `<${value.byteLength} bytes>`;
   if (value instanceof Tag) return { tag: Number(value.tag), value: plain(value.contents) };
   if (value instanceof Map)

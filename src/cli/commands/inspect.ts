@@ -9,6 +9,7 @@ import {
   sniffEnvelopeMediaType,
 } from '../../signature/index.js';
 import type { describeNotationEnvelope } from '../../notation/index.js';
+import { dateFromUnixSeconds } from '../../oci/index.js';
 import { Certificate } from '../../x509/index.js';
 import { readInput } from '../input.js';
 import { type OutputFormat, print, printJson } from '../output.js';
@@ -159,8 +160,10 @@ export function registerInspect(program: Command): void {
       const times: Record<string, string> = {};
       for (const name of TIME_CLAIMS) {
         const v = claims[name];
-        if (typeof v === 'number' && Number.isFinite(v))
-          times[name] = new Date(v * 1000).toISOString();
+        if (typeof v !== 'number') continue;
+        // Shown even when out of range: inspect explains what a verifier would refuse.
+        times[name] =
+          dateFromUnixSeconds(v)?.toISOString() ?? 'invalid: outside the representable time range';
       }
       const certificates = Array.isArray(header['x5c'])
         ? (header['x5c'] as unknown[]).map(describeCertificate)
