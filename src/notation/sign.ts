@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { InvalidInputError } from '../errors.js';
 import type { Descriptor } from '../oci/index.js';
-import { type Certificate, keysMatch } from '../x509/index.js';
+import { type Certificate, keysMatch, orderCertificateChain } from '../x509/index.js';
 import { signingAlgorithmFor } from './algorithms.js';
 import { signCoseEnvelope } from './cose.js';
 import { type SigningScheme, NotationMediaTypes } from './constants.js';
@@ -51,7 +51,9 @@ export function envelopeMediaType(format: EnvelopeFormat): string {
  *   NV2_ERR_INVALID_CERTIFICATE, NV2_ERR_INVALID_ARGUMENT
  */
 export function signNotation(options: NotationSignOptions): NotationSignature {
-  const chain = options.certificateChain;
+  // Chain files repeat CAs and list them in any order; the envelope carries the one order
+  // the specification (and notation) accepts.
+  const chain = orderCertificateChain(options.certificateChain);
   if (chain.length === 0) {
     throw new InvalidInputError('NV2_ERR_INVALID_CERTIFICATE', 'a certificate chain is required');
   }

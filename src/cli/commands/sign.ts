@@ -18,7 +18,13 @@ import {
   sign,
 } from '../../signature/index.js';
 import { signingCertificateProblems } from '../../trust/index.js';
-import { type Certificate, keysMatch, loadCertificates, loadPrivateKey } from '../../x509/index.js';
+import {
+  type Certificate,
+  keysMatch,
+  loadCertificates,
+  loadPrivateKey,
+  orderCertificateChain,
+} from '../../x509/index.js';
 import { parseDuration } from '../duration.js';
 import { MAX_PEM_BYTES, readInput } from '../input.js';
 import { print, warn } from '../output.js';
@@ -86,7 +92,7 @@ export function registerSign(program: Command): void {
     .requiredOption('-k, --key <file>', 'private key (PEM: PKCS#8, PKCS#1 or SEC1)')
     .option(
       '-c, --cert <file>',
-      'signing certificate, optionally followed by its chain (PEM); puts x5c in the header, else kid; jws and cose need the whole chain to the root',
+      'signing certificate, optionally followed by its chain in any order (PEM); puts x5c (in issuing order, repeats dropped) in the header, else kid; jws and cose need the whole chain to the root',
     )
     .option(
       '-r, --reference <reference>',
@@ -192,9 +198,12 @@ export function registerSign(program: Command): void {
 
 async function loadSigner(flags: SignFlags): Promise<{ signer: Signer; chain: Certificate[] }> {
   const key = loadPrivateKey(await readInput(flags.key, MAX_PEM_BYTES, 'key'), flags.key);
+  // x5c in the order RFC 7515 §4.1.6 requires, whatever order the chain file has.
   const chain =
     flags.cert !== undefined
-      ? loadCertificates(await readInput(flags.cert, MAX_PEM_BYTES, 'certificate'), flags.cert)
+      ? orderCertificateChain(
+          loadCertificates(await readInput(flags.cert, MAX_PEM_BYTES, 'certificate'), flags.cert),
+        )
       : [];
   if (chain.length > 0 && !keysMatch(key, chain[0]!.publicKey)) {
     throw new InvalidInputError(
