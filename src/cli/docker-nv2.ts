@@ -3,12 +3,13 @@
 // (and `docker-nv2 docker-cli-plugin-metadata` to learn what it is).
 import { runPlugin } from '../docker/index.js';
 import { exitCodeFor } from './exit-codes.js';
-import { formatError } from './output.js';
+import { discardOutputToClosedPipes, formatError } from './output.js';
 
 /** The version, set at build time from package.json. */
 declare const NV2_VERSION: string | undefined;
 const VERSION = typeof NV2_VERSION === 'string' ? NV2_VERSION : '0.0.0-dev';
 
+discardOutputToClosedPipes();
 const argv = process.argv.slice(2);
 // Docker owns the plugin's flags; stack traces are asked for through the environment.
 const debug = process.env.NV2_DEBUG === '1';

@@ -1,4 +1,5 @@
 import { InvalidInputError } from '../errors.js';
+import { dateFromUnixSeconds, parseRfc3339 } from '../oci/index.js';
 
 const UNIT_SECONDS: Readonly<Record<string, number>> = {
   s: 1,
@@ -30,13 +31,15 @@ export function parseDuration(input: string): number {
   return seconds;
 }
 
-const RFC3339 =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2}))?$/;
+/** What the CLI accepts beyond RFC 3339: a date alone, a space for the T, no seconds. */
+const LENIENT =
+  /^(\d{4}-\d{2}-\d{2})(?:[Tt ](\d{2}:\d{2})(:\d{2}(?:\.\d+)?)?([Zz]|[+-]\d{2}:\d{2}))?$/;
 
 /**
- * Parses a point in time: RFC 3339 (`2021-01-01T00:00:00Z`, a date alone meaning its
- * midnight UTC) or Unix seconds. Dates that do not exist (February 30th, hour 24) are refused
- * rather than rolled over into the next day, as `Date` would.
+ * Parses a point in time: RFC 3339 (`2021-01-01T00:00:00Z`; for convenience also a date alone,
+ * meaning its midnight UTC, a space for the `T`, and minutes without seconds) or Unix seconds.
+ * Dates that do not exist (February 30th, hour 24) are refused rather than rolled over into
+ * the next day, as `Date` would, by the same parser that reads signatures.
  *
  * @throws InvalidInputError NV2_ERR_INVALID_ARGUMENT
  */
@@ -46,30 +49,18 @@ export function parseTime(input: string): Date {
       'NV2_ERR_INVALID_ARGUMENT',
       `invalid time ${JSON.stringify(input)}: use RFC 3339 (2021-01-01T00:00:00Z) or Unix seconds`,
     );
-  if (/^\d{1,15}$/.test(input)) return new Date(Number(input) * 1000);
-  const m = RFC3339.exec(input);
-  if (m === null) throw invalid();
-  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((v) =>
-    Number(v ?? 0),
-  ) as [number, number, number, number, number, number];
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  if (
-    month < 1 ||
-    month > 12 ||
-    day < 1 ||
-    day > daysInMonth ||
-    hour > 23 ||
-    minute > 59 ||
-    second > 59
-  )
-    throw invalid();
-  const zone = m[8];
-  if (m[4] !== undefined && zone !== undefined && zone.length === 6) {
-    if (Number(zone.slice(1, 3)) > 23 || Number(zone.slice(4, 6)) > 59) throw invalid();
+  if (/^\d{1,15}$/.test(input)) {
+    const date = dateFromUnixSeconds(Number(input));
+    if (date === undefined) throw invalid();
+    return date;
   }
-  const date = new Date(
-    m[4] === undefined ? `${m[1]}-${m[2]}-${m[3]}T00:00:00Z` : input.replace(' ', 'T'),
+  const m = LENIENT.exec(input);
+  if (m === null) throw invalid();
+  // At most nine fraction digits, as the RFC 3339 parser reads.
+  const seconds = m[3] === undefined ? ':00' : m[3].replace(/^(:\d{2}\.\d{9})\d+$/, '$1');
+  const date = parseRfc3339(
+    m[2] === undefined ? `${m[1]}T00:00:00Z` : `${m[1]}T${m[2]}${seconds}${m[4]}`,
   );
-  if (Number.isNaN(date.getTime())) throw invalid();
+  if (date === undefined) throw invalid();
   return date;
 }

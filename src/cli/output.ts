@@ -39,3 +39,22 @@ export function formatError(err: unknown, debug: boolean): string {
   }
   return out;
 }
+
+/**
+ * Makes a reader that closes early (`nv2 … | head -1`) end nothing but the output: writes to
+ * a standard stream whose reader has gone (EPIPE) are discarded, the command runs to its end,
+ * and the process exits with the status the command would have had. Work already done (a
+ * signature pushed, a file written) stays done, and no half-finished step is left behind, as
+ * it could be if the process stopped at the first failed write. Unix tools die of SIGPIPE
+ * instead, but Node ignores that signal and reports an 'error' event, which unhandled ends
+ * the process with a stack trace. Only the executables call this: it changes process-wide
+ * streams.
+ */
+export function discardOutputToClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
+      throw err;
+    });
+  }
+}

@@ -9,6 +9,7 @@ import {
   digestAlgorithm,
   digestHex,
   isDescriptor,
+  parseRfc3339,
 } from '../oci/index.js';
 
 /** A signature kept on this machine until the image it signs is pushed. */
@@ -66,8 +67,8 @@ export async function keepSignature(
 function parseRecord(text: string): KeptSignature | undefined {
   try {
     const r = JSON.parse(text) as Record<string, unknown>;
-    const created = new Date(String(r.created));
-    if (!isDescriptor(r.subject) || typeof r.jws !== 'string' || Number.isNaN(created.getTime())) {
+    const created = parseRfc3339(r.created);
+    if (!isDescriptor(r.subject) || typeof r.jws !== 'string' || created === undefined) {
       return undefined;
     }
     const references = Array.isArray(r.references)

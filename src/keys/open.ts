@@ -1,7 +1,13 @@
 import { readBoundedFile } from '../content/index.js';
 import { InvalidInputError } from '../errors.js';
 import { type SigningKey, fileSigningKey } from '../signature/index.js';
-import { Certificate, keysMatch, loadCertificates, loadPrivateKey } from '../x509/index.js';
+import {
+  Certificate,
+  keysMatch,
+  loadCertificates,
+  loadPrivateKey,
+  orderCertificateChain,
+} from '../x509/index.js';
 import { findPlugin, openPluginKey } from '../plugins/index.js';
 import { type Pkcs11KeyOptions, openPkcs11Key } from './pkcs11.js';
 import {
@@ -33,9 +39,10 @@ export interface OpenSigningKeyOptions extends EntryOptions {
 
 /** Reads a certificate chain file (PEM, or one DER certificate) as DER certificates. */
 export async function readCertificateChain(path: string): Promise<Uint8Array[]> {
-  return loadCertificates(await readBoundedFile(path, MAX_PEM_BYTES, 'certificate'), path).map(
-    (c) => c.der,
-  );
+  // x5c in the order RFC 7515 §4.1.6 requires, whatever order the chain file has.
+  return orderCertificateChain(
+    loadCertificates(await readBoundedFile(path, MAX_PEM_BYTES, 'certificate'), path),
+  ).map((c) => c.der);
 }
 
 /**

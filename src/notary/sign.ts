@@ -10,6 +10,7 @@ import {
   sign,
   signWithKey,
 } from '../signature/index.js';
+import { Certificate, orderCertificateChain } from '../x509/index.js';
 import {
   EMPTY_CONFIG,
   EMPTY_CONFIG_DESCRIPTOR,
@@ -121,9 +122,24 @@ export async function signArtifact(
   signer: Signer | SigningKey,
   options: SignArtifactOptions = {},
 ): Promise<SignedArtifact> {
+  // A signing key's chain was put in order where it was read (readCertificateChain).
+  const ordered = isSigningKey(signer) ? signer : orderedSigner(signer);
   const subject = plain(await target.resolve(reference));
   const destination = options.push === false ? undefined : (options.signatureTarget ?? target);
-  return signOne(target, subject, signer, options, destination, options.now ?? new Date());
+  return signOne(target, subject, ordered, options, destination, options.now ?? new Date());
+}
+
+/**
+ * `signer` with its chain in the order `x5c` requires (RFC 7515 §4.1.6): issuers after the
+ * signing certificate, repeats dropped, as `orderCertificateChain` puts them.
+ *
+ * @throws InvalidInputError NV2_ERR_INVALID_CERTIFICATE
+ */
+function orderedSigner(signer: Signer): Signer {
+  const chain = signer.certificateChain;
+  if (chain === undefined || chain.length < 2) return signer;
+  const ordered = orderCertificateChain(chain.map((der) => new Certificate(der)));
+  return { ...signer, certificateChain: ordered.map((c) => c.der) };
 }
 
 /** Options of `signNotationArtifact`: a Notary Project signature, and where it goes. */

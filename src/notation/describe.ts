@@ -1,5 +1,6 @@
 import { Tag, decode } from 'cbor2';
 import { InvalidInputError } from '../errors.js';
+import { decodeBase64, decodeBase64url } from '../signature/index.js';
 import { NotationMediaTypes } from './constants.js';
 import { isPlainObject } from './json.js';
 
@@ -20,6 +21,15 @@ function fail(why: string): InvalidInputError {
   return new InvalidInputError('NV2_ERR_SIGNATURE_MALFORMED', why);
 }
 
+/** Strict standard base64, or undefined when `text` is not: for showing, not for deciding. */
+function base64OrUndefined(text: string): Buffer | undefined {
+  try {
+    return decodeBase64(text, 'base64');
+  } catch {
+    return undefined;
+  }
+}
+
 function payloadOf(bytes: Uint8Array): unknown {
   const text = Buffer.from(bytes).toString('utf8');
   try {
@@ -31,7 +41,11 @@ function payloadOf(bytes: Uint8Array): unknown {
 
 /** CBOR values as JSON-friendly values: byte strings as base64, tags 1 as ISO times. */
 function plain(value: unknown): unknown {
-  if (value instanceof Date) return value.toISOString();
+  // A tag-1 time beyond the Date range decodes to an invalid Date: shown, not thrown on.
+  if (value instanceof Date)
+    return Number.isNaN(value.getTime())
+      ? 'invalid time (outside the representable range)'
+      : value.toISOString();
   if (value instanceof Uint8Array) return `<${value.byteLength} bytes>`;
   if (value instanceof Tag) return { tag: Number(value.tag), value: plain(value.contents) };
   if (value instanceof Map)
@@ -60,32 +74,42 @@ export function describeNotationEnvelope(
     if (!isPlainObject(envelope)) throw fail('JWS envelope is not a JSON object');
     const text = (name: string): string =>
       typeof envelope[name] === 'string' ? envelope[name] : '';
+    // The strict decoder, as the verifier reads them: what is shown is what would be verified.
+    const segment = (name: string): Buffer => {
+      try {
+        return decodeBase64url(text(name), `JWS ${name}`);
+      } catch (err) {
+        throw fail((err as Error).message);
+      }
+    };
+    const protectedBytes = segment('protected');
+    const payload = segment('payload');
+    const signature = segment('signature');
     let protectedHeader: unknown;
     try {
-      protectedHeader = JSON.parse(Buffer.from(text('protected'), 'base64url').toString('utf8'));
+      protectedHeader = JSON.parse(protectedBytes.toString('utf8'));
     } catch {
       protectedHeader = {};
     }
     const header = isPlainObject(envelope['header']) ? envelope['header'] : {};
     const x5c = Array.isArray(header['x5c']) ? header['x5c'] : [];
     const token = header['io.cncf.notary.timestampSignature'];
+    const tokenBytes = typeof token === 'string' ? base64OrUndefined(token) : undefined;
     const unprotectedHeader = { ...header };
     if (x5c.length > 0) unprotectedHeader['x5c'] = `${x5c.length} certificate(s)`;
-    if (typeof token === 'string')
-      unprotectedHeader['io.cncf.notary.timestampSignature'] =
-        `<${Buffer.from(token, 'base64').byteLength} bytes>`;
+    if (tokenBytes !== undefined)
+      unprotectedHeader['io.cncf.notary.timestampSignature'] = `<${tokenBytes.byteLength} bytes>`;
     return {
       mediaType,
       protectedHeader: isPlainObject(protectedHeader) ? protectedHeader : {},
       unprotectedHeader,
-      payload: payloadOf(Buffer.from(text('payload'), 'base64url')),
-      certificates: x5c
-        .filter((c) => typeof c === 'string')
-        .map((c) => Buffer.from(c as string, 'base64')),
-      signatureBytes: Buffer.from(text('signature'), 'base64url').byteLength,
-      ...(typeof token === 'string'
-        ? { timestampTokenBytes: Buffer.from(token, 'base64').byteLength }
-        : {}),
+      payload: payloadOf(payload),
+      // An entry that is not strict base64 is shown as an unparseable certificate.
+      certificates: x5c.map((c) =>
+        typeof c === 'string' ? (base64OrUndefined(c) ?? Buffer.alloc(0)) : Buffer.alloc(0),
+      ),
+      signatureBytes: signature.byteLength,
+      ...(tokenBytes !== undefined ? { timestampTokenBytes: tokenBytes.byteLength } : {}),
     };
   }
   let top: unknown;

@@ -203,34 +203,42 @@ export function parseChain(ders: readonly Uint8Array[]): Certificate[] {
 const EKU = {
   any: '2.5.29.37.0',
   serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
   codeSigning: '1.3.6.1.5.5.7.3.3',
   emailProtection: '1.3.6.1.5.5.7.3.4',
   timeStamping: '1.3.6.1.5.5.7.3.8',
   ocspSigning: '1.3.6.1.5.5.7.3.9',
 } as const;
 
-/**
- * Why `chain` is not a valid code-signing chain (Notary Project certificate requirements),
- * or undefined: ordered signing certificate first, each certificate issued (name and
- * signature) by the next, ending in a self-signed root; the signing certificate not a CA,
- * with digitalSignature and without keyCertSign, an extended key usage (if any) for code
- * signing; CA certificates with basic constraints, keyCertSign and path lengths respected.
- */
-export function codeSigningChainProblem(chain: readonly Certificate[]): string | undefined {
-  const leaf = chain[0]!;
-  if (leaf.isCA && chain.length > 1)
-    return `signing certificate "${leaf.subject}" is a CA certificate`;
-  if (leaf.keyUsage === undefined || !leaf.allowsKeyUsage(KeyUsageFlags.digitalSignature)) {
+/** Key usages a signing certificate must not have: it signs artifacts, nothing else. */
+const LEAF_FORBIDDEN_KEY_USAGES = [
+  ['keyEncipherment', KeyUsageFlags.keyEncipherment],
+  ['dataEncipherment', KeyUsageFlags.dataEncipherment],
+  ['keyAgreement', KeyUsageFlags.keyAgreement],
+  ['keyCertSign', KeyUsageFlags.keyCertSign],
+  ['cRLSign', KeyUsageFlags.cRLSign],
+  ['encipherOnly', KeyUsageFlags.encipherOnly],
+  ['decipherOnly', KeyUsageFlags.decipherOnly],
+] as const;
+
+function leafProblem(leaf: Certificate): string | undefined {
+  if (leaf.isCA) return `signing certificate "${leaf.subject}" is a CA certificate`;
+  if (leaf.keyUsage === undefined || !leaf.keyUsageCritical) {
+    return `signing certificate "${leaf.subject}" must have a critical key usage extension`;
+  }
+  if ((leaf.keyUsage & KeyUsageFlags.digitalSignature) === 0) {
     return `signing certificate "${leaf.subject}" must have key usage digitalSignature`;
   }
-  if (chain.length > 1 && leaf.allowsKeyUsage(KeyUsageFlags.keyCertSign)) {
-    return `signing certificate "${leaf.subject}" must not have key usage keyCertSign`;
+  const extra = LEAF_FORBIDDEN_KEY_USAGES.filter(([, flag]) => (leaf.keyUsage! & flag) !== 0);
+  if (extra.length > 0) {
+    return `signing certificate "${leaf.subject}" must have key usage digitalSignature only, not ${extra.map(([name]) => name).join(', ')}`;
   }
   const eku = leaf.extendedKeyUsage;
   if (eku !== undefined && eku.length > 0) {
     for (const [name, oid] of [
       ['anyExtendedKeyUsage', EKU.any],
       ['serverAuth', EKU.serverAuth],
+      ['clientAuth', EKU.clientAuth],
       ['emailProtection', EKU.emailProtection],
       ['timeStamping', EKU.timeStamping],
       ['OCSPSigning', EKU.ocspSigning],
@@ -242,14 +250,60 @@ export function codeSigningChainProblem(chain: readonly Certificate[]): string |
       return `signing certificate "${leaf.subject}" has an extended key usage without codeSigning`;
     }
   }
-  for (let i = 0; i + 1 < chain.length; i++) {
-    if (!chain[i]!.isIssuedBy(chain[i + 1]!)) {
-      return `certificate chain is not ordered: "${chain[i]!.subject}" is not issued by "${chain[i + 1]!.subject}"`;
+  return undefined;
+}
+
+function caProblem(ca: Certificate): string | undefined {
+  if (!ca.isCA) return `certificate "${ca.subject}" issues certificates but is not a CA`;
+  if (ca.keyUsage === undefined || !ca.keyUsageCritical) {
+    return `CA certificate "${ca.subject}" must have a critical key usage extension`;
+  }
+  if ((ca.keyUsage & KeyUsageFlags.keyCertSign) === 0) {
+    return `CA certificate "${ca.subject}" must have key usage keyCertSign`;
+  }
+  return undefined;
+}
+
+/**
+ * Why `chain` is not a valid code-signing chain under the Notary Project certificate
+ * requirements, or undefined. The rules are notation's (notation-core-go
+ * `ValidateCodeSigningCertChain`), so that nv2 and notation accept the same envelopes:
+ *
+ * - one certificate: it is self-signed (issuer and signature) and a valid signing certificate;
+ * - more: signing certificate first, each certificate issued (name and signature) by the
+ *   next, none but the last self-signed (so no repeated root or CA, no self-signed
+ *   intermediate), the last a self-signed root;
+ * - the signing certificate is not a CA, has a critical key usage of digitalSignature only,
+ *   and no extended key usage other than code signing (nv2 also requires codeSigning to be
+ *   listed when the extension is present, as the specification says);
+ * - each CA has basic constraints with cA, a critical key usage with keyCertSign, and a path
+ *   length that admits the CAs below it.
+ */
+export function codeSigningChainProblem(chain: readonly Certificate[]): string | undefined {
+  const leaf = chain[0]!;
+  const last = chain.length - 1;
+  for (let i = 0; i < last; i++) {
+    const cert = chain[i]!;
+    if (cert.isIssuedBy(cert)) {
+      return i === 0
+        ? `signing certificate "${cert.subject}" is self-signed but followed by other certificates`
+        : `intermediate certificate "${cert.subject}" is self-signed; a chain must not contain a self-signed intermediate (a root repeated, or out of place)`;
+    }
+    if (!cert.isIssuedBy(chain[i + 1]!)) {
+      return `certificate chain is not ordered: "${cert.subject}" is not issued by "${chain[i + 1]!.subject}"`;
     }
   }
-  const root = chain[chain.length - 1]!;
+  const root = chain[last]!;
   if (!root.isIssuedBy(root)) {
-    return `certificate chain does not end in a self-signed root: "${root.subject}" is issued by "${root.issuer}"`;
+    return last === 0
+      ? `signing certificate "${root.subject}" is neither self-signed nor accompanied by its issuers`
+      : `certificate chain does not end in a self-signed root: "${root.subject}" is issued by "${root.issuer}"`;
+  }
+  const leafIssue = leafProblem(leaf);
+  if (leafIssue !== undefined) return leafIssue;
+  for (let i = 1; i <= last; i++) {
+    const issue = caProblem(chain[i]!);
+    if (issue !== undefined) return issue;
   }
   const structural = checkPathStructure(chain);
   return structural?.message;

@@ -1,3 +1,4 @@
+import { VerificationFailedError } from '../errors.js';
 import { sniffEnvelopeMediaType } from '../signature/index.js';
 import type { Descriptor } from '../oci/index.js';
 import {
@@ -30,7 +31,10 @@ export { sniffEnvelopeMediaType };
 export function parseNotationEnvelope(envelope: Uint8Array, mediaType: string): NotationEnvelope {
   if (mediaType === NotationMediaTypes.jws) return parseJwsEnvelope(envelope);
   if (mediaType === NotationMediaTypes.cose) return parseCoseEnvelope(envelope);
-  throw new Error(`unsupported signature envelope media type ${mediaType}`);
+  throw new VerificationFailedError(
+    'NV2_ERR_UNSUPPORTED_SIGNATURE_FORMAT',
+    `unsupported signature envelope media type ${JSON.stringify(mediaType)}`,
+  );
 }
 
 /** A time as notation's messages write it: `Fri, 29 Jul 2022 23:59:00 +0000`. */

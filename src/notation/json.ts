@@ -16,16 +16,6 @@ export function rfc3339(time: Date): string {
   return time.getUTCMilliseconds() === 0 ? iso.replace(/\.000Z$/, 'Z') : iso;
 }
 
-const RFC3339 =
-  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
-
-/** Parses an RFC 3339 date-time strictly; undefined when `value` is not one. */
-export function parseRfc3339(value: unknown): Date | undefined {
-  if (typeof value !== 'string' || !RFC3339.test(value)) return undefined;
-  const time = new Date(value);
-  return Number.isNaN(time.getTime()) ? undefined : time;
-}
-
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

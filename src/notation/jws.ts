@@ -9,7 +9,8 @@ import {
   NotationMediaTypes,
 } from './constants.js';
 import { type NotationEnvelope, checkSignedAttributes, malformed, parseChain } from './envelope.js';
-import { goJson, isPlainObject, parseRfc3339, rfc3339 } from './json.js';
+import { parseRfc3339 } from '../oci/index.js';
+import { goJson, isPlainObject, rfc3339 } from './json.js';
 import type { SignRequest } from './sign-request.js';
 
 const ENVELOPE_MEMBERS: ReadonlySet<string> = new Set([

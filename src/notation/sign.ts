@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { InvalidInputError } from '../errors.js';
 import type { Descriptor } from '../oci/index.js';
-import { type Certificate, keysMatch } from '../x509/index.js';
+import { type Certificate, keysMatch, orderCertificateChain } from '../x509/index.js';
 import { type SigningKey, type KeySpec, keySpecOf } from '../signature/index.js';
 import {
   type NotationAlgorithm,
@@ -68,7 +68,9 @@ export function envelopeMediaType(format: EnvelopeFormat): string {
  *   NV2_ERR_INVALID_CERTIFICATE, NV2_ERR_INVALID_ARGUMENT
  */
 export function signNotation(options: NotationSignOptions): NotationSignature {
-  const chain = options.certificateChain;
+  // Chain files repeat CAs and list them in any order; the envelope carries the one order
+  // the specification (and notation) accepts.
+  const chain = orderCertificateChain(options.certificateChain);
   checkChainPresent(chain);
   if (!keysMatch(options.key, chain[0]!.publicKey)) {
     throw new InvalidInputError(
@@ -281,7 +283,9 @@ export async function signNotationWithKey(
   const alg = ALGORITHM_BY_SPEC[key.keySpec];
   let known: Certificate[] | undefined;
   if (key.certificateChain !== undefined) {
-    known = certificatesOf(key.certificateChain, 'NV2_ERR_INVALID_CERTIFICATE', key.name);
+    known = orderCertificateChain(
+      certificatesOf(key.certificateChain, 'NV2_ERR_INVALID_CERTIFICATE', key.name),
+    );
     checkChainPresent(known);
     if (key.publicKey !== undefined && !key.publicKey.equals(known[0]!.publicKey)) {
       throw new InvalidInputError(
@@ -299,7 +303,9 @@ export async function signNotationWithKey(
   const signed = await key.sign(alg, input);
   let chain = known;
   if (signed.certificateChain !== undefined) {
-    chain = certificatesOf(signed.certificateChain, 'NV2_ERR_SIGNER_OUTPUT_INVALID', key.name);
+    chain = orderCertificateChain(
+      certificatesOf(signed.certificateChain, 'NV2_ERR_SIGNER_OUTPUT_INVALID', key.name),
+    );
     checkChainPresent(chain);
     checkCodeSigningChain(chain);
   }

@@ -3,6 +3,7 @@ import { ContentInfo, SignedData, UnprotectedAttributes, id_signedData } from '@
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { TSTInfo, id_ct_tstInfo } from '@peculiar/asn1-tsp';
 import { VerificationFailedError } from '../errors.js';
+import { MAX_TIME_MS } from '../oci/index.js';
 import {
   type Certificate,
   Certificate as X509Certificate,
@@ -175,6 +176,15 @@ export function verifyTimestampToken(
     accuracy === undefined
       ? 0
       : (accuracy.seconds ?? 0) * 1000 + (accuracy.millis ?? 0) + (accuracy.micros ?? 0) / 1000;
+  // Range-checked before any Date arithmetic: an invalid Date would throw where it is shown.
+  if (Number.isNaN(genTime.getTime())) throw invalid('has a genTime that is not a valid time');
+  if (
+    !Number.isFinite(accuracyMs) ||
+    accuracyMs < 0 ||
+    Math.abs(genTime.getTime()) + accuracyMs > MAX_TIME_MS
+  ) {
+    throw invalid('has an accuracy outside the representable time range');
+  }
   if (anchors.length === 0)
     throw new VerificationFailedError(
       'NV2_ERR_CERT_UNTRUSTED',

@@ -36,3 +36,10 @@ export { ERROR_CODES, errorBody, isErrorCode } from './errcodes.js';
 export type { ErrorCode, ErrorInfo, ErrorResponseBody } from './errcodes.js';
 export { hashingStream, verifyStream } from './verify-stream.js';
 export type { ExpectedContent, HashingStream } from './verify-stream.js';
+export {
+  MAX_TIME_MS,
+  MAX_UNIX_SECONDS,
+  dateFromUnixSeconds,
+  isUnixSeconds,
+  parseRfc3339,
+} from './time.js';

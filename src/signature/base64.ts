@@ -1,48 +1,36 @@
 import { VerificationFailedError } from '../errors.js';
 
-const ALPHABET_URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const ALPHABET_STD = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const BASE64_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
 function malformed(what: string, why: string): VerificationFailedError {
   return new VerificationFailedError('NV2_ERR_SIGNATURE_MALFORMED', `${what} is not ${why}`);
 }
 
-/**
- * True when the bits a final partial group leaves over are zero. Node's decoder silently
- * drops them, so without this check several strings would decode to the same bytes, and a
- * signature could be altered without changing what it says.
+/*
+ * Node's decoders are lenient: they skip '=' and characters outside their alphabets, accept
+ * either alphabet, drop non-zero spare bits and keep only the low byte of each UTF-16 unit
+ * (so U+0152 reads as 'R'). Each of these lets several texts stand for the same bytes, so a
+ * signature could be altered, or smuggle characters past a reader, without changing what it
+ * says. Bytes have exactly one strict encoding; comparing the input with the encoding of what
+ * it decoded to refuses every such text at once. A native encode and a string comparison cost
+ * far less than a regular expression over the text, and the base64 tests and fuzzers check
+ * the result character by character.
  */
-function isCanonicalTail(data: string, unpaddedLength: number, alphabet: string): boolean {
-  const rem = unpaddedLength % 4;
-  if (rem === 0) return true;
-  const last = alphabet.indexOf(data.charAt(unpaddedLength - 1));
-  return rem === 2 ? (last & 0b1111) === 0 : (last & 0b11) === 0;
-}
 
 /**
- * Decodes base64url without padding (RFC 7515 §2), strictly: no padding, no whitespace, no
- * characters outside the URL-safe alphabet, no impossible lengths, no non-zero spare bits.
+ * Decodes base64url without padding (RFC 7515 §2), strictly: only [A-Za-z0-9_-], no padding,
+ * no whitespace, no impossible lengths, no non-zero spare bits. The one decoder of every
+ * base64url segment nv2 reads (nv2 signatures, Notary Project JWS, inspection).
  *
  * @throws VerificationFailedError NV2_ERR_SIGNATURE_MALFORMED
  */
 export function decodeBase64url(data: string, what: string): Buffer {
-  if (data.length % 4 === 1) throw malformed(what, 'base64url without padding');
   const out = Buffer.from(data, 'base64url');
-  // Node's decoder stops at '=' and at characters outside its alphabets and skips the rest,
-  // so any such character leaves the output shorter than the length implies (for lengths
-  // ≢ 1 mod 4, one character fewer always means a byte fewer). It also accepts the standard
-  // alphabet's '+' and '/', which base64url excludes. This is ~40x faster than a regular
-  // expression over the text, and the base64 tests check it character by character.
-  if (
-    out.byteLength !== Math.floor((data.length * 3) / 4) ||
-    data.includes('+') ||
-    data.includes('/')
-  ) {
-    throw malformed(what, 'base64url without padding');
-  }
-  if (!isCanonicalTail(data, data.length, ALPHABET_URL)) {
-    throw malformed(what, 'canonical base64url');
+  if (out.toString('base64url') !== data) {
+    throw malformed(
+      what,
+      /^[A-Za-z0-9_-]*$/.test(data) && data.length % 4 !== 1
+        ? 'canonical base64url'
+        : 'base64url without padding',
+    );
   }
   return out;
 }
@@ -54,11 +42,11 @@ export function decodeBase64url(data: string, what: string): Buffer {
  * @throws VerificationFailedError NV2_ERR_SIGNATURE_MALFORMED
  */
 export function decodeBase64(data: string, what: string): Buffer {
-  if (data.length === 0 || !BASE64_PATTERN.test(data)) throw malformed(what, 'standard base64');
-  let unpadded = data.length;
-  while (unpadded > 0 && data.charCodeAt(unpadded - 1) === 0x3d) unpadded--;
-  if (!isCanonicalTail(data, unpadded, ALPHABET_STD)) throw malformed(what, 'canonical base64');
-  return Buffer.from(data, 'base64');
+  const out = Buffer.from(data, 'base64');
+  if (data.length === 0 || out.toString('base64') !== data) {
+    throw malformed(what, 'canonical standard base64');
+  }
+  return out;
 }
 
 /** Encodes bytes as base64url without padding. */

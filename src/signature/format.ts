@@ -1,6 +1,6 @@
 import { VerificationFailedError } from '../errors.js';
 import { type Digest, isDigest } from '../oci/index.js';
-import { isMediaType, parseReference } from '../oci/index.js';
+import { MAX_UNIX_SECONDS, isMediaType, isUnixSeconds, parseReference } from '../oci/index.js';
 import { type Algorithm, ecdsaSignatureBytes, isAlgorithm } from './algorithms.js';
 import { decodeBase64, decodeBase64url } from './base64.js';
 
@@ -202,10 +202,21 @@ export function parseHeaderSegment(segment: string): ParsedHeader {
   };
 }
 
+/**
+ * A NumericDate claim (RFC 7519 §2) must be a number of seconds a `Date` can hold: anything
+ * beyond ±8.64e12 s would become an invalid `Date` whose `toISOString()` throws wherever the
+ * claim is shown or compared, so it is refused here, once.
+ */
 function optionalNumericDate(claims: Record<string, unknown>, name: string): void {
   const v = claims[name];
-  if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) {
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !Number.isFinite(v)) {
     throw malformed(`claim ${name} must be a number of seconds`);
+  }
+  if (!isUnixSeconds(v)) {
+    throw malformed(
+      `claim ${name} is ${v}, outside the range of representable times (±${MAX_UNIX_SECONDS} seconds)`,
+    );
   }
 }
 

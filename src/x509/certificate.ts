@@ -101,6 +101,8 @@ export class Certificate {
   readonly basicConstraints: { readonly ca: boolean; readonly pathLength?: number } | undefined;
   /** Key usage bit mask (`KeyUsageFlags`); undefined when the extension is absent (unrestricted). */
   readonly keyUsage: number | undefined;
+  /** Whether the key usage extension is present and marked critical. */
+  readonly keyUsageCritical: boolean;
   readonly extendedKeyUsage: readonly string[] | undefined;
   readonly commonNames: readonly string[];
   /** The subject's relative distinguished names in order, each a set of attributes. */
@@ -159,6 +161,7 @@ export class Certificate {
 
     let basicConstraints: Certificate['basicConstraints'];
     let keyUsage: number | undefined;
+    let keyUsageCritical = false;
     let extendedKeyUsage: string[] | undefined;
     let dnsNames: string[] = [];
     let caIssuersUrls: string[] = [];
@@ -181,6 +184,7 @@ export class Certificate {
           }
           case OID.keyUsage:
             keyUsage = AsnConvert.parse(value, KeyUsage).toNumber();
+            keyUsageCritical = ext.critical;
             break;
           case OID.extKeyUsage:
             extendedKeyUsage = Array.from(AsnConvert.parse(value, ExtendedKeyUsage));
@@ -214,6 +218,7 @@ export class Certificate {
     }
     this.basicConstraints = basicConstraints;
     this.keyUsage = keyUsage;
+    this.keyUsageCritical = keyUsageCritical;
     this.extendedKeyUsage = extendedKeyUsage;
     this.dnsNames = dnsNames;
     this.caIssuersUrls = caIssuersUrls;

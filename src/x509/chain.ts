@@ -1,4 +1,4 @@
-import { VerificationFailedError } from '../errors.js';
+import { InvalidInputError, VerificationFailedError } from '../errors.js';
 import { type Certificate, KeyUsageFlags } from './certificate.js';
 
 /** The longest path considered, trust anchor included; real chains have 2 to 4 certificates. */
@@ -187,4 +187,47 @@ export function checkPathValidity(path: CertificatePath, now: Date): void {
       );
     }
   }
+}
+
+/**
+ * Puts a signing certificate's chain in the order signature formats require (RFC 7515
+ * §4.1.6, RFC 9360, the Notary Project signature specification): the signing certificate
+ * first, then each certificate's issuer, with no duplicates, a self-signed certificate only
+ * last. `certificates` is what a chain file holds: the signing certificate first, the rest in
+ * any order, perhaps repeated (`cat leaf.crt ca.crt > chain.crt` when leaf.crt already ends
+ * with its CA). The chain may end below the root when the file holds no root.
+ *
+ * @throws InvalidInputError NV2_ERR_INVALID_CERTIFICATE when a certificate is not part of the
+ *   signing certificate's chain, or two could issue the same certificate
+ */
+export function orderCertificateChain(certificates: readonly Certificate[]): Certificate[] {
+  const [leaf, ...rest] = certificates;
+  if (leaf === undefined) return [];
+  const pool = new Map<string, Certificate>();
+  for (const cert of rest) {
+    if (cert.fingerprintSha256 !== leaf.fingerprintSha256) pool.set(cert.fingerprintSha256, cert);
+  }
+  const chain = [leaf];
+  for (let current = leaf; !current.isIssuedBy(current);) {
+    const issuers = [...pool.values()].filter((c) => current.isIssuedBy(c));
+    if (issuers.length > 1) {
+      throw new InvalidInputError(
+        'NV2_ERR_INVALID_CERTIFICATE',
+        `the chain file holds ${issuers.length} different issuers of "${current.subject}"; keep one`,
+      );
+    }
+    const issuer = issuers[0];
+    if (issuer === undefined) break;
+    pool.delete(issuer.fingerprintSha256);
+    chain.push(issuer);
+    current = issuer;
+  }
+  const stray = pool.values().next().value;
+  if (stray !== undefined) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_CERTIFICATE',
+      `certificate "${stray.subject}" in the chain file does not belong to the chain of "${leaf.subject}" (${chain.map((c) => `"${c.subject}"`).join(' → ')})`,
+    );
+  }
+  return chain;
 }

@@ -9,6 +9,7 @@ export {
   TrustAnchors,
   buildPaths,
   checkPathStructure,
+  orderCertificateChain,
   checkPathValidity,
 } from './chain.js';
 export type { CertificatePath } from './chain.js';

@@ -3,10 +3,13 @@ import { InvalidInputError } from '../../errors.js';
 import {
   MAX_ENVELOPE_BYTES,
   MAX_SIGNATURE_BYTES,
+  decodeBase64,
+  decodeBase64url,
   describeKey,
   sniffEnvelopeMediaType,
 } from '../../signature/index.js';
 import type { describeNotationEnvelope } from '../../notation/index.js';
+import { dateFromUnixSeconds } from '../../oci/index.js';
 import { Certificate } from '../../x509/index.js';
 import { readInput } from '../input.js';
 import { type OutputFormat, print, printJson } from '../output.js';
@@ -18,10 +21,23 @@ interface InspectFlags {
 
 const TIME_CLAIMS = ['iat', 'nbf', 'exp'] as const;
 
+/**
+ * The verifier's strict decoder: a segment it would not read is not shown as something else.
+ * Refused as bad input (the file given), as the rest of inspect does.
+ */
+function decodeSegment(part: string, what: string): Buffer {
+  try {
+    return decodeBase64url(part, what);
+  } catch (err) {
+    throw new InvalidInputError('NV2_ERR_SIGNATURE_MALFORMED', (err as Error).message);
+  }
+}
+
 function decodePart(part: string, what: string): Record<string, unknown> {
+  const bytes = decodeSegment(part, what);
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    value = JSON.parse(bytes.toString('utf8'));
   } catch {
     throw new InvalidInputError(
       'NV2_ERR_SIGNATURE_MALFORMED',
@@ -38,7 +54,9 @@ function describeCertificate(entry: unknown, index: number): Record<string, unkn
   try {
     if (typeof entry !== 'string' && !(entry instanceof Uint8Array))
       throw new Error('not a string');
-    const cert = new Certificate(typeof entry === 'string' ? Buffer.from(entry, 'base64') : entry);
+    const cert = new Certificate(
+      typeof entry === 'string' ? decodeBase64(entry, `x5c[${index}]`) : entry,
+    );
     return {
       index,
       subject: cert.subject,
@@ -142,13 +160,15 @@ export function registerInspect(program: Command): void {
       const times: Record<string, string> = {};
       for (const name of TIME_CLAIMS) {
         const v = claims[name];
-        if (typeof v === 'number' && Number.isFinite(v))
-          times[name] = new Date(v * 1000).toISOString();
+        if (typeof v !== 'number') continue;
+        // Shown even when out of range: inspect explains what a verifier would refuse.
+        times[name] =
+          dateFromUnixSeconds(v)?.toISOString() ?? 'invalid: outside the representable time range';
       }
       const certificates = Array.isArray(header['x5c'])
         ? (header['x5c'] as unknown[]).map(describeCertificate)
         : [];
-      const signatureBytes = Buffer.from(parts[2]!, 'base64url').byteLength;
+      const signatureBytes = decodeSegment(parts[2]!, 'signature').byteLength;
       if (flags.output === 'json') {
         printJson({ header, claims, times, certificates, signatureBytes });
         return;

@@ -1,7 +1,8 @@
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { copy, openOciLayout, writeFileAtomic } from '../../content/index.js';
-import { InvalidInputError } from '../../errors.js';
+import { InvalidInputError, VerificationInconclusiveError } from '../../errors.js';
 import { listNotationSignatures, listSignatures } from '../../notary/index.js';
 import { digestHex, digestOf, parseReference } from '../../oci/index.js';
 import { parseTime } from '../duration.js';
@@ -28,6 +29,27 @@ interface PullFlags extends RemoteFlags {
   userMetadata: string[];
 }
 
+/** Creates `dir` and its parents when missing, as `oras pull -o` does. */
+async function createOutputDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') {
+      throw new InvalidInputError('NV2_ERR_INVALID_ARGUMENT', `${dir} is not a directory`, {
+        cause: err,
+      });
+    }
+    throw new VerificationInconclusiveError(
+      'NV2_ERR_IO',
+      `cannot create ${dir}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
 /**
  * `nv2 pull --signatures REF -o DIR`: every signature of an artifact, named by the digest of
  * its bytes: nv2 signatures as `<hex>.jwt`, Notary Project envelopes as `<hex>.jws.json`
@@ -39,6 +61,7 @@ async function pullSignatures(
   signatures: OpenedTarget | undefined,
 ): Promise<void> {
   const subject = await opened.target.resolve(requireReference(opened));
+  await createOutputDirectory(dir);
   const options = signatures !== undefined ? { signatureTarget: signatures.target } : {};
   const entries = await listSignatures(opened.target, subject, options);
   for (const entry of entries) {
@@ -79,7 +102,7 @@ export function registerPull(program: Command): void {
     .argument('<target>', 'REF, docker://REF, oci://REF or oci-layout:DIR:TAG|@DIGEST')
     .option(
       '-o, --output <dir>',
-      'OCI layout directory to copy the verified image into (created when missing); with --signatures, the directory for the signature files',
+      'OCI layout directory to copy the verified image into; with --signatures, the directory for the signature files (either created when missing)',
     )
     .option(
       '--signatures',

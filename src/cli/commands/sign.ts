@@ -19,7 +19,13 @@ import {
   signWithKey,
 } from '../../signature/index.js';
 import { signingCertificateProblems } from '../../trust/index.js';
-import { Certificate, keysMatch, loadCertificates, loadPrivateKey } from '../../x509/index.js';
+import {
+  Certificate,
+  keysMatch,
+  loadCertificates,
+  loadPrivateKey,
+  orderCertificateChain,
+} from '../../x509/index.js';
 import { parseDuration } from '../duration.js';
 import { MAX_PEM_BYTES, readInput } from '../input.js';
 import { keyOpenOptions, pluginConfigOf } from './key.js';
@@ -98,7 +104,7 @@ export function registerSign(program: Command): void {
     )
     .option(
       '-c, --cert <file>',
-      "signing certificate, optionally followed by its chain (PEM); puts x5c in the header, else kid; jws and cose need the whole chain to the root; default: the named key's, or the token's",
+      "signing certificate, optionally followed by its chain in any order (PEM); puts x5c (in issuing order, repeats dropped) in the header, else kid; jws and cose need the whole chain to the root; default: the named key's, or the token's",
     )
     .option(
       '--signing-keys <file>',
@@ -256,7 +262,9 @@ async function withSigningKey(
     const key = loadPrivateKey(await readInput('-', MAX_PEM_BYTES, 'key'), 'standard input');
     const chain =
       flags.cert !== undefined
-        ? loadCertificates(await readInput(flags.cert, MAX_PEM_BYTES, 'certificate'), flags.cert)
+        ? orderCertificateChain(
+            loadCertificates(await readInput(flags.cert, MAX_PEM_BYTES, 'certificate'), flags.cert),
+          )
         : [];
     if (chain.length > 0 && !keysMatch(key, chain[0]!.publicKey)) {
       throw new InvalidInputError(

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import type { Digest } from '../../oci/index.js';
-import { isDigest } from '../../oci/index.js';
+import { isDigest, parseRfc3339 } from '../../oci/index.js';
 import { isNotFound } from './blobs.js';
 import { contentCache, referrerEntries } from './content-cache.js';
 import { repositoryLinks } from './link-cache.js';
@@ -367,8 +367,10 @@ async function uploadStartTime(
 ): Promise<number | undefined> {
   if (files.startedAt !== undefined) {
     try {
-      const time = Date.parse((await driver.getContent(files.startedAt.path)).toString('utf8'));
-      if (!Number.isNaN(time)) return time;
+      const time = parseRfc3339(
+        (await driver.getContent(files.startedAt.path)).toString('utf8').trim(),
+      );
+      if (time !== undefined) return time.getTime();
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }

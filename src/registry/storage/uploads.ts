@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { posix } from 'node:path';
 import { Nv2Error, VerificationFailedError } from '../../errors.js';
 import type { Digest, DigestAlgorithm } from '../../oci/index.js';
-import { digestAlgorithm, verifyStream } from '../../oci/index.js';
+import { digestAlgorithm, parseRfc3339, verifyStream } from '../../oci/index.js';
 import { exists, isNotFound, linkBlob } from './blobs.js';
 import type { FileWriter, StorageDriver } from './driver.js';
 import { BLOB_PUBLISH_LOCKS, UPLOAD_SESSION_LOCKS, sharedMutex } from './locks.js';
@@ -509,8 +509,7 @@ async function deleteSession(driver: StorageDriver, repo: string, id: string): P
 
 /** `startedat` content as a date; undefined when it is not one. */
 function parseStartedAt(content: Buffer): Date | undefined {
-  const date = new Date(content.toString('utf8').trim());
-  return Number.isNaN(date.getTime()) ? undefined : date;
+  return parseRfc3339(content.toString('utf8').trim());
 }
 
 /** Lock and hash-state key of a session; `@` cannot occur in a repository name. */

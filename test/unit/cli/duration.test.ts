@@ -97,4 +97,16 @@ describe('parseTime', () => {
   it('refuses hour 24, which RFC 3339 does not allow (time-hour is 00-23)', () => {
     assert.throws(() => parseTime('2021-01-01T24:00:00Z'), INVALID);
   });
+
+  it('refuses Unix seconds beyond the range a Date holds, and leap seconds', () => {
+    assert.equal(parseTime('8640000000000').toISOString(), '+275760-09-13T00:00:00.000Z');
+    for (const input of ['8640000000001', '999999999999999', '2021-12-31T23:59:60Z']) {
+      assert.throws(() => parseTime(input), INVALID, input);
+    }
+  });
+
+  it('reads a date alone as its midnight UTC, and times without seconds', () => {
+    assert.equal(parseTime('2021-01-01').getTime(), NEW_YEAR);
+    assert.equal(parseTime('2021-01-01 01:00+01:00').getTime(), NEW_YEAR);
+  });
 });
