@@ -134,7 +134,11 @@ export class TrustSet {
   }
 
   #entryOf(parsed: ParsedHeader): CacheEntry {
-    let entry = this.#recent.find((e) => e.parsed === parsed);
+    // A signature parsed with `parseHeader` carries the cached entry's own segment string:
+    // `===` on the same string is a pointer comparison, on another an exact compare.
+    let entry = this.#recent.find(
+      (e) => e.parsed === parsed || e.parsed.segment === parsed.segment,
+    );
     if (entry === undefined) {
       entry = this.#resolved.get(parsed.segment) ?? this.#store(parsed);
       this.#remember(entry);
