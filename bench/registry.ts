@@ -41,14 +41,17 @@ const ROUNDS = 3;
 const RUN_SECONDS = 3;
 /** An untimed run per server before the rounds of a request workload (JIT, caches, sockets). */
 const WARMUP_SECONDS = 1;
+/** Connections of the small-request workloads, as the issue's table measures them. */
 const CONCURRENCY = 32;
+/** Connections for tags list and referrers, whose answers are larger. */
+const LIST_CONCURRENCY = 8;
 const BLOB_BYTES = 64 * 1024 * 1024;
 const CHUNK_BYTES = 8 * 1024 * 1024;
 /** Distinct blobs uploaded per round, each to every server. */
 const UPLOADS_PER_ROUND = 3;
 const DOWNLOAD_SECONDS = 2;
 const DOWNLOAD_CONCURRENCY = [1, 8] as const;
-const TAG_COUNT = 1000;
+const TAG_COUNT = 300;
 const REFERRER_COUNT = 10;
 /** Requests in flight while seeding tags. */
 const SETUP_CONCURRENCY = 16;
@@ -470,7 +473,8 @@ const config = blob(
   CONFIG_TYPE,
   Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'),
 );
-const layer = blob(LAYER_TYPE, randomBytes(2048));
+/** The small blob: HEAD and `blob GET 4 KiB` read it. */
+const layer = blob(LAYER_TYPE, randomBytes(4096));
 const empty = blob(MediaTypes.ociEmpty, Buffer.from('{}'));
 
 function imageManifest(extra: Record<string, unknown> = {}): Buffer {
@@ -638,15 +642,24 @@ function toMs(value: string, unit: string): number {
   return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : n;
 }
 
-/** `wrk -t1 -c32 --latency`: requests/s and p99; any non-2xx/3xx or socket error fails. */
+/**
+ * `wrk -t1 -c32 --latency` (or `-c` the given connections): requests/s and p99; any
+ * non-2xx/3xx or socket error fails.
+ */
 async function wrk(
   binary: string,
   url: string,
   seconds: number,
-  options: { headers?: Record<string, string>; script?: string; args?: string[] } = {},
+  options: {
+    headers?: Record<string, string>;
+    script?: string;
+    args?: string[];
+    connections?: number;
+  } = {},
 ): Promise<Sample> {
   // A generous timeout: a slow answer is a figure to report, not a socket error.
-  const args = ['-t1', `-c${CONCURRENCY}`, `-d${seconds}s`, '--timeout', '30s', '--latency'];
+  const connections = options.connections ?? CONCURRENCY;
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '30s', '--latency'];
   for (const [name, value] of Object.entries(options.headers ?? {})) {
     args.push('-H', `${name}: ${value}`);
   }
@@ -695,12 +708,18 @@ function median(values: readonly number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
+/**
+ * What a row must reach: a ratio nv2/distribution (transfers, whose limit is the disk and the
+ * copy through user space), or a rate of its own (small requests, where distribution is an
+ * order of magnitude behind and the limit is nv2's per-request work).
+ */
+type Goal = { readonly ratio: number } | { readonly rate: number };
+
 /** One line of the final table. */
 interface Row {
   readonly workload: string;
   readonly unit: string;
-  /** Small requests have the goal ratio >= 5; everything has >= 1. */
-  readonly small: boolean;
+  readonly goal: Goal;
   readonly nv2: Sample;
   readonly distribution?: Sample;
   /** Median of the per-round ratios nv2/distribution. */
@@ -716,7 +735,7 @@ interface Row {
 async function compare(
   workload: string,
   unit: string,
-  small: boolean,
+  goal: Goal,
   servers: readonly Server[],
   measure: (server: Server, run: string, seconds: number) => Promise<Sample>,
   warmup: boolean,
@@ -749,7 +768,7 @@ async function compare(
   const row: Row = {
     workload,
     unit,
-    small,
+    goal,
     nv2: summary('nv2')!,
     ...(distribution !== undefined ? { distribution, ratio: median(ratios) } : {}),
     ...(limit !== undefined ? { limit } : {}),
@@ -763,18 +782,26 @@ function formatSample(sample: Sample, unit: string): string {
   return `${sample.value.toFixed(sample.value < 100 ? 1 : 0)} ${unit}${p99}`;
 }
 
-function goal(row: Row): number {
-  return row.small ? 5 : 1;
+function describeGoal(row: Row): string {
+  return 'ratio' in row.goal
+    ? `ratio >= ${row.goal.ratio}`
+    : `>= ${row.goal.rate.toLocaleString('en-US')} ${row.unit}`;
+}
+
+function goalMet(row: Row): boolean {
+  if ('ratio' in row.goal) return row.ratio !== undefined && row.ratio >= row.goal.ratio;
+  return row.nv2.value >= row.goal.rate;
 }
 
 function describeRow(row: Row): string {
   const parts = [`${row.workload.padEnd(30)} nv2 ${formatSample(row.nv2, row.unit)}`];
   if (row.distribution !== undefined && row.ratio !== undefined) {
     parts.push(`distribution ${formatSample(row.distribution, row.unit)}`);
-    parts.push(`ratio ${row.ratio.toFixed(2)} (goal >= ${goal(row)})`);
+    parts.push(`ratio ${row.ratio.toFixed(2)}`);
   } else {
     parts.push('distribution 2.8 has no referrers API: nv2 alone');
   }
+  parts.push(`(goal ${describeGoal(row)})`);
   if (row.limit !== undefined) {
     parts.push(
       `nginx sendfile ${formatSample(row.limit, row.unit)} (nv2 at ${((row.nv2.value / row.limit.value) * 100).toFixed(0)}%)`,
@@ -789,9 +816,15 @@ function printTable(rows: readonly Row[]): void {
     const dist =
       row.distribution === undefined ? 'n/a (no API)' : formatSample(row.distribution, row.unit);
     const ratio = row.ratio === undefined ? '-' : row.ratio.toFixed(2);
-    const verdict = row.ratio === undefined ? '' : row.ratio >= goal(row) ? 'met' : 'MISSED';
-    const target = row.ratio === undefined ? '-' : `>= ${goal(row)}`;
-    lines.push([row.workload, formatSample(row.nv2, row.unit), dist, ratio, target, verdict]);
+    const verdict = goalMet(row) ? 'met' : 'MISSED';
+    lines.push([
+      row.workload,
+      formatSample(row.nv2, row.unit),
+      dist,
+      ratio,
+      describeGoal(row),
+      verdict,
+    ]);
   }
   const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
   const render = (cells: string[]) =>
@@ -847,12 +880,12 @@ async function benchUploads(b: Bench): Promise<Row[]> {
   console.log(`  monolithic: nv2 ${how(b.nv2)}; distribution ${how(b.distribution)}`);
   const uploads: [string, (server: Server, digest: string) => Promise<void>][] = [
     [
-      'monolithic upload 64 MiB',
+      'blob upload monolithic 64 MiB',
       (server, digest) =>
         uploadMonolithic(server, APP, b.base, digest, b.singlePost.get(server.name)!),
     ],
     [
-      `chunked upload 64 MiB (${CHUNK_BYTES / 1048576} MiB)`,
+      `blob upload chunked 64 MiB (${CHUNK_BYTES / 1048576} MiB PATCH)`,
       (server, digest) => uploadChunked(server, APP, b.base, digest),
     ],
   ];
@@ -870,7 +903,8 @@ async function benchUploads(b: Bench): Promise<Row[]> {
       }
       return { value: (UPLOADS_PER_ROUND * BLOB_BYTES) / 1e6 / (ms / 1000) };
     };
-    rows.push(await compare(workload, 'MB/s', false, [b.nv2, b.distribution], measure, false));
+    const goal = { ratio: 1 };
+    rows.push(await compare(workload, 'MB/s', goal, [b.nv2, b.distribution], measure, false));
   }
   return rows;
 }
@@ -883,7 +917,8 @@ async function benchDownloads(b: Bench): Promise<Row[]> {
   const servers = [b.nv2, b.distribution, ...(b.nginx === undefined ? [] : [b.nginx])];
   const rows: Row[] = [];
   for (const concurrency of DOWNLOAD_CONCURRENCY) {
-    if (!selected(`blob download 64 MiB, c=${concurrency}`)) continue;
+    const workload = `blob GET 64 MiB, c=${concurrency}`;
+    if (!selected(workload)) continue;
     const measure = async (server: Server, _run: string, seconds: number): Promise<Sample> => {
       const path = server === b.nginx ? '/blob' : `/v2/${APP}/blobs/${b.downloadDigest}`;
       const t = performance.now();
@@ -900,15 +935,14 @@ async function benchDownloads(b: Bench): Promise<Row[]> {
       await Promise.all(Array.from({ length: concurrency }, worker));
       return { value: bytes / 1e6 / ((performance.now() - t) / 1000) };
     };
-    const workload = `blob download 64 MiB, c=${concurrency}`;
-    rows.push(await compare(workload, 'MB/s', false, servers, measure, true));
+    rows.push(await compare(workload, 'MB/s', { ratio: 1 }, servers, measure, true));
   }
   return rows;
 }
 
 async function benchRequests(b: Bench): Promise<Row[]> {
   console.log(
-    `\nsmall requests (wrk -t1 -c${CONCURRENCY}, ab -c${CONCURRENCY} for HEAD; ${RUN_SECONDS} s per run; ` +
+    `\nsmall requests (wrk -t1, ab for HEAD; ${RUN_SECONDS} s per run; ` +
       `PUT: wrk's Lua makes every request a distinct manifest under a distinct tag)`,
   );
   const putScript = join(b.work, 'manifest-put.lua');
@@ -917,47 +951,64 @@ async function benchRequests(b: Bench): Promise<Row[]> {
   const path = (server: Server, rest: string) => `${server.origin}/v2/${rest}`;
   const pair = [b.nv2, b.distribution];
   type Measure = (server: Server, run: string, seconds: number) => Promise<Sample>;
-  const workloads: [string, Server[], Measure][] = [
+  const c = CONCURRENCY;
+  const lists = { connections: LIST_CONCURRENCY };
+  // Goals as the issue sets them: the physical limits here are nginx's ~43,000 req/s for a
+  // small file and a bare node:http server's ~49,800 req/s from memory.
+  const workloads: [string, Server[], Goal, Measure][] = [
     [
-      'manifest PUT (by tag)',
+      `manifest PUT (by tag), c=${c}`,
       pair,
+      { ratio: 1 },
       (server, run, seconds) =>
         wrk(b.wrk, server.origin, seconds, { script: putScript, args: [run] }),
     ],
     [
-      'manifest GET by tag',
+      `manifest GET by tag, c=${c}`,
       pair,
+      { rate: 20_000 },
       (server, _run, seconds) =>
         wrk(b.wrk, path(server, `${APP}/manifests/latest`), seconds, accept),
     ],
     [
-      'manifest GET by digest',
+      `manifest GET by digest, c=${c}`,
       pair,
+      { rate: 20_000 },
       (server, _run, seconds) =>
         wrk(b.wrk, path(server, `${APP}/manifests/${manifestDigest}`), seconds, accept),
     ],
     [
-      'blob HEAD',
+      `blob GET 4 KiB, c=${c}`,
       pair,
+      { rate: 10_000 },
+      (server, _run, seconds) =>
+        wrk(b.wrk, path(server, `${APP}/blobs/${layer.descriptor.digest}`), seconds),
+    ],
+    [
+      `blob HEAD, c=${c}`,
+      pair,
+      { rate: 20_000 },
       (server, _run, seconds) =>
         abHead(b.ab, path(server, `${APP}/blobs/${layer.descriptor.digest}`), seconds),
     ],
     [
-      `tags list (${TAG_COUNT} tags)`,
+      `tags/list (${TAG_COUNT} tags), c=${LIST_CONCURRENCY}`,
       pair,
-      (server, _run, seconds) => wrk(b.wrk, path(server, `${TAGS_REPO}/tags/list`), seconds),
+      { rate: 20_000 },
+      (server, _run, seconds) => wrk(b.wrk, path(server, `${TAGS_REPO}/tags/list`), seconds, lists),
     ],
     [
-      `referrers GET (${REFERRER_COUNT})`,
+      `referrers list (${REFERRER_COUNT}), c=${LIST_CONCURRENCY}`,
       [b.nv2],
+      { rate: 10_000 },
       (server, _run, seconds) =>
-        wrk(b.wrk, path(server, `${APP}/referrers/${manifestDigest}`), seconds),
+        wrk(b.wrk, path(server, `${APP}/referrers/${manifestDigest}`), seconds, lists),
     ],
   ];
   const rows: Row[] = [];
-  for (const [workload, servers, measure] of workloads) {
+  for (const [workload, servers, goal, measure] of workloads) {
     if (!selected(workload)) continue;
-    rows.push(await compare(workload, 'req/s', true, servers, measure, true));
+    rows.push(await compare(workload, 'req/s', goal, servers, measure, true));
   }
   return rows;
 }
@@ -976,12 +1027,12 @@ async function printCeilings(b: Bench, rows: readonly Row[]): Promise<void> {
     [
       'wrk GET ',
       await wrk(b.wrk, `${b.nginx.origin}/small`, RUN_SECONDS),
-      fastest((r) => r.unit === 'req/s' && r.workload !== 'blob HEAD'),
+      fastest((r) => r.unit === 'req/s' && !r.workload.startsWith('blob HEAD')),
     ],
     [
       'ab HEAD ',
       await abHead(b.ab, `${b.nginx.origin}/small`, RUN_SECONDS),
-      fastest((r) => r.workload === 'blob HEAD'),
+      fastest((r) => r.workload.startsWith('blob HEAD')),
     ],
   ];
   for (const [tool, ceiling, top] of ceilings) {
@@ -1075,10 +1126,11 @@ async function main(): Promise<void> {
 
     console.log(`\nsummary (ratio = nv2/distribution, the median of the per-round ratios):`);
     printTable(rows);
-    const missed = rows.filter((r) => r.ratio !== undefined && r.ratio < goal(r));
+    const missed = rows.filter((r) => !goalMet(r));
     console.log(
-      `\ngoals: every ratio >= 1; small requests (manifest GET/PUT, blob HEAD, tags list, ` +
-        `referrers) >= 5; referrers has no distribution figure. ` +
+      `\ngoals: transfers (uploads, 64 MiB downloads) and manifest PUT at least distribution's ` +
+        `figure; small requests a rate of their own (distribution is far behind there); ` +
+        `referrers has no distribution figure. ` +
         (missed.length === 0 ? 'All met.' : `Missed: ${missed.map((r) => r.workload).join('; ')}.`),
     );
     console.log(describeLoad('at the end', cpus().length + 0.5));

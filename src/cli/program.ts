@@ -1,24 +1,4 @@
 import { Command, CommanderError } from 'commander';
-import { registerAttach } from './commands/attach.js';
-import { registerAdmission } from './commands/admission.js';
-import { registerCert } from './commands/cert.js';
-import { registerCopy } from './commands/copy.js';
-import { registerDiscover } from './commands/discover.js';
-import { registerDocker } from './commands/docker.js';
-import { registerGenerate } from './commands/generate.js';
-import { registerList } from './commands/list.js';
-import { registerLogin } from './commands/login.js';
-import { registerPull } from './commands/pull.js';
-import { registerPolicy } from './commands/policy.js';
-import { registerPush } from './commands/push.js';
-import { registerDemo } from './commands/demo.js';
-import { registerInspect } from './commands/inspect.js';
-import { registerKey } from './commands/key.js';
-import { registerPlugin } from './commands/plugin.js';
-import { registerRegistry } from './commands/registry.js';
-import { registerSign } from './commands/sign.js';
-import { registerTrust } from './commands/trust.js';
-import { registerVerify } from './commands/verify.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { formatError } from './output.js';
 
@@ -26,34 +6,71 @@ import { formatError } from './output.js';
 declare const NV2_VERSION: string | undefined;
 const VERSION = typeof NV2_VERSION === 'string' ? NV2_VERSION : '0.0.0-dev';
 
-/** Builds the `nv2` command tree. Commands parse flags, call the library and print. */
-export function createProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Every top-level command, in the order help lists them: its names and the module that
+ * registers it. Modules are imported only when needed (the bundle puts each in its own chunk),
+ * so that `nv2 verify` loads verification and not the registry server, the admission webhook
+ * or certificate issuing: start-up time is mostly module loading.
+ */
+const COMMANDS: readonly (readonly [readonly string[], () => Promise<Register>])[] = [
+  [['demo'], async () => (await import('./commands/demo.js')).registerDemo],
+  [['cert'], async () => (await import('./commands/cert.js')).registerCert],
+  [['sign'], async () => (await import('./commands/sign.js')).registerSign],
+  [['verify'], async () => (await import('./commands/verify.js')).registerVerify],
+  [['key'], async () => (await import('./commands/key.js')).registerKey],
+  [['plugin'], async () => (await import('./commands/plugin.js')).registerPlugin],
+  [['trust'], async () => (await import('./commands/trust.js')).registerTrust],
+  [['policy'], async () => (await import('./commands/policy.js')).registerPolicy],
+  [['inspect'], async () => (await import('./commands/inspect.js')).registerInspect],
+  [['list'], async () => (await import('./commands/list.js')).registerList],
+  [['discover'], async () => (await import('./commands/discover.js')).registerDiscover],
+  [['push'], async () => (await import('./commands/push.js')).registerPush],
+  [['pull'], async () => (await import('./commands/pull.js')).registerPull],
+  [['copy'], async () => (await import('./commands/copy.js')).registerCopy],
+  [['attach'], async () => (await import('./commands/attach.js')).registerAttach],
+  [['login', 'logout'], async () => (await import('./commands/login.js')).registerLogin],
+  [['registry'], async () => (await import('./commands/registry.js')).registerRegistry],
+  [['generate'], async () => (await import('./commands/generate.js')).registerGenerate],
+  [['docker'], async () => (await import('./commands/docker.js')).registerDocker],
+  [['admission'], async () => (await import('./commands/admission.js')).registerAdmission],
+];
+
+/** Options of the program itself; none takes a value, so the first other word is a command. */
+const VERSION_FLAGS = new Set(['-v', '--version']);
+const HELP_FLAGS = new Set(['-h', '--help']);
+
+/**
+ * Which commands `argv` needs registered: only the one it names when it names a known one,
+ * none for a bare `--version`, and all of them otherwise (help, no command, an unknown or
+ * misspelt one, which commander answers with its suggestions from the full list).
+ */
+function commandsFor(argv: readonly string[]): (typeof COMMANDS)[number][] {
+  const word = argv.find((arg) => !arg.startsWith('-'));
+  if (word === undefined) {
+    const versionOnly =
+      argv.some((arg) => VERSION_FLAGS.has(arg)) && !argv.some((arg) => HELP_FLAGS.has(arg));
+    return versionOnly ? [] : [...COMMANDS];
+  }
+  const named = COMMANDS.find(([names]) => names.includes(word));
+  return named === undefined ? [...COMMANDS] : [named];
+}
+
+/**
+ * Builds the `nv2` command tree (every command, or those of `argv` when given). Commands
+ * parse flags, call the library and print.
+ */
+export async function createProgram(argv?: readonly string[]): Promise<Command> {
   const program = new Command('nv2')
     .description('Sign and verify OCI artifacts with x509 certificates (Notary v2)')
     .version(VERSION, '-v, --version', 'print the version')
     .option('--debug', 'print stack traces and causes with errors')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerDemo(program);
-  registerCert(program);
-  registerSign(program);
-  registerVerify(program);
-  registerKey(program);
-  registerPlugin(program);
-  registerTrust(program);
-  registerPolicy(program);
-  registerInspect(program);
-  registerList(program);
-  registerDiscover(program);
-  registerPush(program);
-  registerPull(program);
-  registerCopy(program);
-  registerAttach(program);
-  registerLogin(program);
-  registerRegistry(program);
-  registerGenerate(program);
-  registerDocker(program);
-  registerAdmission(program);
+  const wanted = argv === undefined ? [...COMMANDS] : commandsFor(argv);
+  const registers = await Promise.all(wanted.map(([, load]) => load()));
+  for (const register of registers) register(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();
@@ -63,9 +80,9 @@ export function createProgram(): Command {
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function run(argv: readonly string[]): Promise<number> {
-  const program = createProgram();
   const debug = argv.includes('--debug');
   try {
+    const program = await createProgram(argv);
     await program.parseAsync([...argv], { from: 'user' });
     return ExitCode.ok;
   } catch (err) {

@@ -72,6 +72,12 @@ interface CacheEntry {
 export class TrustSet {
   readonly anchors: TrustAnchors;
   readonly #byKeyId = new Map<string, Certificate>();
+  /**
+   * The given certificates by their DER (as a latin1 string): an `x5c` entry that is one of
+   * them is not parsed again. A signer usually embeds the very certificate it is trusted by,
+   * and parsing a certificate is most of the work of verifying a first signature.
+   */
+  readonly #byDer = new Map<string, Certificate>();
   readonly #resolved = new Map<string, CacheEntry>();
   /** The last few headers used, most recent first: the fast path of `parseHeader`. */
   readonly #recent: CacheEntry[] = [];
@@ -83,6 +89,7 @@ export class TrustSet {
     for (const cert of [...certificates, ...(options.roots ?? [])]) {
       const id = keyId(cert.publicKey);
       if (!this.#byKeyId.has(id)) this.#byKeyId.set(id, cert);
+      this.#byDer.set(cert.der.toString('latin1'), cert);
     }
   }
 
@@ -127,7 +134,11 @@ export class TrustSet {
   }
 
   #entryOf(parsed: ParsedHeader): CacheEntry {
-    let entry = this.#recent.find((e) => e.parsed === parsed);
+    // A signature parsed with `parseHeader` carries the cached entry's own segment string:
+    // `===` on the same string is a pointer comparison, on another an exact compare.
+    let entry = this.#recent.find(
+      (e) => e.parsed === parsed || e.parsed.segment === parsed.segment,
+    );
     if (entry === undefined) {
       entry = this.#resolved.get(parsed.segment) ?? this.#store(parsed);
       this.#remember(entry);
@@ -181,6 +192,8 @@ export class TrustSet {
       let intermediates: Certificate[] = [];
       if (parsed.x5cDer.length > 0) {
         const certs = parsed.x5cDer.map((der, i) => {
+          const known = this.#byDer.get(der.toString('latin1'));
+          if (known !== undefined) return known;
           try {
             return new Certificate(der);
           } catch {

@@ -114,7 +114,7 @@ describe('deploy/ manifests', async () => {
     assert.equal(url.hostname, 'nv2-admission.nv2-system');
   });
 
-  it('the Deployment runs non-root on a read-only root filesystem, with flags serve has', () => {
+  it('the Deployment runs non-root on a read-only root filesystem, with flags serve has', async () => {
     const deployment = byKind('Deployment')[0]!;
     const pod = (deployment['spec'] as { template: { spec: Record<string, unknown> } }).template
       .spec;
@@ -128,8 +128,8 @@ describe('deploy/ manifests', async () => {
     assert.equal(container!.securityContext['readOnlyRootFilesystem'], true);
     assert.equal(container!.securityContext['allowPrivilegeEscalation'], false);
     assert.deepEqual(container!.args.slice(0, 2), ['admission', 'serve']);
-    const serve = createProgram()
-      .commands.find((c) => c.name() === 'admission')!
+    const serve = (await createProgram()).commands
+      .find((c) => c.name() === 'admission')!
       .commands.find((c) => c.name() === 'serve')!;
     const flags = new Set(serve.options.map((o) => o.long));
     for (const arg of container!.args.slice(2)) {
