@@ -70,7 +70,8 @@ interface CompiledRule {
 /** Pattern characters: the repository grammar's plus `*`. */
 const PATTERN = /^[a-z0-9._/*-]{1,255}$/;
 
-function compilePattern(pattern: string): RegExp {
+/** A repository pattern (`*` matches any run of characters, `/` included) as a RegExp. */
+export function compilePattern(pattern: string): RegExp {
   const body = pattern
     .split('*')
     .map((part) => part.replace(/[.\\+?^${}()|[\]-]/g, '\\$&'))

@@ -13,6 +13,7 @@ import {
 import { type Digest, MediaTypes } from '../../oci/index.js';
 import type { PolicyConfig } from '../../policy/index.js';
 import type { ValidationType, VerificationLevel } from '../../trust/index.js';
+import { compilePattern } from '../auth/rules.js';
 import type { RegistryStore } from '../storage/store.js';
 import { repositoryTarget } from './store-target.js';
 
@@ -141,14 +142,6 @@ const STATUS_OF_CHECK: Readonly<Record<ValidationType, SignatureStatus>> = {
   expiry: 'expired',
   revocation: 'untrusted',
 };
-
-function compilePattern(pattern: string): RegExp {
-  const body = pattern
-    .split('*')
-    .map((part) => part.replace(/[.\\+?^${}()|[\]-]/g, '\\$&'))
-    .join('.*');
-  return new RegExp(`^${body}$`);
-}
 
 function formatName(s: EvaluatedSignature): SignatureFormatName {
   const format = s.evaluation?.format;

@@ -382,16 +382,7 @@ export class RegistryUi {
     if (this.#auth === undefined) return this.#redirect(ui, '/ui/');
     if (!this.#sameOrigin(ui.req)) {
       ui.state.failure = 'sign-in refused: cross-origin form';
-      return this.#send(
-        ui,
-        403,
-        this.#page(
-          ui,
-          'Refused',
-          html`<h1>Refused</h1>
-            <p>The form did not come from this registry.</p>`,
-        ),
-      );
+      return this.#refuseCrossOrigin(ui);
     }
     const form = await this.#readForm(ui.req);
     if (form === undefined) return this.#signInForm(ui, 'The form could not be read.', 400);
@@ -412,18 +403,23 @@ export class RegistryUi {
     });
   }
 
+  /** 403 for a sign-in or sign-out form posted from another origin (CSRF). */
+  #refuseCrossOrigin(ui: UiRequest): void {
+    this.#send(
+      ui,
+      403,
+      this.#page(
+        ui,
+        'Refused',
+        html`<h1>Refused</h1>
+          <p>The form did not come from this registry.</p>`,
+      ),
+    );
+  }
+
   #signOut(ui: UiRequest): void {
     if (!this.#sameOrigin(ui.req)) {
-      return this.#send(
-        ui,
-        403,
-        this.#page(
-          ui,
-          'Refused',
-          html`<h1>Refused</h1>
-            <p>The form did not come from this registry.</p>`,
-        ),
-      );
+      return this.#refuseCrossOrigin(ui);
     }
     this.#sessions.end(ui.sessionId);
     this.#redirect(ui, '/ui/', { 'Set-Cookie': this.#cookie(ui, '', 0) });
