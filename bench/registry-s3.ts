@@ -23,8 +23,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -32,6 +30,7 @@ import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { cephMissing, startCephS3 } from '../test/helpers/ceph.js';
 import { tempDir } from '../test/helpers/fixtures.js';
+import { freePort } from '../test/helpers/ports.js';
 
 const ROUNDS = 3;
 const UPLOADS_PER_ROUND = 3;
@@ -46,14 +45,6 @@ const processes = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of processes) child.kill('SIGKILL');
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Starts `nv2 registry serve` with `config` (YAML) and waits for `/v2/`. */
 async function startNv2(dir: string, name: string, config: string): Promise<string> {

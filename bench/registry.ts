@@ -28,13 +28,13 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
-import { type AddressInfo, createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Dispatcher, Pool } from 'undici';
 import { MediaTypes } from '../src/oci/index.js';
 import { distributionConfig } from '../test/helpers/distribution.js';
+import { freePort } from '../test/helpers/ports.js';
 
 const ROUNDS = 3;
 /** Length of one wrk or ab run. */
@@ -175,17 +175,6 @@ function runTool(command: string, args: string[]): Promise<string> {
       else reject(new Error(`${command} ${args.join(' ')} exited ${code}:\n${out}${err}`));
     });
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function sleep(ms: number): Promise<void> {
