@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createDirectorySyncer } from '../../../../src/registry/storage/filesystem.js';
+import { createDirectorySyncer } from '../../../../src/registry/storage/directory-sync.js';
 
 /** An fsync stand-in that records calls and settles when the test says. */
 function controlledFsync() {
