@@ -1,17 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { lstat, mkdir, open, readdir, realpath, rename, rm, unlink } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { lstat, open, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { InvalidInputError } from '../../errors.js';
+import { InvalidInputError, StorageError } from '../../errors.js';
 import type { FileInfo, StorageDriver } from './driver.js';
 import { isValidStoragePath } from './driver.js';
 import { checkPath, checkRange, ioError, notFound } from './driver-checks.js';
 import { createDirectorySyncer, syncDirectory } from './directory-sync.js';
 import { errno, readError, symlinkRefused, writeError } from './filesystem-errors.js';
+import { createHostPaths } from './filesystem-paths.js';
 import type { FailedFlushes } from './filesystem-writer.js';
 import { fileWriter } from './filesystem-writer.js';
+import type { AppliedChange, Journal, JournalOptions } from './journal.js';
+import { openJournal } from './journal.js';
+import type { JournalOperation } from './journal-format.js';
 
 /** Options of `createFilesystemDriver`. */
 export interface FilesystemDriverOptions {
@@ -20,6 +24,8 @@ export interface FilesystemDriverOptions {
    * below, a symbolic link: it is resolved once, and nothing below it is followed.
    */
   readonly root: string;
+  /** Checkpoint timing of the write-ahead journal (`journal.ts`); the defaults suit a server. */
+  readonly journal?: JournalOptions;
 }
 
 // Never open the last component of a path through a symbolic link (ELOOP instead), and
@@ -30,25 +36,19 @@ const READ_FLAGS = constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | O_NOFOLLOW | O_NONBLOCK;
 
 /**
- * A repository or upload being deleted can remove a directory between our creating it and
- * using it; creating the parents again this many times covers any realistic interleaving.
- */
-const PARENT_ATTEMPTS = 3;
-
-/**
  * Temporary files (`putContent`) are named with a `~`, which no storage path segment can
  * contain: `list` and `walk` never show them and no storage path can name one.
  */
 const TEMP_PREFIX = '.tmp~';
 
+/**
+ * The journal's directory in the root: the `~` keeps it out of every storage path, `list`
+ * and `walk`.
+ */
+const JOURNAL_DIRECTORY = '.journal~';
+
 /** Size of each read when streaming a file. */
 const READ_CHUNK_BYTES = 1024 * 1024;
-
-/**
- * How many host directories `hostPath` remembers as checked (no symbolic link between the
- * root and them). The oldest is forgotten first; a forgotten directory is checked again.
- */
-const VERIFIED_DIRECTORIES_MAX = 4096;
 
 /** First read of `getContent`: enough for any link and most manifests in one read. */
 const SMALL_READ_BYTES = 16 * 1024;
@@ -56,16 +56,23 @@ const SMALL_READ_BYTES = 16 * 1024;
 /**
  * The storage driver over a local directory: storage path `/a/b` is `<root>/a/b`.
  *
- * - `putContent` writes a temporary file beside the target, fsyncs it, renames it over the
- *   target and fsyncs the directory: readers see the old or the new content, never a part,
- *   and the new content survives a crash once the promise resolves. A crash can leave a
+ * - `putContent` and `putContents` append one record holding the files to the write-ahead
+ *   journal (`journal.ts`: group commit, one fdatasync shared by every write in flight),
+ *   then write each file to a temporary file beside the target and rename it over the
+ *   target: readers see the old or the new content, never a part, and once the promise
+ *   resolves the new content is visible and survives a crash (recovery replays the record;
+ *   a checkpoint fsyncs the files and their directories before dropping it). The files of
+ *   one `putContents` survive a crash all together or not at all. A crash can leave a
  *   temporary file behind (invisible to `list` and `walk`, removed with its directory).
+ * - `delete` removes at once; when a record not yet checkpointed wrote below the path, the
+ *   removal is journaled too, so that a replay cannot bring the files back.
  * - `reader` streams from an open file descriptor, so a reader that is open when the file is
  *   replaced keeps reading the old content whole.
  * - `writer` writes the target in place (an upload is not visible to clients until it is
  *   verified and `move`d); `commit` fsyncs the file and its directory.
  * - `move` is `rename(2)`: atomic, replacing the destination; the destination directory is
- *   fsynced.
+ *   fsynced. `writer` and `move` on a path a pending journal record touches checkpoint first.
+ * - `close` checkpoints the journal (a clean shutdown leaves nothing to replay).
  *
  * Symbolic links: the driver never follows one below the root. A link in the middle of a path
  * is refused by every method with NV2_ERR_STORAGE_IO before anything is read or written
@@ -77,8 +84,8 @@ const SMALL_READ_BYTES = 16 * 1024;
  * write into the root while the registry runs can always race these checks, so the root must
  * be writable by the registry's user only.
  *
- * The `realpath` check is done once per directory: the driver remembers (up to
- * VERIFIED_DIRECTORIES_MAX) the directories that passed it or that it created itself, and
+ * The `realpath` check is done once per directory: the driver remembers (up to a bound,
+ * `filesystem-paths.ts`) the directories that passed it or that it created itself, and
  * forgets a directory and everything below it when `delete` or `move` removes or replaces
  * it, or when using it fails with ENOENT. A directory replaced by a link by someone else
  * after the check goes unnoticed: the same race the check always had, accepted above.
@@ -92,141 +99,84 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
   if (typeof options.root !== 'string' || options.root === '') {
     throw new InvalidInputError('NV2_ERR_INVALID_ARGUMENT', 'storage root must be a directory');
   }
-  const configuredRoot = resolve(options.root);
-  let rootPromise: Promise<string> | undefined;
-  /** Host directories known to have no symbolic link between the root and them. */
-  const verified = new Set<string>();
   const syncDir = createDirectorySyncer();
   const failedFlushes: FailedFlushes = new Set();
+  let journal: Journal | undefined;
+  const paths = createHostPaths(resolve(options.root), syncDir, async (root) => {
+    journal = await openJournal(
+      join(root, JOURNAL_DIRECTORY),
+      { apply: (operation) => applyOperation(root, operation) },
+      options.journal,
+    );
+  });
+  const hostPath = paths.resolve;
+  const withParents = paths.withParents;
+  const forget = paths.forget;
 
-  function remember(dir: string): void {
-    if (verified.has(dir)) return;
-    if (verified.size >= VERIFIED_DIRECTORIES_MAX) {
-      const oldest = verified.values().next();
-      if (oldest.done !== true) verified.delete(oldest.value);
-    }
-    verified.add(dir);
-  }
-
-  /** Forgets `host` and every directory below it (removed, or replaced by something else). */
-  function forget(host: string): void {
-    if (verified.size === 0) return;
-    const below = `${host}${sep}`;
-    for (const dir of verified) {
-      if (dir === host || dir.startsWith(below)) verified.delete(dir);
-    }
-  }
-
-  /** The root, created and resolved once (a failure is retried on the next call). */
-  async function hostRoot(op: string, path: string): Promise<string> {
-    rootPromise ??= (async () => {
-      await mkdir(configuredRoot, { recursive: true });
-      return realpath(configuredRoot);
-    })();
-    try {
-      return await rootPromise;
-    } catch (err) {
-      rootPromise = undefined;
-      throw ioError(op, path, `storage root unusable: ${errno(err) ?? 'error'}`, err);
-    }
+  /** The journal, once the root is ready (its recovery done). */
+  async function openedJournal(op: string, path: string): Promise<Journal> {
+    await paths.root(op, path);
+    return journal!;
   }
 
   /**
-   * The host path of `path`, after checking that no directory between the root and it is a
-   * symbolic link. Missing parents are NOT_FOUND, or created with `create`.
+   * One journal operation applied to the files, without fsync (the journal made it durable;
+   * its checkpoint fsyncs what this returns): a whole file through a temporary file and a
+   * rename, or a removal.
    */
-  async function hostPath(op: string, path: string, create: boolean): Promise<string> {
-    const root = await hostRoot(op, path);
-    const segments = path === '/' ? [] : path.slice(1).split('/');
-    const host = join(root, ...segments);
-    if (segments.length <= 1) return host;
-    const parent = dirname(host);
-    if (verified.has(parent)) return host;
-    let real: string;
-    try {
-      real = await realpath(parent);
-    } catch (err) {
-      const code = errno(err);
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw ioError(op, path, code ?? 'error', err);
-      if (!create) throw notFound(op, path, err);
-      await makeParents(op, path, root, segments.slice(0, -1));
-      remember(parent);
-      return host;
-    }
-    // Any difference means a link (or a case-folding file system resolving another name).
-    if (real !== parent) throw symlinkRefused(op, path);
-    remember(parent);
-    return host;
-  }
-
-  /**
-   * `mkdir -p` that refuses to pass through a symbolic link, fsyncing what it creates. It
-   * starts below the deepest directory already checked (each directory it passes is checked
-   * with `lstat` and remembered), so a new repository or digest directory costs a mkdir and
-   * an lstat per new directory only.
-   */
-  async function makeParents(
-    op: string,
-    path: string,
-    root: string,
-    segments: string[],
-    fromRoot = false,
-  ): Promise<void> {
-    let start = 0;
-    if (!fromRoot) {
-      for (let i = segments.length; i > 0; i--) {
-        if (verified.has(join(root, ...segments.slice(0, i)))) {
-          start = i;
-          break;
-        }
-      }
-    }
-    let dir = join(root, ...segments.slice(0, start));
-    for (const segment of segments.slice(start)) {
-      const next = join(dir, segment);
-      let created = false;
+  async function applyOperation(root: string, operation: JournalOperation): Promise<AppliedChange> {
+    const { path } = operation;
+    const created: string[] = [];
+    const placement = { root, created };
+    if (operation.kind === 'delete') {
+      let host: string;
       try {
-        await mkdir(next);
-        created = true;
+        host = await hostPath('delete', path, false, placement);
       } catch (err) {
-        const code = errno(err);
-        if (code === 'ENOENT' && !fromRoot) {
-          // A remembered directory is gone: forget it, and check everything from the root.
-          forget(join(root, ...segments.slice(0, start)));
-          return makeParents(op, path, root, segments, true);
+        if (err instanceof StorageError && err.code === 'NV2_ERR_STORAGE_NOT_FOUND') {
+          return { files: [], directories: [] };
         }
-        if (code !== 'EEXIST') throw ioError(op, path, code ?? 'error', err);
+        throw err;
       }
-      const stats = await lstat(next).catch((err: unknown) => {
-        throw ioError(op, path, errno(err) ?? 'error', err);
-      });
-      if (stats.isSymbolicLink()) throw symlinkRefused(op, path);
-      if (!stats.isDirectory()) throw ioError(op, path, 'a file is in the way');
-      if (created) await syncDirectory(syncDir, op, path, dir);
-      remember(next);
-      dir = next;
+      forget(host);
+      try {
+        await rm(host, { recursive: true, force: true, maxRetries: 2 });
+      } finally {
+        forget(host);
+      }
+      return { files: [], directories: [dirname(host)] };
+    }
+    const host = await withParents(
+      'putContent',
+      path,
+      async (target) => {
+        await replaceFile(target, operation.content);
+        return target;
+      },
+      placement,
+    );
+    return { files: [host], directories: [dirname(host), ...created] };
+  }
+
+  /** Runs a checkpoint first when a record not yet checkpointed touches `path`. */
+  async function settle(op: string, path: string): Promise<void> {
+    const opened = await openedJournal(op, path);
+    if (!opened.touches(path)) return;
+    try {
+      await opened.checkpoint();
+    } catch (err) {
+      throw ioError(op, path, errno(err) ?? 'error', err);
     }
   }
 
-  /**
-   * Runs `fn` on the host path of `path` with its parents created, again if they vanish
-   * (ENOENT) in between. Other errors, and ENOENT after the last attempt, are rethrown.
-   */
-  async function withParents<T>(
-    op: string,
-    path: string,
-    fn: (host: string) => Promise<T>,
-  ): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const host = await hostPath(op, path, true);
-      try {
-        return await fn(host);
-      } catch (err) {
-        if (errno(err) !== 'ENOENT') throw err;
-        // The parent was removed in between (or is remembered but gone): check it again.
-        forget(dirname(host));
-        if (attempt >= PARENT_ATTEMPTS) throw err;
-      }
+  /** Commits journal operations, mapping a failure onto the first path. */
+  async function commit(op: string, operations: JournalOperation[]): Promise<void> {
+    const first = operations[0]!.path;
+    const opened = await openedJournal(op, first);
+    try {
+      await opened.commit(operations);
+    } catch (err) {
+      throw writeError(op, first, err);
     }
   }
 
@@ -358,26 +308,21 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
 
     async putContent(path, content) {
       checkPath('putContent', path, false);
-      try {
-        await withParents('putContent', path, async (host) => {
-          const dir = dirname(host);
-          const temp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
-          const handle = await open(temp, 'wx', 0o644);
-          try {
-            await handle.writeFile(content);
-            await handle.sync();
-            await handle.close();
-            await rename(temp, host);
-          } catch (err) {
-            await handle.close().catch(() => undefined);
-            await unlink(temp).catch(() => undefined);
-            throw err;
-          }
-          await syncDirectory(syncDir, 'putContent', path, dir);
-        });
-      } catch (err) {
-        throw writeError('putContent', path, err);
-      }
+      await commit('putContent', [{ kind: 'put', path, content }]);
+    },
+
+    async putContents(files) {
+      for (const { path } of files) checkPath('putContents', path, false);
+      if (files.length === 0) return;
+      await commit(
+        'putContents',
+        files.map(({ path, content }) => ({ kind: 'put', path, content })),
+      );
+    },
+
+    async close() {
+      if (journal === undefined) return;
+      await journal.close();
     },
 
     async reader(path, options) {
@@ -402,6 +347,7 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
 
     async writer(path, options) {
       checkPath('writer', path, false);
+      await settle('writer', path);
       const append = options?.append === true;
       const flags = WRITE_FLAGS | (append ? constants.O_APPEND : constants.O_TRUNC);
       let host!: string;
@@ -456,6 +402,10 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
       const { host: sourceHost, info } = await statPath('move', source);
       if (info.isDirectory) throw notFound('move', source);
       if (source === destination) return;
+      // A rename is not journaled: a pending record on either path must not be replayed
+      // over it after a crash.
+      await settle('move', source);
+      await settle('move', destination);
       try {
         await withParents('move', destination, async (host) => {
           // The source is a file, but the destination may have been a link to a directory.
@@ -481,6 +431,16 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
       try {
         // lstat, not stat: a link is removed itself (rm never follows one, at any depth).
         await lstat(host);
+      } catch (err) {
+        throw readError('delete', path, err);
+      }
+      // A removal of something a pending record wrote is journaled too (and durable), so
+      // that replaying the record after a crash does not bring it back.
+      if ((await openedJournal('delete', path)).touches(path)) {
+        await commit('delete', [{ kind: 'delete', path }]);
+        return;
+      }
+      try {
         forget(host);
         await rm(host, { recursive: true, maxRetries: 2 });
       } catch (err) {
@@ -521,4 +481,19 @@ function childPath(path: string, name: string): string {
 /** Code-unit order (what `Array.prototype.sort` does by default; paths are ASCII). */
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Writes `content` to a temporary file beside `host` and renames it over `host` (no fsync). */
+async function replaceFile(host: string, content: Uint8Array): Promise<void> {
+  const temp = join(dirname(host), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+  const handle = await open(temp, 'wx', 0o644);
+  try {
+    await handle.writeFile(content);
+    await handle.close();
+    await rename(temp, host);
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await unlink(temp).catch(() => undefined);
+    throw err;
+  }
 }

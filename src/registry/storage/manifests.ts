@@ -11,10 +11,11 @@ import {
   isMediaType,
   isTag,
 } from '../../oci/index.js';
-import { createBlobStore, exists, hasRevision, isNotFound, putBlobContent } from './blobs.js';
+import { createBlobStore, exists, hasRevision, isNotFound } from './blobs.js';
 import type { CachedManifest } from './content-cache.js';
 import { contentCache, referrerEntries } from './content-cache.js';
-import type { StorageDriver } from './driver.js';
+import type { StorageDriver, StorageFile } from './driver.js';
+import { putFiles } from './driver.js';
 import {
   blobDataPath,
   manifestRevisionLinkPath,
@@ -31,17 +32,19 @@ import { knownTags } from './tag-cache.js';
  * Manifests of a repository (distribution-spec "Pushing manifests", "Pulling manifests",
  * "Deleting manifests"), stored with the layout of `paths.ts`:
  *
- * - the exact bytes pushed are a blob (`putBlobContent`);
+ * - the exact bytes pushed are a blob (`blobDataPath`, the content-addressed store);
  * - `_manifests/revisions/<alg>/<hex>/link` records the manifest in the repository, and makes
  *   its bytes a blob of the repository too (no `_layers` link, as in distribution);
  * - `_manifests/tags/<tag>/current/link` holds the digest a tag points at;
  * - `_referrers/<alg>/<subject hex>/<alg>-<hex>` holds the referrer descriptor of every
  *   manifest with a `subject` (distribution-spec v1.1 "Listing referrers").
  *
- * Put writes in this order: blob, referrers entry, revision, tag. Every step is one atomic
- * `putContent`, so concurrent pushes of the same manifest or to the same tag are safe (the
- * last writer of a tag wins). A crash can leave a referrers entry without its revision; the
- * referrers index skips such entries and garbage collection removes them. Delete goes the
+ * Put writes blob, referrers entry, revision and tag as one change (`putFiles`: on the
+ * filesystem one journal record, all or nothing after a crash; elsewhere one atomic
+ * `putContent` each, in this order), so concurrent pushes of the same manifest or to the
+ * same tag are safe (the last writer of a tag wins). Without `putContents` a crash can leave a
+ * referrers entry without its revision; the referrers index skips such entries and garbage
+ * collection removes them. Delete goes the
  * other way (referrers entry, tags, revision last), so a failed delete can simply be retried.
  */
 
@@ -228,7 +231,6 @@ export function createManifestStore(
       }
       await checkReferences(repo, manifest);
 
-      await putBlobContent(driver, repo, content, digest, { hashed: true, link: false });
       const descriptor: Descriptor = {
         mediaType: manifest.mediaType,
         digest,
@@ -236,28 +238,44 @@ export function createManifestStore(
         ...(manifest.artifactType !== undefined ? { artifactType: manifest.artifactType } : {}),
         ...(manifest.annotations !== undefined ? { annotations: manifest.annotations } : {}),
       };
+      // Every file of the push is written as one change (`putFiles`): on the filesystem, one
+      // journal record and one shared fdatasync, and after a crash all of them or none.
+      // Without `putContents`, they are written one by one in this order, so that a crash
+      // leaves at worst a referrers entry without its revision (skipped by the index, removed
+      // by garbage collection) or a revision without its tag.
+      const files: StorageFile[] = [];
+      const cache = contentCache(driver);
+      const writesBlob =
+        cache.blobSize(digest) === undefined && !(await exists(driver, blobDataPath(digest)));
+      if (writesBlob) files.push({ path: blobDataPath(digest), content });
       if (manifest.subject !== undefined) {
         const entry = referrerDescriptor(descriptor, manifest);
-        await driver.putContent(
-          referrerEntryPath(repo, manifest.subject.digest, digest),
-          Buffer.from(JSON.stringify(entry), 'utf8'),
-        );
+        files.push({
+          path: referrerEntryPath(repo, manifest.subject.digest, digest),
+          content: Buffer.from(JSON.stringify(entry), 'utf8'),
+        });
       }
       // Links already known to be on storage (durably: see link-cache.ts) are not written
       // again: pushing the same manifest or tag twice costs no write.
-      if (!links.hasRevision(repo, digest)) {
-        await links.change(repo, revisionKey(digest), async () => {
-          await driver.putContent(manifestRevisionLinkPath(repo, digest), linkContent(digest));
-          links.setRevision(repo, digest, true);
-        });
+      const writesRevision = !links.hasRevision(repo, digest);
+      if (writesRevision) {
+        files.push({ path: manifestRevisionLinkPath(repo, digest), content: linkContent(digest) });
       }
-      if (!referenceIsDigest && links.tag(repo, reference) !== digest) {
-        await links.change(repo, tagKey(reference), async () => {
-          await driver.putContent(tagCurrentLinkPath(repo, reference), linkContent(digest));
-          links.setTag(repo, reference, digest);
-        });
-        knownTags(driver).add(repo, reference);
+      const writesTag = !referenceIsDigest && links.tag(repo, reference) !== digest;
+      if (writesTag) {
+        files.push({ path: tagCurrentLinkPath(repo, reference), content: linkContent(digest) });
       }
+      const publish = async (): Promise<void> => {
+        await putFiles(driver, files);
+        cache.setBlobSize(digest, content.byteLength);
+        if (writesRevision) links.setRevision(repo, digest, true);
+        if (writesTag) links.setTag(repo, reference, digest);
+      };
+      // The link changes hold their keys (revision, then tag: always in this order, and
+      // nothing takes them the other way round) around the one write.
+      const underTag = writesTag ? () => links.change(repo, tagKey(reference), publish) : publish;
+      await (writesRevision ? links.change(repo, revisionKey(digest), underTag) : underTag());
+      if (writesTag) knownTags(driver).add(repo, reference);
       return {
         descriptor,
         content,

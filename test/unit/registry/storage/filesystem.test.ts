@@ -36,10 +36,13 @@ const MiB = 1024 * 1024;
 const IO = { code: 'NV2_ERR_STORAGE_IO' };
 const NOT_FOUND_CODE = { code: 'NV2_ERR_STORAGE_NOT_FOUND' };
 
-/** Every host path below `dir`, relative, sorted (what is really on disk). */
+/**
+ * Every host path below `dir`, relative, sorted (what is really on disk), but the write-ahead
+ * journal's directory (journal.test.ts covers it).
+ */
 async function tree(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true });
-  return entries.sort();
+  return entries.filter((e) => !e.startsWith('.journal~')).sort();
 }
 
 async function newDriver(): Promise<{ driver: StorageDriver; root: string; base: string }> {
