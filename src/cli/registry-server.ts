@@ -420,8 +420,18 @@ export async function startRegistryServer(
       if (purge !== undefined) clearInterval(purge);
       server.close(() => {
         clearTimeout(timer);
-        log('stopped');
-        resolve();
+        // Last, once no request can write: the filesystem driver checkpoints its journal, so
+        // that the next start has nothing to replay. A failure only means a replay then.
+        const flushed = driver.close?.() ?? Promise.resolve();
+        flushed
+          .then(
+            () => undefined,
+            (err: unknown) => log('storage close failed', { level: 'error', cause: String(err) }),
+          )
+          .finally(() => {
+            log('stopped');
+            resolve();
+          });
       });
       server.closeIdleConnections();
     });

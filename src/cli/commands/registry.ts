@@ -211,11 +211,17 @@ export function registerRegistry(program: Command): void {
           : storage.driver === 's3'
             ? await loadS3Driver(storage.s3)
             : createFilesystemDriver({ root: storage.root });
-      const report = await collectGarbage(driver, {
-        dryRun: flags.dryRun === true,
-        deleteUntagged: flags.deleteUntagged === true,
-        uploadsOlderThan: hours * 3600_000,
-      });
+      let report;
+      try {
+        report = await collectGarbage(driver, {
+          dryRun: flags.dryRun === true,
+          deleteUntagged: flags.deleteUntagged === true,
+          uploadsOlderThan: hours * 3600_000,
+        });
+      } finally {
+        // The filesystem driver replays a journal the server left, and checkpoints its own.
+        await driver.close?.();
+      }
       if (flags.output === 'json') printJson(report);
       else
         for (const [key, value] of Object.entries(report))

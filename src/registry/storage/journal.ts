@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { fsyncDirectory } from './directory-sync.js';
 import { errno } from './filesystem-errors.js';
 import type { JournalOperation } from './journal-format.js';
@@ -32,8 +34,9 @@ import { decodeRecords, encodeRecord } from './journal-format.js';
  *    passes `SEGMENT_MAX_BYTES`, before a `move` or `writer` touches a pending path, and at
  *    `close`): the active segment is sealed (new records go to a new one), the sealed
  *    segments' applies are awaited, every file they wrote and every directory whose entries
- *    they changed is fsynced, and only then is the segment deleted (and the journal
- *    directory fsynced). A crash at any step leaves the segment, which is replayed.
+ *    they changed is made durable (one syncfs, else an fsync each: `makeDurable`), and only
+ *    then is the segment deleted (and the journal directory fsynced). A crash at any step
+ *    leaves the segment, which is replayed.
  *
  * Recovery (before the driver serves anything): every segment, oldest first, is read up to
  * its first record that is not whole and intact (the torn tail of an append whose fdatasync
@@ -91,6 +94,9 @@ const SEGMENT_MAX_BYTES = 64 * 1024 * 1024;
 /** fsyncs a checkpoint runs at once: enough to keep the disk busy, few enough to leave the thread pool to reads. */
 const CHECKPOINT_CONCURRENCY = 2;
 const SEGMENT_NAME = /^[0-9a-f]{16}\.log$/;
+/** A syncfs that takes longer than this is given up for the fsyncs (a hung device). */
+const SYNCFS_TIMEOUT_MS = 120_000;
+const execFileAsync = promisify(execFile);
 
 interface Segment {
   readonly seq: number;
@@ -145,7 +151,7 @@ async function recover(directory: string, target: JournalTarget): Promise<number
       for (const operation of record) addChange(replayed, await target.apply(operation));
     }
   }
-  await makeDurable(replayed);
+  await makeDurable(directory, replayed);
   for (const name of names) await unlink(join(directory, name));
   if (names.length > 0) await fsyncDirectory(directory);
   const last = names.at(-1);
@@ -170,10 +176,41 @@ function addChange(segment: Segment, change: AppliedChange): void {
   for (const dir of change.directories) segment.directories.add(dir);
 }
 
-/** fsyncs every file, then every directory, a segment's records changed. */
-async function makeDurable(segment: Segment): Promise<void> {
+/**
+ * Makes durable every file and directory entry a segment's records changed: one `syncfs(2)`
+ * of the file system holding `directory` (`sync --file-system`, Linux), else an fsync of
+ * every file, then of every directory.
+ *
+ * Why syncfs: an fsync costs a disk cache flush even for a file the kernel has already
+ * written back, so a checkpoint of a few thousand pushes would cost as many flushes as
+ * fsyncing each file on the request path did (1,000 small files: about 500 ms here), while
+ * one syncfs writes everything back and flushes once (the same 1,000 files: about 35 ms).
+ * It also flushes whatever else is dirty on that file system, so the root is best on a file
+ * system of its own. Any failure of it (no `sync` program, an option it does not know, an
+ * I/O error) falls back to the fsyncs, which report a real I/O error themselves.
+ */
+async function makeDurable(directory: string, segment: Segment): Promise<void> {
+  if (segment.files.size === 0 && segment.directories.size === 0) return;
+  if (await syncFileSystem(directory)) return;
   await eachLimited([...segment.files], fsyncFileIfPresent);
   await eachLimited([...segment.directories], fsyncDirectoryIfPresent);
+}
+
+/** Whether `syncfs` is known not to be available (then the fsyncs are used at once). */
+let syncfsUnavailable = process.platform !== 'linux';
+
+/** `syncfs(2)` of the file system holding `directory`; false when it could not be done. */
+async function syncFileSystem(directory: string): Promise<boolean> {
+  if (syncfsUnavailable) return false;
+  try {
+    await execFileAsync('sync', ['--file-system', directory], { timeout: SYNCFS_TIMEOUT_MS });
+    return true;
+  } catch (err) {
+    const code = errno(err);
+    // No program, or one that does not know the option: never try again.
+    if (code === 'ENOENT' || (err as { code?: unknown }).code === 1) syncfsUnavailable = true;
+    return false;
+  }
 }
 
 async function eachLimited(items: string[], fn: (item: string) => Promise<void>): Promise<void> {
@@ -399,7 +436,7 @@ class SegmentedJournal implements Journal {
     while (this.#sealed.length > 0) {
       const segment = this.#sealed[0]!;
       while (segment.applying.size > 0) await Promise.all(segment.applying);
-      await makeDurable(segment);
+      await makeDurable(this.directory, segment);
       await segment.handle?.close();
       segment.handle = undefined;
       await unlink(segment.host);
