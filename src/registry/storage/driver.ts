@@ -43,9 +43,8 @@ export interface StorageDriver {
   putContent(path: string, content: Uint8Array): Promise<void>;
 
   /**
-   * Writes several small files as one change, each as `putContent` does, in the order given
-   * (a reader may see the first before the last is written); all are durable when the
-   * promise resolves. A driver that has it makes them survive a crash all together or not at
+   * Writes several small files as one change, each as `putContent` does; all are visible
+   * and durable when the promise resolves (meanwhile a reader may see some and not others). A driver that has it makes them survive a crash all together or not at
    * all (the filesystem driver: one journal record, one shared fdatasync). Optional: callers
    * without it write each file with `putContent`, in the same order (`putFiles`).
    */

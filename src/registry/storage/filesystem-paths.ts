@@ -177,12 +177,14 @@ export function createHostPaths(
         }
         if (code !== 'EEXIST') throw ioError(op, path, code ?? 'error', err);
       }
-      const stats = await lstat(next).catch((err: unknown) => {
-        throw ioError(op, path, errno(err) ?? 'error', err);
-      });
-      if (stats.isSymbolicLink()) throw symlinkRefused(op, path);
-      if (!stats.isDirectory()) throw ioError(op, path, 'a file is in the way');
-      if (made) {
+      // A directory mkdir has just made is one (no lstat); one that was there is checked.
+      if (!made) {
+        const stats = await lstat(next).catch((err: unknown) => {
+          throw ioError(op, path, errno(err) ?? 'error', err);
+        });
+        if (stats.isSymbolicLink()) throw symlinkRefused(op, path);
+        if (!stats.isDirectory()) throw ioError(op, path, 'a file is in the way');
+      } else {
         if (created !== undefined) created.push(dir);
         else await syncDirectory(syncDir, op, path, dir);
       }

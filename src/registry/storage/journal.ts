@@ -25,9 +25,9 @@ import { decodeRecords, encodeRecord } from './journal-format.js';
  * 1. `commit` queues the record; the flush loop appends everything queued with one write and
  *    one fdatasync. Durable from here: recovery would replay it.
  * 2. The record is applied to the files: a temporary file beside each target, renamed over
- *    it (readers see the old content or the new, never a part), without fsync. Records on one
- *    path are applied in journal order; a delete waits for everything before it and holds
- *    back everything after it. Only then is `commit` resolved and the write acknowledged, so
+ *    it (readers see the old content or the new, never a part), without fsync; the files of
+ *    one record at once. Records on one path are applied in journal order; a delete waits
+ *    for everything before it and holds back everything after it. Only then is `commit` resolved and the write acknowledged, so
  *    a reader sees an acknowledged write at once, on the files (there is no overlay), and
  *    never sees a write that is not durable yet.
  * 3. Checkpoint (every `CHECKPOINT_INTERVAL_MS` while something is pending, when a segment
@@ -362,24 +362,40 @@ class SegmentedJournal implements Journal {
     }
   }
 
-  /** Applies a durable record's operations in order, each after the earlier ones on its path. */
+  /**
+   * Applies a durable record's operations, each after the earlier records' operations on its
+   * path. Puts of one record run at once (a concurrent reader may see some before others:
+   * the record is acknowledged when all are visible); a record with a delete runs in order.
+   */
   #apply(segment: Segment, queued: Queued): void {
-    const turns = queued.operations.map((op) => this.#takeTurn(op.path, op.kind === 'delete'));
-    const applying = (async () => {
-      let index = 0;
+    const { operations } = queued;
+    const turns = operations.map((op) => this.#takeTurn(op.path, op.kind === 'delete'));
+    const one = async (index: number): Promise<void> => {
+      const turn = turns[index]!;
       try {
-        for (; index < queued.operations.length; index++) {
-          const turn = turns[index]!;
-          await turn.wait;
-          try {
-            addChange(segment, await this.target.apply(queued.operations[index]!));
-          } finally {
-            turn.done();
+        await turn.wait;
+        addChange(segment, await this.target.apply(operations[index]!));
+      } finally {
+        turn.done();
+      }
+    };
+    const applying = (async () => {
+      try {
+        if (operations.some((op) => op.kind === 'delete')) {
+          // Every turn is released, also those after a failure.
+          let failure: unknown;
+          for (let i = 0; i < operations.length; i++) {
+            if (failure === undefined) await one(i).catch((err: unknown) => (failure = err));
+            else turns[i]!.done();
           }
+          if (failure !== undefined) throw failure;
+        } else {
+          const results = await Promise.allSettled(operations.map((_, i) => one(i)));
+          const failed = results.find((r) => r.status === 'rejected');
+          if (failed !== undefined) throw failed.reason;
         }
         queued.resolve();
       } catch (err) {
-        for (let rest = index + 1; rest < turns.length; rest++) turns[rest]!.done();
         queued.reject(err);
       }
     })();

@@ -41,7 +41,9 @@ describe('journal record format', () => {
     assert.equal(read.records.length, 2);
     assert.equal(read.intactBytes, both.byteLength);
     assert.deepEqual(
-      read.records[0]!.map((op) => (op.kind === 'put' ? [op.path, op.content.toString()] : op.path)),
+      read.records[0]!.map((op) =>
+        op.kind === 'put' ? [op.path, op.content.toString()] : op.path,
+      ),
       [['/a/b', 'hello'], '/a/c', ['/empty', '']],
     );
     for (let cut = 0; cut < both.byteLength; cut++) {
@@ -216,7 +218,10 @@ async function buildScenario(): Promise<Scenario> {
 }
 
 /** The content `state` leaves of a path whose versions are `versions`. */
-function contentIn(state: FileState, versions: readonly (Buffer | undefined)[]): Buffer | undefined {
+function contentIn(
+  state: FileState,
+  versions: readonly (Buffer | undefined)[],
+): Buffer | undefined {
   const last = versions.at(-1);
   const old = versions.length > 1 ? versions.at(-2) : undefined;
   const some = last ?? old;
