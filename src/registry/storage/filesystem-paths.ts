@@ -1,5 +1,6 @@
 import { lstat, mkdir, realpath } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
+import { StorageError } from '../../errors.js';
 import { ioError, notFound } from './driver-checks.js';
 import type { DirectorySyncer } from './directory-sync.js';
 import { syncDirectory } from './directory-sync.js';
@@ -101,6 +102,7 @@ export function createHostPaths(
       return await rootPromise;
     } catch (err) {
       rootPromise = undefined;
+      if (err instanceof StorageError) throw err;
       throw ioError(op, path, `storage root unusable: ${errno(err) ?? 'error'}`, err);
     }
   }

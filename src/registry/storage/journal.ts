@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
+import { ioError } from './driver-checks.js';
 import { fsyncDirectory } from './directory-sync.js';
 import { errno } from './filesystem-errors.js';
 import type { JournalOperation } from './journal-format.js';
@@ -50,7 +51,8 @@ import { decodeRecords, encodeRecord } from './journal-format.js';
  * files it wrote, and their directory entries, are fsynced.
  *
  * One process per root (as everywhere in the store): a second process opening the same root
- * would replay and delete the segments of the first.
+ * would replay and delete the segments of the first, so the journal is claimed with a file
+ * naming the owner's pid (`claim`), and a second live process is refused.
  */
 
 /** What applying one operation changed, for the checkpoint to make durable. */
@@ -94,6 +96,8 @@ const SEGMENT_MAX_BYTES = 64 * 1024 * 1024;
 /** fsyncs a checkpoint runs at once: enough to keep the disk busy, few enough to leave the thread pool to reads. */
 const CHECKPOINT_CONCURRENCY = 2;
 const SEGMENT_NAME = /^[0-9a-f]{16}\.log$/;
+/** The file naming the process that owns the journal (`claim`). */
+const OWNER_FILE = 'owner';
 /** A syncfs that takes longer than this is given up for the fsyncs (a hung device). */
 const SYNCFS_TIMEOUT_MS = 120_000;
 const execFileAsync = promisify(execFile);
@@ -143,6 +147,7 @@ async function recover(directory: string, target: JournalTarget): Promise<number
     if (errno(err) !== 'EEXIST') throw err;
   }
   if (created) await fsyncDirectory(join(directory, '..'));
+  await claim(directory);
   const names = (await readdir(directory)).filter((n) => SEGMENT_NAME.test(n)).sort();
   const replayed = emptySegment(0, '');
   for (const name of names) {
@@ -156,6 +161,57 @@ async function recover(directory: string, target: JournalTarget): Promise<number
   if (names.length > 0) await fsyncDirectory(directory);
   const last = names.at(-1);
   return last === undefined ? 1 : Number.parseInt(last.slice(0, 16), 16) + 1;
+}
+
+/**
+ * Claims the journal for this process: a file holding its pid, taken over when that process
+ * is gone (killed, or the machine restarted). Another live process holding it means a second
+ * registry (or `nv2 registry gc`) on a root in use: refused, since recovery would replay and
+ * delete the other's segments under it.
+ */
+async function claim(directory: string): Promise<void> {
+  const owner = join(directory, OWNER_FILE);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const handle = await open(owner, 'wx', 0o600);
+      try {
+        await handle.writeFile(String(process.pid));
+      } finally {
+        await handle.close();
+      }
+      return;
+    } catch (err) {
+      if (errno(err) !== 'EEXIST') throw err;
+    }
+    const pid = Number.parseInt(await readFile(owner, 'utf8').catch(() => ''), 10);
+    // Our own pid: a driver of this process, or a container restarted with the same pid.
+    if (pid === process.pid) return;
+    if (Number.isSafeInteger(pid) && pid > 0 && isAlive(pid)) {
+      throw ioError(
+        'open',
+        '/',
+        `the storage root is in use by process ${pid} (one registry process per root; ` +
+          `remove ${OWNER_FILE} in its ${basename(directory)} directory if that process is not a registry)`,
+      );
+    }
+    await unlink(owner).catch((err: unknown) => {
+      if (errno(err) !== 'ENOENT') throw err;
+    });
+  }
+  throw ioError(
+    'open',
+    '/',
+    'could not claim the storage root (another process keeps claiming it)',
+  );
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errno(err) === 'EPERM';
+  }
 }
 
 function emptySegment(seq: number, host: string): Segment {
@@ -303,10 +359,12 @@ class SegmentedJournal implements Journal {
   }
 
   async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     while (this.#flushing !== undefined) await this.#flushing;
     await this.checkpoint();
+    await unlink(join(this.directory, OWNER_FILE)).catch(() => undefined);
   }
 
   /** Starts a flush of everything queued, unless one is running (it starts the next). */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -335,6 +336,27 @@ async function eachConcurrently(count: number, fn: (i: number) => Promise<void>)
 }
 
 const STATES_AT_ONCE = 16;
+
+describe('journal ownership', () => {
+  it('refuses a root whose journal a live process owns, and takes over from a dead one', async () => {
+    const root = await tempDir();
+    await mkdir(join(root, JOURNAL));
+    // The parent of this test process is alive and is not this process.
+    await writeFile(join(root, JOURNAL, 'owner'), String(process.ppid));
+    const refused = createFilesystemDriver({ root });
+    await assert.rejects(refused.putContent('/a', Buffer.from('x')), (err: Error) => {
+      assert.match(err.message, new RegExp(`in use by process ${process.ppid}`));
+      return true;
+    });
+    const exited = spawnSync(process.execPath, ['-e', '0']);
+    await writeFile(join(root, JOURNAL, 'owner'), String(exited.pid));
+    const driver = createFilesystemDriver({ root });
+    await driver.putContent('/a', Buffer.from('x'));
+    assert.equal(await readFile(join(root, JOURNAL, 'owner'), 'utf8'), String(process.pid));
+    await driver.close?.();
+    assert.deepEqual(await readdir(join(root, JOURNAL)), []);
+  });
+});
 
 describe('journal recovery after a power cut', () => {
   it('keeps exactly the acknowledged writes whatever the files and the unsynced tail hold', async () => {
