@@ -6,10 +6,10 @@ import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { InvalidInputError, StorageError } from '../../errors.js';
 import type { FileInfo, StorageDriver } from './driver.js';
-import { isValidStoragePath } from './driver.js';
 import { checkPath, checkRange, ioError, notFound } from './driver-checks.js';
 import { createDirectorySyncer, syncDirectory } from './directory-sync.js';
 import { errno, readError, symlinkRefused, writeError } from './filesystem-errors.js';
+import { childPath, compare, isVisibleName, walkDirectory } from './filesystem-listing.js';
 import { createHostPaths } from './filesystem-paths.js';
 import type { FailedFlushes } from './filesystem-writer.js';
 import { fileWriter } from './filesystem-writer.js';
@@ -223,44 +223,6 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
     }
   }
 
-  async function walkDirectory(
-    host: string,
-    path: string,
-    visit: (info: FileInfo) => void | Promise<void>,
-  ): Promise<void> {
-    let entries;
-    try {
-      entries = await readdir(host, { withFileTypes: true });
-    } catch (err) {
-      const code = errno(err);
-      if (code === 'ENOENT' || code === 'ENOTDIR') return; // removed during the walk
-      throw ioError('walk', path, code ?? 'error', err);
-    }
-    // Sorted so that whole paths come out in ascending order (`a/` sorts after `a-b` and
-    // `a.txt`, as `/a/x` does after `/a-b` and `/a.txt`). Links and temp files are skipped.
-    const children = entries
-      .filter((e) => isVisibleName(e.name) && (e.isFile() || e.isDirectory()))
-      .map((e) => ({ name: e.name, key: e.isDirectory() ? `${e.name}/` : e.name }))
-      .sort((a, b) => compare(a.key, b.key));
-    for (const { name } of children) {
-      const childHost = join(host, name);
-      const child = childPath(path, name);
-      let stats;
-      try {
-        // Again, now: the entry may have been removed or replaced since readdir.
-        stats = await lstat(childHost);
-      } catch (err) {
-        if (errno(err) === 'ENOENT') continue;
-        throw ioError('walk', child, errno(err) ?? 'error', err);
-      }
-      if (stats.isDirectory()) {
-        await walkDirectory(childHost, child, visit);
-      } else if (stats.isFile()) {
-        await visit({ path: child, size: stats.size, modTime: stats.mtime, isDirectory: false });
-      }
-    }
-  }
-
   return {
     name: 'filesystem',
 
@@ -467,20 +429,6 @@ async function present(host: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** Names a storage path can have; temp files and anything else put there are not shown. */
-function isVisibleName(name: string): boolean {
-  return isValidStoragePath(`/${name}`);
-}
-
-function childPath(path: string, name: string): string {
-  return path === '/' ? `/${name}` : `${path}/${name}`;
-}
-
-/** Code-unit order (what `Array.prototype.sort` does by default; paths are ASCII). */
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Writes `content` to a temporary file beside `host` and renames it over `host` (no fsync). */

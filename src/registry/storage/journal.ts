@@ -1,13 +1,13 @@
-import { execFile } from 'node:child_process';
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { promisify } from 'node:util';
-import { ioError } from './driver-checks.js';
+import { open, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fsyncDirectory } from './directory-sync.js';
-import { errno } from './filesystem-errors.js';
 import type { JournalOperation } from './journal-format.js';
-import { decodeRecords, encodeRecord } from './journal-format.js';
+import { encodeRecord } from './journal-format.js';
+import type { AppliedChange } from './journal-files.js';
+import { OWNER_FILE, makeDurable, recoverSegments } from './journal-files.js';
+
+export type { AppliedChange } from './journal-files.js';
 
 /**
  * The filesystem driver's write-ahead journal with group commit: how small writes (a manifest
@@ -55,14 +55,6 @@ import { decodeRecords, encodeRecord } from './journal-format.js';
  * naming the owner's pid (`claim`), and a second live process is refused.
  */
 
-/** What applying one operation changed, for the checkpoint to make durable. */
-export interface AppliedChange {
-  /** Host paths of files written. */
-  readonly files: readonly string[];
-  /** Host paths of directories whose entries changed (created, renamed, removed). */
-  readonly directories: readonly string[];
-}
-
 /** How the journal changes the files: the driver's own write path, without fsync. */
 export interface JournalTarget {
   /** Applies one operation (idempotently); a delete of a missing path is no change. */
@@ -93,15 +85,6 @@ export interface Journal {
 
 const CHECKPOINT_INTERVAL_MS = 5_000;
 const SEGMENT_MAX_BYTES = 64 * 1024 * 1024;
-/** fsyncs a checkpoint runs at once: enough to keep the disk busy, few enough to leave the thread pool to reads. */
-const CHECKPOINT_CONCURRENCY = 2;
-const SEGMENT_NAME = /^[0-9a-f]{16}\.log$/;
-/** The file naming the process that owns the journal (`claim`). */
-const OWNER_FILE = 'owner';
-/** A syncfs that takes longer than this is given up for the fsyncs (a hung device). */
-const SYNCFS_TIMEOUT_MS = 120_000;
-const execFileAsync = promisify(execFile);
-
 interface Segment {
   readonly seq: number;
   readonly host: string;
@@ -133,85 +116,8 @@ export async function openJournal(
 ): Promise<Journal> {
   const intervalMs = options.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS;
   const segmentMaxBytes = options.segmentMaxBytes ?? SEGMENT_MAX_BYTES;
-  const nextSeq = await recover(directory, target);
+  const nextSeq = await recoverSegments(directory, (operation) => target.apply(operation));
   return new SegmentedJournal(directory, target, nextSeq, intervalMs, segmentMaxBytes);
-}
-
-/** Replays every segment in `directory`, makes the result durable, deletes them; the next seq. */
-async function recover(directory: string, target: JournalTarget): Promise<number> {
-  let created = false;
-  try {
-    await mkdir(directory);
-    created = true;
-  } catch (err) {
-    if (errno(err) !== 'EEXIST') throw err;
-  }
-  if (created) await fsyncDirectory(join(directory, '..'));
-  await claim(directory);
-  const names = (await readdir(directory)).filter((n) => SEGMENT_NAME.test(n)).sort();
-  const replayed = emptySegment(0, '');
-  for (const name of names) {
-    const { records } = decodeRecords(await readFile(join(directory, name)));
-    for (const record of records) {
-      for (const operation of record) addChange(replayed, await target.apply(operation));
-    }
-  }
-  await makeDurable(directory, replayed);
-  for (const name of names) await unlink(join(directory, name));
-  if (names.length > 0) await fsyncDirectory(directory);
-  const last = names.at(-1);
-  return last === undefined ? 1 : Number.parseInt(last.slice(0, 16), 16) + 1;
-}
-
-/**
- * Claims the journal for this process: a file holding its pid, taken over when that process
- * is gone (killed, or the machine restarted). Another live process holding it means a second
- * registry (or `nv2 registry gc`) on a root in use: refused, since recovery would replay and
- * delete the other's segments under it.
- */
-async function claim(directory: string): Promise<void> {
-  const owner = join(directory, OWNER_FILE);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const handle = await open(owner, 'wx', 0o600);
-      try {
-        await handle.writeFile(String(process.pid));
-      } finally {
-        await handle.close();
-      }
-      return;
-    } catch (err) {
-      if (errno(err) !== 'EEXIST') throw err;
-    }
-    const pid = Number.parseInt(await readFile(owner, 'utf8').catch(() => ''), 10);
-    // Our own pid: a driver of this process, or a container restarted with the same pid.
-    if (pid === process.pid) return;
-    if (Number.isSafeInteger(pid) && pid > 0 && isAlive(pid)) {
-      throw ioError(
-        'open',
-        '/',
-        `the storage root is in use by process ${pid} (one registry process per root; ` +
-          `remove ${OWNER_FILE} in its ${basename(directory)} directory if that process is not a registry)`,
-      );
-    }
-    await unlink(owner).catch((err: unknown) => {
-      if (errno(err) !== 'ENOENT') throw err;
-    });
-  }
-  throw ioError(
-    'open',
-    '/',
-    'could not claim the storage root (another process keeps claiming it)',
-  );
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errno(err) === 'EPERM';
-  }
 }
 
 function emptySegment(seq: number, host: string): Segment {
@@ -230,75 +136,6 @@ function emptySegment(seq: number, host: string): Segment {
 function addChange(segment: Segment, change: AppliedChange): void {
   for (const file of change.files) segment.files.add(file);
   for (const dir of change.directories) segment.directories.add(dir);
-}
-
-/**
- * Makes durable every file and directory entry a segment's records changed: one `syncfs(2)`
- * of the file system holding `directory` (`sync --file-system`, Linux), else an fsync of
- * every file, then of every directory.
- *
- * Why syncfs: an fsync costs a disk cache flush even for a file the kernel has already
- * written back, so a checkpoint of a few thousand pushes would cost as many flushes as
- * fsyncing each file on the request path did (1,000 small files: about 500 ms here), while
- * one syncfs writes everything back and flushes once (the same 1,000 files: about 35 ms).
- * It also flushes whatever else is dirty on that file system, so the root is best on a file
- * system of its own. Any failure of it (no `sync` program, an option it does not know, an
- * I/O error) falls back to the fsyncs, which report a real I/O error themselves.
- */
-async function makeDurable(directory: string, segment: Segment): Promise<void> {
-  if (segment.files.size === 0 && segment.directories.size === 0) return;
-  if (await syncFileSystem(directory)) return;
-  await eachLimited([...segment.files], fsyncFileIfPresent);
-  await eachLimited([...segment.directories], fsyncDirectoryIfPresent);
-}
-
-/** Whether `syncfs` is known not to be available (then the fsyncs are used at once). */
-let syncfsUnavailable = process.platform !== 'linux';
-
-/** `syncfs(2)` of the file system holding `directory`; false when it could not be done. */
-async function syncFileSystem(directory: string): Promise<boolean> {
-  if (syncfsUnavailable) return false;
-  try {
-    await execFileAsync('sync', ['--file-system', directory], { timeout: SYNCFS_TIMEOUT_MS });
-    return true;
-  } catch (err) {
-    const code = errno(err);
-    // No program, or one that does not know the option: never try again.
-    if (code === 'ENOENT' || (err as { code?: unknown }).code === 1) syncfsUnavailable = true;
-    return false;
-  }
-}
-
-async function eachLimited(items: string[], fn: (item: string) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: CHECKPOINT_CONCURRENCY }, worker));
-}
-
-/** A file replaced or removed since it was written is made durable by a later record. */
-async function fsyncFileIfPresent(host: string): Promise<void> {
-  let handle: FileHandle;
-  try {
-    handle = await open(host, 'r');
-  } catch (err) {
-    if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return;
-    throw err;
-  }
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function fsyncDirectoryIfPresent(host: string): Promise<void> {
-  try {
-    await fsyncDirectory(host);
-  } catch (err) {
-    if (errno(err) !== 'ENOENT' && errno(err) !== 'ENOTDIR') throw err;
-  }
 }
 
 class SegmentedJournal implements Journal {
@@ -510,7 +347,7 @@ class SegmentedJournal implements Journal {
     while (this.#sealed.length > 0) {
       const segment = this.#sealed[0]!;
       while (segment.applying.size > 0) await Promise.all(segment.applying);
-      await makeDurable(this.directory, segment);
+      await makeDurable(this.directory, segment.files, segment.directories);
       await segment.handle?.close();
       segment.handle = undefined;
       await unlink(segment.host);
