@@ -952,20 +952,18 @@ async function benchRequests(b: Bench): Promise<Row[]> {
   // small file and a bare node:http server's ~49,800 req/s from memory.
   // Manifest PUTs: every acknowledged write durable on both sides (nv2: journal with group
   // commit; distribution: an fsync per file). The goals are issue 16's: 2x at c=1, 5x at c=8.
-  const putRows = PUT_CONCURRENCY.map(
-    ([connections, ratio]): [string, Server[], Goal, Measure] => [
-      `manifest PUT (by tag), c=${connections}`,
-      pair,
-      { ratio },
-      (server, run, seconds) =>
-        wrk(b.wrk, server.origin, seconds, {
-          script: putScript,
-          // Distinct per row too: a PUT of a tag and manifest already stored writes nothing.
-          args: [`c${connections}-${run}`],
-          connections,
-        }),
-    ],
-  );
+  const putRows = PUT_CONCURRENCY.map(([connections, ratio]): [string, Server[], Goal, Measure] => [
+    `manifest PUT (by tag), c=${connections}`,
+    pair,
+    { ratio },
+    (server, run, seconds) =>
+      wrk(b.wrk, server.origin, seconds, {
+        script: putScript,
+        // Distinct per row too: a PUT of a tag and manifest already stored writes nothing.
+        args: [`c${connections}-${run}`],
+        connections,
+      }),
+  ]);
   const workloads: [string, Server[], Goal, Measure][] = [
     ...putRows,
     [
