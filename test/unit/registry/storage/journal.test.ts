@@ -93,7 +93,7 @@ async function snapshot(root: string): Promise<Map<string, Buffer>> {
 
 async function segments(root: string): Promise<Buffer> {
   const dir = join(root, JOURNAL);
-  const names = (await readdir(dir)).sort();
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.log')).sort();
   return Buffer.concat(await Promise.all(names.map((n) => readFile(join(dir, n)))));
 }
 
