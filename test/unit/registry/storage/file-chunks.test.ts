@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -60,7 +59,7 @@ describe('fileChunks', () => {
       break;
     }
     // Closed once the read ahead in flight has finished.
-    if (!stream.closed) await once(stream, 'close');
+    if (!stream.closed) await new Promise((resolve) => stream.once('close', resolve));
     await assert.rejects(handle.stat(), { code: 'EBADF' });
   });
 });
