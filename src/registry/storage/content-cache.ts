@@ -131,18 +131,32 @@ class LruBytes<T> {
  * the subject's directory each time, but each entry and its revision once. An entry stays
  * valid until its manifest is deleted, so every manifest delete (and garbage collection)
  * forgets them all (`clear`); entries whose file is gone are not listed anyway.
+ *
+ * Whole listings (the valid referrers of one subject) are remembered too, unless the driver
+ * is `shared` (other replicas add referrers behind this process's back): a listing goes stale
+ * whenever a referrer is pushed or deleted, so every push of a manifest with a subject calls
+ * `referrersChanged` before it writes the entry and again once the manifest is stored, and a
+ * listing read across either call is not kept.
  */
 export interface ReferrerEntries {
   get(path: string): Descriptor | undefined;
-  /** Counts `clear`s: an entry checked before a clear must not be remembered after it. */
+  /** Counts `clear`s and `referrersChanged`s: a result read before one must not be kept. */
   readonly generation: number;
   /** Remembers `descriptor` unless `clear` was called since `generation` was read. */
   set(path: string, descriptor: Descriptor, generation: number): void;
+  /** The valid referrers of the directory `dir`, sorted by entry path (never to be modified). */
+  listing(dir: string): readonly Descriptor[] | undefined;
+  /** Remembers a listing of `dir` unless anything changed since `generation` was read. */
+  setListing(dir: string, referrers: readonly Descriptor[], generation: number): void;
+  /** A referrer is being pushed: forgets every listing. */
+  referrersChanged(): void;
   clear(): void;
 }
 
 /** Referrers entries remembered, at most (past it, everything is forgotten). */
 const REFERRER_ENTRIES_MAX = 100_000;
+/** Referrers listings remembered, at most (past it, every listing is forgotten). */
+const REFERRER_LISTINGS_MAX = 10_000;
 
 const referrersByDriver = new WeakMap<StorageDriver, ReferrerEntries>();
 
@@ -151,6 +165,8 @@ export function referrerEntries(driver: StorageDriver): ReferrerEntries {
   let entries = referrersByDriver.get(driver);
   if (entries === undefined) {
     const map = new Map<string, Descriptor>();
+    const listings = new Map<string, readonly Descriptor[]>();
+    const keepListings = driver.shared !== true;
     let generation = 0;
     entries = {
       get: (path) => map.get(path),
@@ -162,9 +178,20 @@ export function referrerEntries(driver: StorageDriver): ReferrerEntries {
         if (map.size >= REFERRER_ENTRIES_MAX) map.clear();
         map.set(path, descriptor);
       },
+      listing: (dir) => listings.get(dir),
+      setListing(dir, referrers, checkedAt) {
+        if (!keepListings || checkedAt !== generation) return;
+        if (listings.size >= REFERRER_LISTINGS_MAX) listings.clear();
+        listings.set(dir, Object.freeze([...referrers]));
+      },
+      referrersChanged() {
+        generation++;
+        listings.clear();
+      },
       clear() {
         generation++;
         map.clear();
+        listings.clear();
       },
     };
     referrersByDriver.set(driver, entries);

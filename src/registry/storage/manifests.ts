@@ -238,6 +238,7 @@ export function createManifestStore(
       };
       if (manifest.subject !== undefined) {
         const entry = referrerDescriptor(descriptor, manifest);
+        referrerEntries(driver).referrersChanged();
         await driver.putContent(
           referrerEntryPath(repo, manifest.subject.digest, digest),
           Buffer.from(JSON.stringify(entry), 'utf8'),
@@ -251,6 +252,8 @@ export function createManifestStore(
           links.setRevision(repo, digest, true);
         });
       }
+      // Listings read while the revision was being written may lack this referrer.
+      if (manifest.subject !== undefined) referrerEntries(driver).referrersChanged();
       if (!referenceIsDigest && links.tag(repo, reference) !== digest) {
         await links.change(repo, tagKey(reference), async () => {
           await driver.putContent(tagCurrentLinkPath(repo, reference), linkContent(digest));
