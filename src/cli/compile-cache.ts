@@ -1,4 +1,4 @@
-import { enableCompileCache } from 'node:module';
+import * as nodeModule from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -13,6 +13,10 @@ import { join } from 'node:path';
  * program. A cache that cannot be created or written only costs the speed-up: never an error.
  */
 export function enableStartupCompileCache(): void {
+  // Looked up, not imported by name: a Node without it must still reach the CLI's own check of
+  // the Node version rather than fail to link this module.
+  const enableCompileCache = (nodeModule as Partial<typeof nodeModule>).enableCompileCache;
+  if (enableCompileCache === undefined) return;
   try {
     if (process.env['NODE_COMPILE_CACHE'] !== undefined) {
       enableCompileCache();
