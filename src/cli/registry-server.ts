@@ -68,20 +68,88 @@ export function createLogger(format: 'json' | 'pretty', sink: LogSink) {
       sink(JSON.stringify({ time, level: fields['level'] ?? 'info', msg, ...fields }));
       return;
     }
-    if (msg === 'request') {
-      const f = fields as unknown as RequestRecord;
-      const err = f.errorCode !== undefined ? ` ${f.errorCode}` : '';
-      const user = f.user !== undefined ? ` user=${f.user}` : '';
-      const auth = f.authFailure !== undefined ? ` auth=${JSON.stringify(f.authFailure)}` : '';
-      sink(
-        `${time} ${f.method} ${f.path} ${f.status}${err} ${formatBytes(f.bytesOut)} ${f.durationMs.toFixed(1)}ms${user}${auth}`,
-      );
-      return;
-    }
     const rest = Object.entries(fields)
       .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
       .join(' ');
     sink(`${time} ${msg}${rest ? ` ${rest}` : ''}`);
+  };
+}
+
+/**
+ * The access log: one line per request, with the fields of `RequestRecord` (the cause of a
+ * 5xx as text: Errors do not serialize). It runs on every request, so the JSON line is one
+ * object literal of a fixed shape (fields left undefined are omitted by `JSON.stringify`)
+ * rather than copies spread into copies.
+ */
+export function createAccessLogger(format: 'json' | 'pretty', sink: LogSink) {
+  return (r: RequestRecord): void => {
+    const time = new Date().toISOString();
+    const level =
+      r.cause !== undefined
+        ? 'error'
+        : r.authFailure !== undefined ||
+            r.enforcement?.decision === 'deny' ||
+            r.enforcement?.decision === 'audit'
+          ? 'warn'
+          : 'info';
+    if (format === 'json') {
+      sink(
+        JSON.stringify({
+          time,
+          level,
+          msg: 'request',
+          method: r.method,
+          path: r.path,
+          route: r.route,
+          status: r.status,
+          bytesIn: r.bytesIn,
+          bytesOut: r.bytesOut,
+          durationMs: r.durationMs,
+          errorCode: r.errorCode,
+          user: r.user,
+          authFailure: r.authFailure,
+          enforcement: r.enforcement,
+          cause: r.cause !== undefined ? String(r.cause) : undefined,
+        }),
+      );
+      return;
+    }
+    const err = r.errorCode !== undefined ? ` ${r.errorCode}` : '';
+    const user = r.user !== undefined ? ` user=${r.user}` : '';
+    const auth = r.authFailure !== undefined ? ` auth=${JSON.stringify(r.authFailure)}` : '';
+    sink(
+      `${time} ${r.method} ${r.path} ${r.status}${err} ${formatBytes(r.bytesOut)} ${r.durationMs.toFixed(1)}ms${user}${auth}`,
+    );
+  };
+}
+
+/**
+ * A log sink on standard output that writes the lines of one turn of the event loop together:
+ * under load, one write for many requests instead of one per request (`process.stdout` writes
+ * each call with its own blocking system call when it is a file or a pipe, which cost a tenth
+ * of the CPU time of a small request). A line waits at most until the end of the current turn;
+ * `flush` writes what is pending at once, and runs at exit.
+ */
+export function createStdoutSink(): { write: LogSink; flush(): void } {
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const text = pending.join('');
+    pending = [];
+    process.stdout.write(text);
+  };
+  process.once('exit', flush);
+  return {
+    write(line) {
+      pending.push(`${line}\n`);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flush,
   };
 }
 
@@ -120,18 +188,36 @@ function createMetrics() {
     labelNames: ['decision', 'status', 'level'] as const,
     registers: [registry],
   });
+  // Label sets bound once (prom-client looks a label set up by hashing it on every call).
+  const bytesIn = bytes.labels({ direction: 'in' });
+  const bytesOut = bytes.labels({ direction: 'out' });
+  const requestsBy = new Map<string, Counter.Internal>();
+  const durationBy = new Map<string, Histogram.Internal<'method' | 'route'>>();
   return {
     registry,
     observe(record: RequestRecord): void {
+      const { method, status } = record;
       const route = record.route ?? 'unknown';
-      requests.inc({ method: record.method, route, status: String(record.status) });
-      bytes.inc({ direction: 'in' }, record.bytesIn);
-      bytes.inc({ direction: 'out' }, record.bytesOut);
-      duration.observe({ method: record.method, route }, record.durationMs / 1000);
-      if (record.status >= 500) storageErrors.inc();
+      const routeKey = `${method} ${route}`;
+      const key = `${routeKey} ${status}`;
+      let counter = requestsBy.get(key);
+      if (counter === undefined) {
+        counter = requests.labels({ method, route, status: String(status) });
+        requestsBy.set(key, counter);
+      }
+      counter.inc();
+      let histogram = durationBy.get(routeKey);
+      if (histogram === undefined) {
+        histogram = duration.labels({ method, route });
+        durationBy.set(routeKey, histogram);
+      }
+      histogram.observe(record.durationMs / 1000);
+      bytesIn.inc(record.bytesIn);
+      bytesOut.inc(record.bytesOut);
+      if (status >= 500) storageErrors.inc();
       if (record.enforcement !== undefined) {
-        const { decision, status, level } = record.enforcement;
-        enforcement.inc({ decision, status, level });
+        const { decision, status: verdict, level } = record.enforcement;
+        enforcement.inc({ decision, status: verdict, level });
       }
     },
   };
@@ -243,6 +329,7 @@ export async function startRegistryServer(
   sink: LogSink,
 ): Promise<RunningRegistry> {
   const log = createLogger(config.log.format, sink);
+  const logRequest = createAccessLogger(config.log.format, sink);
   const storage = config.storage;
   let driver: StorageDriver;
   if (storage.driver === 's3') {
@@ -283,18 +370,7 @@ export async function startRegistryServer(
     ...(trust !== undefined ? { trust } : {}),
     onRequest: (record) => {
       metrics.observe(record);
-      const { cause, ...fields } = record;
-      // The cause of a 5xx goes to the log (never to the client), as text: Errors do not serialize.
-      log(
-        'request',
-        cause !== undefined
-          ? { ...fields, level: 'error', cause: String(cause) }
-          : fields.authFailure !== undefined ||
-              fields.enforcement?.decision === 'deny' ||
-              fields.enforcement?.decision === 'audit'
-            ? { ...fields, level: 'warn' }
-            : fields,
-      );
+      logRequest(record);
     },
   });
   const serve = (req: IncomingMessage, res: ServerResponse): void => {

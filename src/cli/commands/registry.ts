@@ -153,18 +153,20 @@ export function registerRegistry(program: Command): void {
     .option('--log-format <format>', 'json (default) or pretty')
     .action(async (flags: ServeFlags) => {
       const { resolveRegistryConfig } = await import('../registry-config.js');
-      const { startRegistryServer } = await import('../registry-server.js');
+      const { createStdoutSink, startRegistryServer } = await import('../registry-server.js');
       const config = await resolveRegistryConfig(flags);
-      const running = await startRegistryServer(config, (line) =>
-        process.stdout.write(`${line}\n`),
-      );
+      const stdout = createStdoutSink();
+      const running = await startRegistryServer(config, stdout.write);
       await new Promise<void>((resolve) => {
         const reload = (): void => void running.reloadTrust();
         const stop = (): void => {
           process.off('SIGTERM', stop);
           process.off('SIGINT', stop);
           process.off('SIGHUP', reload);
-          void running.close().then(resolve);
+          void running.close().then(() => {
+            stdout.flush();
+            resolve();
+          });
         };
         process.on('SIGTERM', stop);
         process.on('SIGINT', stop);

@@ -1,9 +1,9 @@
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { Readable } from 'node:stream';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { StorageError } from '../../errors.js';
-import type { HandlerContext, Meter } from './routes.js';
+import { hasReleasableChunks } from '../storage/file-chunks.js';
+import type { HandlerContext } from './routes.js';
 
 /**
  * Writing successful responses. Every body goes through here so that `meter.bytesOut` is
@@ -71,9 +71,13 @@ export function sendJson(
  * complete: Node would end a short response as if it were whole (and keep the connection for
  * the next request, now mis-framed), and send the bytes of a long one past the length, where a
  * keep-alive client reads them as the start of its next response. So the bytes are counted as
- * they go by, a mismatch fails the transfer, and a failed transfer destroys the connection
- * here (the client sees a connection error and fewer bytes than announced) before the error
- * is rethrown to the caller, which records it.
+ * they go by, a mismatch fails the transfer with `NV2_ERR_STORAGE_IO`, and a failed transfer
+ * destroys the connection here (the client sees a connection error and fewer bytes than
+ * announced) before the error is rethrown to the caller, which records it.
+ *
+ * The chunks go to the socket as they are, one write each, with no stage in between; a store
+ * stream that takes its chunks back (`ReleasableChunks`) gets each one once the socket is done
+ * with it, so a download reads into the same few buffers from start to end.
  */
 export async function sendStream(
   ctx: Ctx,
@@ -81,55 +85,55 @@ export async function sendStream(
   body: Readable,
   headers: OutgoingHttpHeaders,
 ): Promise<void> {
-  ctx.res.writeHead(status, headers);
-  const length = ctx.res.getHeader('Content-Length');
+  const { res, meter } = ctx;
+  res.writeHead(status, headers);
+  const length = res.getHeader('Content-Length');
+  const expected = length === undefined ? undefined : Number(length);
+  const release = hasReleasableChunks(body) ? body.releaseChunk.bind(body) : undefined;
+  let passed = 0;
   try {
-    await pipeline(
-      body,
-      checkLength(ctx.meter, length === undefined ? undefined : Number(length)),
-      ctx.res,
-    );
+    // Leaving the loop early (an error, a client gone) destroys `body`.
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      if (expected !== undefined && passed + chunk.byteLength > expected) {
+        throw new StorageError(
+          'NV2_ERR_STORAGE_IO',
+          `the store's stream is longer than the ${expected} bytes announced`,
+        );
+      }
+      if (res.destroyed) return; // the client went away
+      passed += chunk.byteLength;
+      meter.bytesOut += chunk.byteLength;
+      const more = res.write(chunk, release === undefined ? undefined : () => release(chunk));
+      if (!more && !(await drained(res))) return;
+    }
+    if (expected !== undefined && passed < expected) {
+      throw new StorageError(
+        'NV2_ERR_STORAGE_IO',
+        `the store's stream ended after ${passed} of the ${expected} bytes announced`,
+      );
+    }
+    res.end();
+    await finished(res);
   } catch (err) {
-    ctx.res.destroy();
+    res.destroy();
     if ((err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
     throw err;
   }
 }
 
-/**
- * The stage between the store and the response: counts every byte passed into
- * `meter.bytesOut`, and fails with `NV2_ERR_STORAGE_IO` as soon as the body would go past
- * `expected` bytes, or when it ends before them.
- */
-function checkLength(meter: Meter, expected: number | undefined): Transform {
-  let passed = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      if (expected !== undefined && passed + chunk.byteLength > expected) {
-        done(
-          new StorageError(
-            'NV2_ERR_STORAGE_IO',
-            `the store's stream is longer than the ${expected} bytes announced`,
-          ),
-        );
-        return;
-      }
-      passed += chunk.byteLength;
-      meter.bytesOut += chunk.byteLength;
-      done(null, chunk);
-    },
-    flush(done) {
-      if (expected !== undefined && passed < expected) {
-        done(
-          new StorageError(
-            'NV2_ERR_STORAGE_IO',
-            `the store's stream ended after ${passed} of the ${expected} bytes announced`,
-          ),
-        );
-        return;
-      }
-      done();
-    },
+/** Waits until `res` takes more writes: true on `drain`, false when it closed instead. */
+function drained(res: Writable): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onDrain = (): void => {
+      res.off('close', onClose);
+      resolve(true);
+    };
+    const onClose = (): void => {
+      res.off('drain', onDrain);
+      resolve(false);
+    };
+    res.once('drain', onDrain);
+    res.once('close', onClose);
   });
 }
 

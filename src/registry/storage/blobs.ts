@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { InvalidInputError, StorageError } from '../../errors.js';
 import type { Digest } from '../../oci/index.js';
 import { digestAlgorithm, digestOf } from '../../oci/index.js';
-import { contentCache } from './content-cache.js';
+import { SMALL_BLOB_MAX_BYTES, contentCache } from './content-cache.js';
 import type { StorageDriver } from './driver.js';
 import { repositoryLinks } from './link-cache.js';
 import { BLOB_PUBLISH_LOCKS, sharedMutex } from './locks.js';
@@ -82,6 +82,31 @@ export function createBlobStore(driver: StorageDriver, options: BlobStoreOptions
         if (isNotFound(err)) throw blobUnknown(digest);
         throw err;
       }
+    },
+
+    async readSmall(repo: string, digest: Digest): Promise<Buffer | undefined> {
+      const info = await statLinkedBlob(driver, repo, digest);
+      if (info === undefined) throw blobUnknown(digest);
+      if (info.size > SMALL_BLOB_MAX_BYTES) return undefined;
+      const cache = contentCache(driver);
+      const held = cache.smallBlob(digest);
+      if (held !== undefined) return held;
+      let content: Buffer;
+      try {
+        content = await driver.getContent(blobDataPath(digest));
+      } catch (err) {
+        // Garbage-collected between the stat and the read.
+        if (isNotFound(err)) throw blobUnknown(digest);
+        throw err;
+      }
+      if (content.byteLength !== info.size) {
+        throw new StorageError(
+          'NV2_ERR_STORAGE_IO',
+          `blob ${digest} holds ${content.byteLength} bytes, not the ${info.size} its size says`,
+        );
+      }
+      cache.setSmallBlob(digest, content);
+      return content;
     },
 
     async mount(repo: string, digest: Digest, from: string): Promise<BlobInfo | undefined> {

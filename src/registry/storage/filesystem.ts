@@ -8,6 +8,7 @@ import { InvalidInputError, StorageError } from '../../errors.js';
 import type { FileInfo, StorageDriver } from './driver.js';
 import { checkPath, checkRange, ioError, notFound } from './driver-checks.js';
 import { createDirectorySyncer, syncDirectory } from './directory-sync.js';
+import { fileChunks } from './file-chunks.js';
 import { errno, readError, symlinkRefused, writeError } from './filesystem-errors.js';
 import { childPath, compare, isVisibleName, walkDirectory } from './filesystem-listing.js';
 import { createHostPaths } from './filesystem-paths.js';
@@ -296,15 +297,10 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
         return Readable.from([], { objectMode: false });
       }
       const end = length === undefined ? size : Math.min(size, offset + length);
-      // `end` is inclusive in createReadStream. The stream closes the descriptor when it ends
-      // or is destroyed: a caller must consume or destroy it.
       // 1 MiB reads: with the default 64 KiB, a large blob costs a thread-pool round trip per
-      // 64 KiB and downloads run at half the disk's speed (bench:registry).
-      return handle.createReadStream({
-        start: offset,
-        end: end - 1,
-        highWaterMark: READ_CHUNK_BYTES,
-      });
+      // 64 KiB and downloads run at half the disk's speed (bench:registry); the buffers are
+      // used again once the consumer hands them back (file-chunks.ts).
+      return fileChunks(handle, offset, end, READ_CHUNK_BYTES);
     },
 
     async writer(path, options) {

@@ -266,7 +266,11 @@ export function createManifestStore(
         files.push({ path: tagCurrentLinkPath(repo, reference), content: linkContent(digest) });
       }
       const publish = async (): Promise<void> => {
+        // A remembered referrers listing is dropped before the entry is written and again
+        // after: a listing read while the files were being written may lack this referrer.
+        if (manifest.subject !== undefined) referrerEntries(driver).referrersChanged();
         await putFiles(driver, files);
+        if (manifest.subject !== undefined) referrerEntries(driver).referrersChanged();
         cache.setBlobSize(digest, content.byteLength);
         if (writesRevision) links.setRevision(repo, digest, true);
         if (writesTag) links.setTag(repo, reference, digest);

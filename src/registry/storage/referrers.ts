@@ -12,8 +12,8 @@ import type { ReferrersIndex } from './store.js';
  * one small JSON descriptor per referrer, written by the manifest store on PUT and removed on
  * DELETE. Listing reads that one directory, so its cost is the number of referrers of the
  * subject, never the size of the repository; an entry found valid is remembered
- * (`referrerEntries`, forgotten on every manifest delete), so listing again costs the one
- * directory read.
+ * (`referrerEntries`, forgotten on every manifest delete), and so is the whole listing until
+ * a referrer is pushed or deleted: listing again costs no storage access at all.
  */
 
 /** How many entries are read at once. */
@@ -65,20 +65,24 @@ export function createReferrersIndex(driver: StorageDriver): ReferrersIndex {
 
   return {
     async list(repo, subject, options = {}) {
-      let paths: string[];
-      try {
-        paths = await driver.list(referrersPath(repo, subject));
-      } catch (err) {
-        if (isNotFound(err)) return [];
-        throw err;
+      const dir = referrersPath(repo, subject);
+      let valid = known.listing(dir);
+      if (valid === undefined) {
+        const generation = known.generation;
+        let paths: string[];
+        try {
+          paths = await driver.list(dir);
+        } catch (err) {
+          if (isNotFound(err)) return [];
+          throw err;
+        }
+        paths.sort();
+        const entries = await mapLimit(paths, READ_CONCURRENCY, (p) => readEntry(repo, subject, p));
+        valid = entries.filter((d): d is Descriptor => d !== undefined);
+        known.setListing(dir, valid, generation);
       }
-      paths.sort();
-      const entries = await mapLimit(paths, READ_CONCURRENCY, (p) => readEntry(repo, subject, p));
-      return entries.filter(
-        (d): d is Descriptor =>
-          d !== undefined &&
-          (options.artifactType === undefined || d.artifactType === options.artifactType),
-      );
+      const { artifactType } = options;
+      return valid.filter((d) => artifactType === undefined || d.artifactType === artifactType);
     },
   };
 }

@@ -35,6 +35,13 @@ export interface BlobStore {
    */
   open(repo: string, digest: Digest, range?: ByteRange): Promise<Readable>;
   /**
+   * The whole bytes of a small blob linked into `repo` (at most `SMALL_BLOB_MAX_BYTES`), from
+   * memory once read: a small GET is answered in one write, without opening a file. Undefined
+   * for a larger blob (stream it with `open`). Throws RegistryError BLOB_UNKNOWN when it is
+   * not linked. The buffer is shared: never to be modified.
+   */
+  readSmall(repo: string, digest: Digest): Promise<Buffer | undefined>;
+  /**
    * Links a blob present in repository `from` into `repo` without copying (cross-repository
    * mount). Undefined when `from` does not have it; the caller then starts a normal upload.
    */

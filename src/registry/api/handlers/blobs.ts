@@ -1,7 +1,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { ApiError } from '../errors.js';
 import { etagMatches, parseRange } from '../request.js';
-import { sendEmpty, sendHeaders, sendStream } from '../respond.js';
+import { sendBytes, sendEmpty, sendHeaders, sendStream } from '../respond.js';
 import type { Handler, PatternParams } from '../routes.js';
 
 type Params = PatternParams['/v2/<name>/blobs/<digest>'];
@@ -16,7 +16,7 @@ const BLOB_CACHE_CONTROL = 'max-age=31536000';
  * `GET` and `HEAD /v2/<name>/blobs/<digest>` (end-2). The blob is streamed from the store,
  * whole (200) or one byte range (206 with `Content-Range`, RFC 9110); a range past the end is
  * 416 RANGE_INVALID with `Content-Range: bytes *\/<size>`. HEAD answers from `stat` and never
- * opens the blob. With a store that redirects downloads (S3 `redirect`), a GET is answered
+ * opens the blob; a small blob is sent from memory in one write. With a store that redirects downloads (S3 `redirect`), a GET is answered
  * 307 with a short-lived presigned URL of the object instead.
  */
 export const getBlob: Handler<Params> = async (ctx) => {
@@ -57,6 +57,16 @@ export const getBlob: Handler<Params> = async (ctx) => {
   }
   if (ctx.req.method === 'HEAD') {
     sendHeaders(ctx, status, headers);
+    return;
+  }
+  const small = await ctx.store.blobs.readSmall(name, digest);
+  if (small !== undefined) {
+    sendBytes(
+      ctx,
+      status,
+      range === undefined ? small : small.subarray(range.start, range.end + 1),
+      headers,
+    );
     return;
   }
   const body = await ctx.store.blobs.open(name, digest, range);

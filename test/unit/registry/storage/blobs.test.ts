@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import type { Digest } from '../../../../src/oci/index.js';
 import { MediaTypes, digestOf } from '../../../../src/oci/index.js';
 import { createBlobStore, putBlobContent } from '../../../../src/registry/storage/blobs.js';
+import { SMALL_BLOB_MAX_BYTES } from '../../../../src/registry/storage/content-cache.js';
 import type { StorageDriver } from '../../../../src/registry/storage/driver.js';
 import { createFilesystemDriver } from '../../../../src/registry/storage/filesystem.js';
 import { createManifestStore } from '../../../../src/registry/storage/manifests.js';
@@ -52,6 +53,22 @@ for (const [name, makeDriver] of DRIVERS) {
         end: CONTENT.length - 1,
       });
       assert.deepEqual(await readAll(last), CONTENT.subarray(-1));
+    });
+
+    it('reads a small blob whole, from memory once read; a large one is left to open', async () => {
+      const { driver, blobs } = await setup();
+      await putBlobContent(driver, 'lib/a', CONTENT, DIGEST);
+      const first = await blobs.readSmall('lib/a', DIGEST);
+      assert.deepEqual(first, CONTENT);
+      // Remembered: the same bytes without reading storage again.
+      assert.equal(await blobs.readSmall('lib/a', DIGEST), first);
+      await assert.rejects(blobs.readSmall('lib/b', DIGEST), { code: 'BLOB_UNKNOWN' });
+      await assert.rejects(blobs.readSmall('lib/a', ABSENT), { code: 'BLOB_UNKNOWN' });
+      const large = Buffer.alloc(SMALL_BLOB_MAX_BYTES + 1, 7);
+      const largeDigest = digestOf(large);
+      await putBlobContent(driver, 'lib/a', large, largeDigest);
+      assert.equal(await blobs.readSmall('lib/a', largeDigest), undefined);
+      assert.deepEqual(await readAll(await blobs.open('lib/a', largeDigest)), large);
     });
 
     it('refuses ranges outside the blob with RANGE_INVALID', async () => {

@@ -7,7 +7,7 @@ import type { StorageDriver } from '../../../../src/registry/storage/driver.js';
 import { createFilesystemDriver } from '../../../../src/registry/storage/filesystem.js';
 import { createManifestStore } from '../../../../src/registry/storage/manifests.js';
 import { createMemoryDriver } from '../../../../src/registry/storage/memory.js';
-import { referrerEntryPath } from '../../../../src/registry/storage/paths.js';
+import { referrerEntryPath, referrersPath } from '../../../../src/registry/storage/paths.js';
 import { createReferrersIndex } from '../../../../src/registry/storage/referrers.js';
 import type { ManifestStore, ReferrersIndex } from '../../../../src/registry/storage/store.js';
 import { tempDir } from '../../../helpers/fixtures.js';
@@ -263,6 +263,34 @@ for (const [driverName, makeDriver] of DRIVERS) {
       assert.equal(await manifests.delete(REPO, digestOf(b)), true);
       await driver.putContent(referrerEntryPath(REPO, subject.digest, digestOf(b)), entry);
       assert.deepEqual(await listed(), [digestOf(a)]);
+    });
+
+    it('remembers a listing until a referrer is pushed or deleted', async () => {
+      const { driver, empty, subject } = await setup();
+      let lists = 0;
+      const counting = Object.create(driver) as StorageDriver;
+      Object.assign(counting, {
+        list: (path: string) => {
+          // The subject's directory only (a manifest delete lists tags too).
+          if (path === referrersPath(REPO, subject.digest)) lists++;
+          return driver.list(path);
+        },
+      });
+      const referrers = createReferrersIndex(counting);
+      const manifests = createManifestStore(counting);
+      const a = artifact(subject, empty, { artifactType: SBOM_TYPE });
+      const b = artifact(subject, empty, { artifactType: 'application/vnd.example.sig' });
+      await push(manifests, a);
+      const listed = async () => (await referrers.list(REPO, subject.digest)).map((d) => d.digest);
+      assert.deepEqual(await listed(), [digestOf(a)]);
+      assert.deepEqual(await listed(), [digestOf(a)]);
+      assert.equal(lists, 1);
+      await push(manifests, b);
+      assert.deepEqual((await listed()).sort(), [digestOf(a), digestOf(b)].sort());
+      assert.equal(lists, 2);
+      assert.equal(await manifests.delete(REPO, digestOf(a)), true);
+      assert.deepEqual(await listed(), [digestOf(b)]);
+      assert.equal(lists, 3);
     });
 
     it('skips entries whose manifest is not stored, and malformed entries', async () => {
