@@ -96,6 +96,12 @@ interface Segment {
   readonly paths: Set<string>;
   /** Applies of its records still running (they never reject). */
   readonly applying: Set<Promise<void>>;
+  /**
+   * Flushes appending to it, each settling once its records are written and their applies
+   * queued (never rejects): a checkpoint waits for them before it closes the segment, or it
+   * would close the file under a write or fdatasync in flight.
+   */
+  readonly flushes: Set<Promise<void>>;
 }
 
 interface Queued {
@@ -130,6 +136,7 @@ function emptySegment(seq: number, host: string): Segment {
     directories: new Set(),
     paths: new Set(),
     applying: new Set(),
+    flushes: new Set(),
   };
 }
 
@@ -217,8 +224,12 @@ class SegmentedJournal implements Journal {
     const batch = this.#queue;
     this.#queue = [];
     let segment: Segment | undefined;
+    let flushed!: () => void;
+    const flushing = new Promise<void>((resolve) => {
+      flushed = resolve;
+    });
     try {
-      segment = await this.#writableSegment();
+      segment = await this.#writableSegment(flushing);
       const handle = segment.handle!;
       const buffers = batch.map((q) => q.record);
       let bytes = 0;
@@ -233,10 +244,12 @@ class SegmentedJournal implements Journal {
       // still be replayed after a crash: they were refused, so either outcome is allowed.
       if (segment !== undefined && this.#active === segment) this.#seal();
       for (const q of batch) q.reject(err);
+      flushed();
       return;
     }
     // Applies are queued here, in journal order, before anything else can run.
     for (const q of batch) this.#apply(segment, q);
+    flushed();
     if (segment.size >= this.segmentMaxBytes) void this.checkpoint().catch(() => undefined);
     this.#schedule();
   }
@@ -318,8 +331,14 @@ class SegmentedJournal implements Journal {
     return { wait, done };
   }
 
-  async #writableSegment(): Promise<Segment> {
-    if (this.#active !== undefined) return this.#active;
+  /** The segment to append to, with `flush` registered on it before anything else can run. */
+  async #writableSegment(flush: Promise<void>): Promise<Segment> {
+    const register = (segment: Segment): Segment => {
+      segment.flushes.add(flush);
+      void flush.then(() => segment.flushes.delete(flush));
+      return segment;
+    };
+    if (this.#active !== undefined) return register(this.#active);
     const seq = this.#nextSeq++;
     const host = join(this.directory, `${seq.toString(16).padStart(16, '0')}.log`);
     const segment = emptySegment(seq, host);
@@ -333,7 +352,7 @@ class SegmentedJournal implements Journal {
       throw err;
     }
     this.#active = segment;
-    return segment;
+    return register(segment);
   }
 
   #seal(): void {
@@ -346,7 +365,9 @@ class SegmentedJournal implements Journal {
     this.#seal();
     while (this.#sealed.length > 0) {
       const segment = this.#sealed[0]!;
-      while (segment.applying.size > 0) await Promise.all(segment.applying);
+      while (segment.flushes.size > 0 || segment.applying.size > 0) {
+        await Promise.all([...segment.flushes, ...segment.applying]);
+      }
       await makeDurable(this.directory, segment.files, segment.directories);
       await segment.handle?.close();
       segment.handle = undefined;

@@ -358,6 +358,30 @@ describe('journal ownership', () => {
   });
 });
 
+describe('journal checkpoints', () => {
+  it('never close a segment under a write or fdatasync in flight', async () => {
+    // Checkpoints as often as possible (every millisecond and after every flush), while
+    // writes keep arriving: a checkpoint that closed the segment a flush was still appending
+    // to failed those writes with EBADF.
+    const root = await tempDir();
+    const driver = createFilesystemDriver({
+      root,
+      journal: { checkpointIntervalMs: 1, segmentMaxBytes: 1 },
+    });
+    for (let round = 0; round < 20; round++) {
+      await Promise.all(
+        Array.from({ length: 25 }, (_, i) =>
+          driver.putContent(`/r${round}/f${i}`, Buffer.from(`${round}:${i}`)),
+        ),
+      );
+    }
+    for (let round = 0; round < 20; round += 7) {
+      assert.equal((await driver.getContent(`/r${round}/f3`)).toString(), `${round}:3`);
+    }
+    await driver.close?.();
+  });
+});
+
 describe('journal recovery after a power cut', () => {
   it('keeps exactly the acknowledged writes whatever the files and the unsynced tail hold', async () => {
     const s = await buildScenario();
