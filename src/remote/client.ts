@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { InvalidInputError, VerificationInconclusiveError } from '../errors.js';
 import { DEFAULT_REGISTRY, isRegistryHost, registryHostname } from '../oci/index.js';
 import { Authorizer } from './auth/authorizer.js';
-import type { CredentialProvider } from './auth/credentials.js';
+import type { CredentialProvider } from './auth/credential.js';
 import type { FetchLike, RegistryResponse, TransportResponse } from './http.js';
 import { discard, displayUrl, responseError } from './http.js';
 import { type NodeTransport, createNodeTransport } from './transport.js';

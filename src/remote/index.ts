@@ -60,12 +60,8 @@ export {
   envCredentials,
   staticCredentials,
 } from './auth/credentials.js';
-export type {
-  Credential,
-  CredentialProvider,
-  DefaultCredentialsOptions,
-  Env,
-} from './auth/credentials.js';
+export type { DefaultCredentialsOptions } from './auth/credentials.js';
+export type { Credential, CredentialProvider, Env } from './auth/credential.js';
 export {
   DEFAULT_HELPER_TIMEOUT_MS,
   DOCKER_HUB_CONFIG_KEY,

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StorageError } from '../../errors.js';
-import type { HandlerContext, Meter } from './routes.js';
+import type { HandlerContext, Meter } from './handler.js';
 
 /**
  * Writing successful responses. Every body goes through here so that `meter.bytesOut` is

@@ -4,7 +4,7 @@ import { InvalidInputError } from '../../errors.js';
 import type { Descriptor, Digest } from '../../oci/index.js';
 import { MediaTypes, isDescriptor } from '../../oci/index.js';
 import { ApiError } from '../api/errors.js';
-import { isRepositoryName } from '../api/routes.js';
+import { isRepositoryName } from '../api/params.js';
 import { type FailureLimits, FailureLimiter } from './limiter.js';
 import { PasswordChecker, checkUsers } from './htpasswd.js';
 import {

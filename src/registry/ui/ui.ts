@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { type Descriptor, type Digest, MediaTypes, isDigest } from '../../oci/index.js';
 import { ApiError } from '../api/errors.js';
-import { isRepositoryName } from '../api/routes.js';
-import type { Meter } from '../api/routes.js';
+import { isRepositoryName } from '../api/params.js';
+import type { Meter } from '../api/handler.js';
 import { type AccessControl, type AuthState, Grant } from '../auth/access.js';
 import type { RegistryStore } from '../storage/store.js';
 import type {

@@ -4,7 +4,7 @@ import type { Descriptor, Digest } from '../../../oci/index.js';
 import { ApiError } from '../errors.js';
 import { contentLength, etagMatches } from '../request.js';
 import { sendBytes, sendEmpty, sendHeaders } from '../respond.js';
-import type { Handler, PatternParams } from '../routes.js';
+import type { Handler, PatternParams } from '../handler.js';
 
 type Params = PatternParams['/v2/<name>/manifests/<reference>'];
 
