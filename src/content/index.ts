@@ -10,7 +10,6 @@ export { DEFAULT_COPY_CONCURRENCY, copy } from './copy.js';
 export type { CopyOptions, CopyProgressEvent, CopyResult } from './copy.js';
 export { loadManifest, parseManifestLocator } from './manifest-locator.js';
 export type { LoadManifestOptions, ManifestLocator } from './manifest-locator.js';
-export { isManifestMediaType } from './manifest-facts.js';
 export { createMemoryStore } from './memory-store.js';
 export { openOciLayout, parseOciLayoutLocator } from './oci-layout.js';
 export type { OciLayoutLocator, OpenOciLayoutOptions } from './oci-layout.js';

@@ -3,7 +3,7 @@ import { type FileHandle, mkdir, open, rename, stat, unlink } from 'node:fs/prom
 import { join, resolve as resolvePath } from 'node:path';
 import { Readable } from 'node:stream';
 import { InvalidInputError } from '../errors.js';
-import type { Descriptor, Digest } from '../oci/index.js';
+import type { Descriptor, Digest, ManifestFacts } from '../oci/index.js';
 import {
   MAX_MANIFEST_BYTES,
   MediaTypes,
@@ -11,27 +11,26 @@ import {
   digestHex,
   isDescriptor,
   isDigest,
+  isIndexMediaType,
+  isManifestMediaType,
   isTag,
+  parseManifest,
+  sniffManifestMediaType,
   verifyStream,
 } from '../oci/index.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { readBoundedFile, readBoundedStream } from './bounded-read.js';
 import {
-  type ManifestFacts,
   type ReferrersIndex,
   asAsyncIterable,
   checkDescriptor,
   indexReferrer,
   invalidReference,
   ioError,
-  isIndexMediaType,
-  isManifestMediaType,
   notFound,
-  parseManifest,
   plainDescriptor,
   selectReferrers,
-  sniffManifestMediaType,
-} from './manifest-facts.js';
+} from './store-support.js';
 import type { Deleter, ReferrerLister, Target } from './target.js';
 
 /**

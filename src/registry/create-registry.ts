@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { ErrorCode } from '../oci/index.js';
+import { isRepositoryName } from '../oci/index.js';
 import { ApiError, writeError } from './api/errors.js';
 import { countedBody } from './api/request.js';
 import type { HandlerContext, Meter, RequestNotes } from './api/handler.js';
 import type { RawParams } from './api/params.js';
 import type { AnyRoute } from './api/routes.js';
-import { isRepositoryName, validateParams } from './api/params.js';
+import { validateParams } from './api/params.js';
 import { matchRoute } from './api/routes.js';
 import { type AccessControl, type AuthState, Grant, type Need } from './auth/access.js';
 import type { RegistryStore } from './storage/store.js';

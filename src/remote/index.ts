@@ -44,7 +44,7 @@ export type {
   PushOptions,
   RepositoryOptions,
 } from './repository.js';
-export { referrersTag } from './referrers-tag.js';
+export { referrersTag } from '../oci/index.js';
 export { parseChallenges } from './auth/challenge.js';
 export type { Challenge } from './auth/challenge.js';
 export {

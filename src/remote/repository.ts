@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import type { Deleter, ReferrerLister, Target } from '../content/index.js';
-import { isManifestMediaType } from '../content/index.js';
 import {
   InvalidInputError,
   RegistryResponseError,
@@ -9,6 +8,10 @@ import {
 } from '../errors.js';
 import type { Descriptor, Digest, Reference } from '../oci/index.js';
 import {
+  canHaveSubject,
+  isManifestMediaType,
+  referrerDescriptor,
+  referrersTag,
   DEFAULT_REGISTRY,
   MAX_MANIFEST_BYTES,
   MediaTypes,
@@ -30,13 +33,10 @@ import { discard, displayUrl, readBody, responseError } from './http.js';
 import type { ReferrerChange } from './referrers-tag.js';
 import {
   applyChange,
-  canHaveSubject,
   changeApplied,
   decodeReferrersIndex,
   encodeReferrersIndex,
-  referrerDescriptor,
-  referrerFields,
-  referrersTag,
+  referrerFacts,
 } from './referrers-tag.js';
 
 /**
@@ -562,7 +562,7 @@ export class Repository implements Target, ReferrerLister, Deleter {
       throw await this.#unexpected(res, `pushing manifest ${this.#ref(reference)}`);
     }
     await discard(res.body);
-    const fields = referrerFields(bytes, expected.mediaType);
+    const fields = referrerFacts(bytes, expected.mediaType);
     if (fields?.subject === undefined) return { referrers: 'none' };
     if (res.header('oci-subject') !== undefined) {
       this.#referrersApi = true;
@@ -739,7 +739,7 @@ export class Repository implements Target, ReferrerLister, Deleter {
     let subject: Descriptor | undefined;
     if (manifest && canHaveSubject(target.mediaType) && this.#referrersApi !== true) {
       const content = await this.#fetchManifestBytes(target, what);
-      subject = referrerFields(content, target.mediaType)?.subject;
+      subject = referrerFacts(content, target.mediaType)?.subject;
     }
     const url = this.#url(`${manifest ? 'manifests' : 'blobs'}/${target.digest}`);
     const res = await this.#send('DELETE', url, 'delete');

@@ -1,5 +1,11 @@
 import type { Digest } from '../../oci/index.js';
-import { DIGEST_ALGORITHMS, MAX_NAME_LENGTH, isDigest } from '../../oci/index.js';
+import {
+  DIGEST_ALGORITHMS,
+  MAX_NAME_LENGTH,
+  isDigest,
+  isRepositoryName,
+  isTag,
+} from '../../oci/index.js';
 import { ApiError } from './errors.js';
 import type { Method, Pattern, PatternParams } from './handler.js';
 
@@ -66,30 +72,11 @@ export function validateParams<P extends Pattern>(
   return params as PatternParams[P];
 }
 
-/** distribution-spec v1.1 `<name>`, "Pulling manifests". */
-const NAME = /^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$/;
-
-/** distribution-spec v1.1 tag grammar. */
-const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
-
 /** A plausible upload session id: bounded and path-safe (the store's own check is stricter). */
 const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** The digest grammar's `algorithm` (OCI image-spec "Digests"), to tell "unsupported" apart. */
 const DIGEST_ALGORITHM = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*$/;
-
-/**
- * Whether `name` is a repository name the registry serves: the spec grammar, at most 255
- * characters (checked first, so the expression only ever runs on short input).
- */
-export function isRepositoryName(name: string): boolean {
-  return name.length > 0 && name.length <= MAX_NAME_LENGTH && NAME.test(name);
-}
-
-/** Whether `tag` is a valid tag. */
-export function isTagName(tag: string): boolean {
-  return TAG.test(tag);
-}
 
 /**
  * Parses a digest from a path or query. Only sha256 and sha512 are served; any other algorithm,
@@ -126,6 +113,6 @@ function parseReferenceParam(
   if (reference.includes(':')) {
     return { name, reference, digest: parseDigestParam(reference) };
   }
-  if (!isTagName(reference)) throw new ApiError('TAG_INVALID', { message: 'invalid tag' });
+  if (!isTag(reference)) throw new ApiError('TAG_INVALID', { message: 'invalid tag' });
   return { name, reference, digest: undefined };
 }

@@ -2,9 +2,13 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { InvalidInputError } from '../../errors.js';
 import type { Descriptor, Digest } from '../../oci/index.js';
-import { MediaTypes, isDescriptor } from '../../oci/index.js';
+import {
+  MediaTypes,
+  isDescriptor,
+  isRepositoryName,
+  referrersTagSubject,
+} from '../../oci/index.js';
 import { ApiError } from '../api/errors.js';
-import { isRepositoryName } from '../api/params.js';
 import { type FailureLimits, FailureLimiter } from './limiter.js';
 import { PasswordChecker, checkUsers } from './htpasswd.js';
 import {
@@ -212,20 +216,6 @@ export type ManifestLookup = (
 ) => Promise<
   { readonly descriptor: Descriptor; readonly subject?: Descriptor | undefined } | undefined
 >;
-
-/**
- * The referrers tag schema's tag (distribution-spec v1.1 "Referrers Tag Schema"):
- * `sha256-<64 hex>`, the tag of the referrers index of `sha256:<hex>`. Only sha256 subjects:
- * a sha512 digest does not fit a tag whole (tags are at most 128 characters), so its tag
- * names a prefix of the digest, which cannot be checked against a subject.
- */
-const REFERRERS_TAG = /^sha256-([0-9a-f]{64})$/;
-
-/** The subject digest whose referrers tag `tag` is, or undefined when it is not one. */
-export function referrersTagSubject(tag: string): Digest | undefined {
-  const m = REFERRERS_TAG.exec(tag);
-  return m === null ? undefined : (`sha256:${m[1]!}` as Digest);
-}
 
 /** The fields a referrers index may have: those of an image index, minus subject and artifactType. */
 const REFERRERS_INDEX_FIELDS: ReadonlySet<string> = new Set([
