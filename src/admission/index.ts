@@ -4,7 +4,7 @@
  * signatures verify under the trust policy. Resolution of tags, caching by digest, the
  * registry deadline and the HTTP surface live here; the verdict on one image is an
  * `ImageVerifier`'s, made by `createImageVerifier` from `trustpolicy.json` and the trust
- * store. Depends on `oci`, `trust`, `policy`, `notary`, `remote`, undici and prom-client.
+ * store. Depends on `oci`, `trust`, `policy`, `notary`, `remote`, `http` and prom-client.
  *
  * @example
  * const registries = new RegistryAccess({ credentials });

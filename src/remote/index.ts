@@ -27,9 +27,22 @@ export type {
   RegistryRequest,
 } from './client.js';
 export { MAX_ERROR_BODY_BYTES } from './http.js';
-export { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_SOCKETS, createNodeTransport } from './transport.js';
-export type { NodeTransport, NodeTransportOptions } from './transport.js';
-export type { FetchLike, RegistryResponse, TransportRequest, TransportResponse } from './http.js';
+export {
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_SOCKETS,
+  createHttpTransport,
+  proxyFromEnv,
+} from '../http/index.js';
+export type {
+  FetchLike,
+  HttpTransport,
+  HttpTransportOptions,
+  ProxyConfig,
+  ProxyEnv,
+  TransportRequest,
+  TransportResponse,
+} from '../http/index.js';
+export type { RegistryResponse } from './http.js';
 export {
   DEFAULT_CHUNK_BYTES,
   DEFAULT_MONOLITHIC_MAX_BYTES,

@@ -13,23 +13,25 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../src');
 /** Which internal modules each module may import (`errors` is allowed everywhere). */
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   errors: [],
+  http: [],
   index: ['oci', 'content', 'signature', 'x509', 'trust'],
   oci: [],
   content: ['oci'],
   signature: ['oci'],
   x509: [],
   trust: ['oci', 'signature', 'x509'],
-  notation: ['oci', 'signature', 'x509', 'trust'],
+  notation: ['oci', 'signature', 'x509', 'trust', 'http'],
   policy: ['oci', 'content', 'signature', 'x509', 'trust', 'notation'],
   // The registry judges its content under a trust policy (UI verdicts, enforcement at pull).
   registry: ['oci', 'content', 'trust', 'policy', 'notary'],
-  remote: ['oci', 'content'],
+  remote: ['oci', 'content', 'http'],
   notary: ['oci', 'content', 'signature', 'x509', 'trust', 'notation', 'policy'],
   plugins: ['signature'],
   keys: ['content', 'signature', 'x509', 'plugins'],
-  admission: ['oci', 'content', 'x509', 'trust', 'policy', 'notary', 'remote'],
+  admission: ['oci', 'content', 'x509', 'trust', 'policy', 'notary', 'remote', 'http'],
   docker: ['oci', 'content', 'signature', 'x509', 'trust', 'policy', 'notary', 'remote'],
   cli: [
+    'http',
     'oci',
     'content',
     'signature',
@@ -59,10 +61,9 @@ const ALLOWED_PACKAGES: Readonly<Record<string, readonly string[]>> = {
     '@peculiar/asn1-x509',
   ],
   keys: ['pkcs11js'],
-  remote: ['undici'],
   registry: ['jose', 'bcryptjs', '@aws-sdk/client-s3', '@aws-sdk/s3-request-presigner'],
   docker: ['tar-stream'],
-  admission: ['undici', 'prom-client'],
+  admission: ['prom-client'],
   cli: ['commander', 'yaml', 'prom-client', 'tar-stream'],
 };
 
