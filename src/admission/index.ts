@@ -13,13 +13,7 @@
  * const server = await startAdmissionServer({ handler, tls: { cert, key } });
  */
 export { TtlCache } from './cache.js';
-export {
-  CONFIG_PATHS,
-  DEFAULT_CONFIG_POLL_MS,
-  pathsFingerprint,
-  reloadOnConfigChange,
-  watchPaths,
-} from './config-watch.js';
+export { DEFAULT_CONFIG_POLL_MS, reloadOnConfigChange } from './config-watch.js';
 export type { ConfigReloadOptions } from './config-watch.js';
 export {
   DEFAULT_CACHE_ENTRIES,

@@ -31,13 +31,11 @@ export function registerDemo(
     .option('--dir <dir>', 'work in this directory (default: a temporary one, removed afterwards)')
     .option('--keep', 'leave the registries running afterwards and print how to try it by hand')
     .action(async (flags: DemoFlags) => {
-      const [{ startRegistryServer }, { resolveRegistryConfig }, { hashPassword }] =
-        await Promise.all([
-          import('../registry-server.js'),
-          import('../registry-config.js'),
-          import('../../registry/index.js'),
-          import('yaml'),
-        ]);
+      const [{ startRegistryServer, resolveRegistryConfig }, { hashPassword }] = await Promise.all([
+        import('../../registry/server/index.js'),
+        import('../../registry/index.js'),
+        import('yaml'),
+      ]);
       const { playStory } = await import('../demo/story.js');
       const dir = resolve(flags.dir ?? (await mkdtemp(join(tmpdir(), 'nv2-demo-'))));
       await mkdir(dir, { recursive: true });
