@@ -72,7 +72,7 @@ const ALLOWED_PACKAGES: Readonly<Record<string, readonly string[]>> = {
   ],
   docker: ['tar-stream'],
   admission: ['prom-client'],
-  cli: ['commander', 'yaml', 'prom-client', 'tar-stream'],
+  cli: ['commander', 'yaml', 'tar-stream'],
 };
 
 async function sourceFiles(dir: string): Promise<string[]> {
@@ -231,6 +231,21 @@ describe('architecture', async () => {
       ['d', []],
     ]);
     assert.deepEqual(circles(graph), [['a', 'b', 'c']]);
+  });
+
+  it('docs/architecture.md names every module of the table', async () => {
+    const doc = await readFile(resolve(ROOT, '../docs/architecture.md'), 'utf8');
+    // The verification modules are described by role in the page's marked list, whose
+    // folder names are written in when the verification reorganisation is merged.
+    const byRole = new Set(['signature', 'trust', 'notation', 'policy']);
+    const missing = Object.keys(ALLOWED).filter(
+      (module) =>
+        !['errors', 'index'].includes(module) &&
+        !byRole.has(module) &&
+        !doc.includes(`\`${module}/\``) &&
+        !doc.includes(`\`${module}\``),
+    );
+    assert.deepEqual(missing, []);
   });
 
   it('library modules do not print, exit or read argv', async () => {

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Digest } from '../../oci/index.js';
-import type { AccessControl, AuthState, Grant } from '../auth/access.js';
+import type { AccessControl } from '../auth/access.js';
+import type { AuthState } from '../auth/challenge.js';
+import type { Grant } from '../auth/grant.js';
 import type { RegistryStore } from '../storage/store.js';
 import type { EnforcementDecision, RegistryTrust } from '../trust/verdicts.js';
 

@@ -10,7 +10,9 @@ import {
 } from '../../oci/index.js';
 import { ApiError } from '../api/errors.js';
 import type { Meter } from '../api/handler.js';
-import { type AccessControl, type AuthState, Grant } from '../auth/access.js';
+import type { AccessControl } from '../auth/access.js';
+import type { AuthState } from '../auth/challenge.js';
+import { Grant } from '../auth/grant.js';
 import type { RegistryStore } from '../storage/store.js';
 import type {
   RegistryTrust,
