@@ -47,16 +47,16 @@ export {
   DEFAULT_CHUNK_BYTES,
   DEFAULT_MONOLITHIC_MAX_BYTES,
   MAX_PAGES,
-  MAX_REFERRERS_INDEX_ATTEMPTS,
-  Repository,
   manifestAccept,
-} from './repository.js';
+} from './repository-options.js';
+export { Repository } from './repository.js';
+export { MAX_REFERRERS_INDEX_ATTEMPTS } from './referrers.js';
 export type {
   ManifestPreference,
   ManifestPushResult,
   PushOptions,
   RepositoryOptions,
-} from './repository.js';
+} from './repository-options.js';
 export { referrersTag } from '../oci/index.js';
 export { parseChallenges } from './auth/challenge.js';
 export type { Challenge } from './auth/challenge.js';
