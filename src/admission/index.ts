@@ -4,7 +4,7 @@
  * signatures verify under the trust policy. Resolution of tags, caching by digest, the
  * registry deadline and the HTTP surface live here; the verdict on one image is an
  * `ImageVerifier`'s, made by `createImageVerifier` from `trustpolicy.json` and the trust
- * store. Depends on `oci`, `trust`, `policy`, `notary`, `remote`, undici and prom-client.
+ * store. Depends on `oci`, `trust`, `policy`, `notary`, `remote`, `http` and prom-client.
  *
  * @example
  * const registries = new RegistryAccess({ credentials });
@@ -13,13 +13,7 @@
  * const server = await startAdmissionServer({ handler, tls: { cert, key } });
  */
 export { TtlCache } from './cache.js';
-export {
-  CONFIG_PATHS,
-  DEFAULT_CONFIG_POLL_MS,
-  pathsFingerprint,
-  reloadOnConfigChange,
-  watchPaths,
-} from './config-watch.js';
+export { DEFAULT_CONFIG_POLL_MS, reloadOnConfigChange } from './config-watch.js';
 export type { ConfigReloadOptions } from './config-watch.js';
 export {
   DEFAULT_CACHE_ENTRIES,

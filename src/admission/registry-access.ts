@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
-import { Agent, fetch as undiciFetch } from 'undici';
 import { InvalidInputError } from '../errors.js';
+import { type ProxyConfig, readCaFile } from '../http/index.js';
 import { type Reference, isRegistryHost, registryHostname } from '../oci/index.js';
 import {
   type CredentialProvider,
@@ -42,7 +40,9 @@ export interface RegistryAccessOptions {
   readonly caFile?: string;
   /** Longest wait for any one registry request (connect, headers, body), default 3 s. */
   readonly requestTimeoutMs?: number;
-  /** The transport, for tests; default undici over a keep-alive pool with the timeouts above. */
+  /** Proxies (`proxyFromEnv(process.env)`); default none. */
+  readonly proxy?: ProxyConfig;
+  /** The transport, for tests; default the library's HTTP transport with the deadline above. */
   readonly fetch?: FetchLike;
 }
 
@@ -68,7 +68,6 @@ export class RegistryAccess {
   readonly client: RegistryClient;
   readonly #mirrors: ReadonlyMap<string, string>;
   readonly #repositories = new TtlCache<string, Repository>(MAX_REPOSITORIES);
-  readonly #agent: Agent | undefined;
 
   constructor(options: RegistryAccessOptions = {}) {
     const timeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -91,34 +90,15 @@ export class RegistryAccess {
       mirrors.set(from, to);
     }
     this.#mirrors = mirrors;
-    let fetch = options.fetch;
-    if (fetch === undefined) {
-      let ca: string[] | undefined;
-      if (options.caFile !== undefined) {
-        try {
-          ca = [...rootCertificates, readFileSync(options.caFile, 'utf8')];
-        } catch (err) {
-          throw new InvalidInputError(
-            'NV2_ERR_FILE_NOT_FOUND',
-            `registry CA file ${options.caFile}: ${(err as Error).message}`,
-            { cause: err },
-          );
-        }
-      }
-      const agent = new Agent({
-        connect: { ...(ca !== undefined ? { ca } : {}), timeout },
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-        keepAliveTimeout: 30_000,
-      });
-      this.#agent = agent;
-      fetch = (url, init) =>
-        undiciFetch(url, { ...init, dispatcher: agent, signal: AbortSignal.timeout(timeout) });
-    }
+    // Read now, so that a bad CA file stops the server at start, not at the first review.
+    if (options.caFile !== undefined) readCaFile(options.caFile);
     const plain = options.plainHttp ?? [];
     const matches = patternMatcher(plain);
     this.client = createRegistryClient({
-      fetch,
+      ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
+      ...(options.caFile !== undefined ? { caFile: options.caFile } : {}),
+      ...(options.proxy !== undefined ? { proxy: options.proxy } : {}),
+      requestDeadlineMs: timeout,
       maxAttempts: ADMISSION_MAX_ATTEMPTS,
       ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
       plainHttp: (registry) =>
@@ -145,6 +125,5 @@ export class RegistryAccess {
 
   async close(): Promise<void> {
     await this.client.close();
-    await this.#agent?.close();
   }
 }

@@ -15,7 +15,14 @@ type Register = (program: Command) => void;
  * or certificate issuing: start-up time is mostly module loading.
  */
 const COMMANDS: readonly (readonly [readonly string[], () => Promise<Register>])[] = [
-  [['demo'], async () => (await import('./commands/demo.js')).registerDemo],
+  // The demo plays real command lines, so it is handed `run` (it does not import this file).
+  [
+    ['demo'],
+    async () => {
+      const { registerDemo } = await import('./commands/demo.js');
+      return (program) => registerDemo(program, run);
+    },
+  ],
   [['cert'], async () => (await import('./commands/cert.js')).registerCert],
   [['sign'], async () => (await import('./commands/sign.js')).registerSign],
   [['verify'], async () => (await import('./commands/verify.js')).registerVerify],

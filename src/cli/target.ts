@@ -180,6 +180,7 @@ export function createTargetOpener(flags: RemoteFlags): TargetOpener {
         ...(flags.plainHttp === true ? { plainHttp: true } : {}),
         insecure: flags.insecure === true,
         caFile: flags.caFile,
+        proxy: remote.proxyFromEnv(process.env),
       });
     })();
     return client;

@@ -4,11 +4,12 @@ import {
   FOREIGN_LAYER_MEDIA_TYPES,
   MAX_MANIFEST_BYTES,
   isDigest,
+  isManifestMediaType,
   isTag,
+  parseManifest,
   verifyStream,
 } from '../oci/index.js';
 import { readBoundedStream } from './bounded-read.js';
-import { isManifestMediaType, parseManifest } from './manifest-facts.js';
 import type { ReadOnlyTarget, ReferrerLister, Target } from './target.js';
 import { hasReferrers } from './target.js';
 

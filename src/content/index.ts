@@ -10,10 +10,12 @@ export { DEFAULT_COPY_CONCURRENCY, copy } from './copy.js';
 export type { CopyOptions, CopyProgressEvent, CopyResult } from './copy.js';
 export { loadManifest, parseManifestLocator } from './manifest-locator.js';
 export type { LoadManifestOptions, ManifestLocator } from './manifest-locator.js';
-export { isManifestMediaType } from './manifest-facts.js';
 export { createMemoryStore } from './memory-store.js';
-export { openOciLayout, parseOciLayoutLocator } from './oci-layout.js';
-export type { OciLayoutLocator, OpenOciLayoutOptions } from './oci-layout.js';
+export { asAsyncIterable } from './store-support.js';
+export { openOciLayout } from './oci-layout.js';
+export type { OpenOciLayoutOptions } from './oci-layout.js';
+export { parseOciLayoutLocator } from './oci-layout-locator.js';
+export type { OciLayoutLocator } from './oci-layout-locator.js';
 export { canDelete, hasReferrers } from './target.js';
 export type {
   Deleter,

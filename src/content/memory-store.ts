@@ -1,21 +1,25 @@
 import { Readable } from 'node:stream';
 import { InvalidInputError } from '../errors.js';
-import type { Descriptor, Digest } from '../oci/index.js';
-import { MAX_MANIFEST_BYTES, isDigest, isTag, verifyStream } from '../oci/index.js';
+import type { Descriptor, Digest, ManifestFacts } from '../oci/index.js';
+import {
+  MAX_MANIFEST_BYTES,
+  isDigest,
+  isManifestMediaType,
+  isTag,
+  parseManifest,
+  verifyStream,
+} from '../oci/index.js';
 import { readBoundedStream } from './bounded-read.js';
 import {
-  type ManifestFacts,
   type ReferrersIndex,
   asAsyncIterable,
   checkDescriptor,
   indexReferrer,
   invalidReference,
-  isManifestMediaType,
   notFound,
-  parseManifest,
   plainDescriptor,
   selectReferrers,
-} from './manifest-facts.js';
+} from './store-support.js';
 import type { Deleter, ReferrerLister, Target } from './target.js';
 
 /** A manifest the store holds: the descriptor it was pushed as, and what it says. */

@@ -3,36 +3,50 @@ import { type FileHandle, mkdir, open, rename, stat, unlink } from 'node:fs/prom
 import { join, resolve as resolvePath } from 'node:path';
 import { Readable } from 'node:stream';
 import { InvalidInputError } from '../errors.js';
-import type { Descriptor, Digest } from '../oci/index.js';
+import type { Descriptor, Digest, ManifestFacts } from '../oci/index.js';
 import {
   MAX_MANIFEST_BYTES,
   MediaTypes,
   digestAlgorithm,
   digestHex,
-  isDescriptor,
   isDigest,
+  isIndexMediaType,
+  isManifestMediaType,
   isTag,
+  parseManifest,
+  sniffManifestMediaType,
   verifyStream,
 } from '../oci/index.js';
 import { writeFileAtomic } from './atomic-write.js';
-import { readBoundedFile, readBoundedStream } from './bounded-read.js';
+import { readBoundedStream } from './bounded-read.js';
 import {
-  type ManifestFacts,
   type ReferrersIndex,
   asAsyncIterable,
   checkDescriptor,
   indexReferrer,
   invalidReference,
   ioError,
-  isIndexMediaType,
-  isManifestMediaType,
   notFound,
-  parseManifest,
   plainDescriptor,
   selectReferrers,
-  sniffManifestMediaType,
-} from './manifest-facts.js';
+} from './store-support.js';
 import type { Deleter, ReferrerLister, Target } from './target.js';
+
+import {
+  BLOBS_DIR,
+  createLayout,
+  type Graph,
+  identityOf,
+  INDEX_FILE,
+  type IndexSnapshot,
+  layoutError,
+  layoutMutex,
+  readIndex,
+  readLayoutFile,
+  REF_NAME_PATTERN,
+  refName,
+  retag,
+} from './oci-layout-format.js';
 
 /**
  * A content store over a directory in the OCI image layout format (image-spec v1.1
@@ -69,34 +83,6 @@ import type { Deleter, ReferrerLister, Target } from './target.js';
  * read again.
  */
 
-const LAYOUT_FILE = 'oci-layout';
-const INDEX_FILE = 'index.json';
-const BLOBS_DIR = 'blobs';
-
-/** The only `imageLayoutVersion` image-spec defines (v1.0 through v1.1). */
-const IMAGE_LAYOUT_VERSION = '1.0.0';
-
-/** The index.json annotation that names a tag (image-spec `annotations.md`). */
-const REF_NAME = 'org.opencontainers.image.ref.name';
-
-/** Largest `oci-layout` file read: it holds one short JSON object. */
-const MAX_LAYOUT_FILE_BYTES = 64 * 1024;
-
-/**
- * Largest index.json read. It lists every manifest and tag (a few hundred bytes each), so it
- * outgrows the 4 MiB manifest limit long before a registry's would: 32 MiB is about 100 000
- * entries.
- */
-const MAX_INDEX_BYTES = 32 * 1024 * 1024;
-
-/**
- * image-spec `annotations.md` grammar of `org.opencontainers.image.ref.name`. Other tools
- * write names such as `docker.io/library/alpine:3` there; `resolve` accepts them, `tag`
- * writes only tags.
- */
-const REF_NAME_PATTERN =
-  /^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:\/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$/;
-
 /** Options of `openOciLayout`. */
 export interface OpenOciLayoutOptions {
   /**
@@ -104,214 +90,6 @@ export interface OpenOciLayoutOptions {
    * content is kept). Without it, the directory must already be an OCI image layout.
    */
   readonly create?: boolean;
-}
-
-/** What index.json said when last read, and how to tell whether it changed since. */
-interface IndexSnapshot {
-  /** inode, size and times of the file read: any replacement or write changes it. */
-  readonly identity: string;
-  /** The whole document, so that fields nv2 does not use are written back unchanged. */
-  readonly document: Readonly<Record<string, unknown>>;
-  /** `manifests[]`, each exactly as written (validated as descriptors). */
-  readonly entries: readonly Descriptor[];
-}
-
-/** The manifests reachable from one index.json, and the referrers among them. */
-interface Graph {
-  readonly identity: string;
-  /** Every manifest listed in index.json or reachable through a listed index. */
-  readonly known: ReadonlyMap<Digest, Descriptor>;
-  readonly referrers: ReferrersIndex;
-}
-
-function layoutError(message: string, cause?: unknown): InvalidInputError {
-  return new InvalidInputError(
-    'NV2_ERR_INVALID_OCI_LAYOUT',
-    message,
-    cause === undefined ? undefined : { cause },
-  );
-}
-
-function identityOf(s: { ino: number; size: number; mtimeMs: number; ctimeMs: number }): string {
-  return `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
-}
-
-function parseJson(bytes: Uint8Array, what: string): Record<string, unknown> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch (err) {
-    throw layoutError(`${what} is not JSON`, err);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw layoutError(`${what} is not a JSON object`);
-  }
-  return parsed as Record<string, unknown>;
-}
-
-async function readIndex(path: string): Promise<IndexSnapshot> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw layoutError(`${path} does not exist: not an OCI image layout`);
-    }
-    throw ioError(err, `cannot read ${path}`);
-  }
-  let bytes: Buffer;
-  let identity: string;
-  try {
-    // One handle for stat and read: the identity is that of the bytes parsed.
-    const s = await handle.stat();
-    if (s.size > MAX_INDEX_BYTES) {
-      throw new InvalidInputError(
-        'NV2_ERR_FILE_TOO_LARGE',
-        `${path} is larger than the ${MAX_INDEX_BYTES} bytes allowed`,
-      );
-    }
-    identity = identityOf(s);
-    bytes = await readBoundedStream(
-      handle.createReadStream({ autoClose: false }),
-      MAX_INDEX_BYTES,
-      path,
-    );
-  } catch (err) {
-    throw ioError(err, `cannot read ${path}`);
-  } finally {
-    await handle.close().catch(() => undefined);
-  }
-  const document = parseJson(bytes, path);
-  const manifests = document['manifests'] ?? [];
-  if (!Array.isArray(manifests)) throw layoutError(`${path}: manifests is not an array`);
-  manifests.forEach((entry, i) => {
-    if (!isDescriptor(entry)) throw layoutError(`${path}: manifests[${i}] is not a descriptor`);
-  });
-  return { identity, document, entries: manifests as Descriptor[] };
-}
-
-async function readLayoutFile(root: string): Promise<void> {
-  const path = join(root, LAYOUT_FILE);
-  let bytes: Buffer;
-  try {
-    bytes = await readBoundedFile(path, MAX_LAYOUT_FILE_BYTES, 'oci-layout file');
-  } catch (err) {
-    if ((err as InvalidInputError).code === 'NV2_ERR_FILE_NOT_FOUND') {
-      throw layoutError(`${root} is not an OCI image layout: it has no oci-layout file`, err);
-    }
-    throw err;
-  }
-  const version = parseJson(bytes, path)['imageLayoutVersion'];
-  if (version !== IMAGE_LAYOUT_VERSION) {
-    throw layoutError(
-      `${path}: imageLayoutVersion ${JSON.stringify(version)} is not supported (only ${IMAGE_LAYOUT_VERSION})`,
-    );
-  }
-}
-
-/** Writes `data` to `path` unless it exists. */
-async function writeIfMissing(path: string, data: string): Promise<void> {
-  try {
-    await writeFileAtomic(path, data, { exclusive: true });
-  } catch (err) {
-    if ((err as InvalidInputError).code !== 'NV2_ERR_FILE_EXISTS') throw err;
-  }
-}
-
-/**
- * Creates what a layout needs and lacks: the directory and `oci-layout` first, and
- * `blobs/` and `index.json` only once `oci-layout` is known to be one nv2 understands, so
- * that a directory that is something else is left as it was.
- */
-async function createLayout(root: string): Promise<void> {
-  try {
-    await mkdir(root, { recursive: true });
-  } catch (err) {
-    throw ioError(err, `cannot create ${root}`);
-  }
-  await writeIfMissing(
-    join(root, LAYOUT_FILE),
-    JSON.stringify({ imageLayoutVersion: IMAGE_LAYOUT_VERSION }),
-  );
-  await readLayoutFile(root);
-  try {
-    await mkdir(join(root, BLOBS_DIR), { recursive: true });
-  } catch (err) {
-    throw ioError(err, `cannot create ${join(root, BLOBS_DIR)}`);
-  }
-  await writeIfMissing(
-    join(root, INDEX_FILE),
-    JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [] }),
-  );
-}
-
-/** Runs async functions one at a time, in call order (index.json's read-modify-write). */
-type Mutex = <T>(fn: () => Promise<T>) => Promise<T>;
-
-function createMutex(): Mutex {
-  let tail: Promise<unknown> = Promise.resolve();
-  return (fn) => {
-    const run = tail.then(fn, fn);
-    tail = run.catch(() => undefined);
-    return run;
-  };
-}
-
-/**
- * One mutex per layout directory in this process, so that two stores opened on the same
- * directory do not interleave their index.json updates either.
- */
-const layoutMutexes = new Map<string, Mutex>();
-
-function layoutMutex(root: string): Mutex {
-  let mutex = layoutMutexes.get(root);
-  if (mutex === undefined) layoutMutexes.set(root, (mutex = createMutex()));
-  return mutex;
-}
-
-function refName(entry: Descriptor): string | undefined {
-  return entry.annotations?.[REF_NAME];
-}
-
-/** `entry` without the ref.name annotation (and without `annotations` if that was the only one). */
-function untagged(entry: Descriptor): Descriptor {
-  if (entry.annotations === undefined || !(REF_NAME in entry.annotations)) return entry;
-  const { [REF_NAME]: _tag, ...annotations } = entry.annotations;
-  const { annotations: _all, ...rest } = entry;
-  return Object.keys(annotations).length > 0 ? { ...rest, annotations } : rest;
-}
-
-function withTag(entry: Descriptor, tag: string): Descriptor {
-  return { ...entry, annotations: { ...entry.annotations, [REF_NAME]: tag } };
-}
-
-/**
- * index.json entries with `tag` pointing at `manifest`: the tag is taken off any other entry
- * (which stays, untagged, if nothing else lists its manifest), then put on an untagged entry
- * of `manifest` or on a new one. Undefined when nothing changes.
- */
-function retag(
-  entries: readonly Descriptor[],
-  manifest: Descriptor,
-  tag: string,
-): Descriptor[] | undefined {
-  if (entries.some((e) => refName(e) === tag && e.digest === manifest.digest)) return undefined;
-  const next: Descriptor[] = [];
-  for (const entry of entries) {
-    if (refName(entry) !== tag) {
-      next.push(entry);
-      continue;
-    }
-    const listedElsewhere = entries.some((e) => e !== entry && e.digest === entry.digest);
-    if (!listedElsewhere) next.push(untagged(entry));
-  }
-  const i = next.findIndex((e) => e.digest === manifest.digest && refName(e) === undefined);
-  if (i >= 0) next[i] = withTag(next[i]!, tag);
-  else {
-    const base = next.find((e) => e.digest === manifest.digest);
-    next.push(withTag(base !== undefined ? untagged(base) : manifest, tag));
-  }
-  return next;
 }
 
 /**
@@ -636,73 +414,4 @@ export async function openOciLayout(
       });
     },
   };
-}
-
-/** Where an `oci-layout:` locator points: a layout directory and, optionally, a tag or digest. */
-export interface OciLayoutLocator {
-  readonly dir: string;
-  /** A tag or a digest (`sha256:…`); absent when the locator names only the directory. */
-  readonly reference?: string;
-}
-
-const LOCATOR_PREFIX = 'oci-layout:';
-
-/**
- * Parses `oci-layout:DIR`, `oci-layout:DIR:TAG` or `oci-layout:DIR@DIGEST`.
- *
- * The rule, since DIR is a path and may itself contain `:` or `@`:
- * - a trailing `@sha256:…` or `@sha512:…` is a digest, and everything before its `@` is DIR;
- * - otherwise the text after the LAST `:` is a tag (tags cannot contain `:`) and everything
- *   before it is DIR;
- * - otherwise (no `:`) all of it is DIR.
- *
- * So a DIR containing `:` must be followed by a tag or a digest (`oci-layout:a:b` is DIR `a`,
- * tag `b`; write `oci-layout:a:b:latest` for DIR `a:b`). A tag and a digest together are not
- * supported (`oci-layout:d:v1@sha256:…` is DIR `d:v1`). This is skopeo's `oci:` syntax except
- * that skopeo splits at the FIRST `:`, so DIRs with `:` differ.
- *
- * @example parseOciLayoutLocator('oci-layout:./out:v1') // { dir: './out', reference: 'v1' }
- * @throws InvalidInputError NV2_ERR_INVALID_TARGET (no `oci-layout:` prefix, empty DIR),
- *   NV2_ERR_INVALID_REFERENCE (an invalid tag), NV2_ERR_INVALID_DIGEST (an invalid digest)
- */
-export function parseOciLayoutLocator(input: string): OciLayoutLocator {
-  if (!input.startsWith(LOCATOR_PREFIX)) {
-    throw new InvalidInputError(
-      'NV2_ERR_INVALID_TARGET',
-      `${JSON.stringify(input)} is not an oci-layout:DIR[:TAG|@DIGEST] locator`,
-    );
-  }
-  const rest = input.slice(LOCATOR_PREFIX.length);
-  let dir = rest;
-  let reference: string | undefined;
-  const at = rest.lastIndexOf('@');
-  if (at >= 0 && /^sha(256|512):/.test(rest.slice(at + 1))) {
-    reference = rest.slice(at + 1);
-    if (!isDigest(reference)) {
-      throw new InvalidInputError(
-        'NV2_ERR_INVALID_DIGEST',
-        `invalid digest ${JSON.stringify(reference)} in ${JSON.stringify(input)}`,
-      );
-    }
-    dir = rest.slice(0, at);
-  } else {
-    const colon = rest.lastIndexOf(':');
-    if (colon >= 0) {
-      reference = rest.slice(colon + 1);
-      if (!isTag(reference)) {
-        throw new InvalidInputError(
-          'NV2_ERR_INVALID_REFERENCE',
-          `invalid tag ${JSON.stringify(reference)} in ${JSON.stringify(input)} (the text after the last ":" is the tag)`,
-        );
-      }
-      dir = rest.slice(0, colon);
-    }
-  }
-  if (dir === '') {
-    throw new InvalidInputError(
-      'NV2_ERR_INVALID_TARGET',
-      `${JSON.stringify(input)} names no directory`,
-    );
-  }
-  return reference === undefined ? { dir } : { dir, reference };
 }

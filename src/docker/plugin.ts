@@ -15,7 +15,12 @@ import {
   parseReference,
   registryHostname,
 } from '../oci/index.js';
-import { Repository, createRegistryClient, defaultCredentials } from '../remote/index.js';
+import {
+  Repository,
+  createRegistryClient,
+  defaultCredentials,
+  proxyFromEnv,
+} from '../remote/index.js';
 import type { RegistryClient } from '../remote/index.js';
 import { type Algorithm, isAlgorithm, sign } from '../signature/index.js';
 import { signingCertificateProblems } from '../trust/index.js';
@@ -141,6 +146,7 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
 function registryClient(config: PluginConfig, env: PluginContext['env']): RegistryClient {
   return createRegistryClient({
     credentials: defaultCredentials({ env }),
+    proxy: proxyFromEnv(env),
     // As docker: the registries listed as insecure, and loopback ones, speak plain HTTP.
     plainHttp: (registry) =>
       config.insecureRegistries.includes(registry) ||

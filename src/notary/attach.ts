@@ -1,7 +1,15 @@
 import type { Target } from '../content/index.js';
 import { InvalidInputError } from '../errors.js';
-import { type Descriptor, MediaTypes, createDescriptor, isMediaType } from '../oci/index.js';
-import { CREATED_ANNOTATION, EMPTY_CONFIG, EMPTY_CONFIG_DESCRIPTOR, plain } from './manifest.js';
+import {
+  CREATED_ANNOTATION,
+  type Descriptor,
+  EMPTY_CONFIG,
+  EMPTY_CONFIG_DESCRIPTOR,
+  MediaTypes,
+  createDescriptor,
+  isMediaType,
+} from '../oci/index.js';
+import { plain } from './manifest.js';
 
 /** One blob of an attached artifact: its descriptor and a way to read it. */
 export interface AttachedBlob {

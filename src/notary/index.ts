@@ -13,7 +13,7 @@ export { DEFAULT_DISCOVER_DEPTH, discover } from './discover.js';
 export type { DiscoverOptions, ReferrerNode } from './discover.js';
 export { listNotationSignatures, listSignatures } from './list.js';
 export type { ListSignaturesOptions, NotationSignatureEntry, SignatureEntry } from './list.js';
-export { CREATED_ANNOTATION, EMPTY_CONFIG, EMPTY_CONFIG_DESCRIPTOR } from './manifest.js';
+export { CREATED_ANNOTATION, EMPTY_CONFIG, EMPTY_CONFIG_DESCRIPTOR } from '../oci/index.js';
 export { pushSignature, signArtifact, signNotationArtifact } from './sign.js';
 export type {
   PushSignatureOptions,
@@ -24,12 +24,7 @@ export type {
 } from './sign.js';
 export { attachArtifact } from './attach.js';
 export type { AttachOptions, AttachedBlob } from './attach.js';
-export {
-  MAX_ENVELOPE_BYTES,
-  PolicyVerificationError,
-  verifyArtifact,
-  verifyWithPolicy,
-} from './verify.js';
+export { PolicyVerificationError, verifyArtifact, verifyWithPolicy } from './verify.js';
 export type {
   ArtifactVerification,
   EvaluatedSignature,

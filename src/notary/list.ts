@@ -7,13 +7,14 @@ import {
 import { InvalidInputError, Nv2Error, VerificationFailedError } from '../errors.js';
 // The notation module (CBOR, CMS) loads only when a Notary Project signature is met.
 import type { NotationEnvelope } from '../notation/index.js';
-import { type Descriptor, MAX_MANIFEST_BYTES, MediaTypes, isDescriptor } from '../oci/index.js';
 import {
+  type Descriptor,
   MAX_ENVELOPE_BYTES,
-  MAX_SIGNATURE_BYTES,
-  type ParsedSignature,
-  parseSignature,
-} from '../signature/index.js';
+  MAX_MANIFEST_BYTES,
+  MediaTypes,
+  isDescriptor,
+} from '../oci/index.js';
+import { MAX_SIGNATURE_BYTES, type ParsedSignature, parseSignature } from '../signature/index.js';
 import { fetchManifestJson } from './manifest.js';
 
 /** One signature artifact found for a subject. */

@@ -1,6 +1,8 @@
 import { InvalidInputError } from '../errors.js';
 import {
+  CREATED_ANNOTATION,
   type Descriptor,
+  EMPTY_CONFIG_DESCRIPTOR,
   MAX_MANIFEST_BYTES,
   MediaTypes,
   createDescriptor,
@@ -8,18 +10,6 @@ import {
 } from '../oci/index.js';
 import { readBoundedStream } from '../content/index.js';
 import type { Fetcher } from '../content/index.js';
-
-/** The empty config blob of a signature manifest: `{}` (image-spec "empty descriptor"). */
-export const EMPTY_CONFIG = Buffer.from('{}');
-
-/** The descriptor of `EMPTY_CONFIG`: sha256:44136f…, size 2. */
-export const EMPTY_CONFIG_DESCRIPTOR: Descriptor = createDescriptor(
-  MediaTypes.ociEmpty,
-  EMPTY_CONFIG,
-);
-
-/** The annotation recording when a signature manifest was made. */
-export const CREATED_ANNOTATION = 'org.opencontainers.image.created';
 
 /** The three fields a signature names; annotations and artifactType are left out. */
 export function plain(descriptor: Descriptor): Descriptor {

@@ -1,7 +1,13 @@
 import type { ReadOnlyTarget, Target } from '../content/index.js';
 // The notation module (CBOR, CMS) loads only when a Notary Project signature is made.
 import type { EnvelopeFormat, SignatureTimestamper } from '../notation/index.js';
-import { type Descriptor, MediaTypes, createDescriptor } from '../oci/index.js';
+import {
+  type Descriptor,
+  EMPTY_CONFIG,
+  EMPTY_CONFIG_DESCRIPTOR,
+  MediaTypes,
+  createDescriptor,
+} from '../oci/index.js';
 import {
   type SignOptions,
   type Signer,
@@ -11,14 +17,7 @@ import {
   signWithKey,
 } from '../signature/index.js';
 import { Certificate, orderCertificateChain } from '../x509/index.js';
-import {
-  EMPTY_CONFIG,
-  EMPTY_CONFIG_DESCRIPTOR,
-  childrenOf,
-  fetchManifestJson,
-  plain,
-  signatureManifest,
-} from './manifest.js';
+import { childrenOf, fetchManifestJson, plain, signatureManifest } from './manifest.js';
 
 /** Options of `pushSignature`. */
 export interface PushSignatureOptions {

@@ -9,6 +9,7 @@ import {
 import {
   type Descriptor,
   type Digest,
+  MAX_ENVELOPE_BYTES,
   MediaTypes,
   isDescriptor,
   parseReference,
@@ -208,12 +209,6 @@ export async function verifyArtifact(
     `none of the ${signatures.length} signatures of ${subject.digest} verified: ${reasons(signatures)}`,
   );
 }
-
-/**
- * The most bytes read from one signature envelope of another format than nv2's (Notary
- * Project JWS and COSE envelopes carry certificate chains and timestamps): 4 MiB.
- */
-export const MAX_ENVELOPE_BYTES = 4 * 1024 * 1024;
 
 /** Options of `verifyWithPolicy`. */
 export interface VerifyWithPolicyOptions {

@@ -46,8 +46,7 @@ export type SigningScheme = (typeof SIGNING_SCHEMES)[number];
 
 /** Annotation on a signature manifest: JSON array of the chain's SHA-256 fingerprints. */
 export const THUMBPRINT_ANNOTATION = 'io.cncf.notary.x509chain.thumbprint#S256';
-export const CREATED_ANNOTATION = 'org.opencontainers.image.created';
 
-export { MAX_ENVELOPE_BYTES } from '../signature/index.js';
+export { MAX_ENVELOPE_BYTES } from '../oci/index.js';
 /** Bound on the number of certificates in `x5c` / `x5chain` and in a timestamp token. */
 export const MAX_CHAIN_CERTIFICATES = 10;

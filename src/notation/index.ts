@@ -12,10 +12,8 @@ export {
 } from './algorithms.js';
 export type { NotationAlgorithm } from './algorithms.js';
 export {
-  CREATED_ANNOTATION,
   ENVELOPE_MEDIA_TYPES,
   Headers as NotationHeaders,
-  MAX_ENVELOPE_BYTES,
   NotationMediaTypes,
   SIGNING_SCHEMES,
   THUMBPRINT_ANNOTATION,
@@ -38,7 +36,6 @@ export {
 export type { NotationEvaluationOptions } from './evaluate.js';
 export { jwsProtectedHeader, parseJwsEnvelope, signJwsEnvelope } from './jws.js';
 export {
-  EMPTY_CONFIG,
   buildSignatureManifest,
   isNotationSignatureManifest,
   readSignatureManifest,

@@ -1,11 +1,15 @@
 import { InvalidInputError } from '../errors.js';
-import { type Descriptor, MediaTypes, createDescriptor, isDescriptor } from '../oci/index.js';
+import {
+  CREATED_ANNOTATION,
+  type Descriptor,
+  EMPTY_CONFIG,
+  MediaTypes,
+  createDescriptor,
+  isDescriptor,
+} from '../oci/index.js';
 import type { Certificate } from '../x509/index.js';
-import { CREATED_ANNOTATION, NotationMediaTypes, THUMBPRINT_ANNOTATION } from './constants.js';
+import { NotationMediaTypes, THUMBPRINT_ANNOTATION } from './constants.js';
 import { goJson, isPlainObject, rfc3339 } from './json.js';
-
-/** The 2-byte `{}` config blob both manifest forms point to. */
-export const EMPTY_CONFIG = Buffer.from('{}');
 
 /**
  * `artifact`: notation's current form (artifactType, empty config `application/vnd.oci.empty.v1+json`

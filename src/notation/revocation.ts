@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   BasicOCSPResponse,
@@ -19,6 +17,7 @@ import {
   Certificate as AsnCertificate,
   CertificateList,
 } from '@peculiar/asn1-x509';
+import { type FetchLike, createHttpTransport, readBoundedBody } from '../http/index.js';
 import { Certificate } from '../x509/index.js';
 import { verifyPkixSignature } from './pkix.js';
 
@@ -47,6 +46,8 @@ type Status =
 export interface RevocationCheckerOptions {
   /** Per-request timeout; default 5 s. */
   readonly timeoutMs?: number;
+  /** The transport; default the library's, one connection per request. */
+  readonly fetch?: FetchLike;
 }
 
 interface CachedCrl {
@@ -85,11 +86,17 @@ export function revocationPointers(cert: Certificate): { ocsp: string[]; crl: st
  * without pointers passes (nothing can be checked).
  */
 export class RevocationChecker {
-  readonly #timeoutMs: number;
+  readonly #send: FetchLike;
   readonly #crls = new Map<string, CachedCrl>();
 
   constructor(options: RevocationCheckerOptions = {}) {
-    this.#timeoutMs = options.timeoutMs ?? 5000;
+    const timeoutMs = options.timeoutMs ?? 5000;
+    // No keep-alive: OCSP responders such as `openssl ocsp` serve one connection at a time,
+    // and revocation requests are rare.
+    this.#send =
+      options.fetch ??
+      createHttpTransport({ keepAlive: false, idleTimeoutMs: timeoutMs, deadlineMs: timeoutMs })
+        .fetch;
   }
 
   async check(chain: readonly Certificate[], now: Date): Promise<RevocationOutcome> {
@@ -145,48 +152,19 @@ export class RevocationChecker {
     return { status: 'unknown', why: reasons.join('; ') };
   }
 
-  /**
-   * One request on its own connection (no keep-alive): OCSP responders such as `openssl ocsp`
-   * serve one connection at a time, and revocation requests are rare.
-   */
-  #fetch(
+  /** One request, its answer read whole; anything but 200 and a bounded body is an error. */
+  async #fetch(
     url: string,
     init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: Buffer },
   ): Promise<Buffer> {
-    const send = url.startsWith('https:') ? httpsRequest : httpRequest;
-    return new Promise<Buffer>((resolve, reject) => {
-      const req = send(
-        url,
-        {
-          method: init.method,
-          headers: init.headers ?? {},
-          agent: false,
-          timeout: this.#timeoutMs,
-        },
-        (res) => {
-          if (res.statusCode !== 200) {
-            res.resume();
-            reject(new Error(`HTTP ${res.statusCode ?? '?'}`));
-            return;
-          }
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (chunk: Buffer) => {
-            size += chunk.byteLength;
-            if (size > MAX_RESPONSE_BYTES) {
-              req.destroy(new Error('response too large'));
-              return;
-            }
-            chunks.push(chunk);
-          });
-          res.on('end', () => resolve(Buffer.concat(chunks)));
-          res.on('error', reject);
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.#timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end(init.body);
-    });
+    const res = await this.#send(url, { ...init, headers: init.headers ?? {} });
+    if (res.status !== 200) {
+      await res.body?.[Symbol.asyncIterator]().return?.();
+      throw new Error(`HTTP ${res.status}`);
+    }
+    const body = await readBoundedBody(res.body, MAX_RESPONSE_BYTES);
+    if (body === undefined) throw new Error('response too large');
+    return body;
   }
 
   async #ocsp(url: string, cert: Certificate, issuer: Certificate, now: Date): Promise<Status> {

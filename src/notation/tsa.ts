@@ -21,6 +21,12 @@ import {
 } from '@peculiar/asn1-tsp';
 import { SignedData } from '@peculiar/asn1-cms';
 import { InvalidInputError, VerificationInconclusiveError, isNv2Error } from '../errors.js';
+import {
+  type FetchLike,
+  type TransportResponse,
+  createHttpTransport,
+  readBoundedBody,
+} from '../http/index.js';
 import type { Certificate } from '../x509/index.js';
 import type { RevocationChecker } from './revocation.js';
 import { type VerifiedTimestamp, verifyTimestampToken } from './timestamp.js';
@@ -40,8 +46,8 @@ export interface TimestampRequestOptions {
   readonly revocation?: RevocationChecker;
   /** Per-request timeout; default 30 s. */
   readonly timeoutMs?: number;
-  /** The fetch to use (tests, proxies); default the global one. */
-  readonly fetch?: typeof fetch;
+  /** The transport (tests, proxies); default the library's (`createHttpTransport`). */
+  readonly fetch?: FetchLike;
   /** The time revocation is judged at; default now. */
   readonly now?: Date;
 }
@@ -76,41 +82,44 @@ function integerBytes(value: ArrayBuffer | undefined): Buffer {
 }
 
 async function post(url: string, body: Buffer, options: TimestampRequestOptions): Promise<Buffer> {
-  const doFetch = options.fetch ?? fetch;
-  let response: Response;
+  const transport =
+    options.fetch === undefined ? createHttpTransport({ keepAlive: false }) : undefined;
+  const send = options.fetch ?? transport!.fetch;
+  const release = (response: TransportResponse): Promise<unknown> | undefined =>
+    response.body?.[Symbol.asyncIterator]().return?.();
   try {
-    response = await doFetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/timestamp-query' },
-      body,
-      signal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
-    });
-  } catch (err) {
-    throw unavailable(url, `no answer (${(err as Error).message})`, err);
-  }
-  if (response.status !== 200) {
-    await response.body?.cancel();
-    throw unavailable(url, `answered HTTP ${response.status}`);
-  }
-  const type = response.headers.get('content-type') ?? '';
-  if (!type.toLowerCase().startsWith('application/timestamp-reply')) {
-    await response.body?.cancel();
-    throw rejected(url, `answered ${type || 'no content type'}, not application/timestamp-reply`);
-  }
-  const length = Number(response.headers.get('content-length') ?? '0');
-  if (length > MAX_RESPONSE_BYTES) {
-    await response.body?.cancel();
-    throw rejected(url, `answer is larger than ${MAX_RESPONSE_BYTES} bytes`);
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of response.body ?? []) {
-    total += (chunk as Uint8Array).byteLength;
-    if (total > MAX_RESPONSE_BYTES)
+    let response: TransportResponse;
+    try {
+      response = await send(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/timestamp-query' },
+        body,
+        deadlineMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      });
+    } catch (err) {
+      throw unavailable(url, `no answer (${(err as Error).message})`, err);
+    }
+    if (response.status !== 200) {
+      await release(response);
+      throw unavailable(url, `answered HTTP ${response.status}`);
+    }
+    const type = response.headers.get('content-type') ?? '';
+    if (!type.toLowerCase().startsWith('application/timestamp-reply')) {
+      await release(response);
+      throw rejected(url, `answered ${type || 'no content type'}, not application/timestamp-reply`);
+    }
+    const length = Number(response.headers.get('content-length') ?? '0');
+    const answer =
+      length > MAX_RESPONSE_BYTES
+        ? (await release(response), undefined)
+        : await readBoundedBody(response.body, MAX_RESPONSE_BYTES);
+    if (answer === undefined) {
       throw rejected(url, `answer is larger than ${MAX_RESPONSE_BYTES} bytes`);
-    chunks.push(Buffer.from(chunk as Uint8Array));
+    }
+    return answer;
+  } finally {
+    transport?.close();
   }
-  return Buffer.concat(chunks);
 }
 
 /**

@@ -24,14 +24,37 @@ export {
   MAX_NAME_LENGTH,
   formatReference,
   isRegistryHost,
+  isRepositoryName,
   isTag,
   parseReference,
   registryHostname,
   withDefaultTag,
 } from './reference.js';
 export type { Reference } from './reference.js';
-export { MAX_MANIFEST_BYTES, describeManifest, manifestMediaTypeField } from './manifest.js';
+export { MAX_ENVELOPE_BYTES, MAX_MANIFEST_BYTES } from './limits.js';
+export {
+  CREATED_ANNOTATION,
+  EMPTY_CONFIG,
+  EMPTY_CONFIG_DESCRIPTOR,
+  describeManifest,
+  manifestMediaTypeField,
+} from './manifest.js';
 export type { ManifestContent } from './manifest.js';
+export {
+  canHaveSubject,
+  childBlobs,
+  childManifests,
+  isIndexMediaType,
+  isManifestMediaType,
+  manifestKind,
+  parseManifest,
+  referrerDescriptor,
+  referrersTag,
+  referrersTagSubject,
+  sniffManifestMediaType,
+  stringMap,
+} from './manifest-facts.js';
+export type { ManifestFacts, ManifestKind } from './manifest-facts.js';
 export { ERROR_CODES, errorBody, isErrorCode } from './errcodes.js';
 export type { ErrorCode, ErrorInfo, ErrorResponseBody } from './errcodes.js';
 export { hashingStream, verifyStream } from './verify-stream.js';

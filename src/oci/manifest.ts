@@ -1,13 +1,24 @@
 import { InvalidInputError } from '../errors.js';
 import { type DigestAlgorithm } from './digest.js';
 import { type Descriptor, createDescriptor } from './descriptor.js';
-import { DEFAULT_MANIFEST_MEDIA_TYPE, isMediaType } from './media-types.js';
+import { DEFAULT_MANIFEST_MEDIA_TYPE, MediaTypes, isMediaType } from './media-types.js';
+
+import { MAX_MANIFEST_BYTES } from './limits.js';
 
 /**
- * The largest manifest nv2 reads, as CNCF distribution and the OCI distribution-spec
- * recommend registries accept at least (and distribution enforces at most): 4 MiB.
+ * The empty config blob of an artifact manifest: `{}` (image-spec "Guidance for an Empty
+ * Descriptor"), which signature manifests of every format point to.
  */
-export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+export const EMPTY_CONFIG = Buffer.from('{}');
+
+/** The descriptor of `EMPTY_CONFIG`: `application/vnd.oci.empty.v1+json`, sha256:44136f…, size 2. */
+export const EMPTY_CONFIG_DESCRIPTOR: Descriptor = createDescriptor(
+  MediaTypes.ociEmpty,
+  EMPTY_CONFIG,
+);
+
+/** The image-spec pre-defined annotation recording when an artifact was made (RFC 3339). */
+export const CREATED_ANNOTATION = 'org.opencontainers.image.created';
 
 /** A manifest's exact bytes with the descriptor computed from them. */
 export interface ManifestContent {

@@ -36,6 +36,7 @@ const REFERENCE_PATTERN = new RegExp(
 );
 const DOMAIN_PATTERN = new RegExp(`^${DOMAIN}$`);
 const TAG_PATTERN = new RegExp(`^${TAG}$`);
+const REPOSITORY_NAME_PATTERN = new RegExp(`^${REMOTE_NAME}$`);
 const BARE_HEX_PATTERN = /^[a-f0-9]{64}$/;
 
 /**
@@ -115,6 +116,15 @@ export function parseReference(input: string): Reference {
     ...(tag !== undefined ? { tag } : {}),
     ...(digest !== undefined ? { digest } : {}),
   };
+}
+
+/**
+ * Whether `name` is a repository name (distribution-spec v1.1 `<name>`, "Pulling manifests"):
+ * the path grammar, at most 255 characters (checked first, so the expression only ever runs on
+ * short input). Registry paths, access rules and the UI check names with it.
+ */
+export function isRepositoryName(name: string): boolean {
+  return name.length > 0 && name.length <= MAX_NAME_LENGTH && REPOSITORY_NAME_PATTERN.test(name);
 }
 
 /** Returns whether a string is a valid tag. */

@@ -23,6 +23,7 @@ export {
   writeTrustPolicy,
 } from './config.js';
 export type { ApplicablePolicy } from './config.js';
+export { CONFIG_PATHS, pathsFingerprint, watchPaths } from './config-watch.js';
 export {
   MAX_TRUST_POLICY_BYTES,
   TRUST_POLICY_VERSION,

@@ -34,13 +34,13 @@ export type {
 export {
   AccessControl,
   DEFAULT_SERVICE,
-  DEFAULT_SIGNATURE_TYPES,
   DEFAULT_TOKEN_LIFETIME_SECONDS,
-  Grant,
-  TOKEN_PATH,
   createAccessControl,
 } from './auth/access.js';
-export type { AccessControlOptions, TokenResponse } from './auth/access.js';
+export type { AccessControlOptions } from './auth/access.js';
+export { TOKEN_PATH } from './auth/challenge.js';
+export { DEFAULT_SIGNATURE_TYPES, Grant } from './auth/grant.js';
+export type { TokenResponse } from './auth/token-endpoint.js';
 export { ROLES, ROLE_ACTIONS } from './auth/rules.js';
 export type { AccessRule, RepositoryAction, Role } from './auth/rules.js';
 export {

@@ -1,16 +1,21 @@
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleepFor } from 'node:timers/promises';
-import { rootCertificates } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { InvalidInputError, VerificationInconclusiveError } from '../errors.js';
 import { DEFAULT_REGISTRY, isRegistryHost, registryHostname } from '../oci/index.js';
 import { Authorizer } from './auth/authorizer.js';
-import type { CredentialProvider } from './auth/credentials.js';
-import type { FetchLike, RegistryResponse, TransportResponse } from './http.js';
+import type { CredentialProvider } from './auth/credential.js';
+import {
+  type FetchLike,
+  type HttpTransport,
+  type ProxyConfig,
+  type TransportResponse,
+  createHttpTransport,
+  readCaFile,
+} from '../http/index.js';
+import type { RegistryResponse } from './http.js';
 import { discard, displayUrl, responseError } from './http.js';
-import { type NodeTransport, createNodeTransport } from './transport.js';
 
 /**
  * The registry HTTP client: scheme selection, authentication (docker token auth and basic),
@@ -49,9 +54,16 @@ export interface RegistryClientOptions {
   readonly insecure?: boolean | undefined;
   /** A PEM file of CA certificates to trust besides the system's. */
   readonly caFile?: string | undefined;
+  /** Proxies (`proxyFromEnv(process.env)`, as docker honours them); default none. */
+  readonly proxy?: ProxyConfig | undefined;
   /**
-   * The transport; default Node's HTTP client over keep-alive agents built from `caFile` and
-   * `insecure` (which an injected transport must handle itself).
+   * Milliseconds each request may take in all (connect, headers, body), each attempt and
+   * redirect counted apart; default none (a request fails after five silent minutes).
+   */
+  readonly requestDeadlineMs?: number | undefined;
+  /**
+   * The transport; default `createHttpTransport` built from `caFile`, `insecure`, `proxy` and
+   * `requestDeadlineMs` (which an injected transport must handle itself).
    */
   readonly fetch?: FetchLike | undefined;
   /** `User-Agent`; default `nv2/<version>`. */
@@ -297,29 +309,20 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   const random = options.random ?? Math.random;
   const now = options.now ?? Date.now;
   const userAgent = options.userAgent ?? `nv2/${packageVersion()}`;
-  let nodeTransport: NodeTransport | undefined;
+  let httpTransport: HttpTransport | undefined;
   let transport: Promise<FetchLike> | undefined;
 
   const getTransport = (): Promise<FetchLike> => {
     if (options.fetch !== undefined) return Promise.resolve(options.fetch);
     transport ??= (async () => {
-      let ca: string[] | undefined;
-      if (options.caFile !== undefined) {
-        let pem: string;
-        try {
-          pem = await readFile(options.caFile, 'utf8');
-        } catch (err) {
-          throw new InvalidInputError(
-            'NV2_ERR_FILE_NOT_FOUND',
-            `CA file ${options.caFile}: ${(err as Error).message}`,
-            { cause: err },
-          );
-        }
-        // Added to the system's roots, not instead of them: other registries must still work.
-        ca = [...rootCertificates, pem];
-      }
-      nodeTransport = createNodeTransport({ ca, insecure: options.insecure });
-      return nodeTransport.fetch;
+      const ca = options.caFile === undefined ? undefined : readCaFile(options.caFile);
+      httpTransport = createHttpTransport({
+        ca,
+        insecure: options.insecure,
+        proxy: options.proxy,
+        deadlineMs: options.requestDeadlineMs,
+      });
+      return httpTransport.fetch;
     })();
     return transport;
   };
@@ -474,7 +477,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     },
     backoff: (attempt) => sleep(backoffMs(attempt)),
     async close() {
-      nodeTransport?.close();
+      httpTransport?.close();
     },
   };
 }

@@ -2,32 +2,10 @@ import type { Nv2ErrorCode, RegistryErrorInfo } from '../errors.js';
 import { RegistryResponseError } from '../errors.js';
 
 /**
- * What every part of the client shares about HTTP: the transport it is given (a `fetch`), the
+ * What every part of the registry client shares about HTTP (the transport is `http/`'s): the
  * response it hands around, bounded body reads, and the one function that turns an unwanted
  * answer into a `RegistryResponseError`.
  */
-
-/** A request as the transport sees it. Bodies are always buffered, so any request can be replayed. */
-export interface TransportRequest {
-  readonly method: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body?: Uint8Array;
-  /** Redirects are followed by the client itself, which drops credentials across origins. */
-  readonly redirect: 'manual';
-}
-
-/** The parts of a `fetch` Response the client reads. */
-export interface TransportResponse {
-  readonly status: number;
-  readonly headers: { get(name: string): string | null };
-  readonly body: AsyncIterable<Uint8Array> | null;
-}
-
-/**
- * A `fetch`-shaped transport (habit 10: inject `fetch`). The default is Node's HTTP client over
- * keep-alive agents (`createNodeTransport`); Node's global `fetch` also fits.
- */
-export type FetchLike = (url: string, init: TransportRequest) => Promise<TransportResponse>;
 
 /** A registry's answer, after authentication, retries and redirects. */
 export interface RegistryResponse {

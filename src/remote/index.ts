@@ -27,24 +27,37 @@ export type {
   RegistryRequest,
 } from './client.js';
 export { MAX_ERROR_BODY_BYTES } from './http.js';
-export { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_SOCKETS, createNodeTransport } from './transport.js';
-export type { NodeTransport, NodeTransportOptions } from './transport.js';
-export type { FetchLike, RegistryResponse, TransportRequest, TransportResponse } from './http.js';
+export {
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_SOCKETS,
+  createHttpTransport,
+  proxyFromEnv,
+} from '../http/index.js';
+export type {
+  FetchLike,
+  HttpTransport,
+  HttpTransportOptions,
+  ProxyConfig,
+  ProxyEnv,
+  TransportRequest,
+  TransportResponse,
+} from '../http/index.js';
+export type { RegistryResponse } from './http.js';
 export {
   DEFAULT_CHUNK_BYTES,
   DEFAULT_MONOLITHIC_MAX_BYTES,
   MAX_PAGES,
-  MAX_REFERRERS_INDEX_ATTEMPTS,
-  Repository,
   manifestAccept,
-} from './repository.js';
+} from './repository-options.js';
+export { Repository } from './repository.js';
+export { MAX_REFERRERS_INDEX_ATTEMPTS } from './referrers.js';
 export type {
   ManifestPreference,
   ManifestPushResult,
   PushOptions,
   RepositoryOptions,
-} from './repository.js';
-export { referrersTag } from './referrers-tag.js';
+} from './repository-options.js';
+export { referrersTag } from '../oci/index.js';
 export { parseChallenges } from './auth/challenge.js';
 export type { Challenge } from './auth/challenge.js';
 export {
@@ -60,12 +73,8 @@ export {
   envCredentials,
   staticCredentials,
 } from './auth/credentials.js';
-export type {
-  Credential,
-  CredentialProvider,
-  DefaultCredentialsOptions,
-  Env,
-} from './auth/credentials.js';
+export type { DefaultCredentialsOptions } from './auth/credentials.js';
+export type { Credential, CredentialProvider, Env } from './auth/credential.js';
 export {
   DEFAULT_HELPER_TIMEOUT_MS,
   DOCKER_HUB_CONFIG_KEY,

@@ -1,46 +1,20 @@
-import type { Descriptor, Digest } from '../oci/index.js';
-import { MediaTypes, digestAlgorithm, digestHex, isDescriptor, isMediaType } from '../oci/index.js';
+import type { Descriptor, Digest, ManifestFacts } from '../oci/index.js';
+import { MediaTypes, canHaveSubject, isDescriptor, isMediaType, stringMap } from '../oci/index.js';
 
 /**
  * The referrers tag schema (distribution-spec v1.1, "Referrers Tag Schema"): on a registry
  * without the referrers API, the referrers of a manifest are listed by an image index tagged
  * `<alg>-<ref>` (`sha256-<hex of the subject digest>`), which the clients that push referrers
- * read, extend and push back. This file is the format: the tag, the index, the descriptor a
- * referrer is listed with, and the changes. The protocol (read, change, write, check) is in
+ * read, extend and push back. This file is the client's side of the format: what a pushed
+ * manifest says about its referrers, the index, and the changes (the tag and the listed
+ * descriptor are `oci`'s). The protocol (read, change, write, check) is in
  * `Repository`.
  */
 
-/**
- * The tag of a subject's referrers index: `<alg>-<hex>`, the algorithm truncated to 32 and
- * the hex to 64 characters as the spec requires (so a sha512 subject still makes a valid tag).
- *
- * @example referrersTag('sha256:ab…') // 'sha256-ab…'
- */
-export function referrersTag(subject: Digest): string {
-  return `${digestAlgorithm(subject).slice(0, 32)}-${digestHex(subject).slice(0, 64)}`;
-}
-
-/** The fields of a manifest that matter for referrers. */
-export interface ReferrerFields {
-  readonly subject?: Descriptor;
-  readonly artifactType?: string;
-  readonly annotations?: Readonly<Record<string, string>>;
-}
-
-/** Media types that can carry a `subject` (image-spec v1.1 manifest and index). */
-const SUBJECT_CARRIERS = new Set<string>([MediaTypes.ociManifest, MediaTypes.ociIndex]);
-
-/** Whether manifests of this media type can have a `subject`. */
-export function canHaveSubject(mediaType: string): boolean {
-  return SUBJECT_CARRIERS.has(mediaType);
-}
-
 /** String-valued annotations, or undefined when there are none usable. */
 function annotationsOf(value: unknown): Readonly<Record<string, string>> | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(value)) if (typeof v === 'string') out[k] = v;
-  return Object.keys(out).length > 0 ? out : undefined;
+  const out = stringMap(value);
+  return out !== undefined && Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** A descriptor as listed: the required fields plus `artifactType` and `annotations`. */
@@ -56,12 +30,13 @@ function cleanDescriptor(value: Descriptor): Descriptor {
 }
 
 /**
- * Reads `subject`, `artifactType` and `annotations` of a manifest of `mediaType`; undefined
- * for media types that cannot have a subject and for bytes that are not a JSON object. For an
- * image manifest without `artifactType`, the config's media type stands in, as the referrers
- * API reports it.
+ * What a manifest of `mediaType` about to be pushed says about its referrers: `subject`,
+ * `artifactType`, `annotations` and the config (whose media type types an image manifest
+ * without `artifactType`). Read leniently, as the registry is the judge of the bytes;
+ * undefined for media types that cannot have a subject and for bytes that are not a JSON
+ * object. The listed descriptor is then `referrerDescriptor` (oci), the rule every store uses.
  */
-export function referrerFields(content: Uint8Array, mediaType: string): ReferrerFields | undefined {
+export function referrerFacts(content: Uint8Array, mediaType: string): ManifestFacts | undefined {
   if (!canHaveSubject(mediaType)) return undefined;
   let parsed: unknown;
   try {
@@ -71,27 +46,14 @@ export function referrerFields(content: Uint8Array, mediaType: string): Referrer
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
   const m = parsed as Record<string, unknown>;
-  let artifactType = isMediaType(m['artifactType']) ? m['artifactType'] : undefined;
-  if (artifactType === undefined && mediaType === MediaTypes.ociManifest) {
-    const config = m['config'];
-    if (isDescriptor(config)) artifactType = config.mediaType;
-  }
+  const config = m['config'];
   const annotations = annotationsOf(m['annotations']);
   return {
+    mediaType,
+    children: isDescriptor(config) ? [config] : [],
     ...(isDescriptor(m['subject']) ? { subject: cleanDescriptor(m['subject']) } : {}),
-    ...(artifactType !== undefined ? { artifactType } : {}),
+    ...(isMediaType(m['artifactType']) ? { artifactType: m['artifactType'] } : {}),
     ...(annotations !== undefined ? { annotations } : {}),
-  };
-}
-
-/** The descriptor a referrer is listed with: its own, plus its artifactType and annotations. */
-export function referrerDescriptor(manifest: Descriptor, fields: ReferrerFields): Descriptor {
-  return {
-    mediaType: manifest.mediaType,
-    digest: manifest.digest,
-    size: manifest.size,
-    ...(fields.artifactType !== undefined ? { artifactType: fields.artifactType } : {}),
-    ...(fields.annotations !== undefined ? { annotations: fields.annotations } : {}),
   };
 }
 

@@ -1,12 +1,6 @@
 import { MediaTypes } from '../oci/index.js';
 
 /**
- * Bound on a Notary Project envelope's size (JWS JSON or COSE): real envelopes with a
- * timestamp token are about 10 KiB.
- */
-export const MAX_ENVELOPE_BYTES = 1024 * 1024;
-
-/**
  * Which Notary Project envelope `envelope` looks like, from its first byte: `{` (after white
  * space) is a JWS JSON serialization, CBOR tag 18 (0xd2) a COSE_Sign1; `undefined` for
  * anything else (an nv2 JWS compact serialization starts with `e`). Light on purpose: commands

@@ -40,7 +40,7 @@ export type {
 export { keyId } from './key-id.js';
 export { sign } from './sign.js';
 export type { SignOptions, Signer } from './sign.js';
-export { MAX_ENVELOPE_BYTES, sniffEnvelopeMediaType } from './envelope-type.js';
+export { sniffEnvelopeMediaType } from './envelope-type.js';
 export { signWithKey } from './sign.js';
 export { KEY_SPECS, fileSigningKey, isKeySpec, isSigningKey, keySpecOf } from './signing-key.js';
 export type {

@@ -7,7 +7,7 @@
 import { describe, it } from 'node:test';
 import * as fc from 'fast-check';
 import { StorageError } from '../../src/errors.js';
-import { parseManifest, sniffManifestMediaType } from '../../src/content/manifest-facts.js';
+import { parseManifest, sniffManifestMediaType } from '../../src/oci/manifest-facts.js';
 import {
   type Digest,
   MediaTypes,

@@ -22,7 +22,7 @@ import {
   request as httpRequest,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -49,6 +49,7 @@ import {
   logout,
   mergeScopes,
   parseChallenges,
+  proxyFromEnv,
   referrersTag,
   repositoryScope,
   staticCredentials,
@@ -402,6 +403,38 @@ describe('registry client: TLS', () => {
       await insecure.ping(host);
     } finally {
       await Promise.all([strict.close(), withCa.close(), insecure.close()]);
+    }
+  });
+
+  it('through an HTTPS_PROXY: TLS runs end to end inside a CONNECT tunnel', async () => {
+    const tunnels: string[] = [];
+    // A proxy that tunnels every CONNECT to the TLS server, whatever host it names.
+    const proxy = createServer();
+    proxy.on('connect', (req, socket) => {
+      tunnels.push(req.url ?? '');
+      const upstream = connect(Number(host.split(':')[1]), '127.0.0.1', () => {
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.pipe(socket);
+        socket.pipe(upstream);
+      });
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', () => resolve()));
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    // The certificate names 127.0.0.1, not registry.test: --insecure lets the name through.
+    const client = createRegistryClient({
+      plainHttp: false,
+      insecure: true,
+      proxy: proxyFromEnv({ HTTPS_PROXY: proxyUrl, NO_PROXY: 'direct.test' }),
+    });
+    try {
+      await client.ping('registry.test');
+      assert.deepEqual(tunnels, ['registry.test:443']);
+    } finally {
+      await client.close();
+      proxy.closeAllConnections();
+      proxy.close();
     }
   });
 

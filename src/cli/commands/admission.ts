@@ -108,7 +108,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     );
   }
   const admission = await import('../../admission/index.js');
-  const { dockerConfigCredentials } = await import('../../remote/index.js');
+  const { dockerConfigCredentials, proxyFromEnv } = await import('../../remote/index.js');
   const log = (entry: Readonly<Record<string, unknown>>): void => {
     process.stdout.write(`${JSON.stringify(entry)}\n`);
   };
@@ -125,6 +125,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     mirrors: parseMirrors(flags.registryMirror),
     ...(flags.registryCaFile !== undefined ? { caFile: flags.registryCaFile } : {}),
     requestTimeoutMs,
+    proxy: proxyFromEnv(process.env),
   });
   // No trust policy, or one naming a store that is not mounted, stops the server here (exit
   // 2, one line): the pod crash-loops with the reason in its log, and the Deployment's ready

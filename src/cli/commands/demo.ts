@@ -19,7 +19,10 @@ const ISOLATED_ENV = ['NV2_CONFIG_DIR', 'DOCKER_CONFIG', 'NV2_USERNAME', 'NV2_PA
  * registry serve --config` does, then plays the story in src/cli/demo/story.ts, every step a
  * real `nv2` command line. Exits non-zero when any step does not behave as the story says.
  */
-export function registerDemo(program: Command): void {
+export function registerDemo(
+  program: Command,
+  run: (argv: readonly string[]) => Promise<number>,
+): void {
   program
     .command('demo')
     .description(
@@ -28,14 +31,11 @@ export function registerDemo(program: Command): void {
     .option('--dir <dir>', 'work in this directory (default: a temporary one, removed afterwards)')
     .option('--keep', 'leave the registries running afterwards and print how to try it by hand')
     .action(async (flags: DemoFlags) => {
-      const [{ run }, { startRegistryServer }, { resolveRegistryConfig }, { hashPassword }] =
-        await Promise.all([
-          import('../program.js'),
-          import('../registry-server.js'),
-          import('../registry-config.js'),
-          import('../../registry/index.js'),
-          import('yaml'),
-        ]);
+      const [{ startRegistryServer, resolveRegistryConfig }, { hashPassword }] = await Promise.all([
+        import('../../registry/server/index.js'),
+        import('../../registry/index.js'),
+        import('yaml'),
+      ]);
       const { playStory } = await import('../demo/story.js');
       const dir = resolve(flags.dir ?? (await mkdtemp(join(tmpdir(), 'nv2-demo-'))));
       await mkdir(dir, { recursive: true });

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../errors.js';
 import {
-  MAX_ENVELOPE_BYTES,
   MAX_SIGNATURE_BYTES,
   decodeBase64,
   decodeBase64url,
@@ -9,7 +8,7 @@ import {
   sniffEnvelopeMediaType,
 } from '../../signature/index.js';
 import type { describeNotationEnvelope } from '../../notation/index.js';
-import { dateFromUnixSeconds } from '../../oci/index.js';
+import { MAX_ENVELOPE_BYTES, dateFromUnixSeconds } from '../../oci/index.js';
 import { Certificate } from '../../x509/index.js';
 import { readInput } from '../input.js';
 import { type OutputFormat, print, printJson } from '../output.js';

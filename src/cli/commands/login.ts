@@ -70,6 +70,7 @@ export function registerLogin(program: Command): void {
         ...(flags.plainHttp === true ? { plainHttp: true } : {}),
         insecure: flags.insecure === true,
         caFile: flags.caFile,
+        proxy: remote.proxyFromEnv(process.env),
       });
       try {
         await client.ping(registry);

@@ -4,8 +4,9 @@ import { readBoundedStream, writeFileAtomic } from '../../content/index.js';
 import { InvalidInputError } from '../../errors.js';
 import { type OutputFormat, print, printJson } from '../output.js';
 import { askSecret } from '../prompt.js';
-import type { ServeFlags } from '../registry-config.js';
-import { DEFAULT_ADDR, DEFAULT_ROOT } from '../registry-defaults.js';
+import type { ServeFlags } from '../../registry/server/index.js';
+// The defaults alone, so that help text loads nothing else (see the architecture test).
+import { DEFAULT_ADDR, DEFAULT_ROOT } from '../../registry/server/defaults.js';
 import { outputFormat } from './options.js';
 
 // The server, its config parser and metrics are loaded by these commands only (dynamic
@@ -31,7 +32,7 @@ interface UserFlags {
 async function htpasswdPath(flags: Pick<UserFlags, 'htpasswd' | 'config'>): Promise<string> {
   if (flags.htpasswd !== undefined) return flags.htpasswd;
   if (flags.config !== undefined) {
-    const { readConfigFile } = await import('../registry-config.js');
+    const { readConfigFile } = await import('../../registry/server/index.js');
     const file = await readConfigFile(flags.config);
     if (file.auth?.htpasswd !== undefined) return file.auth.htpasswd;
   }
@@ -152,8 +153,8 @@ export function registerRegistry(program: Command): void {
     .option('--tls-key <file>', 'private key of --tls-cert')
     .option('--log-format <format>', 'json (default) or pretty')
     .action(async (flags: ServeFlags) => {
-      const { resolveRegistryConfig } = await import('../registry-config.js');
-      const { createStdoutSink, startRegistryServer } = await import('../registry-server.js');
+      const { createStdoutSink, resolveRegistryConfig, startRegistryServer } =
+        await import('../../registry/server/index.js');
       const config = await resolveRegistryConfig(flags);
       const stdout = createStdoutSink();
       const running = await startRegistryServer(config, stdout.write);
@@ -195,7 +196,7 @@ export function registerRegistry(program: Command): void {
           '--uploads-older-than takes a number of hours',
         );
       }
-      const { resolveRegistryConfig } = await import('../registry-config.js');
+      const { resolveRegistryConfig } = await import('../../registry/server/index.js');
       const { collectGarbage, createFilesystemDriver, createMemoryDriver, loadS3Driver } =
         await import('../../registry/index.js');
       const config = await resolveRegistryConfig({

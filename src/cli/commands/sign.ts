@@ -526,9 +526,12 @@ async function timestamperOf(
     flags.timestampRootCert,
   );
   const { requestTimestamp, defaultRevocationChecker } = await import('../../notation/index.js');
+  const { createHttpTransport, proxyFromEnv } = await import('../../http/index.js');
   const revocation = defaultRevocationChecker();
+  // One connection per request (nothing left open), through HTTPS_PROXY as notation's.
+  const { fetch } = createHttpTransport({ keepAlive: false, proxy: proxyFromEnv(process.env) });
   return async (signature) =>
-    (await requestTimestamp(url, signature, { roots, revocation, now })).token;
+    (await requestTimestamp(url, signature, { roots, revocation, now, fetch })).token;
 }
 
 /** What both signature formats report of one signed manifest. */

@@ -61,36 +61,43 @@ async function download(url: string): Promise<Buffer> {
       `${url} is plain HTTP: anyone on the way could substitute the certificate; compare its fingerprint with one the publisher gives you elsewhere`,
     );
   }
-  let response: Response;
+  const { createHttpTransport, getFollowingRedirects, proxyFromEnv, readBoundedBody } =
+    await import('../../http/index.js');
+  const transport = createHttpTransport({
+    keepAlive: false,
+    deadlineMs: DOWNLOAD_TIMEOUT_MS,
+    proxy: proxyFromEnv(process.env),
+  });
   try {
-    response = await fetch(parsed, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) });
-  } catch (err) {
-    throw new VerificationInconclusiveError(
-      'NV2_ERR_DOWNLOAD_FAILED',
-      `cannot download ${url}: ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
-  if (response.status !== 200) {
-    await response.body?.cancel();
-    throw new VerificationInconclusiveError(
-      'NV2_ERR_DOWNLOAD_FAILED',
-      `cannot download ${url}: HTTP ${response.status}`,
-    );
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body ?? []) {
-    size += (chunk as Uint8Array).byteLength;
-    if (size > MAX_PEM_BYTES) {
+    let body: Buffer | undefined;
+    try {
+      const response = await getFollowingRedirects(transport.fetch, parsed.href);
+      if (response.status !== 200) {
+        await response.body?.[Symbol.asyncIterator]().return?.();
+        throw new VerificationInconclusiveError(
+          'NV2_ERR_DOWNLOAD_FAILED',
+          `cannot download ${url}: HTTP ${response.status}`,
+        );
+      }
+      body = await readBoundedBody(response.body, MAX_PEM_BYTES);
+    } catch (err) {
+      if (err instanceof VerificationInconclusiveError) throw err;
+      throw new VerificationInconclusiveError(
+        'NV2_ERR_DOWNLOAD_FAILED',
+        `cannot download ${url}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    if (body === undefined) {
       throw new VerificationInconclusiveError(
         'NV2_ERR_DOWNLOAD_FAILED',
         `${url} is larger than ${MAX_PEM_BYTES} bytes: not a certificate`,
       );
     }
-    chunks.push(Buffer.from(chunk as Uint8Array));
+    return body;
+  } finally {
+    transport.close();
   }
-  return Buffer.concat(chunks);
 }
 
 async function confirm(question: string): Promise<boolean> {

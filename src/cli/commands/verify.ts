@@ -14,13 +14,9 @@ import {
   verifyArtifact,
   verifyWithPolicy,
 } from '../../notary/index.js';
-import { type Descriptor, MediaTypes } from '../../oci/index.js';
+import { type Descriptor, MAX_ENVELOPE_BYTES, MediaTypes } from '../../oci/index.js';
 import { configDirectory, loadPolicyConfig } from '../../policy/index.js';
-import {
-  MAX_ENVELOPE_BYTES,
-  MAX_SIGNATURE_BYTES,
-  sniffEnvelopeMediaType,
-} from '../../signature/index.js';
+import { MAX_SIGNATURE_BYTES, sniffEnvelopeMediaType } from '../../signature/index.js';
 import {
   type EvaluationPolicy,
   LEVEL_ACTIONS,

@@ -16,7 +16,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { print } from '../output.js';
-import type { RunningRegistry } from '../registry-server.js';
+import type { RunningRegistry } from '../../registry/server/index.js';
 import { buildImage } from './image.js';
 import { type CommandRunner, DemoSession } from './session.js';
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Meter } from './routes.js';
+import type { Meter } from './handler.js';
 import { ApiError } from './errors.js';
 
 /** Reading requests: bodies (streamed and counted), lengths, ranges and paging parameters. */

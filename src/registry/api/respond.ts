@@ -3,7 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { StorageError } from '../../errors.js';
 import { hasReleasableChunks } from '../storage/file-chunks.js';
-import type { HandlerContext } from './routes.js';
+import type { HandlerContext } from './handler.js';
 
 /**
  * Writing successful responses. Every body goes through here so that `meter.bytesOut` is

@@ -1,10 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Digest, ErrorCode } from '../../oci/index.js';
-import { DIGEST_ALGORITHMS, MAX_NAME_LENGTH, isDigest } from '../../oci/index.js';
-import type { AccessControl, AuthState, Grant } from '../auth/access.js';
-import type { RegistryStore } from '../storage/store.js';
-import type { EnforcementDecision, RegistryTrust } from '../trust/verdicts.js';
-import { ApiError } from './errors.js';
+import type { ErrorCode } from '../../oci/index.js';
+import type { Access, Handler, Method, Pattern, PatternParams, RouteName } from './handler.js';
+import type { RawParams } from './params.js';
 import { getBase, getHealth } from './handlers/base.js';
 import { getToken } from './handlers/token.js';
 import { deleteBlob, getBlob } from './handlers/blobs.js';
@@ -33,97 +29,6 @@ import {
  * and upload session ids are checked against their grammars before any handler runs, so no
  * request-derived string reaches the store unchecked.
  */
-
-/** HTTP methods the registry serves. */
-export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-
-/**
- * What a route needs (read by access control, `registry/auth/access.ts`): `pull` reads a
- * repository, `push` writes to it, `delete` removes content from it, `catalog` lists every
- * repository, `authenticate` touches no repository but needs valid credentials (`/v2/`, as
- * distribution: clients learn the challenge there), `none` is open to anyone. A
- * cross-repository mount also reads the `from` repository: without `pull` there, the mount
- * is ignored and a plain upload session starts (see `create-registry.ts`).
- */
-export type Access = 'pull' | 'push' | 'delete' | 'catalog' | 'authenticate' | 'none';
-
-/** Route names, stable for logs, metrics and access rules (distribution's `RouteName*`). */
-export type RouteName =
-  | 'health'
-  | 'base'
-  | 'token'
-  | 'catalog'
-  | 'tags'
-  | 'manifest'
-  | 'blob'
-  | 'blob-upload'
-  | 'blob-upload-chunk'
-  | 'referrers';
-
-/** The validated parameters of each path pattern. */
-export interface PatternParams {
-  '/healthz': Record<string, never>;
-  '/v2/': Record<string, never>;
-  '/auth/token': Record<string, never>;
-  '/v2/_catalog': Record<string, never>;
-  '/v2/<name>/tags/list': { readonly name: string };
-  '/v2/<name>/manifests/<reference>': {
-    readonly name: string;
-    /** A tag or a digest, exactly as the store takes it. */
-    readonly reference: string;
-    /** The reference when it is a digest. */
-    readonly digest: Digest | undefined;
-  };
-  '/v2/<name>/blobs/<digest>': { readonly name: string; readonly digest: Digest };
-  '/v2/<name>/blobs/uploads/': { readonly name: string };
-  '/v2/<name>/blobs/uploads/<session_id>': { readonly name: string; readonly sessionId: string };
-  '/v2/<name>/referrers/<digest>': { readonly name: string; readonly digest: Digest };
-}
-
-/** A path pattern of the route table. */
-export type Pattern = keyof PatternParams;
-
-/** Byte counts of one request, kept by the helpers that read bodies and write responses. */
-export interface Meter {
-  bytesIn: number;
-  bytesOut: number;
-}
-
-/** What a handler learned about its request, for the request's log record. */
-export interface RequestNotes {
-  /** What enforcement at pull decided (manifest GET and HEAD of enforced repositories). */
-  enforcement?: EnforcementDecision;
-}
-
-/** What a handler gets. */
-export interface HandlerContext<P> {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
-  readonly store: RegistryStore;
-  readonly params: P;
-  /** The query string (never decoded into the path). */
-  readonly query: URLSearchParams;
-  /**
-   * The request body, streamed and counted into `meter.bytesIn`. Pass this, not `req`, to the
-   * store. Stopping early does not destroy the connection: Node discards the rest of the body
-   * after the response, so an error answer still reaches the client.
-   */
-  readonly body: AsyncIterable<Uint8Array>;
-  readonly meter: Meter;
-  /** What the request may do (everything without access control). */
-  readonly grant: Grant;
-  /** The registry's access control, when it has one (the token endpoint needs it). */
-  readonly auth: AccessControl | undefined;
-  /** What access control learned, for the request's log record. */
-  readonly authState: AuthState;
-  /** The trust policy judgement, when the registry has one. */
-  readonly trust: RegistryTrust | undefined;
-  /** What the handler learned, for the request's log record. */
-  readonly notes: RequestNotes;
-}
-
-/** A route handler: answers through `respond.ts`, or throws for `errors.ts` to answer. */
-export type Handler<P> = (ctx: HandlerContext<P>) => Promise<void>;
 
 /** One entry of the route table. */
 export interface Route<P extends Pattern = Pattern> {
@@ -295,12 +200,6 @@ export const ROUTES: readonly AnyRoute[] = [
   }),
 ];
 
-/** The raw path parameters of a match, before validation. */
-export interface RawParams {
-  readonly name?: string;
-  readonly tail?: string;
-}
-
 /** The result of matching a request against the table. */
 export type RouteMatch =
   | { readonly kind: 'found'; readonly route: AnyRoute; readonly raw: RawParams }
@@ -389,119 +288,4 @@ function decodeSegments(rest: string): string[] | undefined {
     out.push(decoded);
   }
   return out;
-}
-
-/**
- * Checks what a route captured and returns its typed parameters. `method` matters for manifest
- * references only: a read (GET, HEAD) of a reference that is neither a valid tag nor a valid
- * digest names nothing that can exist, and is 404 MANIFEST_UNKNOWN, as distribution answers
- * (its route grammar does not match such a reference) and as the distribution-spec conformance
- * suite expects (`.INVALID_MANIFEST_NAME`, "GET/HEAD nonexistent manifest should return 404").
- * Writes and deletes keep the precise 400 TAG_INVALID or DIGEST_INVALID, which the suite allows.
- *
- * @throws ApiError NAME_INVALID, TAG_INVALID, DIGEST_INVALID, MANIFEST_UNKNOWN,
- *   BLOB_UPLOAD_UNKNOWN
- */
-export function validateParams<P extends Pattern>(
-  pattern: P,
-  raw: RawParams,
-  method: Method,
-): PatternParams[P] {
-  if (raw.name === undefined) return {} as PatternParams[P];
-  const name = raw.name;
-  if (!isRepositoryName(name)) {
-    throw new ApiError('NAME_INVALID', {
-      ...(name.length <= MAX_NAME_LENGTH ? { detail: { name } } : {}),
-    });
-  }
-  const tail = raw.tail ?? '';
-  let params: PatternParams[Pattern];
-  switch (pattern) {
-    case '/v2/<name>/blobs/<digest>':
-    case '/v2/<name>/referrers/<digest>':
-      params = { name, digest: parseDigestParam(tail) };
-      break;
-    case '/v2/<name>/manifests/<reference>':
-      try {
-        params = parseReferenceParam(name, tail);
-      } catch (err) {
-        if (method !== 'GET' && method !== 'HEAD') throw err;
-        throw new ApiError('MANIFEST_UNKNOWN', {
-          message: 'manifest unknown: the reference is neither a valid tag nor a valid digest',
-        });
-      }
-      break;
-    case '/v2/<name>/blobs/uploads/<session_id>':
-      // Ids the store issues are UUIDs; anything else cannot be a session of ours.
-      if (!SESSION_ID.test(tail)) throw new ApiError('BLOB_UPLOAD_UNKNOWN');
-      params = { name, sessionId: tail };
-      break;
-    default:
-      params = { name };
-  }
-  return params as PatternParams[P];
-}
-
-/** distribution-spec v1.1 `<name>`, "Pulling manifests". */
-const NAME = /^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$/;
-
-/** distribution-spec v1.1 tag grammar. */
-const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
-
-/** A plausible upload session id: bounded and path-safe (the store's own check is stricter). */
-const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
-
-/** The digest grammar's `algorithm` (OCI image-spec "Digests"), to tell "unsupported" apart. */
-const DIGEST_ALGORITHM = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*$/;
-
-/**
- * Whether `name` is a repository name the registry serves: the spec grammar, at most 255
- * characters (checked first, so the expression only ever runs on short input).
- */
-export function isRepositoryName(name: string): boolean {
-  return name.length > 0 && name.length <= MAX_NAME_LENGTH && NAME.test(name);
-}
-
-/** Whether `tag` is a valid tag. */
-export function isTagName(tag: string): boolean {
-  return TAG.test(tag);
-}
-
-/**
- * Parses a digest from a path or query. Only sha256 and sha512 are served; any other algorithm,
- * well-formed or not, is DIGEST_INVALID ("unsupported digest algorithm").
- *
- * @throws ApiError DIGEST_INVALID
- */
-export function parseDigestParam(value: string): Digest {
-  if (isDigest(value)) return value;
-  const colon = value.indexOf(':');
-  const algorithm = colon > 0 ? value.slice(0, colon) : '';
-  if (
-    algorithm.length <= 32 &&
-    DIGEST_ALGORITHM.test(algorithm) &&
-    !(DIGEST_ALGORITHMS as readonly string[]).includes(algorithm)
-  ) {
-    throw new ApiError('DIGEST_INVALID', {
-      message: 'unsupported digest algorithm',
-      detail: { algorithm, supported: DIGEST_ALGORITHMS },
-    });
-  }
-  throw new ApiError('DIGEST_INVALID', { message: 'invalid digest' });
-}
-
-/**
- * A manifest reference: a digest when it has a `:` (no tag does), else a tag.
- *
- * @throws ApiError DIGEST_INVALID, TAG_INVALID
- */
-function parseReferenceParam(
-  name: string,
-  reference: string,
-): PatternParams['/v2/<name>/manifests/<reference>'] {
-  if (reference.includes(':')) {
-    return { name, reference, digest: parseDigestParam(reference) };
-  }
-  if (!isTagName(reference)) throw new ApiError('TAG_INVALID', { message: 'invalid tag' });
-  return { name, reference, digest: undefined };
 }

@@ -1,6 +1,5 @@
-import type { Descriptor, Digest } from '../../oci/index.js';
+import type { Descriptor, Digest, ManifestFacts } from '../../oci/index.js';
 import type { StorageDriver } from './driver.js';
-import type { ManifestFacts } from './manifests.js';
 
 /**
  * In-memory caches of immutable, content-addressed facts, per driver (shared by every store

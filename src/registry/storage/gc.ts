@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
-import type { Digest } from '../../oci/index.js';
-import { isDigest, parseRfc3339 } from '../../oci/index.js';
+import type { Digest, ManifestFacts } from '../../oci/index.js';
+import { childManifests, isDigest, parseRfc3339 } from '../../oci/index.js';
 import { isNotFound } from './blobs.js';
 import { contentCache, referrerEntries } from './content-cache.js';
 import { repositoryLinks } from './link-cache.js';
@@ -11,7 +11,6 @@ import {
   readLink,
   readManifestBytes,
   readManifestFacts,
-  type ManifestFacts,
 } from './manifests.js';
 import {
   blobDataPath,
@@ -160,8 +159,7 @@ export async function collectGarbage(
       marked.add(digest);
       const f = facts.get(digest);
       if (f === undefined) continue; // bytes gone: nothing left to keep for it
-      for (const d of f.blobs) marked.add(d);
-      for (const d of f.children) marked.add(d);
+      for (const d of f.children) marked.add(d.digest);
     }
   }
 
@@ -272,7 +270,8 @@ async function liveManifests(
     if (digest !== undefined) reach(digest);
   }
   for (let digest = queue.pop(); digest !== undefined; digest = queue.pop()) {
-    for (const child of facts.get(digest)?.children ?? []) reach(child);
+    const f = facts.get(digest);
+    for (const child of f === undefined ? [] : childManifests(f)) reach(child.digest);
     for (const referrer of referrersOf.get(digest) ?? []) reach(referrer);
   }
   return live;

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { StorageError } from '../../errors.js';
-import type { Descriptor, Digest } from '../../oci/index.js';
+import type { Descriptor, Digest, ManifestFacts, ManifestKind } from '../../oci/index.js';
 import {
   FOREIGN_LAYER_MEDIA_TYPES,
   MAX_MANIFEST_BYTES,
@@ -10,6 +10,8 @@ import {
   isDigest,
   isMediaType,
   isTag,
+  manifestKind,
+  referrerDescriptor,
 } from '../../oci/index.js';
 import { createBlobStore, exists, hasRevision, isNotFound } from './blobs.js';
 import type { CachedManifest } from './content-cache.js';
@@ -57,22 +59,6 @@ export interface ManifestStoreOptions {
   readonly maxManifestBytes?: number;
 }
 
-/** What a manifest is: an image manifest (config + layers) or an index (manifests). */
-type ManifestKind = 'manifest' | 'index';
-
-/**
- * The manifest media types the registry accepts, and which format each is. Only the OCI types
- * carry `subject` and `artifactType` (image-spec v1.1); in a Docker schema 2 manifest or
- * manifest list those fields are not part of the format and are ignored, as in CNCF
- * distribution.
- */
-const MANIFEST_TYPES: Readonly<Record<string, { kind: ManifestKind; oci: boolean }>> = {
-  [MediaTypes.ociManifest]: { kind: 'manifest', oci: true },
-  [MediaTypes.ociIndex]: { kind: 'index', oci: true },
-  [MediaTypes.dockerManifest]: { kind: 'manifest', oci: false },
-  [MediaTypes.dockerManifestList]: { kind: 'index', oci: false },
-};
-
 /**
  * Content types that say nothing about the manifest: the media type then comes from the
  * manifest's own `mediaType` field (as distribution does for an empty or `application/json`
@@ -88,33 +74,14 @@ const GENERIC_CONTENT_TYPES: ReadonlySet<string> = new Set([
 const CHECK_CONCURRENCY = 16;
 
 /** A validated manifest: what put needs from the JSON. */
-interface ValidatedManifest {
-  readonly mediaType: string;
-  readonly kind: ManifestKind;
+interface ValidatedManifest extends ManifestFacts {
+  readonly kind: ManifestKind['kind'];
   readonly config?: Descriptor;
   readonly layers: readonly Descriptor[];
   readonly manifests: readonly Descriptor[];
   readonly subject?: Descriptor;
   readonly artifactType?: string;
   readonly annotations?: Readonly<Record<string, string>>;
-}
-
-/**
- * What a stored manifest says, read leniently (it was validated when pushed): used by get,
- * delete and garbage collection.
- */
-export interface ManifestFacts {
-  /** The media type, from the `mediaType` field or, when absent, from the shape (see `storedMediaType`). */
-  readonly mediaType: string;
-  /** The manifest's own `artifactType` (OCI types only), when non-empty. */
-  readonly artifactType?: string;
-  readonly annotations?: Readonly<Record<string, string>>;
-  /** The `subject` (OCI types only), when it is a well-formed descriptor. */
-  readonly subject?: Descriptor;
-  /** Digests of `config` and `layers[]`: blobs. */
-  readonly blobs: readonly Digest[];
-  /** Digests of `manifests[]`: child manifests of an index. */
-  readonly children: readonly Digest[];
 }
 
 /**
@@ -341,21 +308,6 @@ export function createManifestStore(
   };
 }
 
-/** The referrers-index entry of a manifest (distribution-spec v1.1 "Listing referrers"). */
-function referrerDescriptor(descriptor: Descriptor, manifest: ValidatedManifest): Descriptor {
-  // An image manifest without artifactType is typed by its config; an index without one is not typed.
-  const artifactType =
-    manifest.artifactType ??
-    (manifest.kind === 'manifest' ? manifest.config?.mediaType : undefined);
-  return {
-    mediaType: descriptor.mediaType,
-    digest: descriptor.digest,
-    size: descriptor.size,
-    ...(artifactType !== undefined ? { artifactType } : {}),
-    ...(manifest.annotations !== undefined ? { annotations: manifest.annotations } : {}),
-  };
-}
-
 function invalid(reason: string): RegistryError {
   return new RegistryError('MANIFEST_INVALID', `manifest invalid: ${reason}`, { reason });
 }
@@ -399,7 +351,7 @@ function validateManifest(content: Buffer, contentType: string | undefined): Val
   if (field !== undefined && typeof field !== 'string') throw invalid('mediaType is not a string');
   const header = normalizeContentType(contentType);
   let mediaType: string;
-  if (Object.hasOwn(MANIFEST_TYPES, header)) {
+  if (manifestKind(header) !== undefined) {
     if (field !== undefined && field !== header) {
       throw invalid(`mediaType ${JSON.stringify(field)} does not match Content-Type ${header}`);
     }
@@ -411,7 +363,7 @@ function validateManifest(content: Buffer, contentType: string | undefined): Val
       `unsupported manifest media type ${JSON.stringify(GENERIC_CONTENT_TYPES.has(header) ? (field ?? '') : header)}`,
     );
   }
-  const type = MANIFEST_TYPES[mediaType];
+  const type = manifestKind(mediaType);
   if (type === undefined)
     throw invalid(`unsupported manifest media type ${JSON.stringify(mediaType)}`);
 
@@ -451,6 +403,7 @@ function validateManifest(content: Buffer, contentType: string | undefined): Val
   return {
     mediaType,
     kind: type.kind,
+    children: config !== undefined ? [config, ...layers] : manifests,
     ...(config !== undefined ? { config } : {}),
     layers,
     manifests,
@@ -528,19 +481,12 @@ export function readManifestFacts(content: Buffer, digest: Digest): ManifestFact
     throw new StorageError('NV2_ERR_STORAGE_IO', `stored manifest ${digest} is not a JSON object`);
   }
   const mediaType = storedMediaType(json);
-  const oci = MANIFEST_TYPES[mediaType]?.oci ?? false;
-  const digests = (value: unknown): Digest[] =>
-    Array.isArray(value)
-      ? value.flatMap((d: unknown) => {
-          const v =
-            typeof d === 'object' && d !== null
-              ? (d as Record<string, unknown>)['digest']
-              : undefined;
-          return isDigest(v) ? [v] : [];
-        })
-      : [];
-  const blobs = [...digests([json['config']]), ...digests(json['layers'])];
-  const children = digests(json['manifests']);
+  const oci = manifestKind(mediaType)?.oci ?? false;
+  const children = [
+    ...storedChildren([json['config']]),
+    ...storedChildren(json['layers']),
+    ...storedChildren(json['manifests']),
+  ];
   let subject: Descriptor | undefined;
   let artifactType: string | undefined;
   if (oci) {
@@ -559,12 +505,36 @@ export function readManifestFacts(content: Buffer, digest: Digest): ManifestFact
   }
   return {
     mediaType,
-    blobs,
     children,
     ...(subject !== undefined ? { subject } : {}),
     ...(artifactType !== undefined ? { artifactType } : {}),
     ...(annotations !== undefined ? { annotations } : {}),
   };
+}
+
+/**
+ * The children listed in `value` (an array of descriptors), read leniently: every entry with
+ * a valid digest counts, whatever else it holds, so that garbage collection, which follows
+ * digests, never collects a blob a stored manifest names. Malformed `mediaType` or `size`
+ * (which a manifest pushed here cannot have) read as `''` and 0.
+ */
+function storedChildren(value: unknown): Descriptor[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((d: unknown): Descriptor[] => {
+    if (typeof d !== 'object' || d === null) return [];
+    const entry = d as Record<string, unknown>;
+    const digest = entry['digest'];
+    if (!isDigest(digest)) return [];
+    const mediaType = entry['mediaType'];
+    const size = entry['size'];
+    return [
+      {
+        mediaType: typeof mediaType === 'string' ? mediaType : '',
+        digest,
+        size: typeof size === 'number' ? size : 0,
+      },
+    ];
+  });
 }
 
 /** A manifest's bytes, or undefined when the blob is gone. */

@@ -1,10 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { type Descriptor, type Digest, MediaTypes, isDigest } from '../../oci/index.js';
+import {
+  CREATED_ANNOTATION,
+  type Descriptor,
+  type Digest,
+  MediaTypes,
+  isDigest,
+  isRepositoryName,
+} from '../../oci/index.js';
 import { ApiError } from '../api/errors.js';
-import { isRepositoryName } from '../api/routes.js';
-import type { Meter } from '../api/routes.js';
-import { type AccessControl, type AuthState, Grant } from '../auth/access.js';
+import type { Meter } from '../api/handler.js';
+import type { AccessControl } from '../auth/access.js';
+import type { AuthState } from '../auth/challenge.js';
+import { Grant } from '../auth/grant.js';
 import type { RegistryStore } from '../storage/store.js';
 import type {
   RegistryTrust,
@@ -76,7 +84,7 @@ const INDEX_TYPES: ReadonlySet<string> = new Set([
 ]);
 
 /** What the UI shows of a manifest. */
-interface ManifestFacts {
+interface ManifestView {
   readonly mediaType: string;
   readonly size: number;
   /** Config plus layers of an image; sum of children of an index. */
@@ -166,7 +174,7 @@ export class RegistryUi {
   readonly #trust: RegistryTrust | undefined;
   readonly #now: () => number;
   readonly #sessions: Sessions;
-  readonly #facts = new Map<string, Promise<ManifestFacts | undefined>>();
+  readonly #facts = new Map<string, Promise<ManifestView | undefined>>();
 
   constructor(options: UiOptions) {
     this.#store = options.store;
@@ -505,7 +513,7 @@ export class RegistryUi {
   }
 
   /** A manifest's facts, cached by repository and digest (content never changes). */
-  #factsOf(repository: string, digest: Digest): Promise<ManifestFacts | undefined> {
+  #factsOf(repository: string, digest: Digest): Promise<ManifestView | undefined> {
     const key = `${repository}@${digest}`;
     let facts = this.#facts.get(key);
     if (facts === undefined) {
@@ -525,7 +533,7 @@ export class RegistryUi {
     return facts;
   }
 
-  async #readFacts(repository: string, digest: Digest): Promise<ManifestFacts | undefined> {
+  async #readFacts(repository: string, digest: Digest): Promise<ManifestView | undefined> {
     const stored = await this.#store.manifests.get(repository, digest);
     if (stored === undefined) return undefined;
     let doc: Record<string, unknown> = {};
@@ -544,7 +552,7 @@ export class RegistryUi {
       typeof doc['annotations'] === 'object' && doc['annotations'] !== null
         ? (doc['annotations'] as Record<string, unknown>)
         : {};
-    let created = parseDate(annotations['org.opencontainers.image.created']);
+    let created = parseDate(annotations[CREATED_ANNOTATION]);
     if (
       config !== undefined &&
       config.size <= MAX_CONFIG_BYTES &&

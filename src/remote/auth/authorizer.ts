@@ -1,5 +1,5 @@
 import { parseChallenges } from './challenge.js';
-import type { Credential, CredentialProvider } from './credentials.js';
+import type { Credential, CredentialProvider } from './credential.js';
 import type { IssuedToken, TokenSender } from './token.js';
 import { TokenCache, fetchToken, mergeScopes } from './token.js';
 

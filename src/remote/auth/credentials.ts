@@ -1,6 +1,7 @@
 import { InvalidInputError } from '../../errors.js';
 import { dockerConfigCredential } from './docker-config.js';
 import type { DockerConfigOptions } from './docker-config.js';
+import type { CredentialProvider, Env } from './credential.js';
 
 /**
  * Where registry credentials come from: a chain of providers, asked in order, the first answer
@@ -10,29 +11,6 @@ import type { DockerConfigOptions } from './docker-config.js';
  * Library code never reads `process.env`: faces pass the environment in (`env: process.env`),
  * so tests and embedders decide what it holds.
  */
-
-/** Credentials for one registry. */
-export interface Credential {
-  readonly username?: string;
-  readonly password?: string;
-  /**
-   * An OAuth2 refresh token (docker config `identitytoken`, or a credential helper's answer
-   * with user `<token>`), exchanged at the token realm with `grant_type=refresh_token`.
-   */
-  readonly identityToken?: string;
-  /** A bearer token sent as is, without asking a token server (docker config `registrytoken`). */
-  readonly registryToken?: string;
-}
-
-/**
- * Credentials for a registry (`docker.io`, `registry.example:5000`), or undefined when this
- * provider has none. Undefined is an answer, not an error: the next provider is asked, and in
- * the end the client goes on anonymously.
- */
-export type CredentialProvider = (registry: string) => Promise<Credential | undefined>;
-
-/** An environment, as faces pass it in (`process.env`). */
-export type Env = Readonly<Record<string, string | undefined>>;
 
 function requirePair(
   username: string | undefined,

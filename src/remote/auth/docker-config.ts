@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { InvalidInputError, VerificationInconclusiveError } from '../../errors.js';
 import { readBoundedFile, writeFileAtomic } from '../../content/index.js';
 import { DEFAULT_REGISTRY } from '../../oci/index.js';
-import type { Credential, Env } from './credentials.js';
+import type { Credential, Env } from './credential.js';
 
 /**
  * Docker's client configuration, read and written the way the docker CLI does

@@ -1,7 +1,7 @@
 import { RegistryResponseError } from '../../errors.js';
 import type { RegistryResponse } from '../http.js';
 import { displayUrl, readBody, responseError } from '../http.js';
-import type { Credential } from './credentials.js';
+import type { Credential } from './credential.js';
 
 /**
  * Docker token authentication (distribution `docs/spec/auth/token.md`, `jwt.md`, `oauth.md`):

@@ -1,4 +1,4 @@
-import type { Handler } from '../routes.js';
+import type { Handler } from '../handler.js';
 import { sendBytes, sendJson } from '../respond.js';
 
 /**

@@ -2,7 +2,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { ApiError } from '../errors.js';
 import { etagMatches, parseRange } from '../request.js';
 import { sendBytes, sendEmpty, sendHeaders, sendStream } from '../respond.js';
-import type { Handler, PatternParams } from '../routes.js';
+import type { Handler, PatternParams } from '../handler.js';
 
 type Params = PatternParams['/v2/<name>/blobs/<digest>'];
 

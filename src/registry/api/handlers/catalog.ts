@@ -1,6 +1,6 @@
 import { parsePageSize } from '../request.js';
 import { nextLink, sendJson } from '../respond.js';
-import type { Handler } from '../routes.js';
+import type { Handler } from '../handler.js';
 
 /** Repositories per catalog page when the client gives no `n` (distribution's default). */
 export const DEFAULT_CATALOG_PAGE = 100;

@@ -4,7 +4,7 @@ import type { Descriptor, Digest } from '../../../oci/index.js';
 import { ApiError } from '../errors.js';
 import { contentLength, etagMatches } from '../request.js';
 import { sendBytes, sendEmpty, sendHeaders } from '../respond.js';
-import type { Handler, PatternParams } from '../routes.js';
+import type { Handler, PatternParams } from '../handler.js';
 
 type Params = PatternParams['/v2/<name>/manifests/<reference>'];
 
@@ -224,7 +224,7 @@ export const putManifest: Handler<Params> = async (ctx) => {
   }
   const content = Buffer.concat(chunks, total);
   // Only signers store signature artifacts, and besides them only referrers indexes under
-  // referrers tags (the rule lives in registry/auth/access.ts).
+  // referrers tags (the rule lives in registry/auth/grant.ts).
   await ctx.grant.checkManifestPush(
     name,
     { tag: ctx.params.digest === undefined ? reference : undefined },

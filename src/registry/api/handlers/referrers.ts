@@ -2,7 +2,7 @@ import type { Descriptor } from '../../../oci/index.js';
 import { MediaTypes } from '../../../oci/index.js';
 import { parsePageSize } from '../request.js';
 import { nextLink, sendJson } from '../respond.js';
-import type { Handler, PatternParams } from '../routes.js';
+import type { Handler, PatternParams } from '../handler.js';
 
 /**
  * Referrers per page. A page is an image index held in memory; descriptors carry annotations,

@@ -1,6 +1,6 @@
 import { parsePageSize } from '../request.js';
 import { nextLink, sendBytes, sendJson } from '../respond.js';
-import type { Handler, PatternParams } from '../routes.js';
+import type { Handler, PatternParams } from '../handler.js';
 
 /**
  * The largest tag page served. `n` above it is answered with this many tags and a `Link` to

@@ -1,6 +1,6 @@
 import { ApiError } from '../errors.js';
 import { sendJson } from '../respond.js';
-import type { Handler } from '../routes.js';
+import type { Handler } from '../handler.js';
 
 /**
  * `GET /auth/token` (distribution `docs/spec/auth/token.md`): a registry token for the

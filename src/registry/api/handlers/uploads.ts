@@ -1,11 +1,11 @@
-import { isDigest } from '../../../oci/index.js';
+import { isDigest, isRepositoryName } from '../../../oci/index.js';
 import { RegistryError } from '../../storage/store.js';
 import type { BlobInfo, UploadSession } from '../../storage/store.js';
 import { ApiError } from '../errors.js';
 import { contentLength, hasBody, parseContentRange } from '../request.js';
 import { sendEmpty } from '../respond.js';
-import type { Handler, HandlerContext, PatternParams } from '../routes.js';
-import { isRepositoryName, parseDigestParam } from '../routes.js';
+import type { Handler, HandlerContext, PatternParams } from '../handler.js';
+import { parseDigestParam } from '../params.js';
 
 /**
  * Blob uploads (distribution-spec "Pushing blobs"): POST starts a session, mounts a blob from

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { sendStream } from '../../../../src/registry/api/respond.js';
-import type { Meter } from '../../../../src/registry/api/routes.js';
+import type { Meter } from '../../../../src/registry/api/handler.js';
 
 /** Serves one request with `sendStream(body())`; resolves with the meter and the body read. */
 async function serve(body: () => Readable): Promise<{ meter: Meter; received: Buffer }> {

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { InvalidInputError } from '../errors.js';
-import type { AccessRule, EnforcementRule, S3DriverOptions } from '../registry/index.js';
-import { DEFAULT_ADDR, DEFAULT_ROOT } from './registry-defaults.js';
+import { InvalidInputError } from '../../errors.js';
+import type { AccessRule, EnforcementRule, S3DriverOptions } from '../index.js';
+import { DEFAULT_ADDR, DEFAULT_ROOT } from './defaults.js';
 
 /** Where a server listens. */
 export interface ListenAddress {

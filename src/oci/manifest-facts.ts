@@ -1,15 +1,18 @@
-import { InvalidInputError, VerificationInconclusiveError, isNv2Error } from '../errors.js';
-import type { Descriptor, Digest } from '../oci/index.js';
-import { MediaTypes, isDescriptor } from '../oci/index.js';
+import { InvalidInputError } from '../errors.js';
+import { type Descriptor, isDescriptor } from './descriptor.js';
+import { type Digest, digestAlgorithm, digestHex, isDigest } from './digest.js';
+import { MediaTypes } from './media-types.js';
 
 /**
- * What the content stores and `copy` need to know about a manifest: its children (the edges
- * a copy follows), its `subject` (the edge the referrers index follows backwards), its
- * `artifactType` and `annotations` (what a referrers listing shows). Private to `content`.
+ * What every store needs to know about a manifest, written once for the client, the registry
+ * and the content stores: which media types are manifests (and of which kind), its children
+ * (the edges a copy and garbage collection follow), its `subject` (the edge the referrers
+ * index follows backwards), its `artifactType` and `annotations` (what a referrers listing
+ * shows), and the referrers tag schema.
  */
 
 /** What a manifest media type is: an image manifest (config + layers) or an index (manifests). */
-interface ManifestKind {
+export interface ManifestKind {
   readonly kind: 'manifest' | 'index';
   /**
    * Whether the format has `subject` and `artifactType` (image-spec v1.1). Docker schema 2
@@ -19,7 +22,7 @@ interface ManifestKind {
   readonly oci: boolean;
 }
 
-/** The manifest media types content stores treat as manifests; every other type is a blob. */
+/** The manifest media types stores treat as manifests; every other type is a blob. */
 const MANIFEST_KINDS: Readonly<Record<string, ManifestKind>> = {
   [MediaTypes.ociManifest]: { kind: 'manifest', oci: true },
   [MediaTypes.ociIndex]: { kind: 'index', oci: true },
@@ -38,12 +41,25 @@ export function isManifestMediaType(mediaType: string): boolean {
   return Object.hasOwn(MANIFEST_KINDS, mediaType);
 }
 
+/** What manifests of this media type are, or undefined when it is not a manifest media type. */
+export function manifestKind(mediaType: string): ManifestKind | undefined {
+  return Object.hasOwn(MANIFEST_KINDS, mediaType) ? MANIFEST_KINDS[mediaType] : undefined;
+}
+
+/**
+ * Whether manifests of this media type can have a `subject`, that is, can be referrers
+ * (image-spec v1.1 manifest and index; Docker schema 2 has no such field).
+ */
+export function canHaveSubject(mediaType: string): boolean {
+  return manifestKind(mediaType)?.oci === true;
+}
+
 /** Whether content of this media type is an index (OCI image index, Docker manifest list). */
 export function isIndexMediaType(mediaType: string): boolean {
   return Object.hasOwn(MANIFEST_KINDS, mediaType) && MANIFEST_KINDS[mediaType]!.kind === 'index';
 }
 
-/** What a manifest says, as the stores and copy use it. */
+/** What a manifest says, as the stores, copy and garbage collection use it. */
 export interface ManifestFacts {
   readonly mediaType: string;
   /**
@@ -72,7 +88,8 @@ function descriptorList(value: unknown, where: string): Descriptor[] {
   return value.map((d, i) => descriptorField(d, `${where}[${i}]`));
 }
 
-function stringMap(value: unknown): Readonly<Record<string, string>> | undefined {
+/** The string-valued entries of an annotations map (others dropped), or undefined. */
+export function stringMap(value: unknown): Readonly<Record<string, string>> | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(value)) if (typeof v === 'string') out[k] = v;
@@ -179,86 +196,39 @@ export function referrerDescriptor(manifest: Descriptor, facts: ManifestFacts): 
   };
 }
 
-/** Only the three fields that identify content, as `resolve` returns them. */
-export function plainDescriptor(d: Descriptor): Descriptor {
-  return { mediaType: d.mediaType, digest: d.digest, size: d.size };
+/**
+ * The children of a manifest that are manifests themselves (`manifests[]` of an index); an
+ * image manifest's children (config and layers) are blobs.
+ */
+export function childManifests(facts: ManifestFacts): readonly Descriptor[] {
+  return isIndexMediaType(facts.mediaType) ? facts.children : [];
+}
+
+/** The children of a manifest that are blobs (`config` and `layers[]` of an image manifest). */
+export function childBlobs(facts: ManifestFacts): readonly Descriptor[] {
+  return isIndexMediaType(facts.mediaType) ? [] : facts.children;
 }
 
 /**
- * Checks a descriptor given to a store method.
+ * The tag of a subject's referrers index in the referrers tag schema (distribution-spec v1.1
+ * "Referrers Tag Schema"): `<alg>-<hex>`, the algorithm truncated to 32 and the hex to 64
+ * characters as the spec requires (so a sha512 subject still makes a valid tag).
  *
- * @throws InvalidInputError NV2_ERR_INVALID_ARGUMENT
+ * @example referrersTag('sha256:abc…') // 'sha256-abc…'
  */
-export function checkDescriptor(d: Descriptor): void {
-  if (!isDescriptor(d)) {
-    throw new InvalidInputError(
-      'NV2_ERR_INVALID_ARGUMENT',
-      `not a valid descriptor: ${JSON.stringify(d)}`,
-    );
-  }
-}
-
-/** The content stores' "absent" error. */
-export function notFound(what: string): InvalidInputError {
-  return new InvalidInputError('NV2_ERR_CONTENT_NOT_FOUND', `${what}: not found`);
-}
-
-/** A reference that is neither a tag nor a digest. */
-export function invalidReference(reference: string): InvalidInputError {
-  return new InvalidInputError(
-    'NV2_ERR_INVALID_REFERENCE',
-    `${JSON.stringify(reference)} is neither a tag nor a digest`,
-  );
-}
-
-/** Content given to `push` as an async iterable. */
-export function asAsyncIterable(
-  content: AsyncIterable<Uint8Array> | Uint8Array,
-): AsyncIterable<Uint8Array> {
-  if (content instanceof Uint8Array) {
-    return (async function* () {
-      yield content;
-    })();
-  }
-  return content;
-}
-
-/** Filters referrer descriptors by artifact type, and sorts them by digest for stable output. */
-export function selectReferrers(
-  referrers: Iterable<Descriptor>,
-  artifactType: string | undefined,
-): Descriptor[] {
-  const out: Descriptor[] = [];
-  for (const r of referrers) {
-    if (artifactType === undefined || r.artifactType === artifactType) out.push(r);
-  }
-  return out.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
-}
-
-/** A digest-keyed map of referrer descriptors per subject (the stores' referrers index). */
-export type ReferrersIndex = Map<Digest, Map<Digest, Descriptor>>;
-
-/** Records `referrer` (with `facts.subject`) in `index`. */
-export function indexReferrer(
-  index: ReferrersIndex,
-  referrer: Descriptor,
-  facts: ManifestFacts,
-): void {
-  if (facts.subject === undefined) return;
-  let entries = index.get(facts.subject.digest);
-  if (entries === undefined) index.set(facts.subject.digest, (entries = new Map()));
-  entries.set(referrer.digest, referrerDescriptor(referrer, facts));
+export function referrersTag(subject: Digest): string {
+  return `${digestAlgorithm(subject).slice(0, 32)}-${digestHex(subject).slice(0, 64)}`;
 }
 
 /**
- * Turns a failed file-system call into NV2_ERR_IO (an inconclusive, retryable failure);
- * nv2 errors and anything that is not a system error pass through unchanged.
+ * The subject digest whose referrers tag `tag` is (`sha256-<64 hex>`), or undefined when it is
+ * not one. Only tags that name a whole digest map back: a sha512 digest does not fit a tag
+ * (tags are at most 128 characters), so its tag names a prefix that cannot be checked
+ * against a subject.
  */
-export function ioError(err: unknown, what: string): unknown {
-  if (isNv2Error(err)) return err;
-  const e = err as NodeJS.ErrnoException;
-  if (typeof e?.syscall === 'string') {
-    return new VerificationInconclusiveError('NV2_ERR_IO', `${what}: ${e.message}`, { cause: err });
-  }
-  return err;
+export function referrersTagSubject(tag: string): Digest | undefined {
+  const dash = tag.indexOf('-');
+  if (dash <= 0) return undefined;
+  const digest = `${tag.slice(0, dash)}:${tag.slice(dash + 1)}`;
+  return isDigest(digest) && referrersTag(digest) === tag ? digest : undefined;
 }

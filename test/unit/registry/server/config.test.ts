@@ -2,8 +2,11 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parseListenAddress, resolveRegistryConfig } from '../../../src/cli/registry-config.js';
-import { tempDir } from '../../helpers/fixtures.js';
+import {
+  parseListenAddress,
+  resolveRegistryConfig,
+} from '../../../../src/registry/server/index.js';
+import { tempDir } from '../../../helpers/fixtures.js';
 
 describe('registry config', () => {
   it('parses listen addresses', () => {

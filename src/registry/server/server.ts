@@ -10,9 +10,8 @@ import {
   collectDefaultMetrics,
 } from 'prom-client';
 import { join } from 'node:path';
-import { InvalidInputError } from '../errors.js';
-import { CONFIG_PATHS, watchPaths } from '../admission/index.js';
-import { loadPolicyConfig } from '../policy/index.js';
+import { InvalidInputError } from '../../errors.js';
+import { CONFIG_PATHS, loadPolicyConfig, watchPaths } from '../../policy/index.js';
 import {
   type AccessControl,
   type RegistryTrust,
@@ -27,9 +26,9 @@ import {
   loadS3Driver,
   loadTokenSigningKey,
   readHtpasswd,
-} from '../registry/index.js';
-import type { RegistryStore, StorageDriver } from '../registry/index.js';
-import type { RegistryConfig, S3StorageConfig } from './registry-config.js';
+} from '../index.js';
+import type { RegistryStore, StorageDriver } from '../index.js';
+import type { RegistryConfig, S3StorageConfig } from './config.js';
 
 /** A running registry server. */
 export interface RunningRegistry {
