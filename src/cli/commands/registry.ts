@@ -153,10 +153,10 @@ export function registerRegistry(program: Command): void {
     .option('--tls-key <file>', 'private key of --tls-cert')
     .option('--log-format <format>', 'json (default) or pretty')
     .action(async (flags: ServeFlags) => {
-      const { createStdoutSink, resolveRegistryConfig, startRegistryServer } =
+      const { createBatchedLogSink, resolveRegistryConfig, startRegistryServer } =
         await import('../../registry/server/index.js');
       const config = await resolveRegistryConfig(flags);
-      const stdout = createStdoutSink();
+      const stdout = createBatchedLogSink(process.stdout);
       const running = await startRegistryServer(config, stdout.write);
       await new Promise<void>((resolve) => {
         const reload = (): void => void running.reloadTrust();

@@ -16,5 +16,5 @@ export type {
   TrustConfig,
 } from './config.js';
 export { DEFAULT_ADDR, DEFAULT_ROOT } from './defaults.js';
-export { createStdoutSink, startRegistryServer } from './server.js';
+export { createBatchedLogSink, startRegistryServer } from './server.js';
 export type { LogSink, RunningRegistry } from './server.js';

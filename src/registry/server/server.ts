@@ -123,13 +123,16 @@ export function createAccessLogger(format: 'json' | 'pretty', sink: LogSink) {
 }
 
 /**
- * A log sink on standard output that writes the lines of one turn of the event loop together:
- * under load, one write for many requests instead of one per request (`process.stdout` writes
- * each call with its own blocking system call when it is a file or a pipe, which cost a tenth
- * of the CPU time of a small request). A line waits at most until the end of the current turn;
- * `flush` writes what is pending at once, and runs at exit.
+ * A log sink that writes the lines of one turn of the event loop together to `out` (the CLI
+ * passes standard output): under load, one write for many requests instead of one per request
+ * (`process.stdout` writes each call with its own blocking system call when it is a file or a
+ * pipe, which cost a tenth of the CPU time of a small request). A line waits at most until the
+ * end of the current turn; `flush` writes what is pending at once, and runs at exit.
  */
-export function createStdoutSink(): { write: LogSink; flush(): void } {
+export function createBatchedLogSink(out: { write(text: string): unknown }): {
+  write: LogSink;
+  flush(): void;
+} {
   let pending: string[] = [];
   let scheduled = false;
   const flush = (): void => {
@@ -137,7 +140,7 @@ export function createStdoutSink(): { write: LogSink; flush(): void } {
     if (pending.length === 0) return;
     const text = pending.join('');
     pending = [];
-    process.stdout.write(text);
+    out.write(text);
   };
   process.once('exit', flush);
   return {
