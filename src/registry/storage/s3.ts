@@ -76,6 +76,8 @@ const MAX_COPY_BYTES = 5 * 1024 * MiB;
 const COPY_RANGE_BYTES = 1024 * MiB;
 /** DeleteObjects takes at most this many keys. */
 const DELETE_BATCH = 1000;
+/** Up to this many keys are deleted one request each, side by side (an upload session's two). */
+const FEW_KEYS = 4;
 
 /**
  * The storage driver over an S3 bucket (AWS S3, Ceph RADOS Gateway, MinIO): storage path
@@ -237,6 +239,33 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
     if (files.some((file) => file !== undefined)) throw ioError(op, path, 'a file is above it');
   }
 
+  /**
+   * `checkCreatable`, started beside the write instead of before it: its listing costs as
+   * much as a small write, and the registry writes several files per request. The caller
+   * awaits it before reporting success (`undoUnlessCreatable`).
+   */
+  function startCheck(op: string, path: string): Promise<void> {
+    const checked = checkCreatable(op, path);
+    checked.catch(() => undefined); // awaited by the caller once its write is done
+    return checked;
+  }
+
+  /**
+   * Awaits a check started beside a write that already made `path` a file: when the shape
+   * rules forbid the file, it is deleted again and the check's error thrown. Only a
+   * concurrent reader can glimpse such a file, and the registry's layout never makes one.
+   */
+  async function undoUnlessCreatable(checked: Promise<void>, op: string, path: string) {
+    try {
+      await checked;
+    } catch (err) {
+      // No file was at `path` before: the rules it broke say so (a file there is neither a
+      // directory nor below a file).
+      await deleteObject(op, path).catch(() => undefined);
+      throw err;
+    }
+  }
+
   async function put(op: string, path: string, body: Uint8Array): Promise<void> {
     try {
       await client.send(
@@ -274,6 +303,19 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
   }
 
   async function deleteKeys(op: string, path: string, keys: readonly string[]): Promise<void> {
+    if (keys.length <= FEW_KEYS) {
+      // A few single deletes side by side answer sooner than one DeleteObjects on RGW.
+      await Promise.all(
+        keys.map(async (Key) => {
+          try {
+            await client.send(new DeleteObjectCommand({ Bucket: bucket, Key }));
+          } catch (err) {
+            if (!isMissing(err)) throw ioError(op, path, describe(err), err);
+          }
+        }),
+      );
+      return;
+    }
     for (let i = 0; i < keys.length; i += DELETE_BATCH) {
       const batch = keys.slice(i, i + DELETE_BATCH);
       let out;
@@ -433,6 +475,9 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
   const driver: S3Driver = {
     name: 's3',
     shared: options.shared ?? true,
+    // A PutObject or a multipart upload shows nothing until it completes, and both writers
+    // complete only once every announced byte is there.
+    wholeFileWriters: true,
 
     async getContent(path) {
       checkPath('getContent', path, false);
@@ -449,9 +494,14 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
 
     async putContent(path, content) {
       checkPath('putContent', path, false);
-      await checkCreatable('putContent', path);
+      const checked = startCheck('putContent', path);
       // A copy: the caller may change its buffer once this resolves (or before it does).
-      await put('putContent', path, Buffer.from(content));
+      const failed = await put('putContent', path, Buffer.from(content)).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      await undoUnlessCreatable(checked, 'putContent', path);
+      if (failed !== undefined) throw failed;
       rememberParents(path);
     },
 
@@ -482,37 +532,29 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
       if (announced !== undefined && !(Number.isSafeInteger(announced) && announced >= 0)) {
         throw ioError('writer', path, `size must be a non-negative integer, not ${announced}`);
       }
-      await checkCreatable('writer', path);
       const existing = options?.append === true ? await head('writer', path) : undefined;
+      // A file at the path: no directory is there and its parents are directories, so the
+      // shape rules hold without asking (every PATCH and commit of an upload appends).
+      if (existing === undefined) await checkCreatable('writer', path);
       if (
         announced !== undefined &&
+        announced > 0 &&
         announced <= MAX_COPY_BYTES &&
         (existing === undefined || existing.size === 0)
       ) {
         return createStreamingWriter(path, announced);
       }
-      let carried: Buffer | undefined;
-      if (existing !== undefined && existing.size < MIN_PART_BYTES) {
-        const object = await getObject('writer', path);
-        if (object === undefined || object === 'unsatisfiable') {
-          carried = Buffer.alloc(0);
-        } else {
-          const chunks: Buffer[] = [];
-          for await (const chunk of object.body) chunks.push(chunk as Buffer);
-          carried = Buffer.concat(chunks);
-        }
-      }
-      return createWriter(path, existing, carried);
+      return createWriter(path, existing, announced);
     },
 
     async stat(path) {
       checkPath('stat', path, true);
       if (path === '/') return { path, size: 0, modTime: new Date(), isDirectory: true };
-      const [file, page] = await Promise.all([
-        statFile('stat', path),
-        listPage('stat', path, dirPrefix(path), { max: 1 }),
-      ]);
+      // The HEAD first: most stats are of files, and a HEAD is several times cheaper than a
+      // listing on RGW (whose bucket index lives in RADOS).
+      const file = await statFile('stat', path);
       if (file !== undefined) return file;
+      const page = await listPage('stat', path, dirPrefix(path), { max: 1 });
       const first = page.Contents?.[0];
       if (first === undefined) throw notFound('stat', path);
       return { path, size: 0, modTime: first.LastModified ?? new Date(0), isDirectory: true };
@@ -537,11 +579,16 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
     async move(source, destination) {
       checkPath('move', source, false);
       checkPath('move', destination, false);
+      const checked = source === destination ? Promise.resolve() : startCheck('move', destination);
       const file = await head('move', source);
       if (file === undefined) throw notFound('move', source);
       if (source === destination) return;
-      await checkCreatable('move', destination);
-      await copy('move', source, destination, file.size, file.etag);
+      const failed = await copy('move', source, destination, file.size, file.etag).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      await undoUnlessCreatable(checked, 'move', destination);
+      if (failed !== undefined) throw failed;
       rememberParents(destination);
       removals++;
       forgetDirectories(source);
@@ -552,21 +599,29 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
       checkPath('delete', path, false);
       removals++;
       forgetDirectories(path);
-      if ((await head('delete', path)) !== undefined) {
+      // A file or a directory: both asked at once (an upload session's directory is deleted
+      // at every commit).
+      const [file, firstPage] = await Promise.all([
+        head('delete', path),
+        listPage('delete', path, dirPrefix(path), {}),
+      ]);
+      if (file !== undefined) {
         await deleteObject('delete', path);
         return;
       }
       let found = false;
       let token: string | undefined;
+      let page: ListObjectsV2CommandOutput | undefined = firstPage;
       do {
         // Each page is deleted before the next is asked for, so the token stays valid.
-        const page = await listPage('delete', path, dirPrefix(path), { token });
+        page ??= await listPage('delete', path, dirPrefix(path), { token });
         const keys = (page.Contents ?? []).map((item) => item.Key!);
         if (keys.length > 0) {
           found = true;
           await deleteKeys('delete', path, keys);
         }
         token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+        page = undefined;
       } while (token !== undefined);
       if (!found) throw notFound('delete', path);
     },
@@ -680,6 +735,14 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
       await sent;
     }
 
+    /** Ends the body: the object appears, whole. */
+    async function publish(): Promise<void> {
+      body.end();
+      await sent;
+      if (failure !== undefined) throw failure;
+      rememberParents(path);
+    }
+
     return {
       get size() {
         return written;
@@ -715,10 +778,7 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
           await abort();
           throw ioError('commit', path, `${written} bytes written, ${size} announced`);
         }
-        body.end();
-        await sent;
-        if (failure !== undefined) throw failure;
-        rememberParents(path);
+        await publish();
       },
 
       async close() {
@@ -728,10 +788,7 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
           await abort();
           return;
         }
-        body.end();
-        await sent;
-        if (failure !== undefined) throw failure;
-        rememberParents(path);
+        await publish();
       },
 
       async cancel() {
@@ -747,16 +804,20 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
 
   /**
    * A writer over `path`. `existing` is the object an appending writer continues; below the
-   * part minimum its bytes are `carried` in the buffer, above it they are copied server-side
-   * into the first parts when the first part is needed.
+   * part minimum its bytes are carried in the buffer (read on the first write: a commit that
+   * appends nothing reads nothing), above it they are copied server-side into the first parts
+   * when the first part is needed. With `announced`, a writer closed short keeps nothing.
    */
   function createWriter(
     path: string,
     existing: { size: number; etag: string } | undefined,
-    carried: Buffer | undefined,
+    announced: number | undefined,
   ): FileWriter {
-    let buffer: Buffer[] = carried !== undefined && carried.length > 0 ? [carried] : [];
-    let buffered = carried?.length ?? 0;
+    const expected = announced === undefined ? undefined : (existing?.size ?? 0) + announced;
+    const carries = existing !== undefined && existing.size < MIN_PART_BYTES;
+    let carried: Promise<void> | undefined;
+    let buffer: Buffer[] = [];
+    let buffered = 0;
     let size = existing?.size ?? 0;
     /** Whether closing must write anything: a new file, or bytes appended. */
     let dirty = existing === undefined;
@@ -771,7 +832,7 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
     function ensureUpload(): Promise<string> {
       if (upload === undefined) {
         upload = startMultipart('write', path);
-        if (existing !== undefined && carried === undefined) {
+        if (existing !== undefined && !carries) {
           const first = nextPart;
           const count = Math.ceil(existing.size / COPY_RANGE_BYTES);
           nextPart += count;
@@ -794,6 +855,22 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
       );
       inFlight.add(settled);
       void settled.then(() => inFlight.delete(settled));
+    }
+
+    /** Reads the existing (small) object to the front of the buffer. */
+    async function carryExisting(): Promise<void> {
+      try {
+        const object = await getObject('write', path);
+        if (object === undefined || object === 'unsatisfiable') return;
+        const chunks: Buffer[] = [];
+        for await (const chunk of object.body) chunks.push(chunk as Buffer);
+        const bytes = Buffer.concat(chunks);
+        buffer.unshift(bytes);
+        buffered += bytes.length;
+      } catch (err) {
+        failure ??=
+          err instanceof Error && 'code' in err ? err : ioError('write', path, describe(err), err);
+      }
     }
 
     /** Sends the buffer as the next part. */
@@ -834,7 +911,9 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
       try {
         if (failure !== undefined) throw failure;
         if (!dirty) return;
-        const copies = existing !== undefined && carried === undefined;
+        await carried;
+        if (failure !== undefined) throw failure;
+        const copies = existing !== undefined && !carries;
         if (upload === undefined && !copies) {
           await put(op, path, Buffer.concat(buffer, buffered));
           rememberParents(path);
@@ -872,11 +951,19 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
         if (finished) throw writerFinished('write', path);
         if (failure !== undefined) throw failure;
         if (chunk.byteLength === 0) return;
+        if (expected !== undefined && size + chunk.byteLength > expected) {
+          throw ioError('write', path, `more than the ${announced} bytes announced`);
+        }
         dirty = true;
+        if (carries) carried ??= carryExisting();
         // Copied: the caller may reuse its buffer once this resolves.
         buffer.push(Buffer.from(chunk));
         buffered += chunk.byteLength;
         size += chunk.byteLength;
+        if (carried !== undefined) {
+          await carried;
+          if (failure !== undefined) throw failure;
+        }
         if (buffered >= partSize) {
           sendPart();
           while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
@@ -886,11 +973,26 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
 
       async commit() {
         if (finished) throw writerFinished('commit', path);
+        if (expected !== undefined && size !== expected) {
+          finished = true;
+          await abandon();
+          throw ioError(
+            'commit',
+            path,
+            `${size - (existing?.size ?? 0)} bytes written, ${announced} announced`,
+          );
+        }
         await finish('commit');
       },
 
       async close() {
         if (finished) return;
+        if (expected !== undefined && size !== expected) {
+          // Written short: nothing of this writer is kept (`StorageDriver.writer`'s `size`).
+          finished = true;
+          await abandon();
+          return;
+        }
         await finish('close');
       },
 
