@@ -74,6 +74,12 @@ const KNOWN_DIRECTORIES_MAX = 50_000;
 const MAX_COPY_BYTES = 5 * 1024 * MiB;
 /** Ranges a large object is copied in. */
 const COPY_RANGE_BYTES = 1024 * MiB;
+const SILENT_LOGGER = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
 /** DeleteObjects takes at most this many keys. */
 const DELETE_BATCH = 1000;
 /** Up to this many keys are deleted one request each, side by side (an upload session's two). */
@@ -85,19 +91,31 @@ const FEW_KEYS = 4;
  * contract: `a/b` is a directory when some key starts with `a/b/`.
  *
  * - `putContent` is one PutObject: S3 replaces an object atomically, and acknowledges it
- *   only once it is stored durably. Before writing it checks that no directory is at the
- *   path and no file above it (HEAD on each parent, in parallel, and one listing): the
- *   contract's shape rules. Two writers racing to make the same name a file and a directory
- *   could both pass; the registry's layout never does that.
- * - `writer` buffers up to one part, then streams parts of a multipart upload (a few in
- *   flight); `commit` and `close` complete the upload (or, for less than one part, write one
+ *   only once it is stored durably. Beside the write (a listing costs as much as a small
+ *   write on RGW) it checks that no directory is at the path and no file above it (HEAD on
+ *   each parent not known to be a directory, and one listing): the contract's shape rules. A
+ *   write that breaks them is deleted again before the error is reported. Two writers racing
+ *   to make the same name a file and a directory could both pass; the registry's layout
+ *   never does that.
+ * - Requests per registry operation are what RGW answers slowest, so none is made twice and
+ *   independent ones go together: `stat` asks HEAD before it lists, an appending writer on a
+ *   file skips the shape checks (a file there settles them), `delete` asks HEAD and the
+ *   listing at once and deletes a few keys one request each, side by side.
+ * - A `writer` told its size (and starting empty) streams one PutObject; it shows nothing
+ *   until every announced byte is there (`wholeFileWriters`), which lets the upload store
+ *   write a one-request blob straight to its key. Otherwise a `writer` buffers up to one
+ *   part, then streams parts of a multipart upload (a few in flight); `commit` and `close`
+ *   complete the upload (or, for less than one part, write one
  *   object), so the file is whole and visible on every replica. An appending writer starts
  *   a new multipart upload whose first parts are server-side copies of the existing object
  *   (UploadPartCopy), or, below the 5 MiB part minimum, carries the existing bytes over in
- *   its buffer: a chunked upload can continue on any replica. A writer that fails or whose
+ *   its buffer: a chunked upload can continue on any replica. The price: S3 has no append
+ *   and RGW copies the bytes of an UploadPartCopy, so each chunk of a session copies all
+ *   the chunks before it. A writer that fails or whose
  *   process dies leaves the file as it was before it (its multipart upload is aborted, or
  *   found later by `abortIncompleteUploads`).
- * - `move` is a server-side copy (multipart for objects over 5 GiB) and a delete. S3 has no
+ * - `move` is a server-side copy (multipart for objects over 5 GiB; the shape checks beside
+ *   it, as for `putContent`) and a delete. S3 has no
  *   rename, so a reader may see both names for a moment; the destination only ever holds
  *   whole content.
  * - `walk` lists keys in the store's order (whole-path ascending, as the contract asks);
@@ -137,6 +155,9 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
     ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // Without a logger of its own the SDK writes some warnings to the console (an aborted
+    // streaming upload); the driver reports failures as errors instead.
+    logger: SILENT_LOGGER,
   });
 
   /** The key of a file; `/` maps to the prefix itself (used only as a listing prefix). */
@@ -718,9 +739,13 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
     let written = 0;
     let finished = false;
     let failure: unknown;
+    // Aborting must cut the connection: a body that merely stops leaves the store waiting
+    // for the announced bytes until its own timeout, minutes on RGW.
+    const cut = new AbortController();
     const sent = client
       .send(
         new PutObjectCommand({ Bucket: bucket, Key: keyOf(path), Body: body, ContentLength: size }),
+        { abortSignal: cut.signal },
       )
       .then(
         () => undefined,
@@ -731,6 +756,7 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
       );
 
     async function abort(): Promise<void> {
+      cut.abort();
       body.destroy(new Error('writer closed before all announced bytes were written'));
       await sent;
     }

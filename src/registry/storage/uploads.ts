@@ -350,16 +350,20 @@ export function createUploadStore(
   ): Promise<BlobInfo> {
     const algorithm = digestAlgorithm(digest);
     const state: HashState = { algorithm, hash: createHash(algorithm), hashed: 0 };
-    const writer = await driver.writer(blobDataPath(digest), { size: length });
+    // Opened while the first bytes arrive: the driver's checks take a few requests.
+    const opening = driver.writer(blobDataPath(digest), { size: length });
+    opening.catch(() => undefined); // awaited below
     try {
-      const held = await writeBody(writer, state, body, length, true);
+      const held = await writeBody(opening, state, body, length, true);
       if (`${algorithm}:${state.hash.digest('hex')}` !== digest) {
         throw new RegistryError('DIGEST_INVALID', undefined, { digest });
       }
+      const writer = await opening;
       await writer.write(held.length === 1 ? held[0]! : Buffer.concat(held));
       await writer.commit();
     } finally {
-      await writer.close().catch(() => undefined); // short: nothing kept; the first error is reported
+      // Short: nothing kept. The first error is the one to report.
+      await opening.then((writer) => writer.close()).catch(() => undefined);
     }
     await linkBlob(driver, repo, digest);
     return { digest, size: length };
@@ -406,12 +410,14 @@ export function createUploadStore(
  * With `length`, never writes past it: the chunk that overflows is cut at `length`, then
  * SIZE_INVALID; too few bytes is SIZE_INVALID at the end.
  *
+ * `writer` may still be opening: the first batch waits for it, later ones never do.
+ *
  * With `holdLast` (and `length`), the last batch, the one holding the final byte, is hashed
  * but not written: it is returned, for the caller to write once the digest is verified. On
  * failure nothing more is written then (the held bytes would complete the file).
  */
 async function writeBody(
-  writer: FileWriter,
+  writer: FileWriter | Promise<FileWriter>,
   state: HashState | undefined,
   body: AsyncIterable<Uint8Array>,
   length: number | undefined,
@@ -429,7 +435,7 @@ async function writeBody(
     batch = [];
     batchBytes = 0;
     if (inFlight !== undefined) await inFlight;
-    inFlight = writer.write(data);
+    inFlight = Promise.resolve(writer).then((opened) => opened.write(data));
     // Awaited below; meanwhile a failure must not count as unhandled.
     inFlight.catch(() => undefined);
   };
