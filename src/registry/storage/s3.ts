@@ -242,10 +242,11 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
   }
 
   /**
-   * The contract's shape rules for creating a file at `path`: no directory there, no file
-   * above it. Parent HEADs and the listing run in parallel.
+   * Which of the contract's shape rules creating a file at `path` would break: a directory
+   * there, or a file above it; undefined when none. Parent HEADs and the listing run in
+   * parallel. A request that fails rejects.
    */
-  async function checkCreatable(op: string, path: string): Promise<void> {
+  async function shapeViolation(op: string, path: string): Promise<string | undefined> {
     const parents: string[] = [];
     for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) {
       const parent = path.slice(0, i);
@@ -256,35 +257,45 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
       isDirectory(op, path),
       ...parents.map((parent) => head(op, parent)),
     ]);
-    if (directory) throw ioError(op, path, 'a directory is there');
-    if (files.some((file) => file !== undefined)) throw ioError(op, path, 'a file is above it');
+    if (directory) return 'a directory is there';
+    if (files.some((file) => file !== undefined)) return 'a file is above it';
+    return undefined;
+  }
+
+  async function checkCreatable(op: string, path: string): Promise<void> {
+    const violation = await shapeViolation(op, path);
+    if (violation !== undefined) throw ioError(op, path, violation);
   }
 
   /**
-   * `checkCreatable`, started beside the write instead of before it: its listing costs as
+   * `shapeViolation`, started beside the write instead of before it: its listing costs as
    * much as a small write, and the registry writes several files per request. The caller
    * awaits it before reporting success (`undoUnlessCreatable`).
    */
-  function startCheck(op: string, path: string): Promise<void> {
-    const checked = checkCreatable(op, path);
+  function startCheck(op: string, path: string): Promise<string | undefined> {
+    const checked = shapeViolation(op, path);
     checked.catch(() => undefined); // awaited by the caller once its write is done
     return checked;
   }
 
   /**
    * Awaits a check started beside a write that already made `path` a file: when the shape
-   * rules forbid the file, it is deleted again and the check's error thrown. Only a
-   * concurrent reader can glimpse such a file, and the registry's layout never makes one.
+   * rules forbid the file, it is deleted again and the violation thrown. Only a concurrent
+   * reader can glimpse such a file, and the registry's layout never makes one. A check whose
+   * requests failed is reported as it failed, and the write is left alone: the file may
+   * have replaced one that was there.
    */
-  async function undoUnlessCreatable(checked: Promise<void>, op: string, path: string) {
-    try {
-      await checked;
-    } catch (err) {
-      // No file was at `path` before: the rules it broke say so (a file there is neither a
-      // directory nor below a file).
-      await deleteObject(op, path).catch(() => undefined);
-      throw err;
-    }
+  async function undoUnlessCreatable(
+    checked: Promise<string | undefined>,
+    op: string,
+    path: string,
+  ): Promise<void> {
+    const violation = await checked;
+    if (violation === undefined) return;
+    // No file was at `path` before: the rule it broke says so (a file there is neither a
+    // directory nor below a file).
+    await deleteObject(op, path).catch(() => undefined);
+    throw ioError(op, path, violation);
   }
 
   async function put(op: string, path: string, body: Uint8Array): Promise<void> {
@@ -600,7 +611,8 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
     async move(source, destination) {
       checkPath('move', source, false);
       checkPath('move', destination, false);
-      const checked = source === destination ? Promise.resolve() : startCheck('move', destination);
+      const checked =
+        source === destination ? Promise.resolve(undefined) : startCheck('move', destination);
       const file = await head('move', source);
       if (file === undefined) throw notFound('move', source);
       if (source === destination) return;
