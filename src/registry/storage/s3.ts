@@ -105,15 +105,14 @@ const FEW_KEYS = 4;
  *   until every announced byte is there (`wholeFileWriters`), which lets the upload store
  *   write a one-request blob straight to its key. Otherwise a `writer` buffers up to one
  *   part, then streams parts of a multipart upload (a few in flight); `commit` and `close`
- *   complete the upload (or, for less than one part, write one
- *   object), so the file is whole and visible on every replica. An appending writer starts
- *   a new multipart upload whose first parts are server-side copies of the existing object
- *   (UploadPartCopy), or, below the 5 MiB part minimum, carries the existing bytes over in
- *   its buffer: a chunked upload can continue on any replica. The price: S3 has no append
- *   and RGW copies the bytes of an UploadPartCopy, so each chunk of a session copies all
- *   the chunks before it. A writer that fails or whose
- *   process dies leaves the file as it was before it (its multipart upload is aborted, or
- *   found later by `abortIncompleteUploads`).
+ *   complete the upload (or, for less than one part, write one object), so the file is
+ *   whole and visible on every replica. An appending writer starts a new multipart upload
+ *   whose first parts are server-side copies of the existing object (UploadPartCopy), or,
+ *   below the 5 MiB part minimum, carries the existing bytes over in its buffer: a chunked
+ *   upload can continue on any replica. The price: S3 has no append and RGW copies the bytes
+ *   of an UploadPartCopy, so each chunk of a session copies all the chunks before it. A
+ *   writer that fails or whose process dies leaves the file as it was before it (its
+ *   multipart upload is aborted, or found later by `abortIncompleteUploads`).
  * - `move` is a server-side copy (multipart for objects over 5 GiB; the shape checks beside
  *   it, as for `putContent`) and a delete. S3 has no
  *   rename, so a reader may see both names for a moment; the destination only ever holds
