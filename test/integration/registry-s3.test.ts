@@ -6,11 +6,16 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { setTimeout } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { HeadObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import type { S3Driver } from '../../src/registry/storage/s3.js';
 import { createS3Driver } from '../../src/registry/storage/s3.js';
+import { createUploadStore } from '../../src/registry/storage/uploads.js';
+import { blobDataPath, layerLinkPath, uploadsPath } from '../../src/registry/storage/paths.js';
+import type { Digest } from '../../src/oci/index.js';
+import { digestOf } from '../../src/oci/index.js';
 import type { CephS3 } from '../helpers/ceph.js';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { cephMissing, startCephS3 } from '../helpers/ceph.js';
@@ -119,6 +124,71 @@ describe('S3 storage driver on Ceph RGW', { skip }, () => {
       await assert.rejects(over.write(Buffer.from('123')), { code: 'NV2_ERR_STORAGE_IO' });
       await over.cancel();
       await assert.rejects(driver.stat('/up/over'), { code: 'NV2_ERR_STORAGE_NOT_FOUND' });
+    });
+
+    it('an appending writer told its size keeps nothing when closed short', async () => {
+      const driver = driverAt(newRoot());
+      await driver.putContent('/f', Buffer.from('kept'));
+      const writer = await driver.writer('/f', { append: true, size: 10 });
+      await writer.write(Buffer.from('abc'));
+      await assert.rejects(writer.write(Buffer.from('12345678')), { code: 'NV2_ERR_STORAGE_IO' });
+      await writer.close();
+      assert.equal((await driver.getContent('/f')).toString(), 'kept');
+      const whole = await driver.writer('/f', { append: true, size: 3 });
+      await whole.write(Buffer.from('abc'));
+      await whole.commit();
+      assert.equal((await driver.getContent('/f')).toString(), 'keptabc');
+    });
+
+    it('a blob pushed in one request goes to its key only once verified, with no session', async () => {
+      const driver = driverAt(newRoot());
+      const uploads = createUploadStore(driver);
+      const data = randomBytes(3 * MiB + 5);
+      const digest = digestOf(data);
+      const other = randomBytes(data.length);
+      const otherDigest = digestOf(other);
+      const blobKey = (d: Digest) => blobDataPath(d);
+
+      // A wrong digest, a long body, a body that fails: nothing at the key, nothing pending.
+      await assert.rejects(
+        uploads.putBlob('r', otherDigest, Readable.from([data]), { length: data.length }),
+        {
+          code: 'DIGEST_INVALID',
+        },
+      );
+      await assert.rejects(
+        uploads.putBlob('r', otherDigest, Readable.from([other, Buffer.from('x')]), {
+          length: other.length,
+        }),
+        { code: 'SIZE_INVALID' },
+      );
+      async function* failing(): AsyncGenerator<Uint8Array> {
+        yield other.subarray(0, MiB);
+        throw new Error('client went away');
+      }
+      await assert.rejects(uploads.putBlob('r', otherDigest, failing(), { length: other.length }));
+      await assert.rejects(driver.stat(blobKey(otherDigest)), {
+        code: 'NV2_ERR_STORAGE_NOT_FOUND',
+      });
+
+      assert.deepEqual(
+        await uploads.putBlob('r', digest, Readable.from([data]), { length: data.length }),
+        {
+          digest,
+          size: data.length,
+        },
+      );
+      assert.ok((await driver.getContent(blobKey(digest))).equals(data));
+      assert.equal((await driver.getContent(layerLinkPath('r', digest))).toString(), digest);
+      // Other bytes under the digest of a stored blob: refused, the blob stays.
+      await assert.rejects(
+        uploads.putBlob('r', digest, Readable.from([other]), { length: other.length }),
+        {
+          code: 'DIGEST_INVALID',
+        },
+      );
+      assert.ok((await driver.getContent(blobKey(digest))).equals(data));
+      await assert.rejects(driver.list(uploadsPath('r')), { code: 'NV2_ERR_STORAGE_NOT_FOUND' });
     });
 
     it('an appending writer that writes nothing leaves the file as it was', async () => {

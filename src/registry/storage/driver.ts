@@ -112,6 +112,16 @@ export interface StorageDriver {
   readonly shared?: boolean;
 
   /**
+   * Whether a writer given `size` shows nothing new at its path until exactly `size` bytes
+   * are written and it is committed or closed, and then the whole file at once (an object
+   * store's PUT). The upload store then writes a blob whose digest and length are known
+   * straight to its final path, holding back its last bytes until the digest is verified,
+   * instead of into an upload session that it then moves (on an object store a move is a
+   * copy of every byte).
+   */
+  readonly wholeFileWriters?: boolean;
+
+  /**
    * A URL from which a client without credentials can GET the file for `expiresInSeconds`
    * (a presigned object-store URL), for drivers that have one; the registry then redirects
    * blob downloads there instead of streaming them.

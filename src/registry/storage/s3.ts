@@ -74,8 +74,16 @@ const KNOWN_DIRECTORIES_MAX = 50_000;
 const MAX_COPY_BYTES = 5 * 1024 * MiB;
 /** Ranges a large object is copied in. */
 const COPY_RANGE_BYTES = 1024 * MiB;
+const SILENT_LOGGER = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
 /** DeleteObjects takes at most this many keys. */
 const DELETE_BATCH = 1000;
+/** Up to this many keys are deleted one request each, side by side (an upload session's two). */
+const FEW_KEYS = 4;
 
 /**
  * The storage driver over an S3 bucket (AWS S3, Ceph RADOS Gateway, MinIO): storage path
@@ -83,19 +91,30 @@ const DELETE_BATCH = 1000;
  * contract: `a/b` is a directory when some key starts with `a/b/`.
  *
  * - `putContent` is one PutObject: S3 replaces an object atomically, and acknowledges it
- *   only once it is stored durably. Before writing it checks that no directory is at the
- *   path and no file above it (HEAD on each parent, in parallel, and one listing): the
- *   contract's shape rules. Two writers racing to make the same name a file and a directory
- *   could both pass; the registry's layout never does that.
- * - `writer` buffers up to one part, then streams parts of a multipart upload (a few in
- *   flight); `commit` and `close` complete the upload (or, for less than one part, write one
- *   object), so the file is whole and visible on every replica. An appending writer starts
- *   a new multipart upload whose first parts are server-side copies of the existing object
- *   (UploadPartCopy), or, below the 5 MiB part minimum, carries the existing bytes over in
- *   its buffer: a chunked upload can continue on any replica. A writer that fails or whose
- *   process dies leaves the file as it was before it (its multipart upload is aborted, or
- *   found later by `abortIncompleteUploads`).
- * - `move` is a server-side copy (multipart for objects over 5 GiB) and a delete. S3 has no
+ *   only once it is stored durably. Beside the write (a listing costs as much as a small
+ *   write on RGW) it checks that no directory is at the path and no file above it (HEAD on
+ *   each parent not known to be a directory, and one listing): the contract's shape rules. A
+ *   write that breaks them is deleted again before the error is reported. Two writers racing
+ *   to make the same name a file and a directory could both pass; the registry's layout
+ *   never does that.
+ * - Requests per registry operation are what RGW answers slowest, so none is made twice and
+ *   independent ones go together: `stat` asks HEAD before it lists, an appending writer on a
+ *   file skips the shape checks (a file there settles them), `delete` asks HEAD and the
+ *   listing at once and deletes a few keys one request each, side by side.
+ * - A `writer` told its size (and starting empty) streams one PutObject; it shows nothing
+ *   until every announced byte is there (`wholeFileWriters`), which lets the upload store
+ *   write a one-request blob straight to its key. Otherwise a `writer` buffers up to one
+ *   part, then streams parts of a multipart upload (a few in flight); `commit` and `close`
+ *   complete the upload (or, for less than one part, write one object), so the file is
+ *   whole and visible on every replica. An appending writer starts a new multipart upload
+ *   whose first parts are server-side copies of the existing object (UploadPartCopy), or,
+ *   below the 5 MiB part minimum, carries the existing bytes over in its buffer: a chunked
+ *   upload can continue on any replica. The price: S3 has no append and RGW copies the bytes
+ *   of an UploadPartCopy, so each chunk of a session copies all the chunks before it. A
+ *   writer that fails or whose process dies leaves the file as it was before it (its
+ *   multipart upload is aborted, or found later by `abortIncompleteUploads`).
+ * - `move` is a server-side copy (multipart for objects over 5 GiB; the shape checks beside
+ *   it, as for `putContent`) and a delete. S3 has no
  *   rename, so a reader may see both names for a moment; the destination only ever holds
  *   whole content.
  * - `walk` lists keys in the store's order (whole-path ascending, as the contract asks);
@@ -135,6 +154,9 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
     ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // Without a logger of its own the SDK writes some warnings to the console (an aborted
+    // streaming upload); the driver reports failures as errors instead.
+    logger: SILENT_LOGGER,
   });
 
   /** The key of a file; `/` maps to the prefix itself (used only as a listing prefix). */
@@ -219,10 +241,11 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
   }
 
   /**
-   * The contract's shape rules for creating a file at `path`: no directory there, no file
-   * above it. Parent HEADs and the listing run in parallel.
+   * Which of the contract's shape rules creating a file at `path` would break: a directory
+   * there, or a file above it; undefined when none. Parent HEADs and the listing run in
+   * parallel. A request that fails rejects.
    */
-  async function checkCreatable(op: string, path: string): Promise<void> {
+  async function shapeViolation(op: string, path: string): Promise<string | undefined> {
     const parents: string[] = [];
     for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) {
       const parent = path.slice(0, i);
@@ -233,8 +256,45 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
       isDirectory(op, path),
       ...parents.map((parent) => head(op, parent)),
     ]);
-    if (directory) throw ioError(op, path, 'a directory is there');
-    if (files.some((file) => file !== undefined)) throw ioError(op, path, 'a file is above it');
+    if (directory) return 'a directory is there';
+    if (files.some((file) => file !== undefined)) return 'a file is above it';
+    return undefined;
+  }
+
+  async function checkCreatable(op: string, path: string): Promise<void> {
+    const violation = await shapeViolation(op, path);
+    if (violation !== undefined) throw ioError(op, path, violation);
+  }
+
+  /**
+   * `shapeViolation`, started beside the write instead of before it: its listing costs as
+   * much as a small write, and the registry writes several files per request. The caller
+   * awaits it before reporting success (`undoUnlessCreatable`).
+   */
+  function startCheck(op: string, path: string): Promise<string | undefined> {
+    const checked = shapeViolation(op, path);
+    checked.catch(() => undefined); // awaited by the caller once its write is done
+    return checked;
+  }
+
+  /**
+   * Awaits a check started beside a write that already made `path` a file: when the shape
+   * rules forbid the file, it is deleted again and the violation thrown. Only a concurrent
+   * reader can glimpse such a file, and the registry's layout never makes one. A check whose
+   * requests failed is reported as it failed, and the write is left alone: the file may
+   * have replaced one that was there.
+   */
+  async function undoUnlessCreatable(
+    checked: Promise<string | undefined>,
+    op: string,
+    path: string,
+  ): Promise<void> {
+    const violation = await checked;
+    if (violation === undefined) return;
+    // No file was at `path` before: the rule it broke says so (a file there is neither a
+    // directory nor below a file).
+    await deleteObject(op, path).catch(() => undefined);
+    throw ioError(op, path, violation);
   }
 
   async function put(op: string, path: string, body: Uint8Array): Promise<void> {
@@ -274,6 +334,19 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
   }
 
   async function deleteKeys(op: string, path: string, keys: readonly string[]): Promise<void> {
+    if (keys.length <= FEW_KEYS) {
+      // A few single deletes side by side answer sooner than one DeleteObjects on RGW.
+      await Promise.all(
+        keys.map(async (Key) => {
+          try {
+            await client.send(new DeleteObjectCommand({ Bucket: bucket, Key }));
+          } catch (err) {
+            if (!isMissing(err)) throw ioError(op, path, describe(err), err);
+          }
+        }),
+      );
+      return;
+    }
     for (let i = 0; i < keys.length; i += DELETE_BATCH) {
       const batch = keys.slice(i, i + DELETE_BATCH);
       let out;
@@ -433,6 +506,9 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
   const driver: S3Driver = {
     name: 's3',
     shared: options.shared ?? true,
+    // A PutObject or a multipart upload shows nothing until it completes, and both writers
+    // complete only once every announced byte is there.
+    wholeFileWriters: true,
 
     async getContent(path) {
       checkPath('getContent', path, false);
@@ -449,9 +525,14 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
 
     async putContent(path, content) {
       checkPath('putContent', path, false);
-      await checkCreatable('putContent', path);
+      const checked = startCheck('putContent', path);
       // A copy: the caller may change its buffer once this resolves (or before it does).
-      await put('putContent', path, Buffer.from(content));
+      const failed = await put('putContent', path, Buffer.from(content)).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      await undoUnlessCreatable(checked, 'putContent', path);
+      if (failed !== undefined) throw failed;
       rememberParents(path);
     },
 
@@ -482,37 +563,29 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
       if (announced !== undefined && !(Number.isSafeInteger(announced) && announced >= 0)) {
         throw ioError('writer', path, `size must be a non-negative integer, not ${announced}`);
       }
-      await checkCreatable('writer', path);
       const existing = options?.append === true ? await head('writer', path) : undefined;
+      // A file at the path: no directory is there and its parents are directories, so the
+      // shape rules hold without asking (every PATCH and commit of an upload appends).
+      if (existing === undefined) await checkCreatable('writer', path);
       if (
         announced !== undefined &&
+        announced > 0 &&
         announced <= MAX_COPY_BYTES &&
         (existing === undefined || existing.size === 0)
       ) {
         return createStreamingWriter(path, announced);
       }
-      let carried: Buffer | undefined;
-      if (existing !== undefined && existing.size < MIN_PART_BYTES) {
-        const object = await getObject('writer', path);
-        if (object === undefined || object === 'unsatisfiable') {
-          carried = Buffer.alloc(0);
-        } else {
-          const chunks: Buffer[] = [];
-          for await (const chunk of object.body) chunks.push(chunk as Buffer);
-          carried = Buffer.concat(chunks);
-        }
-      }
-      return createWriter(path, existing, carried);
+      return createWriter(path, existing, announced);
     },
 
     async stat(path) {
       checkPath('stat', path, true);
       if (path === '/') return { path, size: 0, modTime: new Date(), isDirectory: true };
-      const [file, page] = await Promise.all([
-        statFile('stat', path),
-        listPage('stat', path, dirPrefix(path), { max: 1 }),
-      ]);
+      // The HEAD first: most stats are of files, and a HEAD is several times cheaper than a
+      // listing on RGW (whose bucket index lives in RADOS).
+      const file = await statFile('stat', path);
       if (file !== undefined) return file;
+      const page = await listPage('stat', path, dirPrefix(path), { max: 1 });
       const first = page.Contents?.[0];
       if (first === undefined) throw notFound('stat', path);
       return { path, size: 0, modTime: first.LastModified ?? new Date(0), isDirectory: true };
@@ -537,11 +610,17 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
     async move(source, destination) {
       checkPath('move', source, false);
       checkPath('move', destination, false);
+      const checked =
+        source === destination ? Promise.resolve(undefined) : startCheck('move', destination);
       const file = await head('move', source);
       if (file === undefined) throw notFound('move', source);
       if (source === destination) return;
-      await checkCreatable('move', destination);
-      await copy('move', source, destination, file.size, file.etag);
+      const failed = await copy('move', source, destination, file.size, file.etag).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      await undoUnlessCreatable(checked, 'move', destination);
+      if (failed !== undefined) throw failed;
       rememberParents(destination);
       removals++;
       forgetDirectories(source);
@@ -552,21 +631,29 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
       checkPath('delete', path, false);
       removals++;
       forgetDirectories(path);
-      if ((await head('delete', path)) !== undefined) {
+      // A file or a directory: both asked at once (an upload session's directory is deleted
+      // at every commit).
+      const [file, firstPage] = await Promise.all([
+        head('delete', path),
+        listPage('delete', path, dirPrefix(path), {}),
+      ]);
+      if (file !== undefined) {
         await deleteObject('delete', path);
         return;
       }
       let found = false;
       let token: string | undefined;
+      let page: ListObjectsV2CommandOutput | undefined = firstPage;
       do {
         // Each page is deleted before the next is asked for, so the token stays valid.
-        const page = await listPage('delete', path, dirPrefix(path), { token });
+        page ??= await listPage('delete', path, dirPrefix(path), { token });
         const keys = (page.Contents ?? []).map((item) => item.Key!);
         if (keys.length > 0) {
           found = true;
           await deleteKeys('delete', path, keys);
         }
         token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+        page = undefined;
       } while (token !== undefined);
       if (!found) throw notFound('delete', path);
     },
@@ -663,9 +750,13 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
     let written = 0;
     let finished = false;
     let failure: unknown;
+    // Aborting must cut the connection: a body that merely stops leaves the store waiting
+    // for the announced bytes until its own timeout, minutes on RGW.
+    const cut = new AbortController();
     const sent = client
       .send(
         new PutObjectCommand({ Bucket: bucket, Key: keyOf(path), Body: body, ContentLength: size }),
+        { abortSignal: cut.signal },
       )
       .then(
         () => undefined,
@@ -676,8 +767,17 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
       );
 
     async function abort(): Promise<void> {
+      cut.abort();
       body.destroy(new Error('writer closed before all announced bytes were written'));
       await sent;
+    }
+
+    /** Ends the body: the object appears, whole. */
+    async function publish(): Promise<void> {
+      body.end();
+      await sent;
+      if (failure !== undefined) throw failure;
+      rememberParents(path);
     }
 
     return {
@@ -715,10 +815,7 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
           await abort();
           throw ioError('commit', path, `${written} bytes written, ${size} announced`);
         }
-        body.end();
-        await sent;
-        if (failure !== undefined) throw failure;
-        rememberParents(path);
+        await publish();
       },
 
       async close() {
@@ -728,10 +825,7 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
           await abort();
           return;
         }
-        body.end();
-        await sent;
-        if (failure !== undefined) throw failure;
-        rememberParents(path);
+        await publish();
       },
 
       async cancel() {
@@ -747,16 +841,20 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
 
   /**
    * A writer over `path`. `existing` is the object an appending writer continues; below the
-   * part minimum its bytes are `carried` in the buffer, above it they are copied server-side
-   * into the first parts when the first part is needed.
+   * part minimum its bytes are carried in the buffer (read on the first write: a commit that
+   * appends nothing reads nothing), above it they are copied server-side into the first parts
+   * when the first part is needed. With `announced`, a writer closed short keeps nothing.
    */
   function createWriter(
     path: string,
     existing: { size: number; etag: string } | undefined,
-    carried: Buffer | undefined,
+    announced: number | undefined,
   ): FileWriter {
-    let buffer: Buffer[] = carried !== undefined && carried.length > 0 ? [carried] : [];
-    let buffered = carried?.length ?? 0;
+    const expected = announced === undefined ? undefined : (existing?.size ?? 0) + announced;
+    const carries = existing !== undefined && existing.size < MIN_PART_BYTES;
+    let carried: Promise<void> | undefined;
+    let buffer: Buffer[] = [];
+    let buffered = 0;
     let size = existing?.size ?? 0;
     /** Whether closing must write anything: a new file, or bytes appended. */
     let dirty = existing === undefined;
@@ -771,7 +869,7 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
     function ensureUpload(): Promise<string> {
       if (upload === undefined) {
         upload = startMultipart('write', path);
-        if (existing !== undefined && carried === undefined) {
+        if (existing !== undefined && !carries) {
           const first = nextPart;
           const count = Math.ceil(existing.size / COPY_RANGE_BYTES);
           nextPart += count;
@@ -794,6 +892,22 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
       );
       inFlight.add(settled);
       void settled.then(() => inFlight.delete(settled));
+    }
+
+    /** Reads the existing (small) object to the front of the buffer. */
+    async function carryExisting(): Promise<void> {
+      try {
+        const object = await getObject('write', path);
+        if (object === undefined || object === 'unsatisfiable') return;
+        const chunks: Buffer[] = [];
+        for await (const chunk of object.body) chunks.push(chunk as Buffer);
+        const bytes = Buffer.concat(chunks);
+        buffer.unshift(bytes);
+        buffered += bytes.length;
+      } catch (err) {
+        failure ??=
+          err instanceof Error && 'code' in err ? err : ioError('write', path, describe(err), err);
+      }
     }
 
     /** Sends the buffer as the next part. */
@@ -834,7 +948,9 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
       try {
         if (failure !== undefined) throw failure;
         if (!dirty) return;
-        const copies = existing !== undefined && carried === undefined;
+        await carried;
+        if (failure !== undefined) throw failure;
+        const copies = existing !== undefined && !carries;
         if (upload === undefined && !copies) {
           await put(op, path, Buffer.concat(buffer, buffered));
           rememberParents(path);
@@ -872,11 +988,19 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
         if (finished) throw writerFinished('write', path);
         if (failure !== undefined) throw failure;
         if (chunk.byteLength === 0) return;
+        if (expected !== undefined && size + chunk.byteLength > expected) {
+          throw ioError('write', path, `more than the ${announced} bytes announced`);
+        }
         dirty = true;
+        if (carries) carried ??= carryExisting();
         // Copied: the caller may reuse its buffer once this resolves.
         buffer.push(Buffer.from(chunk));
         buffered += chunk.byteLength;
         size += chunk.byteLength;
+        if (carried !== undefined) {
+          await carried;
+          if (failure !== undefined) throw failure;
+        }
         if (buffered >= partSize) {
           sendPart();
           while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
@@ -886,11 +1010,26 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
 
       async commit() {
         if (finished) throw writerFinished('commit', path);
+        if (expected !== undefined && size !== expected) {
+          finished = true;
+          await abandon();
+          throw ioError(
+            'commit',
+            path,
+            `${size - (existing?.size ?? 0)} bytes written, ${announced} announced`,
+          );
+        }
         await finish('commit');
       },
 
       async close() {
         if (finished) return;
+        if (expected !== undefined && size !== expected) {
+          // Written short: nothing of this writer is kept (`StorageDriver.writer`'s `size`).
+          finished = true;
+          await abandon();
+          return;
+        }
         await finish('close');
       },
 

@@ -36,6 +36,10 @@ import { RegistryError } from './store.js';
  * a failed write, or when commit asks for another algorithm (sha512), commit re-hashes the
  * `data` file as a stream.
  *
+ * Over a driver whose writers show a file only whole (`wholeFileWriters`: S3), a blob pushed
+ * in one request with its digest and length (`POST ?digest=`) skips the session: it streams
+ * to the blob's own path and its last bytes wait for the digest (`putBlobInPlace`).
+ *
  * Concurrency: operations on one session run one at a time, in call order (a `KeyedMutex`
  * per session, shared by every upload store over the same driver object). The lock is
  * in-process: several registry processes on one storage root must route a session's requests
@@ -330,6 +334,41 @@ export function createUploadStore(
     return removed;
   }
 
+  /**
+   * `putBlob` over a driver whose writers show a file only whole (`wholeFileWriters`): the
+   * bytes stream straight to the blob's path, hashed as they go, and the last batch waits
+   * until the digest is verified. A wrong digest or a short body closes the writer short, so
+   * nothing appears (an existing blob stays as it was); a right one appears whole. No session
+   * and no move: on an object store the move is a copy of every byte, and a request that dies
+   * leaves no file (the store drops an incomplete PUT; `purge` aborts a multipart upload).
+   */
+  async function putBlobInPlace(
+    repo: string,
+    digest: Digest,
+    body: AsyncIterable<Uint8Array>,
+    length: number,
+  ): Promise<BlobInfo> {
+    const algorithm = digestAlgorithm(digest);
+    const state: HashState = { algorithm, hash: createHash(algorithm), hashed: 0 };
+    // Opened while the first bytes arrive: the driver's checks take a few requests.
+    const opening = driver.writer(blobDataPath(digest), { size: length });
+    opening.catch(() => undefined); // awaited below
+    try {
+      const held = await writeBody(opening, state, body, length, true);
+      if (`${algorithm}:${state.hash.digest('hex')}` !== digest) {
+        throw new RegistryError('DIGEST_INVALID', undefined, { digest });
+      }
+      const writer = await opening;
+      await writer.write(held.length === 1 ? held[0]! : Buffer.concat(held));
+      await writer.commit();
+    } finally {
+      // Short: nothing kept. The first error is the one to report.
+      await opening.then((writer) => writer.close()).catch(() => undefined);
+    }
+    await linkBlob(driver, repo, digest);
+    return { digest, size: length };
+  }
+
   return {
     start: (repo) => start(repo, DEFAULT_ALGORITHM),
 
@@ -348,6 +387,9 @@ export function createUploadStore(
       body: AsyncIterable<Uint8Array>,
       options: { length?: number } = {},
     ): Promise<BlobInfo> {
+      if (driver.wholeFileWriters === true && options.length !== undefined && options.length > 0) {
+        return putBlobInPlace(repo, digest, body, options.length);
+      }
       // Hash with the digest's own algorithm while streaming: no re-read, even for sha512.
       const session = await start(repo, digestAlgorithm(digest));
       try {
@@ -367,13 +409,20 @@ export function createUploadStore(
  * Writes `body` through `writer`, updating the running hash with exactly the bytes written.
  * With `length`, never writes past it: the chunk that overflows is cut at `length`, then
  * SIZE_INVALID; too few bytes is SIZE_INVALID at the end.
+ *
+ * `writer` may still be opening: the first batch waits for it, later ones never do.
+ *
+ * With `holdLast` (and `length`), the last batch, the one holding the final byte, is hashed
+ * but not written: it is returned, for the caller to write once the digest is verified. On
+ * failure nothing more is written then (the held bytes would complete the file).
  */
 async function writeBody(
-  writer: FileWriter,
+  writer: FileWriter | Promise<FileWriter>,
   state: HashState | undefined,
   body: AsyncIterable<Uint8Array>,
   length: number | undefined,
-): Promise<void> {
+  holdLast = false,
+): Promise<Uint8Array[]> {
   // Chunks arrive as the socket delivers them (tens of KiB); they are gathered into writes of
   // WRITE_BATCH_BYTES, with one write in flight while the next batch is received and hashed,
   // so a 64 MiB blob costs about 64 writes instead of a thousand round trips, each waited for.
@@ -386,7 +435,7 @@ async function writeBody(
     batch = [];
     batchBytes = 0;
     if (inFlight !== undefined) await inFlight;
-    inFlight = writer.write(data);
+    inFlight = Promise.resolve(writer).then((opened) => opened.write(data));
     // Awaited below; meanwhile a failure must not count as unhandled.
     inFlight.catch(() => undefined);
   };
@@ -405,17 +454,17 @@ async function writeBody(
         batch.push(part);
         batchBytes += part.byteLength;
         received += part.byteLength;
-        if (batchBytes >= WRITE_BATCH_BYTES) await flush();
+        if (batchBytes >= WRITE_BATCH_BYTES && !(holdLast && received === length)) await flush();
       }
       if (part !== chunk) throw sizeInvalid(length!, received + chunk.byteLength - part.byteLength);
     }
-    await flush();
+    if (!holdLast) await flush();
     await inFlight;
   } catch (err) {
     // What was received is kept (a resumable upload continues from the stored size), as when
     // every chunk was written as it came; the first error is the one to report.
     try {
-      await flush();
+      if (!holdLast) await flush();
       await inFlight;
     } catch {
       // reported: err
@@ -423,6 +472,7 @@ async function writeBody(
     throw err;
   }
   if (length !== undefined && received !== length) throw sizeInvalid(length, received);
+  return batch;
 }
 
 /**

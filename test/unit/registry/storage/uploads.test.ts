@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
+import { StorageError } from '../../../../src/errors.js';
 import type { Digest } from '../../../../src/oci/index.js';
 import { digestOf, parseDigest } from '../../../../src/oci/index.js';
 import { createBlobStore } from '../../../../src/registry/storage/blobs.js';
@@ -29,9 +30,61 @@ interface DriverCase {
   readonly reopen?: () => StorageDriver;
 }
 
+/**
+ * The memory driver with writers like S3's (`wholeFileWriters`): a new writer told its size
+ * shows nothing until every announced byte is written and it commits or closes, then the
+ * whole file at once; closed short, it keeps nothing. The upload store's one-request path
+ * (`putBlob` straight to the blob's path) runs on it.
+ */
+function createWholeFileDriver(): StorageDriver {
+  const inner = createMemoryDriver();
+  const refuse = (what: string) => new StorageError('NV2_ERR_STORAGE_IO', what);
+  return {
+    ...inner,
+    wholeFileWriters: true,
+    async writer(path, options) {
+      const size = options?.size;
+      if (size === undefined || options?.append === true) return inner.writer(path, options);
+      const chunks: Buffer[] = [];
+      let written = 0;
+      let finished = false;
+      const publish = async (): Promise<void> => {
+        finished = true;
+        if (written === size) await inner.putContent(path, Buffer.concat(chunks));
+      };
+      return {
+        get size() {
+          return written;
+        },
+        async write(chunk) {
+          if (finished) throw refuse('writer finished');
+          if (written + chunk.byteLength > size) throw refuse('more than announced');
+          chunks.push(Buffer.from(chunk));
+          written += chunk.byteLength;
+        },
+        async commit() {
+          if (finished) throw refuse('writer finished');
+          if (written !== size) {
+            finished = true;
+            throw refuse('fewer bytes than announced');
+          }
+          await publish();
+        },
+        async close() {
+          if (!finished) await publish();
+        },
+        async cancel() {
+          finished = true;
+        },
+      };
+    },
+  };
+}
+
 /** Every driver the upload store runs over; each test gets a fresh, empty one. */
 const DRIVERS: readonly [string, () => Promise<DriverCase>][] = [
   ['memory', async () => ({ driver: createMemoryDriver() })],
+  ['memory with whole-file writers', async () => ({ driver: createWholeFileDriver() })],
   [
     'filesystem',
     async () => {
@@ -216,6 +269,17 @@ for (const [name, makeDriver] of DRIVERS) {
       await assert.rejects(uploads.putBlob('lib/a', claimed, body('real content')), {
         code: 'DIGEST_INVALID',
       });
+      assert.deepEqual(await sessionsLeft(driver, 'lib/a'), []);
+    });
+
+    it('putBlob of other bytes under a stored digest fails with DIGEST_INVALID; the blob stays', async () => {
+      const { driver, uploads } = await setup();
+      const d = digest('stored bytes');
+      await uploads.putBlob('lib/a', d, body('stored ', 'bytes'), { length: 12 });
+      await assert.rejects(uploads.putBlob('lib/a', d, body('forged bytes'), { length: 12 }), {
+        code: 'DIGEST_INVALID',
+      });
+      assert.equal((await driver.getContent(blobDataPath(d))).toString(), 'stored bytes');
       assert.deepEqual(await sessionsLeft(driver, 'lib/a'), []);
     });
 
