@@ -60,7 +60,7 @@ const ALLOWED_PACKAGES: Readonly<Record<string, readonly string[]>> = {
   ],
   keys: ['pkcs11js'],
   remote: ['undici'],
-  registry: ['jose', 'bcryptjs', '@aws-sdk/client-s3', '@aws-sdk/s3-request-presigner'],
+  registry: ['jose', 'bcryptjs', '@aws-sdk/client-s3', '@aws-sdk/s3-request-presigner', 'pg'],
   docker: ['tar-stream'],
   admission: ['undici', 'prom-client'],
   cli: ['commander', 'yaml', 'prom-client', 'tar-stream'],

@@ -85,7 +85,7 @@ const GENERIC_CONTENT_TYPES: ReadonlySet<string> = new Set([
 const CHECK_CONCURRENCY = 16;
 
 /** A validated manifest: what put needs from the JSON. */
-interface ValidatedManifest {
+export interface ValidatedManifest {
   readonly mediaType: string;
   readonly kind: ManifestKind;
   readonly config?: Descriptor;
@@ -199,43 +199,15 @@ export function createManifestStore(
 
   return {
     async put(repo, reference, content, contentType) {
-      if (content.byteLength > maxBytes) {
-        throw new RegistryError(
-          'SIZE_INVALID',
-          `manifest is ${content.byteLength} bytes, more than the ${maxBytes} accepted`,
-          { size: content.byteLength, limit: maxBytes },
-        );
-      }
-      const referenceIsDigest = isDigest(reference);
-      if (!referenceIsDigest && !isTag(reference)) {
-        throw reference.includes(':')
-          ? new RegistryError('DIGEST_INVALID', 'reference is not a valid digest', { reference })
-          : new RegistryError('TAG_INVALID', 'reference is not a valid tag', { reference });
-      }
-      const manifest = validateManifest(content, contentType);
-      const digest = referenceIsDigest
-        ? digestOf(content, digestAlgorithm(reference))
-        : digestOf(content);
-      if (referenceIsDigest && digest !== reference) {
-        throw new RegistryError(
-          'DIGEST_INVALID',
-          'manifest does not match the digest it was pushed by',
-          {
-            digest: reference,
-            actual: digest,
-          },
-        );
-      }
+      const { manifest, digest, descriptor, referenceIsDigest } = checkManifestPush(
+        reference,
+        content,
+        contentType,
+        maxBytes,
+      );
       await checkReferences(repo, manifest);
 
       await putBlobContent(driver, repo, content, digest, { hashed: true, link: false });
-      const descriptor: Descriptor = {
-        mediaType: manifest.mediaType,
-        digest,
-        size: content.byteLength,
-        ...(manifest.artifactType !== undefined ? { artifactType: manifest.artifactType } : {}),
-        ...(manifest.annotations !== undefined ? { annotations: manifest.annotations } : {}),
-      };
       if (manifest.subject !== undefined) {
         const entry = referrerDescriptor(descriptor, manifest);
         await driver.putContent(
@@ -319,8 +291,69 @@ export function createManifestStore(
   };
 }
 
+/** A manifest push that passed every check that needs no storage. */
+export interface CheckedManifestPush {
+  readonly manifest: ValidatedManifest;
+  /** The digest of the exact bytes (with the algorithm of a digest reference). */
+  readonly digest: Digest;
+  readonly descriptor: Descriptor;
+  readonly referenceIsDigest: boolean;
+}
+
+/**
+ * The checks of a manifest push that need no storage (size, reference grammar, schema,
+ * digest reference), shared by every metadata store.
+ *
+ * @throws RegistryError SIZE_INVALID, TAG_INVALID, DIGEST_INVALID, MANIFEST_INVALID.
+ */
+export function checkManifestPush(
+  reference: string,
+  content: Buffer,
+  contentType: string,
+  maxBytes: number,
+): CheckedManifestPush {
+  if (content.byteLength > maxBytes) {
+    throw new RegistryError(
+      'SIZE_INVALID',
+      `manifest is ${content.byteLength} bytes, more than the ${maxBytes} accepted`,
+      { size: content.byteLength, limit: maxBytes },
+    );
+  }
+  const referenceIsDigest = isDigest(reference);
+  if (!referenceIsDigest && !isTag(reference)) {
+    throw reference.includes(':')
+      ? new RegistryError('DIGEST_INVALID', 'reference is not a valid digest', { reference })
+      : new RegistryError('TAG_INVALID', 'reference is not a valid tag', { reference });
+  }
+  const manifest = validateManifest(content, contentType);
+  const digest = referenceIsDigest
+    ? digestOf(content, digestAlgorithm(reference))
+    : digestOf(content);
+  if (referenceIsDigest && digest !== reference) {
+    throw new RegistryError(
+      'DIGEST_INVALID',
+      'manifest does not match the digest it was pushed by',
+      {
+        digest: reference,
+        actual: digest,
+      },
+    );
+  }
+  const descriptor: Descriptor = {
+    mediaType: manifest.mediaType,
+    digest,
+    size: content.byteLength,
+    ...(manifest.artifactType !== undefined ? { artifactType: manifest.artifactType } : {}),
+    ...(manifest.annotations !== undefined ? { annotations: manifest.annotations } : {}),
+  };
+  return { manifest, digest, descriptor, referenceIsDigest };
+}
+
 /** The referrers-index entry of a manifest (distribution-spec v1.1 "Listing referrers"). */
-function referrerDescriptor(descriptor: Descriptor, manifest: ValidatedManifest): Descriptor {
+export function referrerDescriptor(
+  descriptor: Descriptor,
+  manifest: ValidatedManifest,
+): Descriptor {
   // An image manifest without artifactType is typed by its config; an index without one is not typed.
   const artifactType =
     manifest.artifactType ??
@@ -489,7 +522,7 @@ function checkAnnotations(value: unknown, where: string): Record<string, string>
   return value as Record<string, string>;
 }
 
-function isForeignLayer(d: Descriptor): boolean {
+export function isForeignLayer(d: Descriptor): boolean {
   const urls = (d as { urls?: unknown }).urls;
   return FOREIGN_LAYER_MEDIA_TYPES.has(d.mediaType) && Array.isArray(urls) && urls.length > 0;
 }

@@ -1,0 +1,437 @@
+import type pg from 'pg';
+import type { Descriptor, Digest } from '../../oci/index.js';
+import { MAX_MANIFEST_BYTES, isDigest, isTag } from '../../oci/index.js';
+import { createBlobStore, exists } from '../storage/blobs.js';
+import { checkPageSize } from '../storage/catalog.js';
+import type { StorageDriver } from '../storage/driver.js';
+import type { StoreOptions } from '../storage/create-store.js';
+import { checkManifestPush, isForeignLayer, referrerDescriptor } from '../storage/manifests.js';
+import { blobDataPath } from '../storage/paths.js';
+import type { BlobInfo, RegistryStore, StoredManifest } from '../storage/store.js';
+import { RegistryError } from '../storage/store.js';
+import { createUploadStore } from '../storage/uploads.js';
+import { query, transaction } from './database.js';
+
+/**
+ * The registry's storage layer with its metadata in PostgreSQL (schema.ts) and the bytes of
+ * blobs in a storage driver (S3 or a filesystem). Every replica of a registry connects to
+ * one database, so what one replica acknowledges every other reads on its next request:
+ * nothing that can change is cached in the process.
+ *
+ * Writes that change several rows are one transaction: a manifest PUT (its bytes' blob row,
+ * the manifest, what it references, its tag), a tag move, a delete. Online garbage collection
+ * (gc.ts) locks a blob's row before it decides; a PUT that references the blob locks the
+ * same rows (`FOR SHARE`), so one of the two waits for the other and sees what it did.
+ */
+
+/**
+ * Creates the PostgreSQL-backed store over `pool` (schema checked by the caller) and
+ * `driver` (the blobs' bytes).
+ *
+ * @example
+ * const pool = createPool({ url: 'postgres://registry@db/registry' });
+ * await checkSchema(pool);
+ * const store = createPostgresStore(driver, pool);
+ */
+export function createPostgresStore(
+  driver: StorageDriver,
+  pool: pg.Pool,
+  options: StoreOptions = {},
+): RegistryStore {
+  const maxBytes = options.manifests?.maxManifestBytes ?? MAX_MANIFEST_BYTES;
+
+  async function linked(repo: string, digest: Digest): Promise<BlobInfo | undefined> {
+    const { rows } = await query<{ size: string }>(
+      pool,
+      `SELECT b.size FROM blobs b WHERE b.digest = $2 AND b.size IS NOT NULL AND (
+         EXISTS (SELECT 1 FROM blob_links l WHERE l.repository = $1 AND l.digest = $2) OR
+         EXISTS (SELECT 1 FROM manifests m WHERE m.repository = $1 AND m.digest = $2))`,
+      [repo, digest],
+    );
+    return rows[0] === undefined ? undefined : { digest, size: Number(rows[0].size) };
+  }
+
+  /** Records a committed upload: the blob (with its size, pushed now) and its link. */
+  function link(repo: string, digest: Digest, size: number): Promise<void> {
+    return transaction(pool, async (client) => {
+      await ensureRepository(client, repo);
+      await client.query(
+        `INSERT INTO blobs (digest, size) VALUES ($1, $2)
+         ON CONFLICT (digest) DO UPDATE SET size = $2, pushed_at = now()`,
+        [digest, size],
+      );
+      await client.query(
+        `INSERT INTO blob_links (repository, digest) VALUES ($1, $2)
+         ON CONFLICT (repository, digest) DO UPDATE SET linked_at = now()`,
+        [repo, digest],
+      );
+    });
+  }
+
+  /**
+   * Marks `digest` as being pushed now, before its bytes are published: garbage collection
+   * then leaves it alone for its grace period, or (holding its row) finishes first.
+   */
+  async function touchBlob(digest: Digest): Promise<void> {
+    await query(
+      pool,
+      `INSERT INTO blobs (digest) VALUES ($1) ON CONFLICT (digest) DO UPDATE SET pushed_at = now()`,
+      [digest],
+    );
+  }
+
+  const driverBlobs = createBlobStore(driver, { ...options.blobs, linked });
+  const driverUploads = createUploadStore(driver, { ...options.uploads, link });
+
+  /** A manifest row as StoredManifest. */
+  function storedManifest(row: ManifestRow): StoredManifest {
+    const descriptor: Descriptor = {
+      mediaType: row.media_type,
+      digest: row.digest as Digest,
+      size: Number(row.size),
+      ...(row.artifact_type !== null ? { artifactType: row.artifact_type } : {}),
+      ...(row.annotations !== null ? { annotations: row.annotations } : {}),
+    };
+    return {
+      descriptor,
+      content: row.content ?? Buffer.alloc(0),
+      ...(row.subject_descriptor !== null ? { subject: row.subject_descriptor } : {}),
+    };
+  }
+
+  async function loadManifest(
+    repo: string,
+    reference: string,
+    withContent: boolean,
+  ): Promise<StoredManifest | undefined> {
+    const columns = `m.digest, m.media_type, m.size, m.artifact_type, m.annotations, m.subject_descriptor${withContent ? ', m.content' : ''}`;
+    let result: pg.QueryResult<ManifestRow>;
+    if (isDigest(reference)) {
+      result = await query<ManifestRow>(
+        pool,
+        `SELECT ${columns} FROM manifests m WHERE m.repository = $1 AND m.digest = $2`,
+        [repo, reference],
+      );
+    } else if (isTag(reference)) {
+      result = await query<ManifestRow>(
+        pool,
+        `SELECT ${columns} FROM tags t JOIN manifests m
+           ON m.repository = t.repository AND m.digest = t.digest
+         WHERE t.repository = $1 AND t.name = $2`,
+        [repo, reference],
+      );
+    } else {
+      return undefined;
+    }
+    const row = result.rows[0];
+    return row === undefined ? undefined : storedManifest(row);
+  }
+
+  return {
+    blobs: {
+      ...driverBlobs,
+      async mount(repo, digest, from) {
+        return transaction(pool, async (client) => {
+          // Locks the blob's row: a collection deciding about it finishes first, or waits.
+          const { rows } = await client.query<{ size: string }>(
+            `SELECT b.size FROM blobs b WHERE b.digest = $2 AND b.size IS NOT NULL AND (
+               EXISTS (SELECT 1 FROM blob_links l WHERE l.repository = $1 AND l.digest = $2) OR
+               EXISTS (SELECT 1 FROM manifests m WHERE m.repository = $1 AND m.digest = $2))
+             FOR SHARE OF b`,
+            [from, digest],
+          );
+          if (rows[0] === undefined) return undefined;
+          if (from !== repo) {
+            await ensureRepository(client, repo);
+            await client.query(
+              `INSERT INTO blob_links (repository, digest) VALUES ($1, $2)
+               ON CONFLICT (repository, digest) DO UPDATE SET linked_at = now()`,
+              [repo, digest],
+            );
+          }
+          return { digest, size: Number(rows[0].size) };
+        });
+      },
+      async delete(repo, digest) {
+        const { rowCount } = await query(
+          pool,
+          'DELETE FROM blob_links WHERE repository = $1 AND digest = $2',
+          [repo, digest],
+        );
+        return (rowCount ?? 0) > 0;
+      },
+    },
+
+    uploads: {
+      async start(repo) {
+        const session = await driverUploads.start(repo);
+        await transaction(pool, async (client) => {
+          await ensureRepository(client, repo);
+          await client.query(
+            'INSERT INTO uploads (id, repository, started_at) VALUES ($1, $2, $3)',
+            [session.id, repo, session.startedAt],
+          );
+        });
+        return session;
+      },
+      get: (repo, id) => driverUploads.get(repo, id),
+      append: (repo, id, body, appendOptions) =>
+        driverUploads.append(repo, id, body, appendOptions),
+      async commit(repo, id, digest, finalChunk, commitOptions) {
+        await touchBlob(digest);
+        const info = await driverUploads.commit(repo, id, digest, finalChunk, commitOptions);
+        await forgetUpload(id);
+        return info;
+      },
+      async cancel(repo, id) {
+        const cancelled = await driverUploads.cancel(repo, id);
+        await forgetUpload(id);
+        return cancelled;
+      },
+      async putBlob(repo, digest, body, putOptions) {
+        await touchBlob(digest);
+        return driverUploads.putBlob(repo, digest, body, putOptions);
+      },
+      async purge(before) {
+        const removed = await driverUploads.purge(before);
+        await query(pool, 'DELETE FROM uploads WHERE started_at < $1', [before]);
+        return removed;
+      },
+    },
+
+    manifests: {
+      async put(repo, reference, content, contentType) {
+        const { manifest, digest, descriptor, referenceIsDigest } = checkManifestPush(
+          reference,
+          content,
+          contentType,
+          maxBytes,
+        );
+        const blobRefs = new Set<Digest>();
+        for (const d of manifest.config ? [manifest.config, ...manifest.layers] : []) {
+          if (!isForeignLayer(d)) blobRefs.add(d.digest);
+        }
+        const childRefs = new Set<Digest>(manifest.manifests.map((d) => d.digest));
+        const entry =
+          manifest.subject !== undefined ? referrerDescriptor(descriptor, manifest) : undefined;
+
+        await transaction(pool, async (client) => {
+          await ensureRepository(client, repo);
+          // The manifest's own bytes are a blob: its row first (locked until commit), then
+          // the bytes, so a collection of that blob either finished before or sees this row.
+          await client.query(
+            `INSERT INTO blobs (digest, size) VALUES ($1, $2)
+             ON CONFLICT (digest) DO UPDATE SET size = $2, pushed_at = now()`,
+            [digest, content.byteLength],
+          );
+          if (!(await exists(driver, blobDataPath(digest)))) {
+            await driver.putContent(blobDataPath(digest), content);
+          }
+          await checkReferences(client, repo, blobRefs, childRefs);
+          await client.query(
+            `INSERT INTO manifests (repository, digest, media_type, size, artifact_type,
+               referrer_type, annotations, content, subject, subject_descriptor)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (repository, digest) DO UPDATE SET pushed_at = now()`,
+            [
+              repo,
+              digest,
+              descriptor.mediaType,
+              content.byteLength,
+              descriptor.artifactType ?? null,
+              entry?.artifactType ?? null,
+              descriptor.annotations === undefined ? null : JSON.stringify(descriptor.annotations),
+              content,
+              manifest.subject?.digest ?? null,
+              manifest.subject === undefined ? null : JSON.stringify(manifest.subject),
+            ],
+          );
+          const children = [
+            ...[...blobRefs].map((child) => ({ child, isManifest: false })),
+            ...[...childRefs].map((child) => ({ child, isManifest: true })),
+          ];
+          if (children.length > 0) {
+            await client.query(
+              `INSERT INTO manifest_references (repository, manifest, child, is_manifest)
+               SELECT $1, $2, c.child, c.is_manifest
+               FROM unnest($3::text[], $4::boolean[]) AS c (child, is_manifest)
+               ON CONFLICT DO NOTHING`,
+              [repo, digest, children.map((c) => c.child), children.map((c) => c.isManifest)],
+            );
+          }
+          if (!referenceIsDigest) {
+            await client.query(
+              `INSERT INTO tags (repository, name, digest) VALUES ($1, $2, $3)
+               ON CONFLICT (repository, name) DO UPDATE SET digest = $3, updated_at = now()`,
+              [repo, reference, digest],
+            );
+          }
+        });
+        return {
+          descriptor,
+          content,
+          ...(manifest.subject !== undefined ? { subject: manifest.subject } : {}),
+        };
+      },
+
+      get: (repo, reference) => loadManifest(repo, reference, true),
+
+      async stat(repo, reference) {
+        return (await loadManifest(repo, reference, false))?.descriptor;
+      },
+
+      async delete(repo, reference) {
+        // By digest, the cascade removes its tags and references with it (one statement).
+        const { rowCount } = isDigest(reference)
+          ? await query(pool, 'DELETE FROM manifests WHERE repository = $1 AND digest = $2', [
+              repo,
+              reference,
+            ])
+          : isTag(reference)
+            ? await query(pool, 'DELETE FROM tags WHERE repository = $1 AND name = $2', [
+                repo,
+                reference,
+              ])
+            : { rowCount: 0 };
+        return (rowCount ?? 0) > 0;
+      },
+    },
+
+    tags: {
+      async list(repo, pageOptions = {}) {
+        checkPageSize(pageOptions.n);
+        const { n, last } = pageOptions;
+        const { rows } =
+          n === 0
+            ? { rows: [] }
+            : await query<{ name: string }>(
+                pool,
+                `SELECT name FROM tags WHERE repository = $1 AND ($2::text IS NULL OR name > $2)
+                 ORDER BY name LIMIT $3`,
+                [repo, last ?? null, n === undefined ? null : n + 1],
+              );
+        if (rows.length === 0) {
+          const known = await query(pool, 'SELECT 1 FROM repositories WHERE name = $1', [repo]);
+          if (known.rows.length === 0) {
+            throw new RegistryError('NAME_UNKNOWN', 'repository name not known to registry', {
+              name: repo,
+            });
+          }
+        }
+        const more = n !== undefined && rows.length > n;
+        return { tags: rows.slice(0, n).map((r) => r.name), more };
+      },
+      async resolve(repo, tag) {
+        const { rows } = await query<{ digest: Digest }>(
+          pool,
+          'SELECT digest FROM tags WHERE repository = $1 AND name = $2',
+          [repo, tag],
+        );
+        return rows[0]?.digest;
+      },
+    },
+
+    referrers: {
+      async list(repo, subject, listOptions = {}) {
+        const { rows } = await query<ReferrerRow>(
+          pool,
+          `SELECT digest, media_type, size, referrer_type, annotations FROM manifests
+           WHERE repository = $1 AND subject = $2 AND ($3::text IS NULL OR referrer_type = $3)
+           ORDER BY digest`,
+          [repo, subject, listOptions.artifactType ?? null],
+        );
+        return rows.map((r) => ({
+          mediaType: r.media_type,
+          digest: r.digest as Digest,
+          size: Number(r.size),
+          ...(r.referrer_type !== null ? { artifactType: r.referrer_type } : {}),
+          ...(r.annotations !== null ? { annotations: r.annotations } : {}),
+        }));
+      },
+    },
+
+    catalog: {
+      async list(pageOptions = {}) {
+        checkPageSize(pageOptions.n);
+        const { n, last } = pageOptions;
+        if (n === 0) return { repositories: [], more: false };
+        const { rows } = await query<{ name: string }>(
+          pool,
+          `SELECT name FROM repositories WHERE ($1::text IS NULL OR name > $1)
+           ORDER BY name LIMIT $2`,
+          [last ?? null, n === undefined ? null : n + 1],
+        );
+        const more = n !== undefined && rows.length > n;
+        return { repositories: rows.slice(0, n).map((r) => r.name), more };
+      },
+    },
+  };
+
+  async function forgetUpload(id: string): Promise<void> {
+    await query(pool, 'DELETE FROM uploads WHERE id = $1', [id]);
+  }
+}
+
+interface ManifestRow {
+  readonly digest: string;
+  readonly media_type: string;
+  readonly size: string;
+  readonly artifact_type: string | null;
+  readonly annotations: Record<string, string> | null;
+  readonly subject_descriptor: Descriptor | null;
+  readonly content?: Buffer;
+}
+
+interface ReferrerRow {
+  readonly digest: string;
+  readonly media_type: string;
+  readonly size: string;
+  readonly referrer_type: string | null;
+  readonly annotations: Record<string, string> | null;
+}
+
+async function ensureRepository(client: pg.ClientBase, repo: string): Promise<void> {
+  await client.query('INSERT INTO repositories (name) VALUES ($1) ON CONFLICT DO NOTHING', [repo]);
+}
+
+/**
+ * Fails with MANIFEST_BLOB_UNKNOWN naming the first blob or child manifest a manifest
+ * references that is not in `repo`, holding a share lock on each that is, so that garbage
+ * collection cannot remove it before this transaction commits.
+ */
+async function checkReferences(
+  client: pg.ClientBase,
+  repo: string,
+  blobs: ReadonlySet<Digest>,
+  children: ReadonlySet<Digest>,
+): Promise<void> {
+  const present = new Set<string>();
+  if (blobs.size > 0) {
+    const { rows } = await client.query<{ digest: string }>(
+      `SELECT b.digest FROM blobs b WHERE b.digest = ANY($2::text[]) AND b.size IS NOT NULL AND (
+         EXISTS (SELECT 1 FROM blob_links l WHERE l.repository = $1 AND l.digest = b.digest) OR
+         EXISTS (SELECT 1 FROM manifests m WHERE m.repository = $1 AND m.digest = b.digest))
+       ORDER BY b.digest FOR SHARE OF b`,
+      [repo, [...blobs]],
+    );
+    for (const r of rows) present.add(r.digest);
+  }
+  if (children.size > 0) {
+    const { rows } = await client.query<{ digest: string }>(
+      `SELECT digest FROM manifests WHERE repository = $1 AND digest = ANY($2::text[])
+       ORDER BY digest FOR SHARE`,
+      [repo, [...children]],
+    );
+    for (const r of rows) present.add(`manifest:${r.digest}`);
+  }
+  const missing =
+    [...blobs].find((d) => !present.has(d)) ??
+    [...children].find((d) => !present.has(`manifest:${d}`));
+  if (missing !== undefined) {
+    throw new RegistryError(
+      'MANIFEST_BLOB_UNKNOWN',
+      `manifest references ${missing}, which is not in the repository`,
+      { digest: missing },
+    );
+  }
+}
