@@ -22,7 +22,7 @@ import {
   createFilesystemDriver,
   createMemoryDriver,
   createRegistry,
-  createStore,
+  openRegistryStore,
   generateTokenSigningKey,
   loadS3Driver,
   loadTokenSigningKey,
@@ -256,11 +256,13 @@ export async function startRegistryServer(
   }
   const metrics = createMetrics();
   const auth = config.auth !== undefined ? await createServerAccessControl(config, log) : undefined;
-  const store = createStore(
+  const { store, close: closeStore } = await openRegistryStore(
     driver,
     storage.driver === 's3' && storage.redirect !== undefined
       ? { blobs: { redirect: storage.redirect } }
       : {},
+    config.metadata,
+    log,
   );
   const purge = storage.driver === 's3' ? startUploadPurging(store, storage, log) : undefined;
   // The registry name of the policy's scopes defaults to the address clients reach, known
@@ -364,6 +366,7 @@ export async function startRegistryServer(
         : storage.driver === 's3'
           ? `s3:${storage.s3.bucket}${storage.s3.rootDirectory !== undefined ? `/${storage.s3.rootDirectory}` : ''}`
           : 'memory',
+    metadata: config.metadata === undefined ? 'embedded' : 'postgres',
     auth: auth === undefined ? 'none' : auth.mode,
     ui: config.ui,
     ...(trust !== undefined
@@ -420,8 +423,10 @@ export async function startRegistryServer(
       if (purge !== undefined) clearInterval(purge);
       server.close(() => {
         clearTimeout(timer);
-        log('stopped');
-        resolve();
+        void closeStore().finally(() => {
+          log('stopped');
+          resolve();
+        });
       });
       server.closeIdleConnections();
     });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { Nv2Error, StorageError } from '../../errors.js';
+import type { DatabaseConfig } from '../metadata-config.js';
 import { RegistryError } from '../storage/store.js';
 
 /**
@@ -9,21 +10,8 @@ import { RegistryError } from '../storage/store.js';
  * aborts one to resolve a deadlock or a serialization conflict.
  */
 
-/** `storage.metadata.database` (docs/scaling.md). Unset fields come from the PG* environment. */
-export interface DatabaseOptions {
-  /** `postgres://user:password@host:port/database?...`; fields below override its parts. */
-  readonly url?: string;
-  readonly host?: string;
-  readonly port?: number;
-  readonly user?: string;
-  /** Better in the environment (`PGPASSWORD`) than in the config file. */
-  readonly password?: string;
-  readonly database?: string;
-  /** TLS to the server; `caFile` pins the CA, `rejectUnauthorized: false` is for tests only. */
-  readonly ssl?: { readonly caFile?: string; readonly rejectUnauthorized?: boolean };
-  /** Connections this process keeps at most (default 10). */
-  readonly poolSize?: number;
-}
+/** The connection settings (`storage.metadata.database`). */
+export type DatabaseOptions = DatabaseConfig;
 
 /** A pool whose errors say where they come from. */
 export function createPool(options: DatabaseOptions): pg.Pool {

@@ -407,12 +407,20 @@ async function checkReferences(
 ): Promise<void> {
   const present = new Set<string>();
   if (blobs.size > 0) {
+    // The links first (garbage collection removes unreferenced links under a row lock), then
+    // the blobs' rows; a blob may also be in the repository as a manifest's bytes.
+    const links = await client.query<{ digest: string }>(
+      `SELECT digest FROM blob_links WHERE repository = $1 AND digest = ANY($2::text[])
+       ORDER BY digest FOR SHARE`,
+      [repo, [...blobs]],
+    );
+    const linked = new Set(links.rows.map((r) => r.digest));
     const { rows } = await client.query<{ digest: string }>(
       `SELECT b.digest FROM blobs b WHERE b.digest = ANY($2::text[]) AND b.size IS NOT NULL AND (
-         EXISTS (SELECT 1 FROM blob_links l WHERE l.repository = $1 AND l.digest = b.digest) OR
+         b.digest = ANY($3::text[]) OR
          EXISTS (SELECT 1 FROM manifests m WHERE m.repository = $1 AND m.digest = b.digest))
        ORDER BY b.digest FOR SHARE OF b`,
-      [repo, [...blobs]],
+      [repo, [...blobs], [...linked]],
     );
     for (const r of rows) present.add(r.digest);
   }
