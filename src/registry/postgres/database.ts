@@ -73,14 +73,18 @@ export async function transaction<T>(
   }
 }
 
-/** One statement outside a transaction. */
+/**
+ * One statement outside a transaction. With `name`, a prepared statement (parsed and planned
+ * once per connection): for the statements of the read path.
+ */
 export async function query<R extends pg.QueryResultRow>(
   pool: pg.Pool,
   text: string,
   values: unknown[] = [],
+  name?: string,
 ): Promise<pg.QueryResult<R>> {
   try {
-    return await pool.query<R>(text, values);
+    return await pool.query<R>(name === undefined ? { text, values } : { name, text, values });
   } catch (err) {
     throw databaseError(err);
   }

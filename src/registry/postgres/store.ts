@@ -47,6 +47,7 @@ export function createPostgresStore(
          EXISTS (SELECT 1 FROM blob_links l WHERE l.repository = $1 AND l.digest = $2) OR
          EXISTS (SELECT 1 FROM manifests m WHERE m.repository = $1 AND m.digest = $2))`,
       [repo, digest],
+      'nv2_linked_blob',
     );
     return rows[0] === undefined ? undefined : { digest, size: Number(rows[0].size) };
   }
@@ -99,32 +100,64 @@ export function createPostgresStore(
     };
   }
 
+  /**
+   * Manifests by digest, as read: what a digest's bytes say never changes, so only which
+   * digest a reference names is asked of the database on every request.
+   */
+  const manifestsByDigest = new Map<string, StoredManifest>();
+  let cachedBytes = 0;
+
   async function loadManifest(
     repo: string,
     reference: string,
     withContent: boolean,
   ): Promise<StoredManifest | undefined> {
-    const columns = `m.digest, m.media_type, m.size, m.artifact_type, m.annotations, m.subject_descriptor${withContent ? ', m.content' : ''}`;
-    let result: pg.QueryResult<ManifestRow>;
+    let digest: string | undefined;
     if (isDigest(reference)) {
-      result = await query<ManifestRow>(
+      const { rows } = await query<{ digest: string }>(
         pool,
-        `SELECT ${columns} FROM manifests m WHERE m.repository = $1 AND m.digest = $2`,
+        'SELECT digest FROM manifests WHERE repository = $1 AND digest = $2',
         [repo, reference],
+        'nv2_manifest_by_digest',
       );
+      digest = rows[0]?.digest;
     } else if (isTag(reference)) {
-      result = await query<ManifestRow>(
+      // The tag's row references the manifest's (foreign key): the tag names a stored manifest.
+      const { rows } = await query<{ digest: string }>(
         pool,
-        `SELECT ${columns} FROM tags t JOIN manifests m
-           ON m.repository = t.repository AND m.digest = t.digest
-         WHERE t.repository = $1 AND t.name = $2`,
+        'SELECT digest FROM tags WHERE repository = $1 AND name = $2',
         [repo, reference],
+        'nv2_manifest_by_tag',
       );
-    } else {
-      return undefined;
+      digest = rows[0]?.digest;
     }
-    const row = result.rows[0];
-    return row === undefined ? undefined : storedManifest(row);
+    if (digest === undefined) return undefined;
+    const known = manifestsByDigest.get(digest);
+    if (known !== undefined) {
+      // Most recently used last: the oldest entry is the first one evicted.
+      manifestsByDigest.delete(digest);
+      manifestsByDigest.set(digest, known);
+      return known;
+    }
+    const columns = `digest, media_type, size, artifact_type, annotations, subject_descriptor${withContent ? ', content' : ''}`;
+    const { rows } = await query<ManifestRow>(
+      pool,
+      `SELECT ${columns} FROM manifests WHERE repository = $1 AND digest = $2`,
+      [repo, digest],
+    );
+    const row = rows[0];
+    if (row === undefined) return undefined; // deleted meanwhile
+    const stored = storedManifest(row);
+    if (withContent) {
+      manifestsByDigest.set(digest, stored);
+      cachedBytes += stored.content.byteLength;
+      for (const [oldest, entry] of manifestsByDigest) {
+        if (cachedBytes <= MANIFEST_CACHE_BYTES) break;
+        manifestsByDigest.delete(oldest);
+        cachedBytes -= entry.content.byteLength;
+      }
+    }
+    return stored;
   }
 
   return {
@@ -339,6 +372,7 @@ export function createPostgresStore(
            WHERE repository = $1 AND subject = $2 AND ($3::text IS NULL OR referrer_type = $3)
            ORDER BY digest`,
           [repo, subject, listOptions.artifactType ?? null],
+          'nv2_referrers',
         );
         return rows.map((r) => ({
           mediaType: r.media_type,
@@ -371,6 +405,9 @@ export function createPostgresStore(
     await query(pool, 'DELETE FROM uploads WHERE id = $1', [id]);
   }
 }
+
+/** Bytes of manifests kept by digest in each process. */
+const MANIFEST_CACHE_BYTES = 32 * 1024 * 1024;
 
 interface ManifestRow {
   readonly digest: string;
