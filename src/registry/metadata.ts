@@ -10,6 +10,9 @@ import type { MetadataConfig } from './metadata-config.js';
  * with it, is loaded only when a database is configured.
  */
 
+/** Upload sessions idle a week are abandoned, as in distribution. */
+const UPLOAD_PURGE_AGE_MS = 7 * 24 * 3600 * 1000;
+
 /** A store opened by `openRegistryStore`, with what runs beside it. */
 export interface OpenedStore {
   readonly store: RegistryStore;
@@ -52,6 +55,13 @@ export async function openRegistryStore(
       if (running !== undefined) return;
       running = pg
         .collectGarbageOnline(pool, driver, { graceSeconds: metadata.gc.graceSeconds })
+        .then(async (report) => {
+          // Over S3 the server purges abandoned uploads itself, hourly; elsewhere it is here.
+          if (!report.skipped && driver.name !== 's3') {
+            await store.uploads.purge(new Date(Date.now() - UPLOAD_PURGE_AGE_MS));
+          }
+          return report;
+        })
         .then(
           (report) => {
             if (!report.skipped && report.manifests + report.links + report.blobs > 0) {

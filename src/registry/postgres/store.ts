@@ -61,6 +61,15 @@ export function createPostgresStore(
          ON CONFLICT (digest) DO UPDATE SET size = $2, pushed_at = now()`,
         [digest, size],
       );
+      // The row is locked from here on. A collection that ran between the upload's start of
+      // commit and here (only possible with a grace period shorter than that) took the bytes.
+      if (!(await exists(driver, blobDataPath(digest)))) {
+        throw new RegistryError(
+          'BLOB_UPLOAD_INVALID',
+          'the blob was garbage-collected while its upload finished: upload it again',
+          { digest },
+        );
+      }
       await client.query(
         `INSERT INTO blob_links (repository, digest) VALUES ($1, $2)
          ON CONFLICT (repository, digest) DO UPDATE SET linked_at = now()`,
