@@ -9,6 +9,7 @@ import { after, describe, it } from 'node:test';
 import type { Digest } from '../../src/oci/index.js';
 import { MediaTypes, digestOf } from '../../src/oci/index.js';
 import type { StorageDriver } from '../../src/registry/storage/index.js';
+import type { RegistryStore } from '../../src/registry/storage/store.js';
 import { blobDataPath } from '../../src/registry/storage/paths.js';
 import { createFilesystemDriver, createMemoryDriver } from '../../src/registry/storage/index.js';
 import { createStore } from '../../src/registry/storage/create-store.js';
@@ -30,6 +31,53 @@ import { postgresMissing, startPostgres } from '../helpers/postgres.js';
 import { describeMetadataStore } from '../suites/metadata-store.js';
 
 describeMetadataStore('embedded', async () => createStore(createMemoryDriver()));
+
+/** The config blob of every test image. */
+const CONFIG = Buffer.from('{}');
+
+/** Uploads `bytes` as a blob of `repo` in one request; returns its digest. */
+async function putBytes(store: RegistryStore, repo: string, bytes: Buffer): Promise<Digest> {
+  await store.uploads.putBlob(
+    repo,
+    digestOf(bytes),
+    (async function* () {
+      yield bytes;
+    })(),
+  );
+  return digestOf(bytes);
+}
+
+/** An image manifest of CONFIG and `layer`, optionally with the manifest `subject` as subject. */
+function imageOf(layer: Buffer, subject?: Buffer): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaTypes.ociManifest,
+      config: { mediaType: MediaTypes.ociEmpty, digest: digestOf(CONFIG), size: CONFIG.length },
+      layers: [
+        { mediaType: 'application/octet-stream', digest: digestOf(layer), size: layer.length },
+      ],
+      ...(subject !== undefined
+        ? {
+            subject: {
+              mediaType: MediaTypes.ociManifest,
+              digest: digestOf(subject),
+              size: subject.length,
+            },
+          }
+        : {}),
+    }),
+  );
+}
+
+/** The blobs an image of `imageOf` names. */
+function blobsOf(manifest: Buffer): Digest[] {
+  const facts = JSON.parse(manifest.toString()) as {
+    config: { digest: Digest };
+    layers: { digest: Digest }[];
+  };
+  return [facts.config.digest, ...facts.layers.map((l) => l.digest)];
+}
 
 const pools: pg.Pool[] = [];
 after(() => Promise.all(pools.map((p) => p.end())));
@@ -113,43 +161,11 @@ describe(
       const { pool, driver } = await fresh();
       await migrate(pool);
       const store = createPostgresStore(driver, pool);
-      const push = async (bytes: Buffer): Promise<Digest> => {
-        await store.uploads.putBlob(
-          'gc/repo',
-          digestOf(bytes),
-          (async function* () {
-            yield bytes;
-          })(),
-        );
-        return digestOf(bytes);
-      };
+      const push = (bytes: Buffer): Promise<Digest> => putBytes(store, 'gc/repo', bytes);
       const manifest = async (layer: Buffer, subject?: Buffer): Promise<Buffer> => {
-        const config = Buffer.from('{}');
-        await push(config);
+        await push(CONFIG);
         await push(layer);
-        return Buffer.from(
-          JSON.stringify({
-            schemaVersion: 2,
-            mediaType: MediaTypes.ociManifest,
-            config: { mediaType: MediaTypes.ociEmpty, digest: digestOf(config), size: 2 },
-            layers: [
-              {
-                mediaType: 'application/octet-stream',
-                digest: digestOf(layer),
-                size: layer.length,
-              },
-            ],
-            ...(subject !== undefined
-              ? {
-                  subject: {
-                    mediaType: MediaTypes.ociManifest,
-                    digest: digestOf(subject),
-                    size: subject.length,
-                  },
-                }
-              : {}),
-          }),
-        );
+        return imageOf(layer, subject);
       };
       const kept = await manifest(randomBytes(100));
       await store.manifests.put('gc/repo', 'v1', kept, MediaTypes.ociManifest);
@@ -189,11 +205,7 @@ describe(
       // The tagged image, its blobs and its signature stay.
       assert.ok(await store.manifests.get('gc/repo', 'v1'));
       assert.ok(await store.manifests.get('gc/repo', digestOf(keptSignature)));
-      const facts = JSON.parse(kept.toString()) as {
-        config: { digest: Digest };
-        layers: { digest: Digest }[];
-      };
-      for (const d of [facts.config.digest, facts.layers[0]!.digest]) {
+      for (const d of blobsOf(kept)) {
         assert.ok(await store.blobs.stat('gc/repo', d), d);
         await driver.stat(blobDataPath(d));
       }
@@ -219,32 +231,14 @@ describe(
       const { pool, driver } = await fresh();
       await migrate(pool);
       const store = createPostgresStore(driver, pool);
-      const config = Buffer.from('{}');
       const pushed: Buffer[] = [];
       let refused = 0;
       const pushes = (async () => {
         for (let i = 0; i < 30; i++) {
           const layer = randomBytes(64);
-          const m = Buffer.from(
-            JSON.stringify({
-              schemaVersion: 2,
-              mediaType: MediaTypes.ociManifest,
-              config: { mediaType: MediaTypes.ociEmpty, digest: digestOf(config), size: 2 },
-              layers: [
-                { mediaType: 'application/octet-stream', digest: digestOf(layer), size: 64 },
-              ],
-            }),
-          );
+          const m = imageOf(layer);
           try {
-            for (const b of [config, layer]) {
-              await store.uploads.putBlob(
-                'race/repo',
-                digestOf(b),
-                (async function* () {
-                  yield b;
-                })(),
-              );
-            }
+            for (const b of [CONFIG, layer]) await putBytes(store, 'race/repo', b);
             await store.manifests.put('race/repo', `t${i}`, m, MediaTypes.ociManifest);
             pushed.push(m);
           } catch (err) {
@@ -267,11 +261,7 @@ describe(
       await collectGarbageOnline(pool, driver, { graceSeconds: 0 });
       assert.equal(pushed.length + refused, 30);
       for (const m of pushed) {
-        const facts = JSON.parse(m.toString()) as {
-          config: { digest: Digest };
-          layers: { digest: Digest }[];
-        };
-        for (const d of [facts.config.digest, facts.layers[0]!.digest]) {
+        for (const d of blobsOf(m)) {
           assert.ok(await store.blobs.stat('race/repo', d), d);
           await driver.stat(blobDataPath(d));
         }
