@@ -107,3 +107,8 @@ export function databaseError(err: unknown): unknown {
     { cause: err },
   );
 }
+
+/** Records a repository (once: repositories are listed by the catalog). */
+export async function ensureRepository(client: pg.ClientBase, repo: string): Promise<void> {
+  await client.query('INSERT INTO repositories (name) VALUES ($1) ON CONFLICT DO NOTHING', [repo]);
+}
