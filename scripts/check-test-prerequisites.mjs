@@ -2,7 +2,7 @@
 // stops with one line per missing program (naming the Debian package that provides it)
 // before anything is built, instead of letting dozens of tests fail on a missing binary.
 // `.ci/run`, run as root on a fresh Debian machine, installs every package listed here.
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, readdirSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /**
@@ -94,11 +94,30 @@ const PREREQUISITES = [
     package: 'opensc',
     purpose: 'generates and imports keys inside the test token',
   },
+  {
+    program: 'initdb',
+    package: 'postgresql',
+    purpose:
+      'PostgreSQL (initdb, pg_ctl), the metadata database of the registry tests (scripts/postgres.sh)',
+    // Debian keeps the server's programs off PATH, one directory per major version.
+    dirs: () => postgresBinDirs(),
+  },
 ];
 
-/** Whether `program` is an executable file in one of the PATH directories. */
-function onPath(program) {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+/** The bin directories of the installed PostgreSQL versions (Debian layout). */
+function postgresBinDirs() {
+  try {
+    return readdirSync('/usr/lib/postgresql').map((version) =>
+      join('/usr/lib/postgresql', version, 'bin'),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** Whether `program` is an executable file in one of the PATH directories (or `dirs`). */
+function onPath(program, dirs = (process.env.PATH ?? '').split(delimiter)) {
+  for (const dir of dirs) {
     if (dir === '') continue;
     const path = join(dir, program);
     try {
@@ -111,7 +130,7 @@ function onPath(program) {
   return false;
 }
 
-const missing = PREREQUISITES.filter((p) => !onPath(p.program));
+const missing = PREREQUISITES.filter((p) => !onPath(p.program, p.dirs?.()));
 if (missing.length > 0) {
   for (const p of missing)
     console.error(`missing program: ${p.program} (Debian package ${p.package}): ${p.purpose}`);

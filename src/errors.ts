@@ -101,6 +101,8 @@ export const CODES = [
   'NV2_ERR_STORAGE_INVALID_PATH',
   'NV2_ERR_STORAGE_INVALID_RANGE',
   'NV2_ERR_STORAGE_IO',
+  'NV2_ERR_STORAGE_DATABASE',
+  'NV2_ERR_STORAGE_SCHEMA',
   // The demo: a step did not behave as the story says (a bug in nv2).
   'NV2_ERR_DEMO_EXPECTATION',
   // Trust configuration: the trust policy document and the trust store.

@@ -55,6 +55,10 @@ export { generateTokenSigningKey, loadTokenSigningKey, tokenSigningKey } from '.
 export type { TokenSigningKey } from './auth/tokens.js';
 export type { FailureLimits } from './auth/limiter.js';
 export { collectGarbage } from './storage/gc.js';
+export { collectGarbageNow, migrateMetadata, openRegistryStore } from './metadata.js';
+export type { OpenedStore, StoreLog } from './metadata.js';
+export { checkMetadataConfig } from './metadata-config.js';
+export type { DatabaseConfig, MetadataConfig, OnlineGcConfig } from './metadata-config.js';
 export type { GcOptions, GcReport } from './storage/gc.js';
 export { DEFAULT_MAX_VERDICTS, RegistryTrust, createRegistryTrust } from './trust/verdicts.js';
 export type {

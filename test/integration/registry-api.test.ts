@@ -20,7 +20,10 @@ import {
   createRegistry,
   createStore,
 } from '../../src/registry/index.js';
+import { createPool, createPostgresStore, migrate } from '../../src/registry/postgres/index.js';
+import type pg from 'pg';
 import { tempDir } from '../helpers/fixtures.js';
+import { postgresMissing, startPostgres } from '../helpers/postgres.js';
 import type { RunningRegistry } from '../helpers/registry.js';
 import { startRegistry } from '../helpers/registry.js';
 
@@ -1490,3 +1493,16 @@ registrySuite('memory', async () => createStore(createMemoryDriver()));
 registrySuite('filesystem', async () =>
   createStore(createFilesystemDriver({ root: await tempDir() })),
 );
+
+// The whole API again with the metadata in PostgreSQL (a real server, scripts/postgres.sh)
+// and the blobs on the filesystem.
+const pgPools: pg.Pool[] = [];
+after(() => Promise.all(pgPools.map((p) => p.end())));
+if (postgresMissing() === undefined) {
+  registrySuite('filesystem + PostgreSQL', async () => {
+    const pool = createPool({ url: await (await startPostgres()).newDatabase() });
+    pgPools.push(pool);
+    await migrate(pool);
+    return createPostgresStore(createFilesystemDriver({ root: await tempDir() }), pool);
+  });
+}

@@ -66,6 +66,7 @@ const ALLOWED_PACKAGES: Readonly<Record<string, readonly string[]>> = {
     'bcryptjs',
     '@aws-sdk/client-s3',
     '@aws-sdk/s3-request-presigner',
+    'pg',
     // The server entry (registry/server/): metrics and the configuration file.
     'prom-client',
     'yaml',

@@ -17,6 +17,8 @@ interface GcFlags {
   config?: string;
   dryRun?: boolean;
   deleteUntagged?: boolean;
+  online?: boolean;
+  graceSeconds?: string;
   uploadsOlderThan: string;
   output: OutputFormat;
 }
@@ -187,6 +189,14 @@ export function registerRegistry(program: Command): void {
       'also delete untagged manifests (except signatures and other referrers of live manifests)',
     )
     .option('--uploads-older-than <hours>', 'upload sessions idle this many hours are stale', '24')
+    .option(
+      '--online',
+      'collect through the metadata database (storage.metadata) while the registry serves',
+    )
+    .option(
+      '--grace-seconds <n>',
+      'with --online: keep anything younger than this (default: storage.metadata.gc.graceSeconds)',
+    )
     .option('--output <format>', 'text or json', outputFormat, 'text')
     .action(async (flags: GcFlags) => {
       const hours = Number(flags.uploadsOlderThan);
@@ -216,6 +226,15 @@ export function registerRegistry(program: Command): void {
             : createFilesystemDriver({ root: storage.root });
       let report;
       try {
+        if (flags.online === true || config.metadata !== undefined) {
+          const { collectOnline } = await import('../registry-gc-online.js');
+          const online = await collectOnline(driver, config.metadata, flags);
+          if (flags.output === 'json') printJson(online);
+          else
+            for (const [key, value] of Object.entries(online))
+              print(`${key}: ${JSON.stringify(value)}`);
+          return;
+        }
         report = await collectGarbage(driver, {
           dryRun: flags.dryRun === true,
           deleteUntagged: flags.deleteUntagged === true,
@@ -229,6 +248,31 @@ export function registerRegistry(program: Command): void {
       else
         for (const [key, value] of Object.entries(report))
           print(`${key}: ${JSON.stringify(value)}`);
+    });
+
+  registry
+    .command('migrate')
+    .description(
+      "bring the metadata database's schema (storage.metadata) up to date; serve refuses an old schema",
+    )
+    .requiredOption('--config <file>', 'the config file `serve` uses')
+    .option('--output <format>', 'text or json', outputFormat, 'text')
+    .action(async (flags: { config: string; output: OutputFormat }) => {
+      const { resolveRegistryConfig } = await import('../../registry/server/index.js');
+      const { migrateMetadata } = await import('../../registry/index.js');
+      const config = await resolveRegistryConfig({ config: flags.config });
+      if (config.metadata === undefined) {
+        throw new InvalidInputError(
+          'NV2_ERR_INVALID_ARGUMENT',
+          `${flags.config} has no storage.metadata.database: the embedded store has no schema to migrate`,
+        );
+      }
+      const result = await migrateMetadata(config.metadata);
+      if (flags.output === 'json') printJson(result);
+      else {
+        for (const m of result.applied) print(`applied ${m.version}: ${m.name}`);
+        print(`schema version ${result.version}`);
+      }
     });
 
   registerUser(registry);

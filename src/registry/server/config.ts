@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { InvalidInputError } from '../../errors.js';
-import type { AccessRule, EnforcementRule, S3DriverOptions } from '../index.js';
+import type { AccessRule, EnforcementRule, MetadataConfig, S3DriverOptions } from '../index.js';
+import { checkMetadataConfig } from '../index.js';
 import { DEFAULT_ADDR, DEFAULT_ROOT } from './defaults.js';
 
 /** Where a server listens. */
@@ -17,6 +18,8 @@ export interface RegistryConfig {
     | { readonly driver: 'filesystem'; readonly root: string }
     | { readonly driver: 'memory' }
     | S3StorageConfig;
+  /** `storage.metadata`: a metadata database shared by replicas; absent: embedded. */
+  readonly metadata?: MetadataConfig;
   readonly tls?: { readonly cert: string; readonly key: string };
   readonly log: { readonly format: 'json' | 'pretty' };
   /** How long in-flight requests may take to finish after SIGTERM. */
@@ -108,6 +111,7 @@ interface ConfigFile {
     filesystem?: { root?: string };
     memory?: Record<string, never>;
     s3?: S3Section;
+    metadata?: unknown;
   };
   tls?: { cert?: string; key?: string };
   log?: { format?: string };
@@ -140,7 +144,7 @@ const KNOWN: Readonly<Record<string, readonly string[]>> = {
   auth: ['mode', 'htpasswd', 'users', 'groups', 'rules', 'signatureTypes', 'token', 'failures'],
   'auth.token': ['service', 'issuer', 'expiresInSeconds', 'key', 'realm'],
   'auth.failures': ['burst', 'refillSeconds'],
-  storage: ['filesystem', 'memory', 's3'],
+  storage: ['filesystem', 'memory', 's3', 'metadata'],
   'storage.filesystem': ['root'],
   'storage.memory': [],
   'storage.s3': [
@@ -224,6 +228,12 @@ export async function readConfigFile(path: string): Promise<ConfigFile> {
     throw bad('config: storage takes one driver, filesystem, memory or s3');
   }
   if (file.storage?.s3 !== undefined) checkS3(file.storage.s3);
+  if (file.storage?.metadata !== undefined) {
+    if (file.storage.memory !== undefined) {
+      throw bad('config: storage.metadata needs blobs that outlive the process (filesystem or s3)');
+    }
+    file.storage.metadata = checkMetadataConfig(file.storage.metadata);
+  }
   if (file.auth !== undefined)
     file.auth = checkAuth(file.auth as unknown as Record<string, unknown>);
   if (file.ui !== undefined && typeof file.ui !== 'boolean') {
@@ -467,6 +477,9 @@ export async function resolveRegistryConfig(flags: ServeFlags): Promise<Registry
   return {
     addr,
     storage,
+    ...(file.storage?.metadata !== undefined && storage.driver !== 'memory'
+      ? { metadata: file.storage.metadata as MetadataConfig }
+      : {}),
     ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
     log: { format },
     shutdownTimeoutSeconds: file.shutdownTimeoutSeconds ?? DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,

@@ -21,7 +21,7 @@ import {
   createFilesystemDriver,
   createMemoryDriver,
   createRegistry,
-  createStore,
+  openRegistryStore,
   generateTokenSigningKey,
   loadS3Driver,
   loadTokenSigningKey,
@@ -345,11 +345,13 @@ export async function startRegistryServer(
   }
   const metrics = createMetrics();
   const auth = config.auth !== undefined ? await createServerAccessControl(config, log) : undefined;
-  const store = createStore(
+  const { store, close: closeStore } = await openRegistryStore(
     driver,
     storage.driver === 's3' && storage.redirect !== undefined
       ? { blobs: { redirect: storage.redirect } }
       : {},
+    config.metadata,
+    log,
   );
   const purge = storage.driver === 's3' ? startUploadPurging(store, storage, log) : undefined;
   // The registry name of the policy's scopes defaults to the address clients reach, known
@@ -442,6 +444,7 @@ export async function startRegistryServer(
         : storage.driver === 's3'
           ? `s3:${storage.s3.bucket}${storage.s3.rootDirectory !== undefined ? `/${storage.s3.rootDirectory}` : ''}`
           : 'memory',
+    metadata: config.metadata === undefined ? 'embedded' : 'postgres',
     auth: auth === undefined ? 'none' : auth.mode,
     ui: config.ui,
     ...(trust !== undefined
@@ -498,10 +501,11 @@ export async function startRegistryServer(
       if (purge !== undefined) clearInterval(purge);
       server.close(() => {
         clearTimeout(timer);
-        // Last, once no request can write: the filesystem driver checkpoints its journal, so
-        // that the next start has nothing to replay. A failure only means a replay then.
-        const flushed = driver.close?.() ?? Promise.resolve();
-        flushed
+        // Last, once no request can write: the store (its database pool), then the driver —
+        // the filesystem driver checkpoints its journal, so that the next start has nothing
+        // to replay. A failure only means a replay then.
+        void closeStore()
+          .then(() => driver.close?.())
           .then(
             () => undefined,
             (err: unknown) => log('storage close failed', { level: 'error', cause: String(err) }),

@@ -25,6 +25,11 @@ export interface BlobStoreOptions {
    * straight from the object store to the client (the driver must have `presignedGetUrl`).
    */
   readonly redirect?: { readonly expiresInSeconds: number };
+  /**
+   * The blob if it is part of `repo`, with its size (default: its links on the driver). A
+   * metadata database answers from its own tables instead.
+   */
+  readonly linked?: (repo: string, digest: Digest) => Promise<BlobInfo | undefined>;
 }
 
 /**
@@ -38,6 +43,8 @@ export function createBlobStore(driver: StorageDriver, options: BlobStoreOptions
   const links = repositoryLinks(driver);
   const presign = driver.presignedGetUrl?.bind(driver);
   const redirect = options.redirect;
+  const linked =
+    options.linked ?? ((repo: string, digest: Digest) => statLinkedBlob(driver, repo, digest));
   if (redirect !== undefined && presign === undefined) {
     throw new InvalidInputError(
       'NV2_ERR_INVALID_ARGUMENT',
@@ -45,19 +52,19 @@ export function createBlobStore(driver: StorageDriver, options: BlobStoreOptions
     );
   }
   return {
-    stat: (repo, digest) => statLinkedBlob(driver, repo, digest),
+    stat: linked,
 
     ...(redirect !== undefined && presign !== undefined
       ? {
           async redirectUrl(repo: string, digest: Digest): Promise<string | undefined> {
-            if ((await statLinkedBlob(driver, repo, digest)) === undefined) return undefined;
+            if ((await linked(repo, digest)) === undefined) return undefined;
             return presign(blobDataPath(digest), redirect.expiresInSeconds);
           },
         }
       : {}),
 
     async open(repo: string, digest: Digest, range?: ByteRange): Promise<Readable> {
-      const info = await statLinkedBlob(driver, repo, digest);
+      const info = await linked(repo, digest);
       if (info === undefined) throw blobUnknown(digest);
       let options: { offset: number; length: number } | undefined;
       if (range !== undefined) {

@@ -74,7 +74,7 @@ const GENERIC_CONTENT_TYPES: ReadonlySet<string> = new Set([
 const CHECK_CONCURRENCY = 16;
 
 /** A validated manifest: what put needs from the JSON. */
-interface ValidatedManifest extends ManifestFacts {
+export interface ValidatedManifest extends ManifestFacts {
   readonly kind: ManifestKind['kind'];
   readonly config?: Descriptor;
   readonly layers: readonly Descriptor[];
@@ -169,42 +169,14 @@ export function createManifestStore(
 
   return {
     async put(repo, reference, content, contentType) {
-      if (content.byteLength > maxBytes) {
-        throw new RegistryError(
-          'SIZE_INVALID',
-          `manifest is ${content.byteLength} bytes, more than the ${maxBytes} accepted`,
-          { size: content.byteLength, limit: maxBytes },
-        );
-      }
-      const referenceIsDigest = isDigest(reference);
-      if (!referenceIsDigest && !isTag(reference)) {
-        throw reference.includes(':')
-          ? new RegistryError('DIGEST_INVALID', 'reference is not a valid digest', { reference })
-          : new RegistryError('TAG_INVALID', 'reference is not a valid tag', { reference });
-      }
-      const manifest = validateManifest(content, contentType);
-      const digest = referenceIsDigest
-        ? digestOf(content, digestAlgorithm(reference))
-        : digestOf(content);
-      if (referenceIsDigest && digest !== reference) {
-        throw new RegistryError(
-          'DIGEST_INVALID',
-          'manifest does not match the digest it was pushed by',
-          {
-            digest: reference,
-            actual: digest,
-          },
-        );
-      }
+      const { manifest, digest, descriptor, referenceIsDigest } = checkManifestPush(
+        reference,
+        content,
+        contentType,
+        maxBytes,
+      );
       await checkReferences(repo, manifest);
 
-      const descriptor: Descriptor = {
-        mediaType: manifest.mediaType,
-        digest,
-        size: content.byteLength,
-        ...(manifest.artifactType !== undefined ? { artifactType: manifest.artifactType } : {}),
-        ...(manifest.annotations !== undefined ? { annotations: manifest.annotations } : {}),
-      };
       // Every file of the push is written as one change (`putFiles`): on the filesystem, one
       // journal record and one shared fdatasync, and after a crash all of them or none.
       // Without `putContents`, they are written one by one in this order, so that a crash
@@ -306,6 +278,64 @@ export function createManifestStore(
       return true;
     },
   };
+}
+
+/** A manifest push that passed every check that needs no storage. */
+export interface CheckedManifestPush {
+  readonly manifest: ValidatedManifest;
+  /** The digest of the exact bytes (with the algorithm of a digest reference). */
+  readonly digest: Digest;
+  readonly descriptor: Descriptor;
+  readonly referenceIsDigest: boolean;
+}
+
+/**
+ * The checks of a manifest push that need no storage (size, reference grammar, schema,
+ * digest reference), shared by every metadata store.
+ *
+ * @throws RegistryError SIZE_INVALID, TAG_INVALID, DIGEST_INVALID, MANIFEST_INVALID.
+ */
+export function checkManifestPush(
+  reference: string,
+  content: Buffer,
+  contentType: string,
+  maxBytes: number,
+): CheckedManifestPush {
+  if (content.byteLength > maxBytes) {
+    throw new RegistryError(
+      'SIZE_INVALID',
+      `manifest is ${content.byteLength} bytes, more than the ${maxBytes} accepted`,
+      { size: content.byteLength, limit: maxBytes },
+    );
+  }
+  const referenceIsDigest = isDigest(reference);
+  if (!referenceIsDigest && !isTag(reference)) {
+    throw reference.includes(':')
+      ? new RegistryError('DIGEST_INVALID', 'reference is not a valid digest', { reference })
+      : new RegistryError('TAG_INVALID', 'reference is not a valid tag', { reference });
+  }
+  const manifest = validateManifest(content, contentType);
+  const digest = referenceIsDigest
+    ? digestOf(content, digestAlgorithm(reference))
+    : digestOf(content);
+  if (referenceIsDigest && digest !== reference) {
+    throw new RegistryError(
+      'DIGEST_INVALID',
+      'manifest does not match the digest it was pushed by',
+      {
+        digest: reference,
+        actual: digest,
+      },
+    );
+  }
+  const descriptor: Descriptor = {
+    mediaType: manifest.mediaType,
+    digest,
+    size: content.byteLength,
+    ...(manifest.artifactType !== undefined ? { artifactType: manifest.artifactType } : {}),
+    ...(manifest.annotations !== undefined ? { annotations: manifest.annotations } : {}),
+  };
+  return { manifest, digest, descriptor, referenceIsDigest };
 }
 
 function invalid(reason: string): RegistryError {
@@ -464,7 +494,7 @@ function checkAnnotations(value: unknown, where: string): Record<string, string>
   return value as Record<string, string>;
 }
 
-function isForeignLayer(d: Descriptor): boolean {
+export function isForeignLayer(d: Descriptor): boolean {
   const urls = (d as { urls?: unknown }).urls;
   return FOREIGN_LAYER_MEDIA_TYPES.has(d.mediaType) && Array.isArray(urls) && urls.length > 0;
 }

@@ -52,6 +52,11 @@ export interface UploadStoreOptions {
   readonly now?: () => Date;
   /** Session ids (default: `crypto.randomUUID`); each must be a fresh lower-case UUID v4. */
   readonly newId?: () => string;
+  /**
+   * Makes a committed blob part of the repository (default: its `_layers` link on the driver).
+   * A metadata database records the link itself instead.
+   */
+  readonly link?: (repo: string, digest: Digest, size: number) => Promise<void>;
 }
 
 /**
@@ -118,6 +123,7 @@ export function createUploadStore(
   const sessionLocks = sharedMutex(driver, UPLOAD_SESSION_LOCKS);
   const blobLocks = sharedMutex(driver, BLOB_PUBLISH_LOCKS);
   const hashes = hashStatesOf(driver);
+  const link = options.link ?? ((repo: string, digest: Digest) => linkBlob(driver, repo, digest));
 
   async function start(repo: string, algorithm: DigestAlgorithm): Promise<UploadSession> {
     const id = newId();
@@ -278,7 +284,7 @@ export function createUploadStore(
       await blobLocks.run(digest, async () => {
         if (!(await exists(driver, blobPath))) await driver.move(dataPath, blobPath);
       });
-      await linkBlob(driver, repo, digest);
+      await link(repo, digest, size);
       await deleteSession(driver, repo, id);
       return { digest, size };
     });

@@ -105,6 +105,68 @@ describe('registry config', () => {
     });
   });
 
+  it('reads storage.metadata: the database settings and online gc, with defaults', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'pg.yaml');
+    await writeFile(
+      path,
+      [
+        'storage:',
+        '  filesystem:',
+        '    root: /srv/blobs',
+        '  metadata:',
+        '    database:',
+        '      url: postgres://registry@db:5432/registry',
+        '      user: other',
+        '      ssl:',
+        '        caFile: /etc/ca.pem',
+        '      poolSize: 4',
+        '    gc:',
+        '      graceSeconds: 60',
+        '',
+      ].join('\n'),
+    );
+    const config = await resolveRegistryConfig({ config: path });
+    assert.deepEqual(config.storage, { driver: 'filesystem', root: '/srv/blobs' });
+    assert.deepEqual(config.metadata, {
+      database: {
+        url: 'postgres://registry@db:5432/registry',
+        user: 'other',
+        ssl: { caFile: '/etc/ca.pem' },
+        poolSize: 4,
+      },
+      gc: { intervalSeconds: 3600, graceSeconds: 60 },
+    });
+    assert.equal((await resolveRegistryConfig({})).metadata, undefined);
+    const refused: [string, RegExp][] = [
+      ['storage:\n  metadata:\n    gc: {}\n', /storage\.metadata\.database is required/],
+      [
+        'storage:\n  metadata:\n    database:\n      host: db\n      sslmode: on\n',
+        /unknown setting storage\.metadata\.database\.sslmode/,
+      ],
+      ['storage:\n  metadata:\n    database:\n      url: mysql://db\n', /postgres:\/\/ URL/],
+      [
+        'storage:\n  metadata:\n    database:\n      poolSize: 0\n',
+        /poolSize must be a whole number of at least 1/,
+      ],
+      [
+        'storage:\n  metadata:\n    database:\n      host: db\n    gc:\n      intervalSeconds: -1\n',
+        /intervalSeconds/,
+      ],
+      [
+        'storage:\n  memory: {}\n  metadata:\n    database:\n      host: db\n',
+        /outlive the process/,
+      ],
+    ];
+    for (const [text, message] of refused) {
+      await writeFile(path, text);
+      await assert.rejects(resolveRegistryConfig({ config: path }), {
+        code: 'NV2_ERR_INVALID_ARGUMENT',
+        message,
+      });
+    }
+  });
+
   it('refuses unknown settings, wrong types, half a TLS pair and unreadable files', async () => {
     const dir = await tempDir();
     const cases: [string, string][] = [
