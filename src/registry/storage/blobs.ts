@@ -92,7 +92,7 @@ export function createBlobStore(driver: StorageDriver, options: BlobStoreOptions
     },
 
     async readSmall(repo: string, digest: Digest): Promise<Buffer | undefined> {
-      const info = await statLinkedBlob(driver, repo, digest);
+      const info = await linked(repo, digest);
       if (info === undefined) throw blobUnknown(digest);
       if (info.size > SMALL_BLOB_MAX_BYTES) return undefined;
       const cache = contentCache(driver);

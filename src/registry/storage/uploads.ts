@@ -371,7 +371,7 @@ export function createUploadStore(
       // Short: nothing kept. The first error is the one to report.
       await opening.then((writer) => writer.close()).catch(() => undefined);
     }
-    await linkBlob(driver, repo, digest);
+    await link(repo, digest, length);
     return { digest, size: length };
   }
 
