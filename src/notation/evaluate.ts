@@ -17,6 +17,14 @@ import { parseJwsEnvelope } from './jws.js';
 import { parsePayload } from './payload.js';
 import { type RevocationChecker, defaultRevocationChecker } from './revocation.js';
 import { verifyTimestampToken } from './timestamp.js';
+import {
+  PluginProblem,
+  REVOCATION_CHECK,
+  type ReadyVerificationPlugin,
+  TRUSTED_IDENTITY,
+  prepareVerificationPlugin,
+  runVerificationPlugin,
+} from './verification-plugin.js';
 
 export interface NotationEvaluationOptions {
   /** The envelope's media type (the signature manifest's layer media type); sniffed when absent. */
@@ -92,12 +100,18 @@ export async function evaluateNotationSignature(
 ): Promise<SignatureEvaluation> {
   const now = policy.now ?? new Date();
   const results = new Map<ValidationType, CheckResult>();
-  const record = (type: ValidationType, passed: boolean | undefined, message?: string): void => {
+  const record = (
+    type: ValidationType,
+    passed: boolean | undefined,
+    message?: string,
+    code?: string,
+  ): void => {
     results.set(type, {
       type,
       action: policy.actions[type],
       passed,
       ...(message !== undefined ? { message } : {}),
+      ...(code !== undefined ? { code } : {}),
     });
   };
   const mediaType = options.mediaType ?? sniffEnvelopeMediaType(envelopeBytes) ?? 'unknown';
@@ -142,9 +156,6 @@ export async function evaluateNotationSignature(
     ...(envelope.expiry !== undefined ? { expiresAt: envelope.expiry } : {}),
   };
   const integrityProblem = ((): string | undefined => {
-    if (envelope.verificationPlugin !== undefined) {
-      return `signature requires verification plugin "${envelope.verificationPlugin}", which is not installed (nv2 runs no plugins)`;
-    }
     if (
       signed.mediaType !== subject.mediaType ||
       signed.digest !== subject.digest ||
@@ -165,6 +176,17 @@ export async function evaluateNotationSignature(
   if (integrityProblem !== undefined) {
     record('integrity', false, integrityProblem);
     return finish(context);
+  }
+  // A signature naming a verification plugin cannot be verified without it (notation: the
+  // verification is inconclusive), whatever the level: integrity is always enforced.
+  let verifier: ReadyVerificationPlugin | undefined;
+  if (envelope.verificationPlugin !== undefined) {
+    const ready = await prepareVerificationPlugin(envelope, policy.verificationPlugins);
+    if (ready instanceof PluginProblem) {
+      record('integrity', false, ready.message, ready.code);
+      return finish(context);
+    }
+    verifier = ready;
   }
   record('integrity', true);
   const chain = envelope.certificateChain;
@@ -189,7 +211,10 @@ export async function evaluateNotationSignature(
         false,
         "the signature's certificate chain does not contain any trusted certificate",
       );
-    } else if (!policy.trustedIdentity(chain[0]!)) {
+    } else if (
+      verifier?.capabilities.includes(TRUSTED_IDENTITY) !== true &&
+      !policy.trustedIdentity(chain[0]!)
+    ) {
       record(
         'authenticity',
         false,
@@ -214,10 +239,45 @@ export async function evaluateNotationSignature(
     record('authenticTimestamp', passed, message);
   }
 
-  if (policy.actions.revocation !== 'skip') {
+  if (
+    policy.actions.revocation !== 'skip' &&
+    verifier?.capabilities.includes(REVOCATION_CHECK) !== true
+  ) {
     const checker = options.revocation ?? defaultRevocationChecker();
     const outcome = await checker.check(chain, now);
     record('revocation', outcome.passed, outcome.message);
+  }
+
+  if (verifier !== undefined) {
+    // The plugin answers, in nv2's place, for the checks the policy does not skip.
+    const typeOf = (c: string): ValidationType =>
+      c === TRUSTED_IDENTITY ? 'authenticity' : 'revocation';
+    const asked = verifier.capabilities.filter((c) => policy.actions[typeOf(c)] !== 'skip');
+    const name = verifier.plugin.name;
+    const verdict =
+      asked.length === 0
+        ? undefined
+        : await runVerificationPlugin(verifier, envelope, asked, policy);
+    if (verdict instanceof PluginProblem) {
+      record('integrity', false, verdict.message, verdict.code);
+    } else if (verdict !== undefined) {
+      for (const [capability, result] of verdict.results) {
+        const type = typeOf(capability);
+        const what = type === 'authenticity' ? 'trusted identity verification' : 'revocation check';
+        if (!result.success) {
+          record(
+            type,
+            false,
+            `${what} by verification plugin ${name} failed: ${result.reason ?? 'no reason given'}`,
+            'NV2_ERR_PLUGIN_VERIFICATION_FAILED',
+          );
+        } else if (type === 'revocation') {
+          record(type, true, `checked by verification plugin ${name}`);
+        } else if (results.get(type)?.passed === true) {
+          record(type, true, `trusted identity verified by verification plugin ${name}`);
+        }
+      }
+    }
   }
 
   return finish({ ...context, ...(certificateChain !== undefined ? { certificateChain } : {}) });
