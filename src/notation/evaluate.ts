@@ -15,8 +15,8 @@ import { parseCoseEnvelope } from './cose.js';
 import { type NotationEnvelope, verifyEnvelopeSignature } from './envelope.js';
 import { parseJwsEnvelope } from './jws.js';
 import { parsePayload } from './payload.js';
-import { type RevocationChecker, defaultRevocationChecker } from './revocation.js';
-import { verifyTimestampToken } from './timestamp.js';
+import { type ChainRevocationChecker, defaultRevocationChecker } from './revocation.js';
+import { type VerifiedTimestamp, verifyTimestampToken } from './timestamp.js';
 import {
   PluginProblem,
   REVOCATION_CHECK,
@@ -29,8 +29,11 @@ import {
 export interface NotationEvaluationOptions {
   /** The envelope's media type (the signature manifest's layer media type); sniffed when absent. */
   readonly mediaType?: string;
-  /** Revocation checking (OCSP, then CRL); a shared checker with a CRL cache by default. */
-  readonly revocation?: RevocationChecker;
+  /**
+   * Revocation checking (OCSP, then CRL) of the signing chain and of a timestamp's TSA chain;
+   * a shared checker with a CRL cache by default.
+   */
+  readonly revocation?: ChainRevocationChecker;
 }
 
 export { sniffEnvelopeMediaType };
@@ -234,8 +237,9 @@ export async function evaluateNotationSignature(
     }
   }
 
+  const checker = options.revocation ?? defaultRevocationChecker();
   if (policy.actions.authenticTimestamp !== 'skip') {
-    const [passed, message] = authenticTimestamp(envelope, policy, now);
+    const [passed, message] = await authenticTimestamp(envelope, policy, now, checker);
     record('authenticTimestamp', passed, message);
   }
 
@@ -243,7 +247,6 @@ export async function evaluateNotationSignature(
     policy.actions.revocation !== 'skip' &&
     verifier?.capabilities.includes(REVOCATION_CHECK) !== true
   ) {
-    const checker = options.revocation ?? defaultRevocationChecker();
     const outcome = await checker.check(chain, now);
     record('revocation', outcome.passed, outcome.message);
   }
@@ -287,14 +290,17 @@ export async function evaluateNotationSignature(
  * The authentic-timestamp rules. Under `notary.x509.signingAuthority` the authentic signing
  * time must lie in every certificate's validity. Under `notary.x509` with a `tsa` store (and,
  * for `afterCertExpiry`, once a chain certificate has expired) the timestamp token must
- * verify and its time range lie in every certificate's validity; otherwise the chain must be
- * valid at verification time.
+ * verify, its time range lie in every certificate's validity, and no certificate of the TSA's
+ * chain be revoked or of unknown status (notation's rule: the timestamp is only as good as
+ * its TSA, whatever the policy says of the signing chain's revocation); otherwise the chain
+ * must be valid at verification time.
  */
-function authenticTimestamp(
+async function authenticTimestamp(
   envelope: NotationEnvelope,
   policy: EvaluationPolicy,
   now: Date,
-): [boolean, string | undefined] {
+  revocation: ChainRevocationChecker,
+): Promise<[boolean, string | undefined]> {
   const chain = envelope.certificateChain;
   if (envelope.signingScheme === 'notary.x509.signingAuthority') {
     const t = envelope.authenticSigningTime!;
@@ -312,14 +318,20 @@ function authenticTimestamp(
   if (envelope.timestampToken === undefined) {
     return [false, 'no timestamp countersignature was found in the signature envelope'];
   }
-  let range: { earliest: Date; latest: Date; genTime: Date };
+  let range: VerifiedTimestamp;
   try {
     range = verifyTimestampToken(envelope.timestampToken, envelope.signature, policy.anchors.tsa);
   } catch (err) {
     return [false, `failed to verify the timestamp countersignature: ${messageOf(err)}`];
   }
   const problem = validityProblem(chain, range.earliest, range.latest, 'timestamp can be');
-  return problem === undefined
-    ? [true, `timestamped at ${range.genTime.toISOString()}`]
-    : [false, problem];
+  if (problem !== undefined) return [false, problem];
+  const revoked = await revocation.check(range.tsaChain, now);
+  if (!revoked.passed) {
+    return [
+      false,
+      `timestamping certificate chain: ${revoked.message ?? 'revocation check failed'}`,
+    ];
+  }
+  return [true, `timestamped at ${range.genTime.toISOString()}`];
 }
