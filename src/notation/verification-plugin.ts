@@ -7,7 +7,12 @@
  * revocation check in place of nv2, and must process every critical extended attribute.
  */
 import { type Nv2ErrorCode, isNv2Error } from '../errors.js';
-import { CONTRACT_VERSION, type Plugin, findPlugin } from '../plugins/index.js';
+import {
+  CONTRACT_VERSION,
+  type Plugin,
+  type PluginMetadata,
+  findPlugin,
+} from '../plugins/index.js';
 import type { EvaluationPolicy, VerificationPluginSettings } from '../trust/index.js';
 import { NOTARY_SIGNED_HEADERS } from './constants.js';
 import type { NotationEnvelope } from './envelope.js';
@@ -110,7 +115,7 @@ export async function prepareVerificationPlugin(
       `signature requires verification plugin "${name}", which is not installed: ${found.message}`,
     );
   }
-  let metadata;
+  let metadata: PluginMetadata;
   try {
     metadata = await plugin.metadata(settings?.pluginConfig ?? {});
   } catch (err) {
