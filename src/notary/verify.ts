@@ -30,6 +30,7 @@ import {
   type TrustSet,
   type ValidationType,
   type VerificationLevel,
+  type VerificationPluginSettings,
   type VerificationResult,
   verify,
 } from '../trust/index.js';
@@ -227,6 +228,8 @@ export interface VerifyWithPolicyOptions {
    * fails integrity.
    */
   readonly userMetadata?: Readonly<Record<string, string>>;
+  /** Where verification plugins are found and their pluginConfig; without, such signatures fail. */
+  readonly verificationPlugins?: VerificationPluginSettings;
 }
 
 /** One signature found, with its evaluation or why it has none. */
@@ -439,13 +442,17 @@ export async function verifyWithPolicy(
       hints: [],
     };
   }
-  const policy =
+  const withMetadata =
     options.userMetadata !== undefined && Object.keys(options.userMetadata).length > 0
       ? {
           ...applicable.evaluation,
           userMetadata: { ...applicable.evaluation.userMetadata, ...options.userMetadata },
         }
       : applicable.evaluation;
+  const policy =
+    options.verificationPlugins !== undefined
+      ? { ...withMetadata, verificationPlugins: options.verificationPlugins }
+      : withMetadata;
   const signatureStore = options.signatureTarget ?? target;
   const referrers = await requireReferrers(signatureStore).referrers(subject);
   const manifests = referrers.filter(

@@ -28,7 +28,7 @@ import {
   readBoundedBody,
 } from '../http/index.js';
 import type { Certificate } from '../x509/index.js';
-import type { RevocationChecker } from './revocation.js';
+import type { ChainRevocationChecker } from './revocation.js';
 import { type VerifiedTimestamp, verifyTimestampToken } from './timestamp.js';
 
 /** The largest TSA response read: real ones are a few KiB (a token and its chain). */
@@ -43,7 +43,7 @@ export interface TimestampRequestOptions {
   /** The roots the TSA's certificate must chain to (`--timestamp-root-cert`). */
   readonly roots: readonly Certificate[];
   /** Checks the revocation of the TSA's chain; skipped when absent. */
-  readonly revocation?: RevocationChecker;
+  readonly revocation?: ChainRevocationChecker;
   /** Per-request timeout; default 30 s. */
   readonly timeoutMs?: number;
   /** The transport (tests, proxies); default the library's (`createHttpTransport`). */

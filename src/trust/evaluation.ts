@@ -72,6 +72,20 @@ export interface EvaluationPolicy {
   readonly userMetadata?: Readonly<Record<string, string>>;
   /** Verification time; default now. */
   readonly now?: Date;
+  /** `trustedIdentities` as the statement writes them: what a verification plugin is sent. */
+  readonly trustedIdentities?: readonly string[];
+  /** Where verification plugins named by a signature are found, and what they are told. */
+  readonly verificationPlugins?: VerificationPluginSettings;
+}
+
+/** How signatures naming a verification plugin (`io.cncf.notary.verificationPlugin`) are verified. */
+export interface VerificationPluginSettings {
+  /** Plugin directories, searched in order; none: such signatures fail (plugin not found). */
+  readonly directories: readonly string[];
+  /** `pluginConfig` of every plugin request (`nv2 verify --plugin-config KEY=VALUE`). */
+  readonly pluginConfig?: Readonly<Record<string, string>>;
+  /** How long one plugin command may run. */
+  readonly timeoutMs?: number;
 }
 
 /** The outcome of one check on one signature. */
@@ -82,6 +96,8 @@ export interface CheckResult {
   readonly passed: boolean | undefined;
   /** Why it failed, or a note on why it was not run. */
   readonly message?: string;
+  /** The typed cause of a failure, when it has one (a verification plugin's, say). */
+  readonly code?: string;
 }
 
 /** The signature formats nv2 reads. */

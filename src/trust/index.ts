@@ -19,6 +19,7 @@ export { LEVEL_ACTIONS, VALIDATION_TYPES, VERIFICATION_LEVELS, verdictOf } from 
 export type {
   CheckResult,
   EvaluationPolicy,
+  VerificationPluginSettings,
   SignatureEvaluation,
   SignatureEvaluator,
   SignatureFormat,

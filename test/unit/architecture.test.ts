@@ -20,7 +20,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   signature: ['oci'],
   x509: [],
   trust: ['oci', 'signature', 'x509'],
-  notation: ['oci', 'signature', 'x509', 'trust', 'http'],
+  notation: ['oci', 'signature', 'x509', 'trust', 'http', 'plugins'],
   policy: ['oci', 'content', 'signature', 'x509', 'trust', 'notation'],
   // The registry judges its content under a trust policy (UI verdicts, enforcement at pull).
   registry: ['oci', 'content', 'trust', 'policy', 'notary'],

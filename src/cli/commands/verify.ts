@@ -51,6 +51,8 @@ interface VerifyFlags extends RemoteFlags {
   explain?: boolean;
   scope?: string;
   output: OutputFormat;
+  pluginConfig: string[];
+  pluginTimeout?: string;
 }
 
 async function loadAll(paths: readonly string[], what: string): Promise<Certificate[]> {
@@ -136,6 +138,8 @@ async function commandLinePolicy(flags: VerifyFlags, now: Date): Promise<Evaluat
       tsa: await loadAll(flags.tsaCert, 'TSA certificate'),
     },
     trustedIdentity: () => true,
+    trustedIdentities: ['*'],
+    verificationPlugins: (await import('./key.js')).verificationPluginSettings(flags),
     ...(Object.keys(userMetadata).length > 0 ? { userMetadata } : {}),
     now,
   };
@@ -282,6 +286,16 @@ export function registerVerify(program: Command): void {
     .option(
       '--scope <repository>',
       'for oci-layout targets: the registry/repository whose trust policy applies',
+    )
+    .option(
+      '--plugin-config <KEY=VALUE>',
+      'configuration for the verification plugin a signature names (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--plugin-timeout <duration>',
+      'how long one verification plugin command may take before it is stopped (default 60s)',
     )
     .option('--output <format>', 'text or json', outputFormat, 'text')
     .action(async (target: string, flags: VerifyFlags) => {
@@ -435,6 +449,9 @@ export interface PolicyFlags {
   explain?: boolean;
   scope?: string;
   output?: OutputFormat;
+  /** `KEY=VALUE` configuration for verification plugins. */
+  pluginConfig?: string[];
+  pluginTimeout?: string;
 }
 
 /** The reference whose policy applies to an opened target: the registry name, or --scope for a layout. */
@@ -467,8 +484,10 @@ export async function verifyByPolicy(
   let result: PolicyVerification;
   try {
     const userMetadata = parseUserMetadata(flags.userMetadata ?? []);
+    const { verificationPluginSettings } = await import('./key.js');
     result = await verifyWithPolicy(opened.target, policyReference(opened, flags), config, {
       now,
+      verificationPlugins: verificationPluginSettings(flags),
       ...(Object.keys(userMetadata).length > 0 ? { userMetadata } : {}),
       ...(signatureTarget !== undefined ? { signatureTarget } : {}),
     });
