@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { CODES, InvalidInputError, type Nv2ErrorCode, VerificationFailedError } from '../errors.js';
+import { InvalidInputError, type Nv2ErrorCode, VerificationFailedError } from '../errors.js';
 import {
   type EvaluatedSignature,
   type PolicyVerification,
@@ -13,7 +13,12 @@ import {
   loadPolicyConfig,
   parseTrustStoreRef,
 } from '../policy/index.js';
-import type { ValidationType, VerificationLevel } from '../trust/index.js';
+import {
+  CHECK_FAILURE_CODES,
+  type ValidationType,
+  type VerificationLevel,
+  enforcedFailures,
+} from '../trust/index.js';
 import type { RegistryAccess } from './registry-access.js';
 
 /** A reference pinned to a digest: what a verifier is asked about. */
@@ -55,29 +60,11 @@ const KIND_OF_CHECK: Readonly<Record<ValidationType, FailureKind>> = {
   revocation: 'untrusted signer',
 };
 
-const DEFAULT_CODE: Readonly<Record<FailureKind, Nv2ErrorCode>> = {
-  'untrusted signer': 'NV2_ERR_CERT_UNTRUSTED',
-  expired: 'NV2_ERR_SIGNATURE_EXPIRED',
-  'invalid signature': 'NV2_ERR_SIGNATURE_INVALID',
-  unreadable: 'NV2_ERR_SIGNATURE_MALFORMED',
-};
-
 interface SignatureFailure {
   readonly kind: FailureKind;
   readonly code: Nv2ErrorCode;
   readonly message: string;
   readonly signer?: string;
-}
-
-/** Check messages start with the code of the rule that failed (`NV2_ERR_…: why`). */
-function splitCode(
-  message: string,
-  fallback: Nv2ErrorCode,
-): { code: Nv2ErrorCode; message: string } {
-  const m = /^(NV2_ERR_[A-Z_]+): (.*)$/s.exec(message);
-  return m !== null && (CODES as readonly string[]).includes(m[1]!)
-    ? { code: m[1] as Nv2ErrorCode, message: m[2]! }
-    : { code: fallback, message };
 }
 
 function failureOf(s: EvaluatedSignature): SignatureFailure {
@@ -89,13 +76,11 @@ function failureOf(s: EvaluatedSignature): SignatureFailure {
       message: s.error?.message ?? `signature ${s.manifest.digest} could not be evaluated`,
     };
   }
-  const failed = evaluation.checks.find((c) => c.action === 'enforce' && c.passed === false);
-  const kind = failed !== undefined ? KIND_OF_CHECK[failed.type] : 'invalid signature';
-  const { code, message } = splitCode(failed?.message ?? 'failed', DEFAULT_CODE[kind]);
+  const failed = enforcedFailures(evaluation.checks)[0];
   return {
-    kind,
-    code,
-    message,
+    kind: failed !== undefined ? KIND_OF_CHECK[failed.type] : 'invalid signature',
+    code: failed?.code ?? CHECK_FAILURE_CODES.integrity,
+    message: failed?.message ?? 'failed',
     ...(evaluation.signer !== undefined ? { signer: evaluation.signer.subject } : {}),
   };
 }
@@ -186,7 +171,7 @@ function policyWarnings(result: PolicyVerification): string[] {
     for (const c of s.evaluation.checks) {
       if (c.passed !== false) continue;
       const how = c.action === 'log' ? `logged, not enforced: ${policy}` : policy;
-      out.push(`${c.type} check failed${signer} (${how}): ${c.message ?? 'failed'}`);
+      out.push(`${c.type} check failed${signer} (${how}): ${c.code}: ${c.message ?? 'failed'}`);
     }
   }
   return out;

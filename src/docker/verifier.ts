@@ -3,7 +3,7 @@ import { InvalidInputError } from '../errors.js';
 import { verifyArtifact, verifyWithPolicy } from '../notary/index.js';
 import { type PolicyConfig, configDirectory, loadPolicyConfig } from '../policy/index.js';
 import type { Descriptor } from '../oci/index.js';
-import { TrustSet } from '../trust/index.js';
+import { TrustSet, describeFailedCheck, enforcedFailures } from '../trust/index.js';
 import { type Certificate, loadCertificates } from '../x509/index.js';
 import { readBoundedFile } from '../content/index.js';
 import { type PluginConfig, pluginConfigPath } from './config.js';
@@ -103,14 +103,18 @@ export function policyVerifier(
         signatures: result.signatures.map((s) => {
           const evaluation = s.evaluation;
           const verified = evaluation?.verified === true;
-          const failed = evaluation?.checks.find((c) => c.passed === false);
+          const failed =
+            evaluation !== undefined
+              ? (enforcedFailures(evaluation.checks)[0] ??
+                evaluation.checks.find((c) => c.passed === false))
+              : undefined;
           const error =
             s.error !== undefined
               ? { code: s.error.code, message: s.error.message }
               : failed !== undefined
                 ? {
-                    code: 'NV2_ERR_NO_VALID_SIGNATURE',
-                    message: `${failed.type}: ${failed.message ?? 'failed'}`,
+                    code: failed.code ?? 'NV2_ERR_NO_VALID_SIGNATURE',
+                    message: describeFailedCheck(failed),
                   }
                 : undefined;
           return {

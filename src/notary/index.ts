@@ -24,17 +24,15 @@ export type {
 } from './sign.js';
 export { attachArtifact } from './attach.js';
 export type { AttachOptions, AttachedBlob } from './attach.js';
+export { MAX_ENVELOPE_BYTES } from './evaluate-signature.js';
+export type { EvaluatedSignature } from './evaluate-signature.js';
 export {
-  MAX_ENVELOPE_BYTES,
-  PolicyVerificationError,
-  verifyArtifact,
-  verifyWithPolicy,
-} from './verify.js';
-export type {
-  ArtifactVerification,
-  EvaluatedSignature,
-  PolicyVerification,
-  SignatureVerdict,
-  VerifyArtifactOptions,
-  VerifyWithPolicyOptions,
-} from './verify.js';
+  DEFAULT_MAX_SIGNATURES,
+  checkMaxSignatures,
+  signatureManifests,
+} from './signature-manifests.js';
+export type { SignatureManifests } from './signature-manifests.js';
+export { verifyArtifact } from './verify.js';
+export type { ArtifactVerification, SignatureVerdict, VerifyArtifactOptions } from './verify.js';
+export { PolicyVerificationError, verifyWithPolicy } from './verify-policy.js';
+export type { PolicyVerification, VerifyWithPolicyOptions } from './verify-policy.js';

@@ -7,6 +7,7 @@ import {
   type SignatureEvaluation,
   VALIDATION_TYPES,
   type ValidationType,
+  failedCheck,
   verdictOf,
 } from '../trust/index.js';
 import type { Certificate } from '../x509/index.js';
@@ -93,12 +94,17 @@ export async function evaluateNotationSignature(
   const now = policy.now ?? new Date();
   const results = new Map<ValidationType, CheckResult>();
   const record = (type: ValidationType, passed: boolean | undefined, message?: string): void => {
-    results.set(type, {
+    results.set(
       type,
-      action: policy.actions[type],
-      passed,
-      ...(message !== undefined ? { message } : {}),
-    });
+      passed === false
+        ? failedCheck(type, policy.actions[type], message ?? 'failed')
+        : {
+            type,
+            action: policy.actions[type],
+            passed,
+            ...(message !== undefined ? { message } : {}),
+          },
+    );
   };
   const mediaType = options.mediaType ?? sniffEnvelopeMediaType(envelopeBytes) ?? 'unknown';
   const format = mediaType === NotationMediaTypes.cose ? 'cose' : 'jws';

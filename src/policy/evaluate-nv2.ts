@@ -3,7 +3,7 @@
  * statement, with the rules of `trust.verify` split into the Notary Project's validation
  * types, so that a level can enforce, log or skip each one.
  */
-import { Nv2Error } from '../errors.js';
+import { Nv2Error, VerificationFailedError } from '../errors.js';
 import type { Descriptor } from '../oci/index.js';
 import { type ParsedSignature, parseSignature } from '../signature/index.js';
 import {
@@ -19,6 +19,7 @@ import {
   checkReferences,
   checkSignatureTime,
   checkSubject,
+  failedCheck,
   pickValidPath,
   verdictOf,
   verifySignatureValue,
@@ -45,12 +46,10 @@ function trustSetOf(anchors: TrustAnchorSets): TrustSet {
   return trust;
 }
 
-function messageOf(err: unknown): string {
-  if (err instanceof Nv2Error) return `${err.code}: ${err.message}`;
-  throw err;
-}
-
-/** Runs one check unless its action is skip; a thrown Nv2Error is a failure with its message. */
+/**
+ * Runs one check unless its action is skip. A returned string is a failure with the code of
+ * the check's type; a thrown Nv2Error is a failure with its own code.
+ */
 function check(
   type: ValidationType,
   policy: EvaluationPolicy,
@@ -63,9 +62,10 @@ function check(
     const failure = run();
     return failure === undefined
       ? { type, action, passed: true }
-      : { type, action, passed: false, message: failure };
+      : failedCheck(type, action, failure);
   } catch (err) {
-    return { type, action, passed: false, message: messageOf(err) };
+    if (!(err instanceof Nv2Error)) throw err;
+    return failedCheck(type, action, err.message, err.code);
   }
 }
 
@@ -110,7 +110,7 @@ function evaluateSync(
     parsed = parseSignature(envelope, trust.parseHeader);
     key = trust.resolveSigningKey(parsed);
     if (!verifySignatureValue(parsed, key)) {
-      return `NV2_ERR_SIGNATURE_INVALID: signature does not verify under the key of "${key.certificate.subject}"`;
+      return `signature does not verify under the key of "${key.certificate.subject}"`;
     }
     checkSubject(parsed, subject);
     return undefined;
@@ -152,9 +152,15 @@ function evaluateSync(
     const carried: Certificate[] = [signingKey.certificate, ...signingKey.intermediates];
     for (const cert of carried) {
       if (!cert.isValidAt(now)) {
-        return now < cert.notBefore
-          ? `NV2_ERR_CERT_NOT_YET_VALID: certificate "${cert.subject}" is not valid before ${cert.notBefore.toISOString()}`
-          : `NV2_ERR_CERT_EXPIRED: certificate "${cert.subject}" expired at ${cert.notAfter.toISOString()}`;
+        throw now < cert.notBefore
+          ? new VerificationFailedError(
+              'NV2_ERR_CERT_NOT_YET_VALID',
+              `certificate "${cert.subject}" is not valid before ${cert.notBefore.toISOString()}`,
+            )
+          : new VerificationFailedError(
+              'NV2_ERR_CERT_EXPIRED',
+              `certificate "${cert.subject}" expired at ${cert.notAfter.toISOString()}`,
+            );
       }
     }
     return undefined;

@@ -5,6 +5,7 @@
  * COSE) runs every check it can and reports each outcome; the policy decides what an outcome
  * means (enforce: fail; log: warn; skip: not run).
  */
+import type { Nv2ErrorCode } from '../errors.js';
 import type { Descriptor } from '../oci/index.js';
 import type { Certificate } from '../x509/index.js';
 
@@ -80,8 +81,46 @@ export interface CheckResult {
   readonly action: ValidationAction;
   /** `true` passed, `false` failed, `undefined` not run (skipped, or not applicable). */
   readonly passed: boolean | undefined;
-  /** Why it failed, or a note on why it was not run. */
+  /**
+   * The stable error code of a failed check (docs/errors.md): the code of the rule that
+   * failed where a format knows it (`NV2_ERR_CERT_NOT_YET_VALID`), else `CHECK_FAILURE_CODES`
+   * of its type. Set exactly when `passed` is `false`.
+   */
+  readonly code?: Nv2ErrorCode;
+  /** Why it failed (without the code), or a note on why it was not run. */
   readonly message?: string;
+}
+
+/**
+ * The error code a failed check stands for when its format reports no more precise one: the
+ * one mapping from validation type to code, used by every face.
+ */
+export const CHECK_FAILURE_CODES: Readonly<Record<ValidationType, Nv2ErrorCode>> = {
+  integrity: 'NV2_ERR_SIGNATURE_INVALID',
+  authenticity: 'NV2_ERR_CERT_UNTRUSTED',
+  authenticTimestamp: 'NV2_ERR_CERT_EXPIRED',
+  expiry: 'NV2_ERR_SIGNATURE_EXPIRED',
+  revocation: 'NV2_ERR_CERT_UNTRUSTED',
+};
+
+/** A failed check's outcome, with the code of its type unless a more precise one is given. */
+export function failedCheck(
+  type: ValidationType,
+  action: ValidationAction,
+  message: string,
+  code: Nv2ErrorCode = CHECK_FAILURE_CODES[type],
+): CheckResult {
+  return { type, action, passed: false, code, message };
+}
+
+/** A failed check in one line: `expiry: why (NV2_ERR_SIGNATURE_EXPIRED)`. */
+export function describeFailedCheck(check: CheckResult): string {
+  return `${check.type}: ${check.message ?? 'failed'} (${check.code ?? CHECK_FAILURE_CODES[check.type]})`;
+}
+
+/** The enforced checks that failed, in `VALIDATION_TYPES` order. */
+export function enforcedFailures(checks: readonly CheckResult[]): CheckResult[] {
+  return checks.filter((c) => c.action === 'enforce' && c.passed === false);
 }
 
 /** The signature formats nv2 reads. */

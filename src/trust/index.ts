@@ -15,7 +15,16 @@ export {
 export type { VerificationResult, VerificationSubject, VerifyOptions } from './verify.js';
 export { certificateNames, registryMatchesNames, unmatchedReferenceHost } from './names.js';
 export { signingCertificateProblems } from './signing-check.js';
-export { LEVEL_ACTIONS, VALIDATION_TYPES, VERIFICATION_LEVELS, verdictOf } from './evaluation.js';
+export {
+  CHECK_FAILURE_CODES,
+  LEVEL_ACTIONS,
+  VALIDATION_TYPES,
+  VERIFICATION_LEVELS,
+  describeFailedCheck,
+  enforcedFailures,
+  failedCheck,
+  verdictOf,
+} from './evaluation.js';
 export type {
   CheckResult,
   EvaluationPolicy,

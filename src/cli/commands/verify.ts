@@ -1,21 +1,8 @@
 import type { Command } from 'commander';
-import {
-  type ReadOnlyTarget,
-  type ReferrerLister,
-  loadManifest,
-  parseManifestLocator,
-} from '../../content/index.js';
+import { loadManifest, parseManifestLocator } from '../../content/index.js';
 import { InvalidInputError, VerificationFailedError } from '../../errors.js';
-import {
-  type EvaluatedSignature,
-  type PolicyVerification,
-  PolicyVerificationError,
-  type SignatureVerdict,
-  verifyArtifact,
-  verifyWithPolicy,
-} from '../../notary/index.js';
+import { DEFAULT_MAX_SIGNATURES, verifyArtifact } from '../../notary/index.js';
 import { type Descriptor, MediaTypes } from '../../oci/index.js';
-import { configDirectory, loadPolicyConfig } from '../../policy/index.js';
 import {
   MAX_ENVELOPE_BYTES,
   MAX_SIGNATURE_BYTES,
@@ -24,17 +11,25 @@ import {
 import {
   type EvaluationPolicy,
   LEVEL_ACTIONS,
-  type SignatureEvaluation,
   TrustSet,
-  type VerificationResult,
+  describeFailedCheck,
+  enforcedFailures,
   verify,
 } from '../../trust/index.js';
 import { type Certificate, loadCertificates } from '../../x509/index.js';
 import { parseTime } from '../duration.js';
 import { MAX_PEM_BYTES, readInput } from '../input.js';
 import { type OutputFormat, print, printJson, warn } from '../output.js';
+import { parseUserMetadata } from '../user-metadata.js';
 import {
-  type OpenedTarget,
+  artifactJson,
+  artifactSummary,
+  evaluationJson,
+  policyJson,
+  resultJson,
+} from '../verification-output.js';
+import { verifyByPolicy } from '../verify-policy.js';
+import {
   type RemoteFlags,
   addRemoteOptions,
   addSignatureRepositoryOption,
@@ -42,7 +37,7 @@ import {
   requireReference,
   withTargets,
 } from '../target.js';
-import { collect, outputFormat } from './options.js';
+import { collect, maxSignatures, outputFormat } from './options.js';
 
 interface VerifyFlags extends RemoteFlags {
   file?: string;
@@ -55,6 +50,7 @@ interface VerifyFlags extends RemoteFlags {
   explain?: boolean;
   scope?: string;
   output: OutputFormat;
+  maxSignatures?: number;
 }
 
 async function loadAll(paths: readonly string[], what: string): Promise<Certificate[]> {
@@ -88,40 +84,6 @@ async function readSignature(path: string): Promise<Buffer> {
 }
 
 /**
- * User metadata from repeated `KEY=VALUE` values (notation's `-m`). Keys in the
- * `io.cncf.notary` namespace are reserved for the signature specification.
- *
- * @throws InvalidInputError NV2_ERR_INVALID_ARGUMENT
- */
-export function parseUserMetadata(values: readonly string[]): Record<string, string> {
-  const metadata: Record<string, string> = {};
-  for (const value of values) {
-    const eq = value.indexOf('=');
-    if (eq <= 0) {
-      throw new InvalidInputError(
-        'NV2_ERR_INVALID_ARGUMENT',
-        `user metadata ${JSON.stringify(value)} is not KEY=VALUE`,
-      );
-    }
-    const key = value.slice(0, eq);
-    if (key.startsWith('io.cncf.notary')) {
-      throw new InvalidInputError(
-        'NV2_ERR_INVALID_ARGUMENT',
-        `user metadata key ${JSON.stringify(key)} is reserved (the io.cncf.notary namespace belongs to the signature specification)`,
-      );
-    }
-    if (Object.hasOwn(metadata, key)) {
-      throw new InvalidInputError(
-        'NV2_ERR_INVALID_ARGUMENT',
-        `user metadata key ${JSON.stringify(key)} is given twice`,
-      );
-    }
-    metadata[key] = value.slice(eq + 1);
-  }
-  return metadata;
-}
-
-/**
  * The policy Notary Project signatures are judged under when the trust comes from the command
  * line: every check enforced (strict), the given certificates as anchors of both signing
  * schemes, any signer identity, and the TSA roots for timestamps.
@@ -142,37 +104,6 @@ async function commandLinePolicy(flags: VerifyFlags, now: Date): Promise<Evaluat
     trustedIdentity: () => true,
     ...(Object.keys(userMetadata).length > 0 ? { userMetadata } : {}),
     now,
-  };
-}
-
-function evaluationJson(e: SignatureEvaluation): unknown {
-  return {
-    format: e.format,
-    verified: e.verified,
-    ...(e.signedDescriptor !== undefined
-      ? {
-          digest: e.signedDescriptor.digest,
-          mediaType: e.signedDescriptor.mediaType,
-          size: e.signedDescriptor.size,
-          ...(e.signedDescriptor.annotations !== undefined
-            ? { userMetadata: e.signedDescriptor.annotations }
-            : {}),
-        }
-      : {}),
-    ...(e.signer !== undefined
-      ? { signer: { subject: e.signer.subject, sha256Fingerprint: e.signer.fingerprintSha256 } }
-      : {}),
-    ...(e.certificateChain !== undefined
-      ? {
-          certificateChain: e.certificateChain.map((c) => ({
-            subject: c.subject,
-            sha256Fingerprint: c.fingerprintSha256,
-          })),
-        }
-      : {}),
-    signingTime: e.signingTime?.toISOString(),
-    expiresAt: e.expiresAt?.toISOString(),
-    checks: e.checks,
   };
 }
 
@@ -197,45 +128,15 @@ async function verifyEnvelopeFile(
     { mediaType },
   );
   if (!evaluation.verified) {
-    const failed = evaluation.checks.filter((c) => c.action === 'enforce' && c.passed === false);
+    const failed = enforcedFailures(evaluation.checks);
+    // A broken signature is itself the error; a sound one not trusted is "no valid signature".
     throw new VerificationFailedError(
-      failed[0]?.type === 'integrity' ? 'NV2_ERR_SIGNATURE_INVALID' : 'NV2_ERR_NO_VALID_SIGNATURE',
-      `the ${mediaType === MediaTypes.notationCose ? 'COSE' : 'JWS'} signature does not verify: ${failed.map((c) => `${c.type}: ${c.message ?? 'failed'}`).join('; ')}`,
+      failed[0]?.type === 'integrity' ? failed[0].code! : 'NV2_ERR_NO_VALID_SIGNATURE',
+      `the ${mediaType === MediaTypes.notationCose ? 'COSE' : 'JWS'} signature does not verify: ${failed.map(describeFailedCheck).join('; ')}`,
     );
   }
   if (flags.output === 'json') printJson(evaluationJson(evaluation));
   else print(subject.digest);
-}
-
-function resultJson(result: VerificationResult): unknown {
-  return {
-    digest: result.digest,
-    mediaType: result.mediaType,
-    size: result.size,
-    algorithm: result.algorithm,
-    signer: { subject: result.signer.subject, sha256Fingerprint: result.signer.fingerprintSha256 },
-    certificateChain: result.certificateChain.map((c) => ({
-      subject: c.subject,
-      sha256Fingerprint: c.fingerprintSha256,
-    })),
-    references: result.references,
-    issuedAt: result.issuedAt?.toISOString(),
-    notBefore: result.notBefore?.toISOString(),
-    expiresAt: result.expiresAt?.toISOString(),
-  };
-}
-
-function verdictJson(verdict: SignatureVerdict): unknown {
-  return {
-    signatureManifest: verdict.manifest.digest,
-    format: verdict.evaluation?.format ?? 'nv2',
-    verified: verdict.result !== undefined || verdict.evaluation?.verified === true,
-    ...(verdict.result !== undefined ? { result: resultJson(verdict.result) } : {}),
-    ...(verdict.evaluation !== undefined ? { result: evaluationJson(verdict.evaluation) } : {}),
-    ...(verdict.error !== undefined
-      ? { error: { code: verdict.error.code, message: verdict.error.message } }
-      : {}),
-  };
 }
 
 /**
@@ -286,6 +187,11 @@ export function registerVerify(program: Command): void {
     .option(
       '--scope <repository>',
       'for oci-layout targets: the registry/repository whose trust policy applies',
+    )
+    .option(
+      '--max-signatures <n>',
+      `the most signatures evaluated (default ${DEFAULT_MAX_SIGNATURES})`,
+      maxSignatures,
     )
     .option('--output <format>', 'text or json', outputFormat, 'text')
     .action(async (target: string, flags: VerifyFlags) => {
@@ -386,37 +292,16 @@ async function verifyRemote(target: string, flags: VerifyFlags): Promise<void> {
     const signatures = await openSignatureRepository(opener, flags);
     const outcome = await verifyArtifact(opened.target, reference, trust, {
       now,
+      ...(flags.maxSignatures !== undefined ? { maxSignatures: flags.maxSignatures } : {}),
       notationPolicy: await commandLinePolicy(flags, now),
       ...(signatures !== undefined ? { signatureTarget: signatures.target } : {}),
     });
     if (flags.output === 'json') {
-      printJson({
-        digest: outcome.subject.digest,
-        mediaType: outcome.subject.mediaType,
-        size: outcome.subject.size,
-        signatures: outcome.signatures.map(verdictJson),
-      });
+      printJson(artifactJson(outcome));
       return;
     }
-    const n = outcome.signatures.length;
-    process.stderr.write(
-      `${n} signature${n === 1 ? '' : 's'} found, ${outcome.verified.length} verified\n`,
-    );
-    for (const verdict of outcome.signatures) {
-      if (verdict.result !== undefined) {
-        process.stderr.write(
-          `  ${verdict.manifest.digest}: verified, signed by ${verdict.result.signer.subject}\n`,
-        );
-      } else if (verdict.evaluation?.verified === true) {
-        process.stderr.write(
-          `  ${verdict.manifest.digest}: verified (${verdict.evaluation.format}), signed by ${verdict.evaluation.signer?.subject ?? '?'}\n`,
-        );
-      } else {
-        process.stderr.write(
-          `  ${verdict.manifest.digest}: not verified: ${verdict.error?.code ?? ''}: ${verdict.error?.message ?? ''}\n`,
-        );
-      }
-    }
+    for (const warning of outcome.warnings) warn(warning);
+    process.stderr.write(artifactSummary(outcome));
     print(outcome.subject.digest);
   });
 }
@@ -429,159 +314,4 @@ function rejectUserMetadata(flags: VerifyFlags): void {
       '--user-metadata applies to Notary Project (jws, cose) signatures; this is an nv2 signature, which carries none',
     );
   }
-}
-
-/** Flags of commands that verify by the trust policy. */
-export interface PolicyFlags {
-  at?: string;
-  /** `KEY=VALUE` user metadata the signature must carry. */
-  userMetadata?: string[];
-  explain?: boolean;
-  scope?: string;
-  output?: OutputFormat;
-}
-
-/** The reference whose policy applies to an opened target: the registry name, or --scope for a layout. */
-function policyReference(opened: OpenedTarget, flags: PolicyFlags): string {
-  const reference = requireReference(opened);
-  const pin = reference.includes(':') ? `@${reference}` : `:${reference}`;
-  if (flags.scope !== undefined) {
-    return `${flags.scope}${pin}`;
-  }
-  if (!opened.remote) {
-    throw new InvalidInputError(
-      'NV2_ERR_INVALID_ARGUMENT',
-      `which trust policy applies to ${opened.name}? Name its repository with --scope REGISTRY/REPOSITORY (or verify with -c/--ca-cert)`,
-    );
-  }
-  return opened.name;
-}
-
-/**
- * Verifies an opened target under the trust policy of $NV2_CONFIG_DIR, printing warnings (and
- * with --explain the whole decision) on standard error. Shared by `verify` and `pull`.
- */
-export async function verifyByPolicy(
-  opened: OpenedTarget,
-  flags: PolicyFlags,
-  signatureTarget?: ReadOnlyTarget & ReferrerLister,
-): Promise<PolicyVerification> {
-  const now = flags.at !== undefined ? parseTime(flags.at) : new Date();
-  const config = await loadPolicyConfig(configDirectory(process.env));
-  let result: PolicyVerification;
-  try {
-    const userMetadata = parseUserMetadata(flags.userMetadata ?? []);
-    result = await verifyWithPolicy(opened.target, policyReference(opened, flags), config, {
-      now,
-      ...(Object.keys(userMetadata).length > 0 ? { userMetadata } : {}),
-      ...(signatureTarget !== undefined ? { signatureTarget } : {}),
-    });
-  } catch (err) {
-    if (err instanceof PolicyVerificationError && flags.explain === true && flags.output !== 'json')
-      process.stderr.write(explain(err.result));
-    throw err;
-  }
-  if (flags.output !== 'json') {
-    for (const warning of result.warnings) warn(warning);
-    if (flags.explain === true) process.stderr.write(explain(result));
-    else if (result.level !== 'skip') process.stderr.write(summary(result));
-  }
-  return result;
-}
-
-/** What was found and what verified, as the -c/--ca-cert path says it. */
-function summary(result: PolicyVerification): string {
-  const n = result.signatures.length;
-  const lines = [
-    `${n} signature${n === 1 ? '' : 's'} found, ${result.verifiedSignatures.length} verified under the trust policy "${result.statement.name}" (${result.level})`,
-  ];
-  for (const s of result.verifiedSignatures) {
-    const signer = s.evaluation?.signer?.subject;
-    lines.push(
-      `  ${s.manifest.digest}: verified${signer !== undefined ? `, signed by ${signer}` : ''}`,
-    );
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-function checkMark(passed: boolean | undefined): string {
-  return passed === true ? 'passed' : passed === false ? 'FAILED' : 'not run';
-}
-
-function explainSignature(s: EvaluatedSignature): string[] {
-  const lines = [
-    `  signature ${s.manifest.digest}${s.envelopeMediaType ? ` (${s.envelopeMediaType})` : ''}`,
-  ];
-  if (s.evaluation === undefined) {
-    lines.push(`    not evaluated: ${s.error?.code ?? ''}: ${s.error?.message ?? ''}`);
-    return lines;
-  }
-  const e = s.evaluation;
-  if (e.signer !== undefined) {
-    lines.push(`    signer:  ${e.signer.subject}`);
-    lines.push(`    sha256:  ${e.signer.fingerprintSha256}`);
-  }
-  if (e.certificateChain !== undefined)
-    lines.push(`    chain:   ${e.certificateChain.map((c) => c.subject).join(' -> ')}`);
-  for (const c of e.checks) {
-    lines.push(
-      `    ${c.type.padEnd(18)} ${c.action.padEnd(7)} ${checkMark(c.passed)}${c.message !== undefined ? `: ${c.message}` : ''}`,
-    );
-  }
-  lines.push(`    verdict: ${e.verified ? 'verified' : 'not verified'}`);
-  return lines;
-}
-
-/** The decision in words, for --explain. */
-function explain(r: PolicyVerification): string {
-  const lines = [
-    `reference:  ${r.reference}`,
-    `repository: ${r.repository}`,
-    `statement:  "${r.statement.name}" (matched by scope ${r.scope})`,
-    `level:      ${r.level}${r.level === 'skip' ? ' (nothing is verified)' : ''}`,
-  ];
-  if (r.statement.trustStores !== undefined)
-    lines.push(`stores:     ${r.statement.trustStores.join(', ')}`);
-  if (r.statement.trustedIdentities !== undefined)
-    lines.push(`identities: ${r.statement.trustedIdentities.join('; ')}`);
-  lines.push(`digest:     ${r.digest}`);
-  if (r.level !== 'skip') {
-    lines.push(`signatures: ${r.signatures.length} found, ${r.verifiedSignatures.length} verified`);
-    for (const s of r.signatures) lines.push(...explainSignature(s));
-  }
-  for (const hint of r.hints) lines.push(`hint: ${hint}`);
-  lines.push(`result:     ${r.passed ? 'passed' : 'FAILED'}`);
-  return `${lines.join('\n')}\n`;
-}
-
-/** The policy decision as JSON (`--output json`). */
-export function policyJson(r: PolicyVerification): unknown {
-  return {
-    reference: r.reference,
-    repository: r.repository,
-    statement: r.statement.name,
-    scope: r.scope,
-    level: r.level,
-    digest: r.digest,
-    mediaType: r.subject.mediaType,
-    size: r.subject.size,
-    passed: r.passed,
-    warnings: r.warnings,
-    hints: r.hints,
-    signatures: r.signatures.map((s) => ({
-      signatureManifest: s.manifest.digest,
-      envelopeMediaType: s.envelopeMediaType,
-      verified: s.evaluation?.verified ?? false,
-      ...(s.evaluation?.signer !== undefined
-        ? {
-            signer: {
-              subject: s.evaluation.signer.subject,
-              sha256Fingerprint: s.evaluation.signer.fingerprintSha256,
-            },
-          }
-        : {}),
-      ...(s.evaluation !== undefined ? { checks: s.evaluation.checks } : {}),
-      ...(s.error !== undefined ? { error: { code: s.error.code, message: s.error.message } } : {}),
-    })),
-  };
 }

@@ -12,7 +12,11 @@ import {
 } from '../../notary/index.js';
 import { type Digest, MediaTypes } from '../../oci/index.js';
 import type { PolicyConfig } from '../../policy/index.js';
-import type { ValidationType, VerificationLevel } from '../../trust/index.js';
+import {
+  type ValidationType,
+  type VerificationLevel,
+  describeFailedCheck,
+} from '../../trust/index.js';
 import { compilePattern } from '../auth/rules.js';
 import type { RegistryStore } from '../storage/store.js';
 import { repositoryTarget } from './store-target.js';
@@ -178,7 +182,7 @@ function findingOf(s: EvaluatedSignature): SignatureFinding {
     ? 'verified'
     : STATUS_OF_CHECK[failed[0]?.type ?? 'integrity'];
   const notes = (evaluation.verified ? logged : failed).map(
-    (c) => `${c.type}: ${c.message ?? 'failed'}${c.action === 'log' ? ' (logged)' : ''}`,
+    (c) => `${describeFailedCheck(c)}${c.action === 'log' ? ' (logged)' : ''}`,
   );
   const chain = evaluation.certificateChain ?? (evaluation.signer ? [evaluation.signer] : []);
   return {

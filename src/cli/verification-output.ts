@@ -1,0 +1,206 @@
+/**
+ * How `verify` and `pull` show a verification: JSON (`--output json`) and the text on
+ * standard error (the summary, `--explain`). Renderers only: they decide nothing.
+ */
+import type {
+  EvaluatedSignature,
+  PolicyVerification,
+  SignatureVerdict,
+  ArtifactVerification,
+} from '../notary/index.js';
+import type { SignatureEvaluation, VerificationResult } from '../trust/index.js';
+
+/** One evaluated signature as JSON. */
+export function evaluationJson(e: SignatureEvaluation): unknown {
+  return {
+    format: e.format,
+    verified: e.verified,
+    ...(e.signedDescriptor !== undefined
+      ? {
+          digest: e.signedDescriptor.digest,
+          mediaType: e.signedDescriptor.mediaType,
+          size: e.signedDescriptor.size,
+          ...(e.signedDescriptor.annotations !== undefined
+            ? { userMetadata: e.signedDescriptor.annotations }
+            : {}),
+        }
+      : {}),
+    ...(e.signer !== undefined
+      ? { signer: { subject: e.signer.subject, sha256Fingerprint: e.signer.fingerprintSha256 } }
+      : {}),
+    ...(e.certificateChain !== undefined
+      ? {
+          certificateChain: e.certificateChain.map((c) => ({
+            subject: c.subject,
+            sha256Fingerprint: c.fingerprintSha256,
+          })),
+        }
+      : {}),
+    signingTime: e.signingTime?.toISOString(),
+    expiresAt: e.expiresAt?.toISOString(),
+    checks: e.checks,
+  };
+}
+
+/** An nv2 signature's verification result as JSON. */
+export function resultJson(result: VerificationResult): unknown {
+  return {
+    digest: result.digest,
+    mediaType: result.mediaType,
+    size: result.size,
+    algorithm: result.algorithm,
+    signer: { subject: result.signer.subject, sha256Fingerprint: result.signer.fingerprintSha256 },
+    certificateChain: result.certificateChain.map((c) => ({
+      subject: c.subject,
+      sha256Fingerprint: c.fingerprintSha256,
+    })),
+    references: result.references,
+    issuedAt: result.issuedAt?.toISOString(),
+    notBefore: result.notBefore?.toISOString(),
+    expiresAt: result.expiresAt?.toISOString(),
+  };
+}
+
+function verdictJson(verdict: SignatureVerdict): unknown {
+  return {
+    signatureManifest: verdict.manifest.digest,
+    format: verdict.evaluation?.format ?? 'nv2',
+    verified: verdict.result !== undefined || verdict.evaluation?.verified === true,
+    ...(verdict.result !== undefined ? { result: resultJson(verdict.result) } : {}),
+    ...(verdict.evaluation !== undefined ? { result: evaluationJson(verdict.evaluation) } : {}),
+    ...(verdict.error !== undefined
+      ? { error: { code: verdict.error.code, message: verdict.error.message } }
+      : {}),
+  };
+}
+
+/** What was found and what verified, as the -c/--ca-cert path says it. */
+export function summary(result: PolicyVerification): string {
+  const n = result.signatures.length;
+  const lines = [
+    `${n} signature${n === 1 ? '' : 's'} found, ${result.verifiedSignatures.length} verified under the trust policy "${result.statement.name}" (${result.level})`,
+  ];
+  for (const s of result.verifiedSignatures) {
+    const signer = s.evaluation?.signer?.subject;
+    lines.push(
+      `  ${s.manifest.digest}: verified${signer !== undefined ? `, signed by ${signer}` : ''}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function checkMark(passed: boolean | undefined): string {
+  return passed === true ? 'passed' : passed === false ? 'FAILED' : 'not run';
+}
+
+function explainSignature(s: EvaluatedSignature): string[] {
+  const lines = [
+    `  signature ${s.manifest.digest}${s.envelopeMediaType ? ` (${s.envelopeMediaType})` : ''}`,
+  ];
+  if (s.evaluation === undefined) {
+    lines.push(`    not evaluated: ${s.error?.code ?? ''}: ${s.error?.message ?? ''}`);
+    return lines;
+  }
+  const e = s.evaluation;
+  if (e.signer !== undefined) {
+    lines.push(`    signer:  ${e.signer.subject}`);
+    lines.push(`    sha256:  ${e.signer.fingerprintSha256}`);
+  }
+  if (e.certificateChain !== undefined)
+    lines.push(`    chain:   ${e.certificateChain.map((c) => c.subject).join(' -> ')}`);
+  for (const c of e.checks) {
+    lines.push(
+      `    ${c.type.padEnd(18)} ${c.action.padEnd(7)} ${checkMark(c.passed)}${c.message !== undefined ? `: ${c.message}` : ''}${c.code !== undefined ? ` (${c.code})` : ''}`,
+    );
+  }
+  lines.push(`    verdict: ${e.verified ? 'verified' : 'not verified'}`);
+  return lines;
+}
+
+/** The decision in words, for --explain. */
+export function explain(r: PolicyVerification): string {
+  const lines = [
+    `reference:  ${r.reference}`,
+    `repository: ${r.repository}`,
+    `statement:  "${r.statement.name}" (matched by scope ${r.scope})`,
+    `level:      ${r.level}${r.level === 'skip' ? ' (nothing is verified)' : ''}`,
+  ];
+  if (r.statement.trustStores !== undefined)
+    lines.push(`stores:     ${r.statement.trustStores.join(', ')}`);
+  if (r.statement.trustedIdentities !== undefined)
+    lines.push(`identities: ${r.statement.trustedIdentities.join('; ')}`);
+  lines.push(`digest:     ${r.digest}`);
+  if (r.level !== 'skip') {
+    lines.push(`signatures: ${r.signatures.length} found, ${r.verifiedSignatures.length} verified`);
+    for (const s of r.signatures) lines.push(...explainSignature(s));
+  }
+  for (const hint of r.hints) lines.push(`hint: ${hint}`);
+  lines.push(`result:     ${r.passed ? 'passed' : 'FAILED'}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** The policy decision as JSON (`--output json`). */
+export function policyJson(r: PolicyVerification): unknown {
+  return {
+    reference: r.reference,
+    repository: r.repository,
+    statement: r.statement.name,
+    scope: r.scope,
+    level: r.level,
+    digest: r.digest,
+    mediaType: r.subject.mediaType,
+    size: r.subject.size,
+    passed: r.passed,
+    warnings: r.warnings,
+    hints: r.hints,
+    signatures: r.signatures.map((s) => ({
+      signatureManifest: s.manifest.digest,
+      envelopeMediaType: s.envelopeMediaType,
+      verified: s.evaluation?.verified ?? false,
+      ...(s.evaluation?.signer !== undefined
+        ? {
+            signer: {
+              subject: s.evaluation.signer.subject,
+              sha256Fingerprint: s.evaluation.signer.fingerprintSha256,
+            },
+          }
+        : {}),
+      ...(s.evaluation !== undefined ? { checks: s.evaluation.checks } : {}),
+      ...(s.error !== undefined ? { error: { code: s.error.code, message: s.error.message } } : {}),
+    })),
+  };
+}
+
+/** The -c/--ca-cert verification as JSON. */
+export function artifactJson(outcome: ArtifactVerification): unknown {
+  return {
+    digest: outcome.subject.digest,
+    mediaType: outcome.subject.mediaType,
+    size: outcome.subject.size,
+    signatures: outcome.signatures.map(verdictJson),
+    signaturesFound: outcome.signaturesFound,
+    warnings: outcome.warnings,
+  };
+}
+
+/** What the -c/--ca-cert verification found and what verified, for standard error. */
+export function artifactSummary(outcome: ArtifactVerification): string {
+  const n = outcome.signatures.length;
+  const lines = [`${n} signature${n === 1 ? '' : 's'} found, ${outcome.verified.length} verified`];
+  for (const verdict of outcome.signatures) {
+    if (verdict.result !== undefined) {
+      lines.push(
+        `  ${verdict.manifest.digest}: verified, signed by ${verdict.result.signer.subject}`,
+      );
+    } else if (verdict.evaluation?.verified === true) {
+      lines.push(
+        `  ${verdict.manifest.digest}: verified (${verdict.evaluation.format}), signed by ${verdict.evaluation.signer?.subject ?? '?'}`,
+      );
+    } else {
+      lines.push(
+        `  ${verdict.manifest.digest}: not verified: ${verdict.error?.code ?? ''}: ${verdict.error?.message ?? ''}`,
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

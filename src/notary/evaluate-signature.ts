@@ -1,0 +1,80 @@
+import { type ReadOnlyTarget, readBoundedStream } from '../content/index.js';
+import { Nv2Error, VerificationFailedError } from '../errors.js';
+import { type Descriptor, MediaTypes, isDescriptor } from '../oci/index.js';
+import { evaluatorFor } from '../policy/index.js';
+import { MAX_SIGNATURE_BYTES } from '../signature/index.js';
+import type { EvaluationPolicy, SignatureEvaluation } from '../trust/index.js';
+import { fetchManifestJson } from './manifest.js';
+
+/**
+ * The most bytes read from one signature envelope of another format than nv2's (Notary
+ * Project JWS and COSE envelopes carry certificate chains and timestamps): 4 MiB.
+ */
+export const MAX_ENVELOPE_BYTES = 4 * 1024 * 1024;
+
+/** One signature found, with its evaluation or why it has none. */
+export interface EvaluatedSignature {
+  /** The signature manifest. */
+  readonly manifest: Descriptor;
+  /** The envelope's media type (the signature manifest's layer). */
+  readonly envelopeMediaType?: string;
+  /** Every check's outcome, when the envelope could be read and its format is supported. */
+  readonly evaluation?: SignatureEvaluation;
+  /** Why it was not evaluated (unreadable, unsupported format, registry failure). */
+  readonly error?: Nv2Error;
+}
+
+/** The signature manifest's envelope layer, read within its format's size limit. */
+async function readEnvelope(
+  target: ReadOnlyTarget,
+  manifest: Descriptor,
+): Promise<{ mediaType: string; bytes: Buffer }> {
+  const json = await fetchManifestJson(target, manifest);
+  const layers = Array.isArray(json['layers']) ? (json['layers'] as unknown[]) : [];
+  const descriptors = layers.filter(isDescriptor);
+  const layer = descriptors.find((l) => evaluatorFor(l.mediaType) !== undefined);
+  if (layer === undefined) {
+    throw new VerificationFailedError(
+      'NV2_ERR_UNSUPPORTED_SIGNATURE_FORMAT',
+      `signature manifest ${manifest.digest} has no envelope nv2 can evaluate (layers: ${descriptors.map((l) => l.mediaType).join(', ') || 'none'})`,
+    );
+  }
+  const limit =
+    layer.mediaType === MediaTypes.nv2Signature ? MAX_SIGNATURE_BYTES : MAX_ENVELOPE_BYTES;
+  if (layer.size > limit) {
+    throw new VerificationFailedError(
+      'NV2_ERR_SIGNATURE_TOO_LARGE',
+      `signature manifest ${manifest.digest}: its envelope is ${layer.size} bytes, more than the ${limit} allowed`,
+    );
+  }
+  const bytes = await readBoundedStream(
+    await target.fetch(layer),
+    limit,
+    `signature ${layer.digest}`,
+  );
+  return { mediaType: layer.mediaType, bytes };
+}
+
+/** Reads one signature manifest's envelope and evaluates it; Nv2Errors are returned as `error`. */
+export async function evaluateEntry(
+  target: ReadOnlyTarget,
+  manifest: Descriptor,
+  subject: Descriptor,
+  policy: EvaluationPolicy,
+): Promise<EvaluatedSignature> {
+  let envelopeMediaType: string | undefined;
+  try {
+    const envelope = await readEnvelope(target, manifest);
+    envelopeMediaType = envelope.mediaType;
+    const evaluation = await evaluatorFor(envelope.mediaType)!(envelope.bytes, subject, policy);
+    return { manifest, envelopeMediaType, evaluation };
+  } catch (err) {
+    if (err instanceof Nv2Error)
+      return {
+        manifest,
+        ...(envelopeMediaType !== undefined ? { envelopeMediaType } : {}),
+        error: err,
+      };
+    throw err;
+  }
+}
