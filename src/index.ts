@@ -80,3 +80,28 @@ export type {
   VerificationSubject,
   VerifyOptions,
 } from './trust/index.js';
+export { CHECK_FAILURE_CODES, LEVEL_ACTIONS, VALIDATION_TYPES } from './trust/index.js';
+export type {
+  CheckResult,
+  EvaluationPolicy,
+  SignatureEvaluation,
+  SignatureFormat,
+  ValidationAction,
+  ValidationType,
+  VerificationLevel,
+} from './trust/index.js';
+export { PolicyConfig, configDirectory, loadPolicyConfig } from './policy/index.js';
+export {
+  DEFAULT_MAX_SIGNATURES,
+  PolicyVerificationError,
+  verifyArtifact,
+  verifyWithPolicy,
+} from './verification/index.js';
+export type {
+  ArtifactVerification,
+  EvaluatedSignature,
+  PolicyVerification,
+  SignatureVerdict,
+  VerifyArtifactOptions,
+  VerifyWithPolicyOptions,
+} from './verification/index.js';

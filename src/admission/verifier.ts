@@ -5,7 +5,7 @@ import {
   type PolicyVerification,
   PolicyVerificationError,
   verifyWithPolicy,
-} from '../notary/index.js';
+} from '../verification/index.js';
 import { type Digest, type Reference, formatReference } from '../oci/index.js';
 import {
   type PolicyConfig,

@@ -7,7 +7,7 @@ import type {
   PolicyVerification,
   SignatureVerdict,
   ArtifactVerification,
-} from '../notary/index.js';
+} from '../verification/index.js';
 import type { SignatureEvaluation, VerificationResult } from '../trust/index.js';
 
 /** One evaluated signature as JSON. */

@@ -8,7 +8,7 @@ import {
   type PolicyVerification,
   PolicyVerificationError,
   verifyWithPolicy,
-} from '../notary/index.js';
+} from '../verification/index.js';
 import { configDirectory, loadPolicyConfig } from '../policy/index.js';
 import { parseTime } from './duration.js';
 import { type OutputFormat, warn } from './output.js';

@@ -6,7 +6,8 @@ import {
   VerificationFailedError,
   VerificationInconclusiveError,
 } from '../errors.js';
-import { PolicyVerificationError, pushSignature } from '../notary/index.js';
+import { pushSignature } from '../notary/index.js';
+import { PolicyVerificationError } from '../verification/index.js';
 import {
   type Descriptor,
   type Digest,

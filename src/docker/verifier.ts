@@ -1,6 +1,6 @@
 import type { ReadOnlyTarget, ReferrerLister } from '../content/index.js';
 import { InvalidInputError } from '../errors.js';
-import { verifyArtifact, verifyWithPolicy } from '../notary/index.js';
+import { verifyArtifact, verifyWithPolicy } from '../verification/index.js';
 import { type PolicyConfig, configDirectory, loadPolicyConfig } from '../policy/index.js';
 import type { Descriptor } from '../oci/index.js';
 import { TrustSet, describeFailedCheck, enforcedFailures } from '../trust/index.js';

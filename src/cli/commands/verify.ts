@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadManifest, parseManifestLocator } from '../../content/index.js';
 import { InvalidInputError, VerificationFailedError } from '../../errors.js';
-import { DEFAULT_MAX_SIGNATURES, verifyArtifact } from '../../notary/index.js';
+import { DEFAULT_MAX_SIGNATURES, verifyArtifact } from '../../verification/index.js';
 import { type Descriptor, MediaTypes } from '../../oci/index.js';
 import {
   MAX_ENVELOPE_BYTES,

@@ -9,7 +9,7 @@ import {
   type PolicyVerification,
   PolicyVerificationError,
   verifyWithPolicy,
-} from '../../notary/index.js';
+} from '../../verification/index.js';
 import { type Digest, MediaTypes } from '../../oci/index.js';
 import type { PolicyConfig } from '../../policy/index.js';
 import {

@@ -9,8 +9,8 @@ import {
   listSignatures,
   pushSignature,
   signArtifact,
-  verifyArtifact,
 } from '../../../src/notary/index.js';
+import { verifyArtifact } from '../../../src/verification/index.js';
 import { type Descriptor, MediaTypes, createDescriptor } from '../../../src/oci/index.js';
 import { TrustSet } from '../../../src/trust/index.js';
 import { SAMPLE_MANIFEST } from '../../helpers/fixtures.js';

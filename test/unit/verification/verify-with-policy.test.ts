@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { createMemoryStore } from '../../../src/content/index.js';
-import {
-  EMPTY_CONFIG_DESCRIPTOR,
-  PolicyVerificationError,
-  signArtifact,
-  verifyWithPolicy,
-} from '../../../src/notary/index.js';
+import { EMPTY_CONFIG_DESCRIPTOR, signArtifact } from '../../../src/notary/index.js';
+import { PolicyVerificationError, verifyWithPolicy } from '../../../src/verification/index.js';
 import { MediaTypes, createDescriptor } from '../../../src/oci/index.js';
 import { PolicyConfig, TrustStore, validateTrustPolicy } from '../../../src/policy/index.js';
 import { SAMPLE_MANIFEST, tempDir } from '../../helpers/fixtures.js';

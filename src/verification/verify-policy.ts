@@ -6,9 +6,9 @@ import {
   VerificationInconclusiveError,
 } from '../errors.js';
 import { type Descriptor, type Digest, parseReference } from '../oci/index.js';
+import { SIGNATURE_ARTIFACT_TYPES } from './evaluators.js';
 import {
   type PolicyConfig,
-  SIGNATURE_ARTIFACT_TYPES,
   type TrustPolicyStatement,
   parseTrustStoreRef,
   repositoryScope,
@@ -19,7 +19,7 @@ import {
   describeFailedCheck,
 } from '../trust/index.js';
 import { type EvaluatedSignature, evaluateEntry } from './evaluate-signature.js';
-import { plain } from './manifest.js';
+import { plain } from '../notary/index.js';
 import { capNote, signatureManifests } from './signature-manifests.js';
 
 /** Options of `verifyWithPolicy`. */

@@ -1,7 +1,7 @@
 import type { ReferrerLister } from '../content/index.js';
 import { InvalidInputError } from '../errors.js';
 import type { Descriptor } from '../oci/index.js';
-import { requireReferrers } from './list.js';
+import { requireReferrers } from '../notary/index.js';
 
 /**
  * The most signatures one verification evaluates, as notation's `--max-signatures`: a subject

@@ -1,7 +1,7 @@
 import { type ReadOnlyTarget, type ReferrerLister } from '../content/index.js';
 import { Nv2Error, VerificationFailedError, VerificationInconclusiveError } from '../errors.js';
 import { type Descriptor, MediaTypes } from '../oci/index.js';
-import { NOTATION_SIGNATURE_ARTIFACT_TYPE } from '../policy/index.js';
+import { NOTATION_SIGNATURE_ARTIFACT_TYPE } from './evaluators.js';
 import {
   CHECK_FAILURE_CODES,
   type EvaluationPolicy,
@@ -13,8 +13,7 @@ import {
   verify,
 } from '../trust/index.js';
 import { evaluateEntry } from './evaluate-signature.js';
-import { type SignatureEntry, readSignatureEntry } from './list.js';
-import { plain } from './manifest.js';
+import { type SignatureEntry, plain, readSignatureEntry } from '../notary/index.js';
 import { capNote, signatureManifests } from './signature-manifests.js';
 
 /** Options of `verifyArtifact`. */

@@ -6,13 +6,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { VerificationFailedError } from '../../../src/errors.js';
 import {
-  DEFAULT_MAX_SIGNATURES,
   EMPTY_CONFIG_DESCRIPTOR,
   signArtifact,
   signNotationArtifact,
+} from '../../../src/notary/index.js';
+import {
+  DEFAULT_MAX_SIGNATURES,
   verifyArtifact,
   verifyWithPolicy,
-} from '../../../src/notary/index.js';
+} from '../../../src/verification/index.js';
 import { MediaTypes, createDescriptor } from '../../../src/oci/index.js';
 import { PolicyConfig, TrustStore, validateTrustPolicy } from '../../../src/policy/index.js';
 import { Repository, createRegistryClient } from '../../../src/remote/index.js';

@@ -1,10 +1,10 @@
 import { type ReadOnlyTarget, readBoundedStream } from '../content/index.js';
 import { Nv2Error, VerificationFailedError } from '../errors.js';
 import { type Descriptor, MediaTypes, isDescriptor } from '../oci/index.js';
-import { evaluatorFor } from '../policy/index.js';
+import { evaluatorFor } from './evaluators.js';
 import { MAX_SIGNATURE_BYTES } from '../signature/index.js';
 import type { EvaluationPolicy, SignatureEvaluation } from '../trust/index.js';
-import { fetchManifestJson } from './manifest.js';
+import { fetchManifestJson } from '../notary/index.js';
 
 /**
  * The most bytes read from one signature envelope of another format than nv2's (Notary
