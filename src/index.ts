@@ -80,7 +80,7 @@ export type {
   VerificationSubject,
   VerifyOptions,
 } from './trust/index.js';
-export { CHECK_FAILURE_CODES, LEVEL_ACTIONS, VALIDATION_TYPES } from './trust/index.js';
+export { CHECK_FAILURE_CODES, VALIDATION_TYPES } from './trust/index.js';
 export type {
   CheckResult,
   EvaluationPolicy,
@@ -88,9 +88,15 @@ export type {
   SignatureFormat,
   ValidationAction,
   ValidationType,
-  VerificationLevel,
 } from './trust/index.js';
-export { PolicyConfig, configDirectory, loadPolicyConfig } from './policy/index.js';
+export {
+  LEVEL_ACTIONS,
+  PolicyConfig,
+  VERIFICATION_LEVELS,
+  configDirectory,
+  loadPolicyConfig,
+} from './policy/index.js';
+export type { VerificationLevel } from './policy/index.js';
 export {
   DEFAULT_MAX_SIGNATURES,
   PolicyVerificationError,

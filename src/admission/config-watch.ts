@@ -82,6 +82,8 @@ export function watchPaths(
 export interface ConfigReloadOptions {
   readonly configDir: string;
   readonly registries: RegistryAccess;
+  /** The most signatures of one image evaluated; default `DEFAULT_MAX_SIGNATURES`. */
+  readonly maxSignatures?: number;
   /** Gets the new verifier; its cached verdicts are dropped. */
   readonly checks: ImageChecks;
   /** How often to look (default `DEFAULT_CONFIG_POLL_MS`). */
@@ -105,6 +107,7 @@ export function reloadOnConfigChange(options: ConfigReloadOptions): () => void {
         const verifier = await createImageVerifier({
           configDir: options.configDir,
           registries: options.registries,
+          ...(options.maxSignatures !== undefined ? { maxSignatures: options.maxSignatures } : {}),
         });
         options.checks.replaceVerifier(verifier);
         log({

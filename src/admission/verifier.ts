@@ -9,16 +9,12 @@ import {
 import { type Digest, type Reference, formatReference } from '../oci/index.js';
 import {
   type PolicyConfig,
+  type VerificationLevel,
   TRUST_POLICY_FILE,
   loadPolicyConfig,
   parseTrustStoreRef,
 } from '../policy/index.js';
-import {
-  CHECK_FAILURE_CODES,
-  type ValidationType,
-  type VerificationLevel,
-  enforcedFailures,
-} from '../trust/index.js';
+import { CHECK_FAILURE_CODES, type ValidationType, enforcedFailures } from '../trust/index.js';
 import type { RegistryAccess } from './registry-access.js';
 
 /** A reference pinned to a digest: what a verifier is asked about. */
@@ -97,18 +93,8 @@ function trustHints(result: PolicyVerification): string[] {
   const hints = [
     `to trust this signer, add its root CA certificate to ${where.length > 0 ? where.join(' or ') : 'a trust store the statement names'} in the webhook's trust ConfigMap (or name another store in the statement's trustStores); the webhook reloads when the mounted files change`,
   ];
-  const seen = new Set<string>();
-  for (const s of result.signatures) {
-    const evaluation = s.evaluation;
-    if (evaluation?.signer === undefined) continue;
-    const certs = [evaluation.signer, ...(evaluation.certificateChain ?? []).slice(1)];
-    for (const url of certs.flatMap((c) => c.caIssuersUrls)) {
-      if (seen.has(url)) continue;
-      seen.add(url);
-      hints.push(
-        `the issuer of "${evaluation.signer.subject}" publishes its certificate at ${url}`,
-      );
-    }
+  for (const source of result.issuerSources) {
+    hints.push(`the issuer of "${source.signer}" publishes its certificate at ${source.url}`);
   }
   return hints;
 }
@@ -188,15 +174,17 @@ export class PolicyImageVerifier implements ImageVerifier {
   readonly config: PolicyConfig;
   readonly #registries: RegistryAccess;
   readonly #now: () => Date;
+  readonly #maxSignatures: number | undefined;
 
   constructor(
     config: PolicyConfig,
     registries: RegistryAccess,
-    options: { readonly now?: () => Date } = {},
+    options: { readonly now?: () => Date; readonly maxSignatures?: number } = {},
   ) {
     this.config = config;
     this.#registries = registries;
     this.#now = options.now ?? (() => new Date());
+    this.#maxSignatures = options.maxSignatures;
   }
 
   async verify(image: PinnedReference, signal: AbortSignal): Promise<ImageVerification> {
@@ -210,6 +198,7 @@ export class PolicyImageVerifier implements ImageVerifier {
     try {
       result = await verifyWithPolicy(this.#registries.repository(image), name, this.config, {
         now: this.#now(),
+        ...(this.#maxSignatures !== undefined ? { maxSignatures: this.#maxSignatures } : {}),
       });
     } catch (err) {
       if (err instanceof PolicyVerificationError) throw refusal(err.result);
@@ -281,6 +270,8 @@ export interface ImageVerifierOptions {
   readonly configDir: string;
   readonly registries: RegistryAccess;
   readonly now?: () => Date;
+  /** The most signatures of one image evaluated; default `DEFAULT_MAX_SIGNATURES`. */
+  readonly maxSignatures?: number;
 }
 
 /**
@@ -293,5 +284,6 @@ export async function createImageVerifier(
   const config = await loadAdmissionPolicy(options.configDir);
   return new PolicyImageVerifier(config, options.registries, {
     ...(options.now !== undefined ? { now: options.now } : {}),
+    ...(options.maxSignatures !== undefined ? { maxSignatures: options.maxSignatures } : {}),
   });
 }

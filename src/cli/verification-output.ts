@@ -153,6 +153,8 @@ export function policyJson(r: PolicyVerification): unknown {
     passed: r.passed,
     warnings: r.warnings,
     hints: r.hints,
+    issuerSources: r.issuerSources,
+    signaturesFound: r.signaturesFound,
     signatures: r.signatures.map((s) => ({
       signatureManifest: s.manifest.digest,
       envelopeMediaType: s.envelopeMediaType,

@@ -46,6 +46,14 @@ export interface ImageVerifier {
   ): Promise<ImageVerification>;
 }
 
+/** Options of the verifiers. */
+export interface VerifierOptions {
+  /** Verification time; default now. */
+  readonly now?: Date;
+  /** The most signatures of one image evaluated; default `DEFAULT_MAX_SIGNATURES` (100). */
+  readonly maxSignatures?: number;
+}
+
 /** The most bytes of one certificate file read. */
 const MAX_CERTIFICATE_FILE_BYTES = 1024 * 1024;
 
@@ -55,7 +63,7 @@ const MAX_CERTIFICATE_FILE_BYTES = 1024 * 1024;
  */
 export function certificateVerifier(
   certificates: readonly Certificate[],
-  options: { readonly now?: Date; readonly trustSource?: string } = {},
+  options: VerifierOptions & { readonly trustSource?: string } = {},
 ): ImageVerifier {
   const trust = new TrustSet({
     certificates: certificates.filter((c) => !c.isCA),
@@ -66,6 +74,7 @@ export function certificateVerifier(
     async verify(repository, reference) {
       const outcome = await verifyArtifact(repository, reference, trust, {
         ...(options.now !== undefined ? { now: options.now } : {}),
+        ...(options.maxSignatures !== undefined ? { maxSignatures: options.maxSignatures } : {}),
       });
       return {
         subject: outcome.subject,
@@ -87,15 +96,13 @@ export function certificateVerifier(
  * Verifies under nv2's trust policy (`trustPolicy: true`): the statement of the image's
  * registry scope decides, exactly as `nv2 verify IMAGE` does.
  */
-export function policyVerifier(
-  config: PolicyConfig,
-  options: { readonly now?: Date } = {},
-): ImageVerifier {
+export function policyVerifier(config: PolicyConfig, options: VerifierOptions = {}): ImageVerifier {
   return {
     trustSource: `the trust stores of the trust policy in ${config.directory} (nv2 trust add)`,
     async verify(repository, _reference, image) {
       const result = await verifyWithPolicy(repository, image, config, {
         ...(options.now !== undefined ? { now: options.now } : {}),
+        ...(options.maxSignatures !== undefined ? { maxSignatures: options.maxSignatures } : {}),
       });
       return {
         subject: result.subject,
@@ -148,7 +155,10 @@ export async function verifierFor(
   const path = pluginConfigPath(configDir);
   if (config.trustPolicy) {
     const { env = {}, ...rest } = options;
-    return policyVerifier(await loadPolicyConfig(configDirectory(env)), rest);
+    return policyVerifier(await loadPolicyConfig(configDirectory(env)), {
+      ...rest,
+      ...(config.maxSignatures !== undefined ? { maxSignatures: config.maxSignatures } : {}),
+    });
   }
   if (config.verificationCerts.length === 0) {
     throw new InvalidInputError(
@@ -167,6 +177,7 @@ export async function verifierFor(
   }
   return certificateVerifier(certificates, {
     ...(options.now !== undefined ? { now: options.now } : {}),
+    ...(config.maxSignatures !== undefined ? { maxSignatures: config.maxSignatures } : {}),
     trustSource: `verificationCerts in ${path}`,
   });
 }

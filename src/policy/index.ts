@@ -48,5 +48,7 @@ export {
   isSubsetName,
   parseDistinguishedName,
 } from './distinguished-name.js';
+export { LEVEL_ACTIONS, VERIFICATION_LEVELS } from './levels.js';
+export type { VerificationLevel } from './levels.js';
 export { CERTIFICATE_EXTENSIONS, TrustStore } from './trust-store.js';
 export type { AddedCertificate, TrustStoreCertificate } from './trust-store.js';

@@ -1,7 +1,8 @@
 /**
  * The vocabulary shared by every signature format's verifier and the trust policy: the
- * Notary Project's validation types, the actions a verification level assigns to them, and
- * the per-signature evaluation a verifier reports. A verifier (nv2 JWS, Notary Project JWS or
+ * Notary Project's validation types, the actions a level assigns to them (the levels
+ * themselves are the trust policy's, in `policy`), and the per-signature evaluation a
+ * verifier reports. A verifier (nv2 JWS, Notary Project JWS or
  * COSE) runs every check it can and reports each outcome; the policy decides what an outcome
  * means (enforce: fail; log: warn; skip: not run).
  */
@@ -21,37 +22,6 @@ export type ValidationType = (typeof VALIDATION_TYPES)[number];
 
 /** What a level does with a check's failure. */
 export type ValidationAction = 'enforce' | 'log' | 'skip';
-
-/** The levels of `signatureVerification.level`. */
-export const VERIFICATION_LEVELS = ['strict', 'permissive', 'audit', 'skip'] as const;
-export type VerificationLevel = (typeof VERIFICATION_LEVELS)[number];
-
-/** Each level's action per check (Notary Project trust policy specification). */
-export const LEVEL_ACTIONS: Readonly<
-  Record<Exclude<VerificationLevel, 'skip'>, Readonly<Record<ValidationType, ValidationAction>>>
-> = {
-  strict: {
-    integrity: 'enforce',
-    authenticity: 'enforce',
-    authenticTimestamp: 'enforce',
-    expiry: 'enforce',
-    revocation: 'enforce',
-  },
-  permissive: {
-    integrity: 'enforce',
-    authenticity: 'enforce',
-    authenticTimestamp: 'log',
-    expiry: 'log',
-    revocation: 'log',
-  },
-  audit: {
-    integrity: 'enforce',
-    authenticity: 'log',
-    authenticTimestamp: 'log',
-    expiry: 'log',
-    revocation: 'log',
-  },
-};
 
 /** Certificates of one policy statement's trust stores, by store type. */
 export interface TrustAnchorSets {

@@ -17,9 +17,7 @@ export { certificateNames, registryMatchesNames, unmatchedReferenceHost } from '
 export { signingCertificateProblems } from './signing-check.js';
 export {
   CHECK_FAILURE_CODES,
-  LEVEL_ACTIONS,
   VALIDATION_TYPES,
-  VERIFICATION_LEVELS,
   describeFailedCheck,
   enforcedFailures,
   failedCheck,
@@ -34,5 +32,4 @@ export type {
   TrustAnchorSets,
   ValidationAction,
   ValidationType,
-  VerificationLevel,
 } from './evaluation.js';

@@ -33,5 +33,5 @@ export type {
   SignatureVerdict,
   VerifyArtifactOptions,
 } from './verify-artifact.js';
-export { PolicyVerificationError, verifyWithPolicy } from './verify-policy.js';
-export type { PolicyVerification, VerifyWithPolicyOptions } from './verify-policy.js';
+export { PolicyVerificationError, trustAddHint, verifyWithPolicy } from './verify-policy.js';
+export type { IssuerSource, PolicyVerification, VerifyWithPolicyOptions } from './verify-policy.js';

@@ -10,14 +10,12 @@ import { SIGNATURE_ARTIFACT_TYPES } from './evaluators.js';
 import {
   type PolicyConfig,
   type TrustPolicyStatement,
+  type TrustStoreRef,
+  type VerificationLevel,
   parseTrustStoreRef,
   repositoryScope,
 } from '../policy/index.js';
-import {
-  type SignatureEvaluation,
-  type VerificationLevel,
-  describeFailedCheck,
-} from '../trust/index.js';
+import { type SignatureEvaluation, describeFailedCheck } from '../trust/index.js';
 import { type EvaluatedSignature, evaluateEntry } from './evaluate-signature.js';
 import { plain } from '../notary/index.js';
 import { capNote, signatureManifests } from './signature-manifests.js';
@@ -69,6 +67,8 @@ export interface PolicyVerification {
   readonly warnings: readonly string[];
   /** What to do about missing trust: where the signers' issuers publish their certificates. */
   readonly hints: readonly string[];
+  /** Where the issuers of untrusted signers publish their certificates (`hints` as data). */
+  readonly issuerSources: readonly IssuerSource[];
 }
 
 /**
@@ -102,16 +102,28 @@ function describeFailure(s: EvaluatedSignature): string {
   return `${s.manifest.digest}${signerText(s)}: ${failedChecks(s.evaluation, 'enforce').join('; ')}`;
 }
 
-/** Where the issuers of untrusted signers publish their certificates, as `trust add` hints. */
-function acquisitionHints(
+/**
+ * Where the issuer of a signer the policy does not trust publishes its certificate (the
+ * certificate's Authority Information Access caIssuers URL): the key-acquisition hint, as
+ * data. Faces word it (`nv2 trust add --url`, the webhook's ConfigMap).
+ */
+export interface IssuerSource {
+  /** The subject of the signing certificate whose authenticity failed. */
+  readonly signer: string;
+  readonly url: string;
+  /** The store the statement would take it in: its first `ca` or `signingAuthority` store. */
+  readonly store?: TrustStoreRef;
+}
+
+/** The issuer sources of the signatures whose authenticity failed, each URL once. */
+function issuerSources(
   signatures: readonly EvaluatedSignature[],
   statement: TrustPolicyStatement,
-): string[] {
-  const store =
-    (statement.trustStores ?? [])
-      .map((v) => parseTrustStoreRef(v))
-      .find((r) => r.type === 'ca' || r.type === 'signingAuthority') ?? undefined;
-  const hints: string[] = [];
+): IssuerSource[] {
+  const store = (statement.trustStores ?? [])
+    .map((v) => parseTrustStoreRef(v))
+    .find((r) => r.type === 'ca' || r.type === 'signingAuthority');
+  const sources: IssuerSource[] = [];
   const seen = new Set<string>();
   for (const s of signatures) {
     const evaluation = s.evaluation;
@@ -122,16 +134,24 @@ function acquisitionHints(
     for (const url of certs.flatMap((c) => c.caIssuersUrls)) {
       if (seen.has(url)) continue;
       seen.add(url);
-      const flags =
-        store !== undefined
-          ? `${store.type === 'ca' ? '' : ` --type ${store.type}`} --store ${store.name}`
-          : '';
-      hints.push(
-        `the issuing certificate of "${evaluation.signer.subject}" is published at ${url}; after checking it, add it with: nv2 trust add --url ${url}${flags}`,
-      );
+      sources.push({
+        signer: evaluation.signer.subject,
+        url,
+        ...(store !== undefined ? { store } : {}),
+      });
     }
   }
-  return hints;
+  return sources;
+}
+
+/** An issuer source as the `nv2 trust add` command that acquires it. */
+export function trustAddHint(source: IssuerSource): string {
+  const store = source.store;
+  const flags =
+    store !== undefined
+      ? `${store.type === 'ca' ? '' : ` --type ${store.type}`} --store ${store.name}`
+      : '';
+  return `the issuing certificate of "${source.signer}" is published at ${source.url}; after checking it, add it with: nv2 trust add --url ${source.url}${flags}`;
 }
 
 /**
@@ -188,6 +208,7 @@ export async function verifyWithPolicy(
       signaturesFound: 0,
       passed: true,
       warnings: [],
+      issuerSources: [],
       hints: [],
     };
   }
@@ -224,7 +245,8 @@ export async function verifyWithPolicy(
     for (const failure of failedChecks(s.evaluation, 'enforce'))
       warnings.push(`signature ${s.manifest.digest}${signerText(s)}: ${failure}`);
   }
-  const hints = acquisitionHints(signatures, applicable.statement);
+  const sources = issuerSources(signatures, applicable.statement);
+  const hints = sources.map(trustAddHint);
   const result = (passed: boolean, extra: readonly string[] = []): PolicyVerification => ({
     ...base,
     signatures,
@@ -232,6 +254,7 @@ export async function verifyWithPolicy(
     signaturesFound: listed.found,
     passed,
     warnings: [...extra, ...(capped !== undefined ? [capped] : []), ...warnings],
+    issuerSources: sources,
     hints,
   });
   // Audit enforces integrity (a signature that does not verify as a signature, or signs

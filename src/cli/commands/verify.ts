@@ -10,12 +10,12 @@ import {
 } from '../../signature/index.js';
 import {
   type EvaluationPolicy,
-  LEVEL_ACTIONS,
   TrustSet,
   describeFailedCheck,
   enforcedFailures,
   verify,
 } from '../../trust/index.js';
+import { LEVEL_ACTIONS } from '../../policy/index.js';
 import { type Certificate, loadCertificates } from '../../x509/index.js';
 import { parseTime } from '../duration.js';
 import { MAX_PEM_BYTES, readInput } from '../input.js';

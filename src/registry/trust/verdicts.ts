@@ -11,12 +11,8 @@ import {
   verifyWithPolicy,
 } from '../../verification/index.js';
 import { type Digest, MediaTypes } from '../../oci/index.js';
-import type { PolicyConfig } from '../../policy/index.js';
-import {
-  type ValidationType,
-  type VerificationLevel,
-  describeFailedCheck,
-} from '../../trust/index.js';
+import type { PolicyConfig, VerificationLevel } from '../../policy/index.js';
+import { type ValidationType, describeFailedCheck } from '../../trust/index.js';
 import { compilePattern } from '../auth/rules.js';
 import type { RegistryStore } from '../storage/store.js';
 import { repositoryTarget } from './store-target.js';

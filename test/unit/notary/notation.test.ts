@@ -18,8 +18,13 @@ import {
 import { verifyArtifact, verifyWithPolicy } from '../../../src/verification/index.js';
 import { MediaTypes, createDescriptor } from '../../../src/oci/index.js';
 import { fileSigningKey } from '../../../src/signature/index.js';
-import { PolicyConfig, TrustStore, validateTrustPolicy } from '../../../src/policy/index.js';
-import { LEVEL_ACTIONS, TrustSet } from '../../../src/trust/index.js';
+import {
+  LEVEL_ACTIONS,
+  PolicyConfig,
+  TrustStore,
+  validateTrustPolicy,
+} from '../../../src/policy/index.js';
+import { TrustSet } from '../../../src/trust/index.js';
 import { SAMPLE_MANIFEST, tempDir } from '../../helpers/fixtures.js';
 import { NOW, type TestIdentity, issuedSigner, rootCA } from '../../helpers/pki.js';
 
