@@ -92,11 +92,12 @@ export type {
 export {
   LEVEL_ACTIONS,
   PolicyConfig,
+  certificatePolicy,
   VERIFICATION_LEVELS,
   configDirectory,
   loadPolicyConfig,
 } from './policy/index.js';
-export type { VerificationLevel } from './policy/index.js';
+export type { CertificatePolicyOptions, VerificationLevel } from './policy/index.js';
 export {
   DEFAULT_MAX_SIGNATURES,
   PolicyVerificationError,
@@ -106,6 +107,7 @@ export {
 export type {
   ArtifactVerification,
   EvaluatedSignature,
+  SignatureOutcome,
   PolicyVerification,
   SignatureVerdict,
   VerifyArtifactOptions,

@@ -32,7 +32,7 @@ import { type DockerCommand, createDockerCommand } from './docker-command.js';
 import { parseRunArguments, withImage } from './run-args.js';
 import { allKeptSignatures, keepSignature, keptSignatures } from './keeper.js';
 import { METADATA_COMMAND, PLUGIN_NAME, pluginMetadata } from './metadata.js';
-import { type ImageVerification, type ImageVerifier, verifierFor } from './verifier.js';
+import { type PullVerification, type PullVerifier, verifierFor } from './verifier.js';
 
 /** What the plugin runs with: its output streams, environment and docker. */
 export interface PluginContext {
@@ -44,7 +44,7 @@ export interface PluginContext {
   /** The docker client; default the one `createDockerCommand(env)` names. */
   readonly docker?: DockerCommand;
   /** Chooses the verifier for a configuration; default `verifierFor`. */
-  readonly verifier?: (config: PluginConfig, configDir: string) => Promise<ImageVerifier>;
+  readonly verifier?: (config: PluginConfig, configDir: string) => Promise<PullVerifier>;
 }
 
 const MAX_PEM_BYTES = 1024 * 1024;
@@ -172,7 +172,7 @@ function refusal(
   err: VerificationFailedError,
   action: string,
   image: string,
-  verifier: ImageVerifier,
+  verifier: PullVerifier,
 ): Error {
   const hint =
     err.code === 'NV2_ERR_NO_SIGNATURE'
@@ -188,7 +188,7 @@ function refusal(
 }
 
 /** Writes what verification found, one line per signature. */
-function report(out: Writable, image: string, verification: ImageVerification): void {
+function report(out: Writable, image: string, verification: PullVerification): void {
   const { signatures } = verification;
   const verified = signatures.filter((s) => s.verified);
   for (const warning of verification.warnings ?? []) out.write(`nv2: warning: ${warning}\n`);
@@ -219,8 +219,8 @@ async function verifyInRegistry(
   action: string,
   config: PluginConfig,
   context: Required<PluginContext>,
-  verifier: ImageVerifier,
-): Promise<ImageVerification> {
+  verifier: PullVerifier,
+): Promise<PullVerification> {
   const reference = ref.digest ?? ref.tag ?? 'latest';
   return withRepository(config, context.env, ref, async (repository) => {
     try {
@@ -315,8 +315,8 @@ async function verifyLocal(
   digests: readonly Digest[],
   config: PluginConfig,
   context: Required<PluginContext>,
-  verifier: ImageVerifier,
-): Promise<ImageVerification> {
+  verifier: PullVerifier,
+): Promise<PullVerification> {
   if (digests.length === 0) {
     throw new VerificationFailedError(
       'NV2_ERR_NO_SIGNATURE',

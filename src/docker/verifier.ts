@@ -1,6 +1,6 @@
 import type { ReadOnlyTarget, ReferrerLister } from '../content/index.js';
 import { InvalidInputError } from '../errors.js';
-import { verifyArtifact, verifyWithPolicy } from '../verification/index.js';
+import { type SignatureOutcome, verifyArtifact, verifyWithPolicy } from '../verification/index.js';
 import { type PolicyConfig, configDirectory, loadPolicyConfig } from '../policy/index.js';
 import type { Descriptor } from '../oci/index.js';
 import { TrustSet, describeFailedCheck, enforcedFailures } from '../trust/index.js';
@@ -22,7 +22,7 @@ export interface SignatureReport {
 }
 
 /** What verifying an image established: pull by `subject.digest`. */
-export interface ImageVerification {
+export interface PullVerification {
   readonly subject: Descriptor;
   /** Every signature found, each with its verdict; at least one verified (unless a policy's level lets unverified content through). */
   readonly signatures: readonly SignatureReport[];
@@ -35,7 +35,7 @@ export interface ImageVerification {
  * (no signature, none trusted) or `VerificationInconclusiveError` (the registry could not
  * be read) rather than return an unverified result.
  */
-export interface ImageVerifier {
+export interface PullVerifier {
   /** Where the trust comes from, for the hint shown when verification fails. */
   readonly trustSource: string;
   /** Verifies what `reference` (a tag or digest) names in `repository`; `image` is its full name. */
@@ -43,7 +43,7 @@ export interface ImageVerifier {
     repository: ReadOnlyTarget & ReferrerLister,
     reference: string,
     image: string,
-  ): Promise<ImageVerification>;
+  ): Promise<PullVerification>;
 }
 
 /** Options of the verifiers. */
@@ -57,6 +57,34 @@ export interface VerifierOptions {
 /** The most bytes of one certificate file read. */
 const MAX_CERTIFICATE_FILE_BYTES = 1024 * 1024;
 
+/** One signature's outcome as the plugin reports it (both verifiers). */
+function reportOf(s: SignatureOutcome): SignatureReport {
+  const evaluation = s.evaluation;
+  const verified = s.result !== undefined || evaluation?.verified === true;
+  const signer = s.result?.signer.subject ?? evaluation?.signer?.subject;
+  const failed =
+    evaluation !== undefined
+      ? (enforcedFailures(evaluation.checks)[0] ??
+        evaluation.checks.find((c) => c.passed === false))
+      : undefined;
+  const error =
+    s.error !== undefined
+      ? { code: s.error.code, message: s.error.message }
+      : failed !== undefined
+        ? {
+            code: failed.code ?? 'NV2_ERR_NO_VALID_SIGNATURE',
+            message: describeFailedCheck(failed),
+          }
+        : undefined;
+  return {
+    manifest: s.manifest.digest,
+    verified,
+    ...(verified && signer !== undefined ? { signer } : {}),
+    references: verified ? (s.result?.references ?? evaluation?.references ?? []) : [],
+    ...(!verified && error !== undefined ? { error } : {}),
+  };
+}
+
 /**
  * Verifies against fixed certificates (`verificationCerts`): CA certificates are trusted as
  * roots, the others as signing certificates trusted as they are.
@@ -64,7 +92,7 @@ const MAX_CERTIFICATE_FILE_BYTES = 1024 * 1024;
 export function certificateVerifier(
   certificates: readonly Certificate[],
   options: VerifierOptions & { readonly trustSource?: string } = {},
-): ImageVerifier {
+): PullVerifier {
   const trust = new TrustSet({
     certificates: certificates.filter((c) => !c.isCA),
     roots: certificates.filter((c) => c.isCA),
@@ -78,15 +106,8 @@ export function certificateVerifier(
       });
       return {
         subject: outcome.subject,
-        signatures: outcome.signatures.map((v) => ({
-          manifest: v.manifest.digest,
-          verified: v.result !== undefined,
-          ...(v.result !== undefined ? { signer: v.result.signer.subject } : {}),
-          references: v.result?.references ?? [],
-          ...(v.error !== undefined
-            ? { error: { code: v.error.code, message: v.error.message } }
-            : {}),
-        })),
+        signatures: outcome.signatures.map(reportOf),
+        ...(outcome.warnings.length > 0 ? { warnings: outcome.warnings } : {}),
       };
     },
   };
@@ -96,7 +117,7 @@ export function certificateVerifier(
  * Verifies under nv2's trust policy (`trustPolicy: true`): the statement of the image's
  * registry scope decides, exactly as `nv2 verify IMAGE` does.
  */
-export function policyVerifier(config: PolicyConfig, options: VerifierOptions = {}): ImageVerifier {
+export function policyVerifier(config: PolicyConfig, options: VerifierOptions = {}): PullVerifier {
   return {
     trustSource: `the trust stores of the trust policy in ${config.directory} (nv2 trust add)`,
     async verify(repository, _reference, image) {
@@ -107,33 +128,7 @@ export function policyVerifier(config: PolicyConfig, options: VerifierOptions = 
       return {
         subject: result.subject,
         warnings: result.warnings,
-        signatures: result.signatures.map((s) => {
-          const evaluation = s.evaluation;
-          const verified = evaluation?.verified === true;
-          const failed =
-            evaluation !== undefined
-              ? (enforcedFailures(evaluation.checks)[0] ??
-                evaluation.checks.find((c) => c.passed === false))
-              : undefined;
-          const error =
-            s.error !== undefined
-              ? { code: s.error.code, message: s.error.message }
-              : failed !== undefined
-                ? {
-                    code: failed.code ?? 'NV2_ERR_NO_VALID_SIGNATURE',
-                    message: describeFailedCheck(failed),
-                  }
-                : undefined;
-          return {
-            manifest: s.manifest.digest,
-            verified,
-            ...(verified && evaluation?.signer !== undefined
-              ? { signer: evaluation.signer.subject }
-              : {}),
-            references: verified ? (evaluation?.references ?? []) : [],
-            ...(!verified && error !== undefined ? { error } : {}),
-          };
-        }),
+        signatures: result.signatures.map(reportOf),
       };
     },
   };
@@ -151,7 +146,7 @@ export async function verifierFor(
   config: PluginConfig,
   configDir: string,
   options: { readonly now?: Date; readonly env?: NodeJS.ProcessEnv } = {},
-): Promise<ImageVerifier> {
+): Promise<PullVerifier> {
   const path = pluginConfigPath(configDir);
   if (config.trustPolicy) {
     const { env = {}, ...rest } = options;

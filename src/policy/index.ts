@@ -48,6 +48,8 @@ export {
   isSubsetName,
   parseDistinguishedName,
 } from './distinguished-name.js';
+export { certificatePolicy } from './certificate-policy.js';
+export type { CertificatePolicyOptions } from './certificate-policy.js';
 export { LEVEL_ACTIONS, VERIFICATION_LEVELS } from './levels.js';
 export type { VerificationLevel } from './levels.js';
 export { CERTIFICATE_EXTENSIONS, TrustStore } from './trust-store.js';

@@ -3,7 +3,7 @@ import { Nv2Error, VerificationFailedError } from '../errors.js';
 import { type Descriptor, MediaTypes, isDescriptor } from '../oci/index.js';
 import { evaluatorFor } from './evaluators.js';
 import { MAX_SIGNATURE_BYTES } from '../signature/index.js';
-import type { EvaluationPolicy, SignatureEvaluation } from '../trust/index.js';
+import type { EvaluationPolicy, SignatureEvaluation, VerificationResult } from '../trust/index.js';
 import { fetchManifestJson } from '../notary/index.js';
 
 /**
@@ -12,17 +12,32 @@ import { fetchManifestJson } from '../notary/index.js';
  */
 export const MAX_ENVELOPE_BYTES = 4 * 1024 * 1024;
 
-/** One signature found, with its evaluation or why it has none. */
-export interface EvaluatedSignature {
+/**
+ * One signature found for a subject, and what became of it: the one per-signature shape of
+ * both verifications (by policy and by certificates).
+ */
+export interface SignatureOutcome {
   /** The signature manifest. */
   readonly manifest: Descriptor;
-  /** The envelope's media type (the signature manifest's layer). */
+  /** The envelope's media type (the signature manifest's layer), when it was read. */
   readonly envelopeMediaType?: string;
   /** Every check's outcome, when the envelope could be read and its format is supported. */
   readonly evaluation?: SignatureEvaluation;
-  /** Why it was not evaluated (unreadable, unsupported format, registry failure). */
+  /**
+   * What an nv2 signature verified by certificates (`verifyArtifact`) establishes: its
+   * digest, signer, chain, references and times.
+   */
+  readonly result?: VerificationResult;
+  /**
+   * Why it did not verify (a `VerificationFailedError` with the code of the first enforced
+   * check that failed), or why no verdict was reached (unreadable, unsupported format,
+   * registry failure).
+   */
   readonly error?: Nv2Error;
 }
+
+/** A signature under a trust policy: `SignatureOutcome` (the name before it was shared). */
+export type EvaluatedSignature = SignatureOutcome;
 
 /** The signature manifest's envelope layer, read within its format's size limit. */
 async function readEnvelope(

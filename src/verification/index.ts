@@ -20,7 +20,7 @@ export {
   evaluatorFor,
 } from './evaluators.js';
 export { MAX_ENVELOPE_BYTES } from './evaluate-signature.js';
-export type { EvaluatedSignature } from './evaluate-signature.js';
+export type { EvaluatedSignature, SignatureOutcome } from './evaluate-signature.js';
 export {
   DEFAULT_MAX_SIGNATURES,
   checkMaxSignatures,

@@ -5,14 +5,12 @@ import { NOTATION_SIGNATURE_ARTIFACT_TYPE } from './evaluators.js';
 import {
   CHECK_FAILURE_CODES,
   type EvaluationPolicy,
-  type SignatureEvaluation,
   type TrustSet,
-  type VerificationResult,
   describeFailedCheck,
   enforcedFailures,
   verify,
 } from '../trust/index.js';
-import { evaluateEntry } from './evaluate-signature.js';
+import { type SignatureOutcome, evaluateEntry } from './evaluate-signature.js';
 import { type SignatureEntry, plain, readSignatureEntry } from '../notary/index.js';
 import { capNote, signatureManifests } from './signature-manifests.js';
 
@@ -35,17 +33,8 @@ export interface VerifyArtifactOptions {
   readonly maxSignatures?: number;
 }
 
-/** The verdict on one signature artifact. */
-export interface SignatureVerdict {
-  /** The signature manifest. */
-  readonly manifest: Descriptor;
-  /** What the signature establishes, when it verified (nv2 signatures). */
-  readonly result?: VerificationResult;
-  /** Every check of a Notary Project signature, when its envelope could be read. */
-  readonly evaluation?: SignatureEvaluation;
-  /** Why it did not verify (a `VerificationFailedError`), or why no verdict was reached. */
-  readonly error?: Nv2Error;
-}
+/** A signature verified by certificates: `SignatureOutcome` (the name before it was shared). */
+export type SignatureVerdict = SignatureOutcome;
 
 /** What `verifyArtifact` found. */
 export interface ArtifactVerification {

@@ -15,7 +15,7 @@ import {
   enforcedFailures,
   verify,
 } from '../../trust/index.js';
-import { LEVEL_ACTIONS } from '../../policy/index.js';
+import { certificatePolicy } from '../../policy/index.js';
 import { type Certificate, loadCertificates } from '../../x509/index.js';
 import { parseTime } from '../duration.js';
 import { MAX_PEM_BYTES, readInput } from '../input.js';
@@ -83,28 +83,17 @@ async function readSignature(path: string): Promise<Buffer> {
   return bytes;
 }
 
-/**
- * The policy Notary Project signatures are judged under when the trust comes from the command
- * line: every check enforced (strict), the given certificates as anchors of both signing
- * schemes, any signer identity, and the TSA roots for timestamps.
- */
+/** The policy built from -c/--ca-cert, --tsa-cert and -m: see `certificatePolicy`. */
 async function commandLinePolicy(flags: VerifyFlags, now: Date): Promise<EvaluationPolicy> {
-  const anchors = [
-    ...(await loadAll(flags.cert, 'certificate')),
-    ...(await loadAll(flags.caCert, 'CA certificate')),
-  ];
-  const userMetadata = parseUserMetadata(flags.userMetadata);
-  return {
-    actions: LEVEL_ACTIONS.strict,
-    anchors: {
-      ca: anchors,
-      signingAuthority: anchors,
-      tsa: await loadAll(flags.tsaCert, 'TSA certificate'),
-    },
-    trustedIdentity: () => true,
-    ...(Object.keys(userMetadata).length > 0 ? { userMetadata } : {}),
+  return certificatePolicy({
+    certificates: [
+      ...(await loadAll(flags.cert, 'certificate')),
+      ...(await loadAll(flags.caCert, 'CA certificate')),
+    ],
+    tsaCertificates: await loadAll(flags.tsaCert, 'TSA certificate'),
+    userMetadata: parseUserMetadata(flags.userMetadata),
     now,
-  };
+  });
 }
 
 /**
