@@ -10,6 +10,7 @@ import {
   verifyWithPolicy,
 } from '../verification/index.js';
 import { configDirectory, loadPolicyConfig } from '../policy/index.js';
+import { verificationPluginSettings } from './commands/key.js';
 import { parseTime } from './duration.js';
 import { type OutputFormat, warn } from './output.js';
 import { type OpenedTarget, requireReference } from './target.js';
@@ -26,6 +27,9 @@ export interface PolicyFlags {
   output?: OutputFormat;
   /** The most signatures evaluated (`--max-signatures`). */
   maxSignatures?: number;
+  /** `KEY=VALUE` configuration for verification plugins. */
+  pluginConfig?: string[];
+  pluginTimeout?: string;
 }
 
 /** The reference whose policy applies to an opened target: the registry name, or --scope for a layout. */
@@ -60,6 +64,7 @@ export async function verifyByPolicy(
     const userMetadata = parseUserMetadata(flags.userMetadata ?? []);
     result = await verifyWithPolicy(opened.target, policyReference(opened, flags), config, {
       now,
+      verificationPlugins: verificationPluginSettings(flags),
       ...(Object.keys(userMetadata).length > 0 ? { userMetadata } : {}),
       ...(flags.maxSignatures !== undefined ? { maxSignatures: flags.maxSignatures } : {}),
       ...(signatureTarget !== undefined ? { signatureTarget } : {}),

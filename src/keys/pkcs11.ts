@@ -15,6 +15,7 @@ import {
   keySpecOf,
 } from '../signature/index.js';
 import { loadCertificates } from '../x509/index.js';
+import { pkcs11Error, userPinProblem } from './pkcs11-errors.js';
 import { type Pkcs11Uri, parsePkcs11Uri } from './pkcs11-uri.js';
 
 /** The environment variable that holds a token's user PIN. */
@@ -59,20 +60,6 @@ function loadBinding(): Promise<Binding> {
 
 function error(code: Nv2ErrorCode, message: string, cause?: unknown): InvalidInputError {
   return new InvalidInputError(code, message, cause === undefined ? undefined : { cause });
-}
-
-/** Maps a binding failure to a typed error; `what` says what was being done. */
-function tokenError(p: Binding, err: unknown, what: string): InvalidInputError {
-  if (err instanceof InvalidInputError) return err;
-  const code = (err as { code?: unknown }).code;
-  const name = (err as Error).message?.split(':')[0] ?? String(err);
-  if (code === p.CKR_PIN_INCORRECT) {
-    return error('NV2_ERR_PKCS11_PIN_INCORRECT', `${what}: the token refused the PIN`, err);
-  }
-  if (code === p.CKR_PIN_LOCKED) {
-    return error('NV2_ERR_PKCS11_PIN_LOCKED', `${what}: the token's user PIN is locked`, err);
-  }
-  return error('NV2_ERR_PKCS11_FAILED', `${what}: the token answered ${name}`, err);
 }
 
 function trimmed(value: string): string {
@@ -166,7 +153,7 @@ async function openSession(
   try {
     slots = module.C_GetSlotList(true);
   } catch (err) {
-    throw tokenError(p, err, 'listing the tokens');
+    throw pkcs11Error(err, 'listing the tokens');
   }
   for (const slot of slots) {
     if (uri.slotId !== undefined && slot.readUIntLE(0, Math.min(6, slot.byteLength)) !== uri.slotId)
@@ -178,17 +165,15 @@ async function openSession(
       continue;
     if (uri.model !== undefined && trimmed(info.model) !== uri.model) continue;
     if (uri.serial !== undefined && trimmed(info.serialNumber) !== uri.serial) continue;
-    if ((info.flags & p.CKF_USER_PIN_LOCKED) !== 0) {
-      throw error(
-        'NV2_ERR_PKCS11_PIN_LOCKED',
-        `token "${label}": the user PIN is locked after too many wrong PINs`,
-      );
-    }
+    // A locked or never-set user PIN is told before any PIN is asked for.
+    const pinProblem =
+      (info.flags & p.CKF_LOGIN_REQUIRED) !== 0 ? userPinProblem(label, info.flags) : undefined;
+    if (pinProblem !== undefined) throw pinProblem;
     let handle: Buffer;
     try {
       handle = module.C_OpenSession(slot, p.CKF_SERIAL_SESSION);
     } catch (err) {
-      throw tokenError(p, err, `opening a session with token "${label}"`);
+      throw pkcs11Error(err, `opening a session with token "${label}"`);
     }
     const session = { p, module, handle, label };
     if ((info.flags & p.CKF_LOGIN_REQUIRED) !== 0) {
@@ -198,7 +183,14 @@ async function openSession(
       } catch (err) {
         if ((err as { code?: unknown }).code !== p.CKR_USER_ALREADY_LOGGED_IN) {
           closeSession(session);
-          throw tokenError(p, err, `logging in to token "${label}"`);
+          // The flags after the refusal say how many tries are left.
+          let flags: number | undefined;
+          try {
+            flags = module.C_GetTokenInfo(slot).flags;
+          } catch {
+            flags = undefined;
+          }
+          throw pkcs11Error(err, `logging in to token "${label}"`, flags);
         }
       }
     }
@@ -378,7 +370,7 @@ export async function openPkcs11Key(
           const signature = module.C_Sign(open.handle, input, Buffer.alloc(MAX_SIGNATURE_BYTES));
           return Promise.resolve({ signature: Buffer.from(signature) });
         } catch (err) {
-          return Promise.reject(tokenError(p, err, `signing ${alg} with ${name}`));
+          return Promise.reject(pkcs11Error(err, `signing ${alg} with ${name}`));
         }
       },
       close(): Promise<void> {
@@ -402,6 +394,6 @@ export async function openPkcs11Key(
     } catch {
       // Finalizing after a failure is best effort.
     }
-    throw err instanceof InvalidInputError ? err : tokenError(p, err, uriForMessages(uri));
+    throw err instanceof InvalidInputError ? err : pkcs11Error(err, uriForMessages(uri));
   }
 }

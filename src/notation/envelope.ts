@@ -125,7 +125,9 @@ export function checkSignedAttributes(attrs: SignedAttributes): CheckedSignedAtt
         `crit lists ${name}, which the protected header lacks`,
       );
     }
-    if (!UNDERSTOOD_CRITICAL.has(name)) {
+    // A critical extended attribute is for the verification plugin the signature names to
+    // process (verification fails unless it reports it processed); without one, nobody can.
+    if (!UNDERSTOOD_CRITICAL.has(name) && !attrs.present.has(Headers.verificationPlugin)) {
       throw new VerificationFailedError(
         'NV2_ERR_SIGNATURE_CRIT',
         `critical header ${name} is not understood by this verifier`,

@@ -1,4 +1,4 @@
-import { VerificationFailedError } from '../errors.js';
+import { type Nv2ErrorCode, VerificationFailedError } from '../errors.js';
 import { sniffEnvelopeMediaType } from '../signature/index.js';
 import type { Descriptor } from '../oci/index.js';
 import {
@@ -16,14 +16,25 @@ import { parseCoseEnvelope } from './cose.js';
 import { type NotationEnvelope, verifyEnvelopeSignature } from './envelope.js';
 import { parseJwsEnvelope } from './jws.js';
 import { parsePayload } from './payload.js';
-import { type RevocationChecker, defaultRevocationChecker } from './revocation.js';
-import { verifyTimestampToken } from './timestamp.js';
+import { type ChainRevocationChecker, defaultRevocationChecker } from './revocation.js';
+import { type VerifiedTimestamp, verifyTimestampToken } from './timestamp.js';
+import {
+  PluginProblem,
+  REVOCATION_CHECK,
+  type ReadyVerificationPlugin,
+  TRUSTED_IDENTITY,
+  prepareVerificationPlugin,
+  runVerificationPlugin,
+} from './verification-plugin.js';
 
 export interface NotationEvaluationOptions {
   /** The envelope's media type (the signature manifest's layer media type); sniffed when absent. */
   readonly mediaType?: string;
-  /** Revocation checking (OCSP, then CRL); a shared checker with a CRL cache by default. */
-  readonly revocation?: RevocationChecker;
+  /**
+   * Revocation checking (OCSP, then CRL) of the signing chain and of a timestamp's TSA chain;
+   * a shared checker with a CRL cache by default.
+   */
+  readonly revocation?: ChainRevocationChecker;
 }
 
 export { sniffEnvelopeMediaType };
@@ -93,11 +104,16 @@ export async function evaluateNotationSignature(
 ): Promise<SignatureEvaluation> {
   const now = policy.now ?? new Date();
   const results = new Map<ValidationType, CheckResult>();
-  const record = (type: ValidationType, passed: boolean | undefined, message?: string): void => {
+  const record = (
+    type: ValidationType,
+    passed: boolean | undefined,
+    message?: string,
+    code?: Nv2ErrorCode,
+  ): void => {
     results.set(
       type,
       passed === false
-        ? failedCheck(type, policy.actions[type], message ?? 'failed')
+        ? failedCheck(type, policy.actions[type], message ?? 'failed', code)
         : {
             type,
             action: policy.actions[type],
@@ -148,9 +164,6 @@ export async function evaluateNotationSignature(
     ...(envelope.expiry !== undefined ? { expiresAt: envelope.expiry } : {}),
   };
   const integrityProblem = ((): string | undefined => {
-    if (envelope.verificationPlugin !== undefined) {
-      return `signature requires verification plugin "${envelope.verificationPlugin}", which is not installed (nv2 runs no plugins)`;
-    }
     if (
       signed.mediaType !== subject.mediaType ||
       signed.digest !== subject.digest ||
@@ -171,6 +184,17 @@ export async function evaluateNotationSignature(
   if (integrityProblem !== undefined) {
     record('integrity', false, integrityProblem);
     return finish(context);
+  }
+  // A signature naming a verification plugin cannot be verified without it (notation: the
+  // verification is inconclusive), whatever the level: integrity is always enforced.
+  let verifier: ReadyVerificationPlugin | undefined;
+  if (envelope.verificationPlugin !== undefined) {
+    const ready = await prepareVerificationPlugin(envelope, policy.verificationPlugins);
+    if (ready instanceof PluginProblem) {
+      record('integrity', false, ready.message, ready.code);
+      return finish(context);
+    }
+    verifier = ready;
   }
   record('integrity', true);
   const chain = envelope.certificateChain;
@@ -195,7 +219,10 @@ export async function evaluateNotationSignature(
         false,
         "the signature's certificate chain does not contain any trusted certificate",
       );
-    } else if (!policy.trustedIdentity(chain[0]!)) {
+    } else if (
+      verifier?.capabilities.includes(TRUSTED_IDENTITY) !== true &&
+      !policy.trustedIdentity(chain[0]!)
+    ) {
       record(
         'authenticity',
         false,
@@ -215,15 +242,50 @@ export async function evaluateNotationSignature(
     }
   }
 
+  const checker = options.revocation ?? defaultRevocationChecker();
   if (policy.actions.authenticTimestamp !== 'skip') {
-    const [passed, message] = authenticTimestamp(envelope, policy, now);
+    const [passed, message] = await authenticTimestamp(envelope, policy, now, checker);
     record('authenticTimestamp', passed, message);
   }
 
-  if (policy.actions.revocation !== 'skip') {
-    const checker = options.revocation ?? defaultRevocationChecker();
+  if (
+    policy.actions.revocation !== 'skip' &&
+    verifier?.capabilities.includes(REVOCATION_CHECK) !== true
+  ) {
     const outcome = await checker.check(chain, now);
     record('revocation', outcome.passed, outcome.message);
+  }
+
+  if (verifier !== undefined) {
+    // The plugin answers, in nv2's place, for the checks the policy does not skip.
+    const typeOf = (c: string): ValidationType =>
+      c === TRUSTED_IDENTITY ? 'authenticity' : 'revocation';
+    const asked = verifier.capabilities.filter((c) => policy.actions[typeOf(c)] !== 'skip');
+    const name = verifier.plugin.name;
+    const verdict =
+      asked.length === 0
+        ? undefined
+        : await runVerificationPlugin(verifier, envelope, asked, policy);
+    if (verdict instanceof PluginProblem) {
+      record('integrity', false, verdict.message, verdict.code);
+    } else if (verdict !== undefined) {
+      for (const [capability, result] of verdict.results) {
+        const type = typeOf(capability);
+        const what = type === 'authenticity' ? 'trusted identity verification' : 'revocation check';
+        if (!result.success) {
+          record(
+            type,
+            false,
+            `${what} by verification plugin ${name} failed: ${result.reason ?? 'no reason given'}`,
+            'NV2_ERR_PLUGIN_VERIFICATION_FAILED',
+          );
+        } else if (type === 'revocation') {
+          record(type, true, `checked by verification plugin ${name}`);
+        } else if (results.get(type)?.passed === true) {
+          record(type, true, `trusted identity verified by verification plugin ${name}`);
+        }
+      }
+    }
   }
 
   return finish({ ...context, ...(certificateChain !== undefined ? { certificateChain } : {}) });
@@ -233,14 +295,17 @@ export async function evaluateNotationSignature(
  * The authentic-timestamp rules. Under `notary.x509.signingAuthority` the authentic signing
  * time must lie in every certificate's validity. Under `notary.x509` with a `tsa` store (and,
  * for `afterCertExpiry`, once a chain certificate has expired) the timestamp token must
- * verify and its time range lie in every certificate's validity; otherwise the chain must be
- * valid at verification time.
+ * verify, its time range lie in every certificate's validity, and no certificate of the TSA's
+ * chain be revoked or of unknown status (notation's rule: the timestamp is only as good as
+ * its TSA, whatever the policy says of the signing chain's revocation); otherwise the chain
+ * must be valid at verification time.
  */
-function authenticTimestamp(
+async function authenticTimestamp(
   envelope: NotationEnvelope,
   policy: EvaluationPolicy,
   now: Date,
-): [boolean, string | undefined] {
+  revocation: ChainRevocationChecker,
+): Promise<[boolean, string | undefined]> {
   const chain = envelope.certificateChain;
   if (envelope.signingScheme === 'notary.x509.signingAuthority') {
     const t = envelope.authenticSigningTime!;
@@ -258,14 +323,20 @@ function authenticTimestamp(
   if (envelope.timestampToken === undefined) {
     return [false, 'no timestamp countersignature was found in the signature envelope'];
   }
-  let range: { earliest: Date; latest: Date; genTime: Date };
+  let range: VerifiedTimestamp;
   try {
     range = verifyTimestampToken(envelope.timestampToken, envelope.signature, policy.anchors.tsa);
   } catch (err) {
     return [false, `failed to verify the timestamp countersignature: ${messageOf(err)}`];
   }
   const problem = validityProblem(chain, range.earliest, range.latest, 'timestamp can be');
-  return problem === undefined
-    ? [true, `timestamped at ${range.genTime.toISOString()}`]
-    : [false, problem];
+  if (problem !== undefined) return [false, problem];
+  const revoked = await revocation.check(range.tsaChain, now);
+  if (!revoked.passed) {
+    return [
+      false,
+      `timestamping certificate chain: ${revoked.message ?? 'revocation check failed'}`,
+    ];
+  }
+  return [true, `timestamped at ${range.genTime.toISOString()}`];
 }

@@ -52,7 +52,11 @@ export type {
 } from './manifest.js';
 export { buildPayload, parsePayload } from './payload.js';
 export { RevocationChecker, defaultRevocationChecker, revocationPointers } from './revocation.js';
-export type { RevocationCheckerOptions, RevocationOutcome } from './revocation.js';
+export type {
+  ChainRevocationChecker,
+  RevocationCheckerOptions,
+  RevocationOutcome,
+} from './revocation.js';
 export { envelopeMediaType, signNotation } from './sign.js';
 export type { EnvelopeFormat, NotationSignOptions, NotationSignature } from './sign.js';
 export type { ExtendedAttribute, SignRequest } from './sign-request.js';

@@ -41,6 +41,15 @@ export interface RevocationOutcome {
   readonly message?: string;
 }
 
+/**
+ * What checks a certificate chain's revocation: `RevocationChecker` over the network, or
+ * one a caller supplies (an offline cache, a test double that makes no lookups).
+ */
+export interface ChainRevocationChecker {
+  /** `chain`: each certificate followed by its issuer. */
+  check(chain: readonly Certificate[], now: Date): Promise<RevocationOutcome>;
+}
+
 type Status =
   { status: 'good' } | { status: 'revoked'; at?: Date } | { status: 'unknown'; why: string };
 
@@ -84,7 +93,7 @@ export function revocationPointers(cert: Certificate): { ocsp: string[]; crl: st
  * certificate fails the check, as does one whose status cannot be determined; a chain
  * without pointers passes (nothing can be checked).
  */
-export class RevocationChecker {
+export class RevocationChecker implements ChainRevocationChecker {
   readonly #timeoutMs: number;
   readonly #crls = new Map<string, CachedCrl>();
 

@@ -22,7 +22,7 @@ import {
 import { SignedData } from '@peculiar/asn1-cms';
 import { InvalidInputError, VerificationInconclusiveError, isNv2Error } from '../errors.js';
 import type { Certificate } from '../x509/index.js';
-import type { RevocationChecker } from './revocation.js';
+import type { ChainRevocationChecker } from './revocation.js';
 import { type VerifiedTimestamp, verifyTimestampToken } from './timestamp.js';
 
 /** The largest TSA response read: real ones are a few KiB (a token and its chain). */
@@ -37,7 +37,7 @@ export interface TimestampRequestOptions {
   /** The roots the TSA's certificate must chain to (`--timestamp-root-cert`). */
   readonly roots: readonly Certificate[];
   /** Checks the revocation of the TSA's chain; skipped when absent. */
-  readonly revocation?: RevocationChecker;
+  readonly revocation?: ChainRevocationChecker;
   /** Per-request timeout; default 30 s. */
   readonly timeoutMs?: number;
   /** The fetch to use (tests, proxies); default the global one. */

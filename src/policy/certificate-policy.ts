@@ -2,7 +2,7 @@
  * A trust policy made in memory from certificates, for verification whose trust is given
  * directly (`nv2 verify -c/--ca-cert`) rather than by `trustpolicy.json`.
  */
-import type { EvaluationPolicy } from '../trust/index.js';
+import type { EvaluationPolicy, VerificationPluginSettings } from '../trust/index.js';
 import type { Certificate } from '../x509/index.js';
 import { LEVEL_ACTIONS } from './levels.js';
 
@@ -14,6 +14,8 @@ export interface CertificatePolicyOptions {
   readonly tsaCertificates?: readonly Certificate[];
   /** User metadata a Notary Project signature must carry with equal values (`-m`). */
   readonly userMetadata?: Readonly<Record<string, string>>;
+  /** Where verification plugins named by a signature are found, and what they are told. */
+  readonly verificationPlugins?: VerificationPluginSettings;
   /** Verification time; default now. */
   readonly now?: Date;
 }
@@ -21,7 +23,8 @@ export interface CertificatePolicyOptions {
 /**
  * The policy of a verification whose trust comes from certificates: level strict (every
  * check enforced), the certificates as anchors of both signing schemes (`ca` and
- * `signingAuthority`), any signer identity, and the TSA roots for timestamps.
+ * `signingAuthority`), any signer identity (`*` to a verification plugin), and the TSA roots
+ * for timestamps.
  *
  * @example
  * const policy = certificatePolicy({ certificates: loadCertificates(pem, 'root.crt') });
@@ -37,6 +40,10 @@ export function certificatePolicy(options: CertificatePolicyOptions): Evaluation
       tsa: options.tsaCertificates ?? [],
     },
     trustedIdentity: () => true,
+    trustedIdentities: ['*'],
+    ...(options.verificationPlugins !== undefined
+      ? { verificationPlugins: options.verificationPlugins }
+      : {}),
     ...(Object.keys(userMetadata).length > 0 ? { userMetadata } : {}),
     ...(options.now !== undefined ? { now: options.now } : {}),
   };

@@ -181,6 +181,7 @@ export class PolicyConfig {
       actions: actionsOf(statement),
       anchors: frozen,
       trustedIdentity: (signer) => matchesTrustedIdentity(identities, signer),
+      trustedIdentities: statement.trustedIdentities ?? [],
       ...(statement.signatureVerification.verifyTimestamp !== undefined
         ? { verifyTimestamp: statement.signatureVerification.verifyTimestamp }
         : {}),

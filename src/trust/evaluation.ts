@@ -43,6 +43,20 @@ export interface EvaluationPolicy {
   readonly userMetadata?: Readonly<Record<string, string>>;
   /** Verification time; default now. */
   readonly now?: Date;
+  /** `trustedIdentities` as the statement writes them: what a verification plugin is sent. */
+  readonly trustedIdentities?: readonly string[];
+  /** Where verification plugins named by a signature are found, and what they are told. */
+  readonly verificationPlugins?: VerificationPluginSettings;
+}
+
+/** How signatures naming a verification plugin (`io.cncf.notary.verificationPlugin`) are verified. */
+export interface VerificationPluginSettings {
+  /** Plugin directories, searched in order; none: such signatures fail (plugin not found). */
+  readonly directories: readonly string[];
+  /** `pluginConfig` of every plugin request (`nv2 verify --plugin-config KEY=VALUE`). */
+  readonly pluginConfig?: Readonly<Record<string, string>>;
+  /** How long one plugin command may run. */
+  readonly timeoutMs?: number;
 }
 
 /** The outcome of one check on one signature. */
@@ -53,7 +67,8 @@ export interface CheckResult {
   readonly passed: boolean | undefined;
   /**
    * The stable error code of a failed check (docs/errors.md): the code of the rule that
-   * failed where a format knows it (`NV2_ERR_CERT_NOT_YET_VALID`), else `CHECK_FAILURE_CODES`
+   * failed where a format or a verification plugin knows it (`NV2_ERR_CERT_NOT_YET_VALID`,
+   * `NV2_ERR_PLUGIN_VERIFICATION_FAILED`), else `CHECK_FAILURE_CODES`
    * of its type. Set exactly when `passed` is `false`.
    */
   readonly code?: Nv2ErrorCode;

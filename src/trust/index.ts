@@ -26,6 +26,7 @@ export {
 export type {
   CheckResult,
   EvaluationPolicy,
+  VerificationPluginSettings,
   SignatureEvaluation,
   SignatureEvaluator,
   SignatureFormat,

@@ -15,7 +15,11 @@ import {
   parseTrustStoreRef,
   repositoryScope,
 } from '../policy/index.js';
-import { type SignatureEvaluation, describeFailedCheck } from '../trust/index.js';
+import {
+  type SignatureEvaluation,
+  type VerificationPluginSettings,
+  describeFailedCheck,
+} from '../trust/index.js';
 import { type EvaluatedSignature, evaluateEntry } from './evaluate-signature.js';
 import { plain } from '../notary/index.js';
 import { capNote, signatureManifests } from './signature-manifests.js';
@@ -39,6 +43,8 @@ export interface VerifyWithPolicyOptions {
   readonly userMetadata?: Readonly<Record<string, string>>;
   /** The most signatures evaluated (in listing order); default `DEFAULT_MAX_SIGNATURES` (100). */
   readonly maxSignatures?: number;
+  /** Where verification plugins are found and their pluginConfig; without, such signatures fail. */
+  readonly verificationPlugins?: VerificationPluginSettings;
 }
 
 /** How a reference was judged under the trust policy: everything `--explain` prints. */
@@ -212,13 +218,17 @@ export async function verifyWithPolicy(
       hints: [],
     };
   }
-  const policy =
+  const withMetadata =
     options.userMetadata !== undefined && Object.keys(options.userMetadata).length > 0
       ? {
           ...applicable.evaluation,
           userMetadata: { ...applicable.evaluation.userMetadata, ...options.userMetadata },
         }
       : applicable.evaluation;
+  const policy =
+    options.verificationPlugins !== undefined
+      ? { ...withMetadata, verificationPlugins: options.verificationPlugins }
+      : withMetadata;
   const signatureStore = options.signatureTarget ?? target;
   const listed = await signatureManifests(
     signatureStore,

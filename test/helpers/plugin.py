@@ -1,12 +1,22 @@
 #!/usr/bin/env python3
 """A Notary Project plugin for nv2's tests, written from the plugin specification
-(plugin-extensibility.md): get-plugin-metadata, describe-key, generate-signature and
-generate-envelope, JSON on stdin and stdout, errors as JSON on stderr with a non-zero exit.
+(plugin-extensibility.md): get-plugin-metadata, describe-key, generate-signature,
+generate-envelope and verify-signature, JSON on stdin and stdout, errors as JSON on stderr with
+a non-zero exit.
 
 pluginConfig says how to behave:
   keyFile, chainFile  the PEM key and certificate chain (signing certificate first)
   capability          "raw" (SIGNATURE_GENERATOR.RAW) or "envelope" (SIGNATURE_GENERATOR.ENVELOPE)
+  capabilities        a comma-separated list that replaces the capabilities above
+  version             the version get-plugin-metadata reports (default 1.0.0)
   misbehave           "", "non-json", "wrong-spec", "bad-signature", "hang", "error"
+generate-envelope adds, when given, the signed attributes
+  verificationPlugin, verificationPluginMinVersion   the io.cncf.notary.* headers
+  criticalAttribute   the name of a critical extended attribute (value "value-of-NAME")
+verify-signature answers by
+  verdict             "" (all pass), "untrusted" (identity fails), "revoked" (revocation fails)
+  processAttributes   "none": report no attribute processed
+  requestLog          a file to write the request to
 """
 import base64
 import datetime
@@ -61,6 +71,36 @@ def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def verify_signature(request, config):
+    if "requestLog" in config:
+        with open(config["requestLog"], "w") as f:
+            json.dump(request, f)
+    signature = request.get("signature") or {}
+    attributes = signature.get("criticalAttributes") or {}
+    if attributes.get("contentType") != "application/vnd.cncf.notary.payload.v1+json":
+        fail("VALIDATION_ERROR", "criticalAttributes.contentType is missing")
+    chain = [x509.load_der_x509_certificate(base64.b64decode(c))
+             for c in signature.get("certificateChain") or []]
+    if not chain:
+        fail("VALIDATION_ERROR", "signature.certificateChain is empty")
+    asked = (request.get("trustPolicy") or {}).get("signatureVerification") or []
+    verdict = config.get("verdict", "")
+    results = {}
+    for capability in asked:
+        if capability == "SIGNATURE_VERIFIER.TRUSTED_IDENTITY":
+            if verdict == "untrusted":
+                results[capability] = {"success": False, "reason": "signer %s is not on the allow list" % chain[0].subject.rfc4514_string()}
+            else:
+                results[capability] = {"success": True, "reason": "signer is on the allow list"}
+        elif capability == "SIGNATURE_VERIFIER.REVOCATION_CHECK":
+            if verdict == "revoked":
+                results[capability] = {"success": False, "reason": "the key service reports the key revoked"}
+            else:
+                results[capability] = {"success": True, "reason": "the key service reports the key active"}
+    processed = [] if config.get("processAttributes") == "none" else signature.get("unprocessedAttributes") or []
+    return {"verificationResults": results, "processedAttributes": processed}
+
+
 def main():
     command = sys.argv[1]
     request = json.load(sys.stdin)
@@ -75,9 +115,10 @@ def main():
         fail("ACCESS_DENIED", "the key service refused the credentials")
     if command == "get-plugin-metadata":
         capability = "SIGNATURE_GENERATOR.ENVELOPE" if config.get("capability") == "envelope" else "SIGNATURE_GENERATOR.RAW"
-        out = {"name": NAME, "description": "nv2 test plugin", "version": "1.0.0",
+        capabilities = config["capabilities"].split(",") if "capabilities" in config else [capability]
+        out = {"name": NAME, "description": "nv2 test plugin", "version": config.get("version", "1.0.0"),
                "url": "https://example.com/plugin", "supportedContractVersions": ["1.0"],
-               "capabilities": [capability]}
+               "capabilities": [c for c in capabilities if c]}
     elif request.get("contractVersion") != "1.0":
         fail("UNSUPPORTED_CONTRACT_VERSION", "only 1.0")
     elif command == "describe-key":
@@ -107,6 +148,13 @@ def main():
                   "cty": "application/vnd.cncf.notary.payload.v1+json",
                   "io.cncf.notary.signingScheme": "notary.x509",
                   "io.cncf.notary.signingTime": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        for member in ("verificationPlugin", "verificationPluginMinVersion"):
+            if member in config:
+                header["io.cncf.notary." + member] = config[member]
+                header["crit"].append("io.cncf.notary." + member)
+        if "criticalAttribute" in config:
+            header[config["criticalAttribute"]] = "value-of-" + config["criticalAttribute"]
+            header["crit"].append(config["criticalAttribute"])
         protected = b64url(json.dumps(header, separators=(",", ":")).encode())
         payload = base64.b64decode(request["payload"])
         if misbehave == "bad-signature":
@@ -120,6 +168,8 @@ def main():
         out = {"signatureEnvelope": b64(json.dumps(envelope).encode()),
                "signatureEnvelopeType": "application/jose+json",
                "annotations": {"com.example.plugin": "nv2-test-plugin"}}
+    elif command == "verify-signature":
+        out = verify_signature(request, config)
     else:
         fail("VALIDATION_ERROR", "unknown command " + command)
     sys.stdout.write(json.dumps(out))

@@ -110,6 +110,35 @@ export async function startSoftHsm(label = 'nv2-test', pin = '123456'): Promise<
   };
 }
 
+/**
+ * Initialises one more token in `hsm` with a security officer PIN only, as an administrator
+ * does before handing it over: its user PIN is not set (`CKF_USER_PIN_INITIALIZED` clear).
+ */
+export async function initTokenWithoutUserPin(hsm: SoftHsm, label: string): Promise<void> {
+  const slots = await runWithConf(hsm.conf, '/usr/bin/pkcs11-tool', [
+    '--module',
+    SOFTHSM_MODULE,
+    '--list-slots',
+  ]);
+  // SoftHSM always offers one uninitialised token: "Slot N (0x…): …" then "token state: uninitialized".
+  const free = /Slot \d+ \((0x[0-9a-f]+)\)[^\n]*\n\s+token state:\s+uninitialized/.exec(
+    slots.stdout,
+  );
+  if (free === null) throw new Error(`no free SoftHSM slot:\n${slots.stdout}`);
+  const init = await runWithConf(hsm.conf, '/usr/bin/pkcs11-tool', [
+    '--module',
+    SOFTHSM_MODULE,
+    '--slot',
+    free[1]!,
+    '--init-token',
+    '--label',
+    label,
+    '--so-pin',
+    `so-${hsm.pin}`,
+  ]);
+  if (init.code !== 0) throw new Error(`pkcs11-tool --init-token: ${init.stderr}`);
+}
+
 /** Key types pkcs11-tool generates: `rsa:2048`, `EC:prime256v1`, `EC:secp384r1`, … */
 export type TokenKeyType = string;
 

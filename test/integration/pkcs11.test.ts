@@ -22,6 +22,7 @@ import {
   type SoftHsm,
   certifyTokenKey,
   generateTokenKey,
+  initTokenWithoutUserPin,
   softhsmMissing,
   startSoftHsm,
 } from '../helpers/softhsm.js';
@@ -302,6 +303,21 @@ describe('PKCS#11 token keys (SoftHSM 2)', { skip: missing }, () => {
       2,
       'NV2_ERR_PKCS11_PIN_INCORRECT',
       'wrong PIN',
+    );
+    // After wrong PINs SoftHSM raises CKF_USER_PIN_COUNT_LOW (it never locks): nv2 says so.
+    const again = await sign(hsm.uri('rsa').replace(hsm.pinFile, wrongPin));
+    fails(again, 2, 'NV2_ERR_PKCS11_PIN_INCORRECT', 'wrong PIN again');
+    assert.match(again.stderr, /the token refused the PIN; it reports few tries left$/m);
+    // The closest SoftHSM comes to a token that will not let its user in: one initialised
+    // by its security officer whose user PIN was never set. Refused before any PIN is read.
+    await initTokenWithoutUserPin(hsm, 'unissued');
+    const unissued = await sign(
+      hsm.uri('rsa').replace(`token=${hsm.label}`, 'token=unissued').replace(hsm.pinFile, wrongPin),
+    );
+    fails(unissued, 2, 'NV2_ERR_PKCS11_PIN_NOT_INITIALIZED', 'user PIN never set');
+    assert.match(
+      unissued.stderr,
+      /token "unissued": its user PIN was never set; the token's security officer must set it/,
     );
   });
 });

@@ -7,8 +7,7 @@
  * checked out; signatures pushed to nv2's registry and CNCF distribution verify by policy.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chmod, copyFile, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -17,18 +16,12 @@ import { type CliResult, lines, nv2, ok } from '../helpers/cli.js';
 import { distributionMissing, startDistribution } from '../helpers/distribution.js';
 import { SAMPLE_MANIFEST, VECTORS_DIR, tempDir } from '../helpers/fixtures.js';
 import { type TestIdentity, issuedSigner, rootCA } from '../helpers/pki.js';
+import { installTestPlugin, pythonMissing } from '../helpers/plugin-install.js';
 import { startRegistry } from '../helpers/registry.js';
 
-const PLUGIN_SOURCE = fileURLToPath(new URL('../../../test/helpers/plugin.py', import.meta.url));
 const NAME = 'nv2-test';
 const SUBJECT = 'sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9';
 const NOTATION_LAYOUT = fileURLToPath(new URL('notation/oci-layout/e2e', VECTORS_DIR));
-
-/** Why the Python plugin cannot run here, or undefined. */
-function pythonMissing(): string | undefined {
-  const r = spawnSync('python3', ['-c', 'import cryptography.x509'], { stdio: 'ignore' });
-  return r.status === 0 ? undefined : 'python3 with the cryptography module is not installed';
-}
 
 function fails(result: CliResult, exit: number, code: string, what: string): void {
   assert.equal(result.code, exit, `${what}: exit ${result.code}\n${result.stderr}`);
@@ -48,10 +41,7 @@ interface Setup {
 async function setUp(): Promise<Setup> {
   const work = await tempDir();
   const config = join(work, 'config');
-  const dir = join(config, 'plugins', NAME);
-  await mkdir(dir, { recursive: true });
-  await copyFile(PLUGIN_SOURCE, join(dir, `notation-${NAME}`));
-  await chmod(join(dir, `notation-${NAME}`), 0o755);
+  await installTestPlugin(join(config, 'plugins'), NAME);
   const root = await rootCA('Plugin Test Root', { keyType: 'rsa-3072' });
   const flags: string[][] = [];
   for (const [name, keyType] of [
@@ -138,9 +128,7 @@ describe(
       );
       // notation's plugin directory is searched too, when configured.
       const notation = join(s.work, 'notation');
-      await mkdir(join(notation, 'plugins', 'other'), { recursive: true });
-      await copyFile(PLUGIN_SOURCE, join(notation, 'plugins', 'other', 'notation-other'));
-      await chmod(join(notation, 'plugins', 'other', 'notation-other'), 0o755);
+      await installTestPlugin(join(notation, 'plugins'), 'other');
       process.env['NV2_NOTATION_DIR'] = notation;
       try {
         const both = lines(ok(await nv2(['plugin', 'list']), 'plugin list text').stdout);

@@ -6,23 +6,11 @@
  * certificate, an HTTP error and a rejection each stop the signing before anything is
  * stored. End to end against nv2's registry and CNCF distribution.
  */
-import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import { webcrypto } from 'node:crypto';
 import { cp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
-import { type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import {
-  CRLDistributionPoints,
-  DistributionPoint,
-  DistributionPointName,
-  GeneralName,
-} from '@peculiar/asn1-x509';
-import { X509CrlGenerator } from '@peculiar/x509';
 import {
   NotationMediaTypes,
   parseNotationEnvelope,
@@ -33,6 +21,12 @@ import { distributionMissing, startDistribution } from '../helpers/distribution.
 import { SAMPLE_MANIFEST, VECTORS_DIR, tempDir } from '../helpers/fixtures.js';
 import { NOW, type TestIdentity, days, issuedSigner, rootCA } from '../helpers/pki.js';
 import { startRegistry } from '../helpers/registry.js';
+import {
+  type CrlServer,
+  pointerExtensions,
+  signCrl,
+  startCrlServer,
+} from '../helpers/revocation.js';
 import { type RunningTsa, startTsa, tsaIdentity } from '../helpers/tsa.js';
 
 const SUBJECT = 'sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9';
@@ -46,18 +40,6 @@ function fails(result: CliResult, exit: number, code: string, what: string): voi
   assert.match(result.stderr, new RegExp(`^nv2: ${code}: `), what);
 }
 
-/** A CRL distribution point extension naming `url`. */
-function crlPointer(url: string) {
-  const dp = new CRLDistributionPoints([
-    new DistributionPoint({
-      distributionPoint: new DistributionPointName({
-        fullName: [new GeneralName({ uniformResourceIdentifier: url })],
-      }),
-    }),
-  ]);
-  return { oid: '2.5.29.31', critical: false, value: new Uint8Array(AsnConvert.serialize(dp)) };
-}
-
 /** The PKI, TSAs and files every test here uses. */
 interface Setup {
   readonly work: string;
@@ -65,7 +47,7 @@ interface Setup {
   readonly tsaRoot: TestIdentity;
   readonly tsa: RunningTsa;
   readonly revokedTsa: RunningTsa;
-  readonly crlServer: Server;
+  readonly crlServer: CrlServer;
   /** Files: signer key, signer chain (leaf, root), root, TSA root, another root. */
   readonly files: Record<'key' | 'chain' | 'root' | 'tsaRoot' | 'otherRoot', string>;
 }
@@ -86,36 +68,12 @@ async function setUp(): Promise<Setup> {
   const other = await rootCA('Unrelated Root');
 
   // A second TSA whose certificate its CA has revoked, published in a CRL on loopback.
-  let crlBytes = Buffer.alloc(0);
-  const crlServer = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/pkix-crl' }).end(crlBytes);
-  });
-  await new Promise<void>((resolve) => crlServer.listen(0, '127.0.0.1', resolve));
-  const crlUrl = `http://127.0.0.1:${(crlServer.address() as AddressInfo).port}/tsa.crl`;
+  const crlServer = await startCrlServer();
   const revokedCert = await tsaIdentity(tsaRoot, 'revoked-tsa.example', {
     notAfter: new Date(NOW.getTime() + days(365)),
-    extraExtensions: [crlPointer(crlUrl)],
+    extraExtensions: pointerExtensions(undefined, crlServer.url),
   });
-  const crl = await X509CrlGenerator.create({
-    issuer: tsaRoot.cert.subject,
-    thisUpdate: new Date(Date.now() - 60_000),
-    nextUpdate: new Date(Date.now() + days(1)),
-    entries: [
-      {
-        serialNumber: revokedCert.cert.serialNumber,
-        revocationDate: new Date(Date.now() - 3600_000),
-      },
-    ],
-    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-    signingKey: await webcrypto.subtle.importKey(
-      'pkcs8',
-      tsaRoot.key.export({ type: 'pkcs8', format: 'der' }),
-      { name: 'ECDSA', namedCurve: 'P-256' },
-      false,
-      ['sign'],
-    ),
-  });
-  crlBytes = Buffer.from(crl.rawData);
+  crlServer.body = await signCrl(tsaRoot, [revokedCert.cert]);
 
   const files = {
     key: join(work, 'signer.key'),
@@ -179,7 +137,7 @@ describe('nv2 sign --timestamp-url (a TSA on loopback)', () => {
   after(async () => {
     await s.tsa.close();
     await s.revokedTsa.close();
-    s.crlServer.close();
+    await s.crlServer.close();
   });
 
   const sign = (format: string, out: string, tsaUrl: string, tsaRoot: string) =>
@@ -424,7 +382,7 @@ for (const name of ['nv2', 'distribution'] as const) {
         await close();
         await s.tsa.close();
         await s.revokedTsa.close();
-        s.crlServer.close();
+        await s.crlServer.close();
       });
 
       it('pushes jws and cose signatures with timestamps; nv2 verify accepts them after the certificate expired', async () => {

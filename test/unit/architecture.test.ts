@@ -19,7 +19,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   signature: ['oci'],
   x509: [],
   trust: ['oci', 'signature', 'x509'],
-  notation: ['oci', 'signature', 'x509', 'trust'],
+  notation: ['oci', 'signature', 'x509', 'trust', 'plugins'],
   policy: ['oci', 'content', 'signature', 'x509', 'trust', 'notation'],
   // The registry judges its content under a trust policy (UI verdicts, enforcement at pull).
   registry: ['oci', 'content', 'trust', 'policy', 'notary', 'verification'],

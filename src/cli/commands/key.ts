@@ -17,6 +17,7 @@ import {
 } from '../../keys/index.js';
 import { findPlugin } from '../../plugins/index.js';
 import { configDirectory } from '../../policy/index.js';
+import type { VerificationPluginSettings } from '../../trust/index.js';
 import { parseDuration } from '../duration.js';
 import { print, printJson } from '../output.js';
 import { askSecret } from '../prompt.js';
@@ -42,6 +43,20 @@ export function pluginDirectories(): string[] {
   const notation = process.env[NOTATION_DIR_ENV];
   if (notation !== undefined && notation !== '') dirs.push(resolve(notation, 'plugins'));
   return dirs;
+}
+
+/** Where `verify` and `pull` find verification plugins, and what they tell them. */
+export function verificationPluginSettings(flags: {
+  pluginConfig?: readonly string[];
+  pluginTimeout?: string;
+}): VerificationPluginSettings {
+  return {
+    directories: pluginDirectories(),
+    pluginConfig: pluginConfigOf(flags.pluginConfig ?? []),
+    ...(flags.pluginTimeout !== undefined
+      ? { timeoutMs: parseDuration(flags.pluginTimeout) * 1000 }
+      : {}),
+  };
 }
 
 /** How the CLI opens keys: the signingkeys.json, the environment, and a PIN prompt on a terminal. */

@@ -37,6 +37,7 @@ import {
   requireReference,
   withTargets,
 } from '../target.js';
+import { verificationPluginSettings } from './key.js';
 import { collect, maxSignatures, outputFormat } from './options.js';
 
 interface VerifyFlags extends RemoteFlags {
@@ -51,6 +52,8 @@ interface VerifyFlags extends RemoteFlags {
   scope?: string;
   output: OutputFormat;
   maxSignatures?: number;
+  pluginConfig: string[];
+  pluginTimeout?: string;
 }
 
 async function loadAll(paths: readonly string[], what: string): Promise<Certificate[]> {
@@ -92,6 +95,7 @@ async function commandLinePolicy(flags: VerifyFlags, now: Date): Promise<Evaluat
     ],
     tsaCertificates: await loadAll(flags.tsaCert, 'TSA certificate'),
     userMetadata: parseUserMetadata(flags.userMetadata),
+    verificationPlugins: verificationPluginSettings(flags),
     now,
   });
 }
@@ -181,6 +185,16 @@ export function registerVerify(program: Command): void {
       '--max-signatures <n>',
       `the most signatures evaluated (default ${DEFAULT_MAX_SIGNATURES})`,
       maxSignatures,
+    )
+    .option(
+      '--plugin-config <KEY=VALUE>',
+      'configuration for the verification plugin a signature names (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--plugin-timeout <duration>',
+      'how long one verification plugin command may take before it is stopped (default 60s)',
     )
     .option('--output <format>', 'text or json', outputFormat, 'text')
     .action(async (target: string, flags: VerifyFlags) => {

@@ -8,7 +8,11 @@ import {
 import { LEVEL_ACTIONS } from '../../../src/policy/index.js';
 import { type Certificate, loadCertificates } from '../../../src/x509/index.js';
 import { VECTORS_DIR } from '../../helpers/fixtures.js';
-import { RevocationChecker } from '../../../src/notation/index.js';
+import {
+  type ChainRevocationChecker,
+  RevocationChecker,
+  type RevocationOutcome,
+} from '../../../src/notation/index.js';
 
 export const NOTATION_DIR = new URL('notation/', VECTORS_DIR);
 
@@ -63,7 +67,21 @@ export function policy(options: PolicyOptions): EvaluationPolicy {
   };
 }
 
-/** Revocation checks run for real; no vector certificate has pointers, so none goes online. */
+/**
+ * Revocation checks run for real; no vector signing certificate has pointers, so none goes
+ * online. The TSA chains of the timestamp vectors do (public OCSP and CRL servers): they are
+ * judged with `OfflineRevocation`.
+ */
 export const revocation = new RevocationChecker({ timeoutMs: 2000 });
+
+/** A revocation checker that looks nothing up: it records the chains it is asked about. */
+export class OfflineRevocation implements ChainRevocationChecker {
+  readonly chains: Certificate[][] = [];
+
+  check(chain: readonly Certificate[]): Promise<RevocationOutcome> {
+    this.chains.push([...chain]);
+    return Promise.resolve({ passed: true, message: 'not checked: no network lookups in tests' });
+  }
+}
 
 export const at = (iso: string): Date => new Date(iso);
