@@ -25,6 +25,7 @@ export function evaluationJson(e: SignatureEvaluation): unknown {
             : {}),
         }
       : {}),
+    ...(e.algorithm !== undefined ? { algorithm: e.algorithm } : {}),
     ...(e.signer !== undefined
       ? { signer: { subject: e.signer.subject, sha256Fingerprint: e.signer.fingerprintSha256 } }
       : {}),
@@ -36,7 +37,9 @@ export function evaluationJson(e: SignatureEvaluation): unknown {
           })),
         }
       : {}),
+    ...(e.references !== undefined ? { references: e.references } : {}),
     signingTime: e.signingTime?.toISOString(),
+    notBefore: e.notBefore?.toISOString(),
     expiresAt: e.expiresAt?.toISOString(),
     checks: e.checks,
   };

@@ -158,6 +158,7 @@ export async function evaluateNotationSignature(
   const context = {
     signedDescriptor: signed,
     signer: envelope.certificateChain[0]!,
+    algorithm: envelope.algorithm,
     ...((envelope.signingTime ?? envelope.authenticSigningTime)
       ? { signingTime: (envelope.authenticSigningTime ?? envelope.signingTime)! }
       : {}),

@@ -122,10 +122,14 @@ export interface SignatureEvaluation {
   readonly signedDescriptor?: Descriptor;
   /** The signing certificate, when the envelope could be read. */
   readonly signer?: Certificate;
+  /** The signature algorithm by its JOSE name (`ES256`, `PS384`), when the envelope could be read. */
+  readonly algorithm?: string;
   /** Signing certificate first, trust anchor last, when a chain to an anchor was built. */
   readonly certificateChain?: readonly Certificate[];
   /** Signing time as the signature claims it (or as a timestamp proves it). */
   readonly signingTime?: Date;
+  /** When the signature starts to be valid (an nv2 signature's `nbf`). */
+  readonly notBefore?: Date;
   readonly expiresAt?: Date;
   /** Names the manifest was published under (nv2 signatures). */
   readonly references?: readonly string[];

@@ -187,8 +187,10 @@ function evaluateSync(
     verified: verdictOf(checks),
     signedDescriptor: { mediaType: claims.mediaType, digest: claims.digest, size: claims.size },
     signer: signingKey.certificate,
+    algorithm: signed.header.alg,
     ...(certificateChain !== undefined ? { certificateChain } : {}),
     ...(claims.iat !== undefined ? { signingTime: new Date(claims.iat * 1000) } : {}),
+    ...(claims.nbf !== undefined ? { notBefore: new Date(claims.nbf * 1000) } : {}),
     ...(claims.exp !== undefined ? { expiresAt: new Date(claims.exp * 1000) } : {}),
     references: claims.references ?? [],
   };

@@ -93,6 +93,11 @@ describe('verifyWithPolicy', () => {
       ],
     );
     assert.equal(result.digest, createDescriptor(MediaTypes.ociManifest, SAMPLE_MANIFEST).digest);
+    // What the envelope says, as the -c/--ca-cert path's result has it.
+    const evaluation = result.signatures[0]!.evaluation!;
+    assert.equal(evaluation.algorithm, 'ES256');
+    assert.deepEqual(evaluation.references, [REF]);
+    assert.equal(evaluation.signer?.fingerprintSha256, acmeSigner.cert.fingerprintSha256);
   });
 
   it('trust required: an untrusted signer fails naming the signer and the AIA hint', async () => {
