@@ -8,7 +8,7 @@ import type {
   SignatureVerdict,
   ArtifactVerification,
 } from '../verification/index.js';
-import type { SignatureEvaluation, VerificationResult } from '../trust/index.js';
+import type { SignatureEvaluation } from '../trust/index.js';
 
 /** One evaluated signature as JSON. */
 export function evaluationJson(e: SignatureEvaluation): unknown {
@@ -39,28 +39,11 @@ export function evaluationJson(e: SignatureEvaluation): unknown {
       : {}),
     ...(e.references !== undefined ? { references: e.references } : {}),
     signingTime: e.signingTime?.toISOString(),
+    // An nv2 signature's `iat`, under the name its JSON has always had.
+    ...(e.format === 'nv2' ? { issuedAt: e.signingTime?.toISOString() } : {}),
     notBefore: e.notBefore?.toISOString(),
     expiresAt: e.expiresAt?.toISOString(),
     checks: e.checks,
-  };
-}
-
-/** An nv2 signature's verification result as JSON. */
-export function resultJson(result: VerificationResult): unknown {
-  return {
-    digest: result.digest,
-    mediaType: result.mediaType,
-    size: result.size,
-    algorithm: result.algorithm,
-    signer: { subject: result.signer.subject, sha256Fingerprint: result.signer.fingerprintSha256 },
-    certificateChain: result.certificateChain.map((c) => ({
-      subject: c.subject,
-      sha256Fingerprint: c.fingerprintSha256,
-    })),
-    references: result.references,
-    issuedAt: result.issuedAt?.toISOString(),
-    notBefore: result.notBefore?.toISOString(),
-    expiresAt: result.expiresAt?.toISOString(),
   };
 }
 
@@ -68,8 +51,7 @@ function verdictJson(verdict: SignatureVerdict): unknown {
   return {
     signatureManifest: verdict.manifest.digest,
     format: verdict.evaluation?.format ?? 'nv2',
-    verified: verdict.result !== undefined || verdict.evaluation?.verified === true,
-    ...(verdict.result !== undefined ? { result: resultJson(verdict.result) } : {}),
+    verified: verdict.evaluation?.verified === true,
     ...(verdict.evaluation !== undefined ? { result: evaluationJson(verdict.evaluation) } : {}),
     ...(verdict.error !== undefined
       ? { error: { code: verdict.error.code, message: verdict.error.message } }
@@ -193,13 +175,12 @@ export function artifactSummary(outcome: ArtifactVerification): string {
   const n = outcome.signatures.length;
   const lines = [`${n} signature${n === 1 ? '' : 's'} found, ${outcome.verified.length} verified`];
   for (const verdict of outcome.signatures) {
-    if (verdict.result !== undefined) {
+    const e = verdict.evaluation;
+    if (e?.verified === true) {
+      // nv2 signatures are the -c path's own; other formats are named.
+      const format = e.format === 'nv2' ? '' : ` (${e.format})`;
       lines.push(
-        `  ${verdict.manifest.digest}: verified, signed by ${verdict.result.signer.subject}`,
-      );
-    } else if (verdict.evaluation?.verified === true) {
-      lines.push(
-        `  ${verdict.manifest.digest}: verified (${verdict.evaluation.format}), signed by ${verdict.evaluation.signer?.subject ?? '?'}`,
+        `  ${verdict.manifest.digest}: verified${format}, signed by ${e.signer?.subject ?? '?'}`,
       );
     } else {
       lines.push(

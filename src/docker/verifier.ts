@@ -60,8 +60,8 @@ const MAX_CERTIFICATE_FILE_BYTES = 1024 * 1024;
 /** One signature's outcome as the plugin reports it (both verifiers). */
 function reportOf(s: SignatureOutcome): SignatureReport {
   const evaluation = s.evaluation;
-  const verified = s.result !== undefined || evaluation?.verified === true;
-  const signer = s.result?.signer.subject ?? evaluation?.signer?.subject;
+  const verified = evaluation?.verified === true;
+  const signer = evaluation?.signer?.subject;
   const failed =
     evaluation !== undefined
       ? (enforcedFailures(evaluation.checks)[0] ??
@@ -80,7 +80,7 @@ function reportOf(s: SignatureOutcome): SignatureReport {
     manifest: s.manifest.digest,
     verified,
     ...(verified && signer !== undefined ? { signer } : {}),
-    references: verified ? (s.result?.references ?? evaluation?.references ?? []) : [],
+    references: verified ? (evaluation?.references ?? []) : [],
     ...(!verified && error !== undefined ? { error } : {}),
   };
 }

@@ -9,6 +9,7 @@
 import type { Nv2ErrorCode } from '../errors.js';
 import type { Descriptor } from '../oci/index.js';
 import type { Certificate } from '../x509/index.js';
+import type { TrustSet } from './trust-set.js';
 
 /** The checks of the Notary Project trust policy, in the order they are evaluated. */
 export const VALIDATION_TYPES = [
@@ -35,6 +36,12 @@ export interface EvaluationPolicy {
   /** The action for each check (the level with its overrides applied). */
   readonly actions: Readonly<Record<ValidationType, ValidationAction>>;
   readonly anchors: TrustAnchorSets;
+  /**
+   * The trust of nv2 signatures when the caller built it (`-c` certificates trusted as they
+   * are, `--ca-cert` roots); without, it is built from `anchors.ca` and
+   * `anchors.signingAuthority`, each a root.
+   */
+  readonly trustSet?: TrustSet;
   /** Whether the signing certificate's identity is one the statement trusts (`trustedIdentities`). */
   readonly trustedIdentity: (signer: Certificate) => boolean;
   /** `signatureVerification.verifyTimestamp`; default `always`. */
@@ -103,6 +110,20 @@ export function describeFailedCheck(check: CheckResult): string {
   return `${check.type}: ${check.message ?? 'failed'} (${check.code ?? CHECK_FAILURE_CODES[check.type]})`;
 }
 
+/**
+ * The enforced failure that stands for a signature's verdict: the first the format's rules
+ * meet (`failureOrder`), else the first in `VALIDATION_TYPES` order.
+ */
+export function decidingFailure(evaluation: SignatureEvaluation): CheckResult | undefined {
+  const failed = enforcedFailures(evaluation.checks);
+  const order = evaluation.failureOrder ?? VALIDATION_TYPES;
+  for (const type of order) {
+    const found = failed.find((c) => c.type === type);
+    if (found !== undefined) return found;
+  }
+  return failed[0];
+}
+
 /** The enforced checks that failed, in `VALIDATION_TYPES` order. */
 export function enforcedFailures(checks: readonly CheckResult[]): CheckResult[] {
   return checks.filter((c) => c.action === 'enforce' && c.passed === false);
@@ -116,6 +137,12 @@ export interface SignatureEvaluation {
   readonly format: SignatureFormat;
   /** Every check, in `VALIDATION_TYPES` order. */
   readonly checks: readonly CheckResult[];
+  /**
+   * The order in which the format's own rules meet failures, when it is not
+   * `VALIDATION_TYPES` order (nv2: the chain and its validity before the subject), so that
+   * a signature failing several rules is reported by the one its specification checks first.
+   */
+  readonly failureOrder?: readonly ValidationType[];
   /** No enforced check failed. */
   readonly verified: boolean;
   /** The descriptor the signature covers, when the envelope could be read. */

@@ -19,6 +19,7 @@ export {
   CHECK_FAILURE_CODES,
   VALIDATION_TYPES,
   describeFailedCheck,
+  decidingFailure,
   enforcedFailures,
   failedCheck,
   verdictOf,

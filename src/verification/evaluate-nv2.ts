@@ -103,7 +103,7 @@ function evaluateSync(
   policy: EvaluationPolicy,
 ): SignatureEvaluation {
   const now = policy.now ?? new Date();
-  const trust = trustSetOf(policy.anchors);
+  const trust = policy.trustSet ?? trustSetOf(policy.anchors);
   let parsed: ParsedSignature | undefined;
   let key: ResolvedSigningKey | undefined;
   const integrity = check('integrity', policy, () => {
@@ -112,7 +112,6 @@ function evaluateSync(
     if (!verifySignatureValue(parsed, key)) {
       return `signature does not verify under the key of "${key.certificate.subject}"`;
     }
-    checkSubject(parsed, subject);
     return undefined;
   });
   // Integrity is never skipped (no level or override can), so parsed is set when it passed.
@@ -133,6 +132,13 @@ function evaluateSync(
   }
   const signed: ParsedSignature = parsed;
   const signingKey: ResolvedSigningKey = key;
+  // A sound signature for another subject is still judged whole: its signer, chain and times
+  // are facts, and the nv2 rules check the chain and times before the subject.
+  const subjectCheck = check('integrity', policy, () => {
+    checkSubject(signed, subject);
+    return undefined;
+  });
+  let referencesFailed = false;
   let signer: ResolvedSigner | undefined;
   let chain: CertificatePath | undefined;
   const authenticity = check('authenticity', policy, () => {
@@ -140,7 +146,9 @@ function evaluateSync(
     if (!policy.trustedIdentity(signingKey.certificate)) {
       return `the signing certificate "${signingKey.certificate.subject}" is not one of the policy's trusted identities`;
     }
+    referencesFailed = true;
     checkReferences(signed, signingKey);
+    referencesFailed = false;
     return undefined;
   });
   const authenticTimestamp = check('authenticTimestamp', policy, () => {
@@ -177,7 +185,15 @@ function evaluateSync(
           policy,
           'not checked: nv2 does not check certificate revocation (OCSP, CRL) yet',
         );
-  const checks = [integrity, authenticity, authenticTimestamp, expiry, revocation];
+  const checks = [subjectCheck, authenticity, authenticTimestamp, expiry, revocation];
+  // The nv2 signature spec's rule order: chain, chain validity, times, subject, references.
+  const failureOrder: ValidationType[] = [
+    ...(referencesFailed ? [] : (['authenticity'] as const)),
+    'authenticTimestamp',
+    'expiry',
+    'integrity',
+    ...(referencesFailed ? (['authenticity'] as const) : []),
+  ];
   const { claims } = signed;
   const certificateChain =
     chain ?? (signer !== undefined ? (signer as ResolvedSigner).paths[0] : undefined);
@@ -185,6 +201,7 @@ function evaluateSync(
     format: 'nv2',
     checks,
     verified: verdictOf(checks),
+    failureOrder,
     signedDescriptor: { mediaType: claims.mediaType, digest: claims.digest, size: claims.size },
     signer: signingKey.certificate,
     algorithm: signed.header.alg,

@@ -3,7 +3,7 @@ import { Nv2Error, VerificationFailedError } from '../errors.js';
 import { type Descriptor, MediaTypes, isDescriptor } from '../oci/index.js';
 import { evaluatorFor } from './evaluators.js';
 import { MAX_SIGNATURE_BYTES } from '../signature/index.js';
-import type { EvaluationPolicy, SignatureEvaluation, VerificationResult } from '../trust/index.js';
+import type { EvaluationPolicy, SignatureEvaluation } from '../trust/index.js';
 import { fetchManifestJson } from '../notary/index.js';
 
 /**
@@ -23,11 +23,6 @@ export interface SignatureOutcome {
   readonly envelopeMediaType?: string;
   /** Every check's outcome, when the envelope could be read and its format is supported. */
   readonly evaluation?: SignatureEvaluation;
-  /**
-   * What an nv2 signature verified by certificates (`verifyArtifact`) establishes: its
-   * digest, signer, chain, references and times.
-   */
-  readonly result?: VerificationResult;
   /**
    * Why it did not verify (a `VerificationFailedError` with the code of the first enforced
    * check that failed), or why no verdict was reached (unreadable, unsupported format,

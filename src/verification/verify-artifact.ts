@@ -1,17 +1,18 @@
 import { type ReadOnlyTarget, type ReferrerLister } from '../content/index.js';
-import { Nv2Error, VerificationFailedError, VerificationInconclusiveError } from '../errors.js';
+import { VerificationFailedError, VerificationInconclusiveError } from '../errors.js';
 import { type Descriptor, MediaTypes } from '../oci/index.js';
 import { NOTATION_SIGNATURE_ARTIFACT_TYPE } from './evaluators.js';
+import { certificatePolicy } from '../policy/index.js';
 import {
   CHECK_FAILURE_CODES,
   type EvaluationPolicy,
   type TrustSet,
+  decidingFailure,
   describeFailedCheck,
   enforcedFailures,
-  verify,
 } from '../trust/index.js';
 import { type SignatureOutcome, evaluateEntry } from './evaluate-signature.js';
-import { type SignatureEntry, plain, readSignatureEntry } from '../notary/index.js';
+import { plain } from '../notary/index.js';
 import { capNote, signatureManifests } from './signature-manifests.js';
 
 /** Options of `verifyArtifact`. */
@@ -50,28 +51,8 @@ export interface ArtifactVerification {
   readonly warnings: readonly string[];
 }
 
+/** One signature evaluated under `policy`: an enforced failure is its error. */
 async function judge(
-  entry: SignatureEntry,
-  subject: Descriptor,
-  trust: TrustSet,
-  now: Date,
-): Promise<SignatureVerdict> {
-  if (entry.error !== undefined || entry.jws === undefined) {
-    return {
-      manifest: entry.manifest,
-      ...(entry.error !== undefined ? { error: entry.error } : {}),
-    };
-  }
-  try {
-    return { manifest: entry.manifest, result: await verify(entry.jws, subject, trust, { now }) };
-  } catch (err) {
-    if (err instanceof Nv2Error) return { manifest: entry.manifest, error: err };
-    throw err;
-  }
-}
-
-/** One Notary Project signature evaluated under `policy`: an enforced failure is its error. */
-async function judgeNotation(
   store: ReadOnlyTarget,
   manifest: Descriptor,
   subject: Descriptor,
@@ -88,7 +69,7 @@ async function judgeNotation(
     manifest,
     evaluation,
     error: new VerificationFailedError(
-      failed[0]?.code ?? CHECK_FAILURE_CODES.integrity,
+      decidingFailure(evaluation)?.code ?? CHECK_FAILURE_CODES.integrity,
       failed.map(describeFailedCheck).join('; '),
     ),
   };
@@ -105,9 +86,11 @@ function reasons(verdicts: readonly SignatureVerdict[]): string {
 
 /**
  * Verifies what `reference` names in `target` (artifact-layout.md, "Verification by a
- * client"): resolves it once, lists its nv2 signatures, verifies each against the resolved
- * descriptor under `trust`, and succeeds when at least one verifies. The trust material is a
- * parameter so that a trust policy can choose it per reference.
+ * client"): resolves it once, lists its signatures once, evaluates each against the resolved
+ * descriptor by the evaluation a trust policy uses (nv2 signatures with `trust` as their
+ * anchors, every check enforced; Notary Project signatures under `notationPolicy`), and
+ * succeeds when at least one verifies. A failed signature's error carries the code of the
+ * rule its format checks first (`decidingFailure`).
  *
  * @throws VerificationFailedError NV2_ERR_NO_SIGNATURE when there are none,
  *   NV2_ERR_NO_VALID_SIGNATURE when none verified (the message says why each failed)
@@ -129,6 +112,12 @@ export async function verifyArtifact(
     options.notationPolicy === undefined || options.notationPolicy.now !== undefined
       ? options.notationPolicy
       : { ...options.notationPolicy, now };
+  // nv2 signatures are judged by the same evaluation as under a trust policy, every check
+  // enforced, with `trust` as their anchors.
+  const nv2Policy: EvaluationPolicy = {
+    ...(notationPolicy ?? certificatePolicy({ certificates: [], now })),
+    trustSet: trust,
+  };
   const listed = await signatureManifests(
     store,
     subject,
@@ -149,19 +138,15 @@ export async function verifyArtifact(
   const signatures = await Promise.all([
     ...listed.manifests
       .filter((m) => !isNotation(m))
-      .map(async (m) => judge(await readSignatureEntry(store, m), subject, trust, now)),
+      .map((m) => judge(store, m, subject, nv2Policy)),
     ...(notationPolicy !== undefined
-      ? listed.manifests
-          .filter(isNotation)
-          .map((m) => judgeNotation(store, m, subject, notationPolicy))
+      ? listed.manifests.filter(isNotation).map((m) => judge(store, m, subject, notationPolicy))
       : []),
   ]);
   const capped = capNote(listed);
   const warnings = capped !== undefined ? [capped] : [];
   const cappedText = capped !== undefined ? ` (${capped})` : '';
-  const verified = signatures.filter(
-    (s) => s.result !== undefined || s.evaluation?.verified === true,
-  );
+  const verified = signatures.filter((s) => s.evaluation?.verified === true);
   if (verified.length > 0) {
     return { subject, signatures, verified, signaturesFound: listed.found, warnings };
   }

@@ -1,19 +1,30 @@
 import type { Command } from 'commander';
 import { loadManifest, parseManifestLocator } from '../../content/index.js';
 import { InvalidInputError, VerificationFailedError } from '../../errors.js';
-import { DEFAULT_MAX_SIGNATURES, verifyArtifact } from '../../verification/index.js';
-import { type Descriptor, MediaTypes } from '../../oci/index.js';
+import {
+  DEFAULT_MAX_SIGNATURES,
+  evaluateNv2Signature,
+  verifyArtifact,
+} from '../../verification/index.js';
+import {
+  type Descriptor,
+  type DigestAlgorithm,
+  MediaTypes,
+  digestAlgorithm,
+  digestOf,
+} from '../../oci/index.js';
 import {
   MAX_ENVELOPE_BYTES,
   MAX_SIGNATURE_BYTES,
+  parseSignature,
   sniffEnvelopeMediaType,
 } from '../../signature/index.js';
 import {
   type EvaluationPolicy,
   TrustSet,
+  decidingFailure,
   describeFailedCheck,
   enforcedFailures,
-  verify,
 } from '../../trust/index.js';
 import { certificatePolicy } from '../../policy/index.js';
 import { type Certificate, loadCertificates } from '../../x509/index.js';
@@ -26,7 +37,6 @@ import {
   artifactSummary,
   evaluationJson,
   policyJson,
-  resultJson,
 } from '../verification-output.js';
 import { verifyByPolicy } from '../verify-policy.js';
 import {
@@ -133,6 +143,44 @@ async function verifyEnvelopeFile(
 }
 
 /**
+ * A local manifest's descriptor with the digest algorithm the nv2 signature names (sha256
+ * when it cannot be read: the evaluation then reports why).
+ */
+function descriptorFor(signature: Buffer, mediaType: string, content: Uint8Array): Descriptor {
+  let algorithm: DigestAlgorithm = 'sha256';
+  try {
+    algorithm = digestAlgorithm(parseSignature(signature).claims.digest);
+  } catch {
+    // Not an nv2 signature that parses: its integrity check says so.
+  }
+  return { mediaType, digest: digestOf(content, algorithm), size: content.byteLength };
+}
+
+/**
+ * An nv2 signature file (`-f`) judged by the evaluation of the listing path and of a trust
+ * policy, every check enforced; the first rule that failed is the error.
+ */
+async function verifyNv2File(
+  signature: Buffer,
+  subject: Descriptor,
+  flags: VerifyFlags,
+  trust: TrustSet,
+  now: Date,
+): Promise<void> {
+  rejectUserMetadata(flags);
+  const evaluation = await evaluateNv2Signature(signature, subject, {
+    ...(await commandLinePolicy(flags, now)),
+    trustSet: trust,
+  });
+  const failed = decidingFailure(evaluation);
+  if (failed !== undefined) {
+    throw new VerificationFailedError(failed.code!, failed.message ?? 'failed');
+  }
+  if (flags.output === 'json') printJson(evaluationJson(evaluation));
+  else print(subject.digest);
+}
+
+/**
  * `nv2 verify`: verify a manifest's signatures; prints the manifest digest on success. A
  * file: target is verified against the signature file `-f`; a registry or oci-layout target
  * against every signature stored beside it (or `-f`).
@@ -229,15 +277,13 @@ export function registerVerify(program: Command): void {
         await verifyEnvelopeFile(signature, manifest.descriptor, flags, now);
         return;
       }
-      rejectUserMetadata(flags);
-      const result = await verify(
+      await verifyNv2File(
         signature,
-        { mediaType: manifest.descriptor.mediaType, content: manifest.content },
+        descriptorFor(signature, manifest.descriptor.mediaType, manifest.content),
+        flags,
         trust,
-        { now },
+        now,
       );
-      if (flags.output === 'json') printJson(resultJson(result));
-      else print(result.digest);
     });
   addSignatureRepositoryOption(command);
   addRemoteOptions(command);
@@ -281,15 +327,13 @@ async function verifyRemote(target: string, flags: VerifyFlags): Promise<void> {
         await verifyEnvelopeFile(signature, subject, flags, now);
         return;
       }
-      rejectUserMetadata(flags);
-      const result = await verify(
+      await verifyNv2File(
         signature,
         { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+        flags,
         trust,
-        { now },
+        now,
       );
-      if (flags.output === 'json') printJson(resultJson(result));
-      else print(result.digest);
       return;
     }
     const signatures = await openSignatureRepository(opener, flags);
