@@ -2,10 +2,11 @@
  * How `verify` and `pull` show a verification: JSON (`--output json`) and the text on
  * standard error (the summary, `--explain`). Renderers only: they decide nothing.
  */
+import { MediaTypes } from '../oci/index.js';
 import type {
   EvaluatedSignature,
   PolicyVerification,
-  SignatureVerdict,
+  SignatureOutcome,
   ArtifactVerification,
 } from '../verification/index.js';
 import type { SignatureEvaluation } from '../trust/index.js';
@@ -47,15 +48,25 @@ export function evaluationJson(e: SignatureEvaluation): unknown {
   };
 }
 
-function verdictJson(verdict: SignatureVerdict): unknown {
+/**
+ * One signature found, as JSON: the one shape of both verifications (by the trust policy and
+ * by -c/--ca-cert). `signer` and `checks` repeat the evaluation's at the top level, where the
+ * policy path has always put them.
+ */
+function signatureJson(s: SignatureOutcome): unknown {
+  const e = s.evaluation;
   return {
-    signatureManifest: verdict.manifest.digest,
-    format: verdict.evaluation?.format ?? 'nv2',
-    verified: verdict.evaluation?.verified === true,
-    ...(verdict.evaluation !== undefined ? { result: evaluationJson(verdict.evaluation) } : {}),
-    ...(verdict.error !== undefined
-      ? { error: { code: verdict.error.code, message: verdict.error.message } }
+    signatureManifest: s.manifest.digest,
+    envelopeMediaType: s.envelopeMediaType,
+    // Unevaluated (unreadable): the format its manifest's artifactType names, if nv2's.
+    format:
+      e?.format ?? (s.manifest.artifactType === MediaTypes.nv2ArtifactType ? 'nv2' : undefined),
+    verified: e?.verified === true,
+    ...(e?.signer !== undefined
+      ? { signer: { subject: e.signer.subject, sha256Fingerprint: e.signer.fingerprintSha256 } }
       : {}),
+    ...(e !== undefined ? { checks: e.checks, result: evaluationJson(e) } : {}),
+    ...(s.error !== undefined ? { error: { code: s.error.code, message: s.error.message } } : {}),
   };
 }
 
@@ -140,21 +151,7 @@ export function policyJson(r: PolicyVerification): unknown {
     hints: r.hints,
     issuerSources: r.issuerSources,
     signaturesFound: r.signaturesFound,
-    signatures: r.signatures.map((s) => ({
-      signatureManifest: s.manifest.digest,
-      envelopeMediaType: s.envelopeMediaType,
-      verified: s.evaluation?.verified ?? false,
-      ...(s.evaluation?.signer !== undefined
-        ? {
-            signer: {
-              subject: s.evaluation.signer.subject,
-              sha256Fingerprint: s.evaluation.signer.fingerprintSha256,
-            },
-          }
-        : {}),
-      ...(s.evaluation !== undefined ? { checks: s.evaluation.checks } : {}),
-      ...(s.error !== undefined ? { error: { code: s.error.code, message: s.error.message } } : {}),
-    })),
+    signatures: r.signatures.map(signatureJson),
   };
 }
 
@@ -164,7 +161,7 @@ export function artifactJson(outcome: ArtifactVerification): unknown {
     digest: outcome.subject.digest,
     mediaType: outcome.subject.mediaType,
     size: outcome.subject.size,
-    signatures: outcome.signatures.map(verdictJson),
+    signatures: outcome.signatures.map(signatureJson),
     signaturesFound: outcome.signaturesFound,
     warnings: outcome.warnings,
   };
