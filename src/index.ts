@@ -80,3 +80,36 @@ export type {
   VerificationSubject,
   VerifyOptions,
 } from './trust/index.js';
+export { CHECK_FAILURE_CODES, VALIDATION_TYPES } from './trust/index.js';
+export type {
+  CheckResult,
+  EvaluationPolicy,
+  SignatureEvaluation,
+  SignatureFormat,
+  ValidationAction,
+  ValidationType,
+} from './trust/index.js';
+export {
+  LEVEL_ACTIONS,
+  PolicyConfig,
+  certificatePolicy,
+  VERIFICATION_LEVELS,
+  configDirectory,
+  loadPolicyConfig,
+} from './policy/index.js';
+export type { CertificatePolicyOptions, VerificationLevel } from './policy/index.js';
+export {
+  DEFAULT_MAX_SIGNATURES,
+  PolicyVerificationError,
+  verifyArtifact,
+  verifyWithPolicy,
+} from './verification/index.js';
+export type {
+  ArtifactVerification,
+  EvaluatedSignature,
+  SignatureOutcome,
+  PolicyVerification,
+  SignatureVerdict,
+  VerifyArtifactOptions,
+  VerifyWithPolicyOptions,
+} from './verification/index.js';

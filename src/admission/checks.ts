@@ -12,7 +12,7 @@ import {
   parseReference,
   withDefaultTag,
 } from '../oci/index.js';
-import type { VerificationLevel } from '../trust/index.js';
+import type { VerificationLevel } from '../policy/index.js';
 import { TtlCache } from './cache.js';
 import type { RegistryAccess } from './registry-access.js';
 import type { ImageVerification, ImageVerifier } from './verifier.js';

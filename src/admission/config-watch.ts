@@ -12,6 +12,8 @@ export const DEFAULT_CONFIG_POLL_MS = 10_000;
 export interface ConfigReloadOptions {
   readonly configDir: string;
   readonly registries: RegistryAccess;
+  /** The most signatures of one image evaluated; default `DEFAULT_MAX_SIGNATURES`. */
+  readonly maxSignatures?: number;
   /** Gets the new verifier; its cached verdicts are dropped. */
   readonly checks: ImageChecks;
   /** How often to look (default `DEFAULT_CONFIG_POLL_MS`). */
@@ -35,6 +37,7 @@ export function reloadOnConfigChange(options: ConfigReloadOptions): () => void {
         const verifier = await createImageVerifier({
           configDir: options.configDir,
           registries: options.registries,
+          ...(options.maxSignatures !== undefined ? { maxSignatures: options.maxSignatures } : {}),
         });
         options.checks.replaceVerifier(verifier);
         log({

@@ -1,19 +1,20 @@
 import { join } from 'node:path';
-import { CODES, InvalidInputError, type Nv2ErrorCode, VerificationFailedError } from '../errors.js';
+import { InvalidInputError, type Nv2ErrorCode, VerificationFailedError } from '../errors.js';
 import {
   type EvaluatedSignature,
   type PolicyVerification,
   PolicyVerificationError,
   verifyWithPolicy,
-} from '../notary/index.js';
+} from '../verification/index.js';
 import { type Digest, type Reference, formatReference } from '../oci/index.js';
 import {
   type PolicyConfig,
+  type VerificationLevel,
   TRUST_POLICY_FILE,
   loadPolicyConfig,
   parseTrustStoreRef,
 } from '../policy/index.js';
-import type { ValidationType, VerificationLevel } from '../trust/index.js';
+import { CHECK_FAILURE_CODES, type ValidationType, enforcedFailures } from '../trust/index.js';
 import type { RegistryAccess } from './registry-access.js';
 
 /** A reference pinned to a digest: what a verifier is asked about. */
@@ -55,29 +56,11 @@ const KIND_OF_CHECK: Readonly<Record<ValidationType, FailureKind>> = {
   revocation: 'untrusted signer',
 };
 
-const DEFAULT_CODE: Readonly<Record<FailureKind, Nv2ErrorCode>> = {
-  'untrusted signer': 'NV2_ERR_CERT_UNTRUSTED',
-  expired: 'NV2_ERR_SIGNATURE_EXPIRED',
-  'invalid signature': 'NV2_ERR_SIGNATURE_INVALID',
-  unreadable: 'NV2_ERR_SIGNATURE_MALFORMED',
-};
-
 interface SignatureFailure {
   readonly kind: FailureKind;
   readonly code: Nv2ErrorCode;
   readonly message: string;
   readonly signer?: string;
-}
-
-/** Check messages start with the code of the rule that failed (`NV2_ERR_…: why`). */
-function splitCode(
-  message: string,
-  fallback: Nv2ErrorCode,
-): { code: Nv2ErrorCode; message: string } {
-  const m = /^(NV2_ERR_[A-Z_]+): (.*)$/s.exec(message);
-  return m !== null && (CODES as readonly string[]).includes(m[1]!)
-    ? { code: m[1] as Nv2ErrorCode, message: m[2]! }
-    : { code: fallback, message };
 }
 
 function failureOf(s: EvaluatedSignature): SignatureFailure {
@@ -89,13 +72,11 @@ function failureOf(s: EvaluatedSignature): SignatureFailure {
       message: s.error?.message ?? `signature ${s.manifest.digest} could not be evaluated`,
     };
   }
-  const failed = evaluation.checks.find((c) => c.action === 'enforce' && c.passed === false);
-  const kind = failed !== undefined ? KIND_OF_CHECK[failed.type] : 'invalid signature';
-  const { code, message } = splitCode(failed?.message ?? 'failed', DEFAULT_CODE[kind]);
+  const failed = enforcedFailures(evaluation.checks)[0];
   return {
-    kind,
-    code,
-    message,
+    kind: failed !== undefined ? KIND_OF_CHECK[failed.type] : 'invalid signature',
+    code: failed?.code ?? CHECK_FAILURE_CODES.integrity,
+    message: failed?.message ?? 'failed',
     ...(evaluation.signer !== undefined ? { signer: evaluation.signer.subject } : {}),
   };
 }
@@ -112,18 +93,8 @@ function trustHints(result: PolicyVerification): string[] {
   const hints = [
     `to trust this signer, add its root CA certificate to ${where.length > 0 ? where.join(' or ') : 'a trust store the statement names'} in the webhook's trust ConfigMap (or name another store in the statement's trustStores); the webhook reloads when the mounted files change`,
   ];
-  const seen = new Set<string>();
-  for (const s of result.signatures) {
-    const evaluation = s.evaluation;
-    if (evaluation?.signer === undefined) continue;
-    const certs = [evaluation.signer, ...(evaluation.certificateChain ?? []).slice(1)];
-    for (const url of certs.flatMap((c) => c.caIssuersUrls)) {
-      if (seen.has(url)) continue;
-      seen.add(url);
-      hints.push(
-        `the issuer of "${evaluation.signer.subject}" publishes its certificate at ${url}`,
-      );
-    }
+  for (const source of result.issuerSources) {
+    hints.push(`the issuer of "${source.signer}" publishes its certificate at ${source.url}`);
   }
   return hints;
 }
@@ -186,7 +157,7 @@ function policyWarnings(result: PolicyVerification): string[] {
     for (const c of s.evaluation.checks) {
       if (c.passed !== false) continue;
       const how = c.action === 'log' ? `logged, not enforced: ${policy}` : policy;
-      out.push(`${c.type} check failed${signer} (${how}): ${c.message ?? 'failed'}`);
+      out.push(`${c.type} check failed${signer} (${how}): ${c.code}: ${c.message ?? 'failed'}`);
     }
   }
   return out;
@@ -203,15 +174,17 @@ export class PolicyImageVerifier implements ImageVerifier {
   readonly config: PolicyConfig;
   readonly #registries: RegistryAccess;
   readonly #now: () => Date;
+  readonly #maxSignatures: number | undefined;
 
   constructor(
     config: PolicyConfig,
     registries: RegistryAccess,
-    options: { readonly now?: () => Date } = {},
+    options: { readonly now?: () => Date; readonly maxSignatures?: number } = {},
   ) {
     this.config = config;
     this.#registries = registries;
     this.#now = options.now ?? (() => new Date());
+    this.#maxSignatures = options.maxSignatures;
   }
 
   async verify(image: PinnedReference, signal: AbortSignal): Promise<ImageVerification> {
@@ -225,6 +198,7 @@ export class PolicyImageVerifier implements ImageVerifier {
     try {
       result = await verifyWithPolicy(this.#registries.repository(image), name, this.config, {
         now: this.#now(),
+        ...(this.#maxSignatures !== undefined ? { maxSignatures: this.#maxSignatures } : {}),
       });
     } catch (err) {
       if (err instanceof PolicyVerificationError) throw refusal(err.result);
@@ -296,6 +270,8 @@ export interface ImageVerifierOptions {
   readonly configDir: string;
   readonly registries: RegistryAccess;
   readonly now?: () => Date;
+  /** The most signatures of one image evaluated; default `DEFAULT_MAX_SIGNATURES`. */
+  readonly maxSignatures?: number;
 }
 
 /**
@@ -308,5 +284,6 @@ export async function createImageVerifier(
   const config = await loadAdmissionPolicy(options.configDir);
   return new PolicyImageVerifier(config, options.registries, {
     ...(options.now !== undefined ? { now: options.now } : {}),
+    ...(options.maxSignatures !== undefined ? { maxSignatures: options.maxSignatures } : {}),
   });
 }

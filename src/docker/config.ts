@@ -18,6 +18,8 @@ export interface PluginConfig {
   readonly signingKey?: string;
   /** The certificate (chain) it uses when given no `--cert`. */
   readonly signingCert?: string;
+  /** The most signatures of one image evaluated; default `DEFAULT_MAX_SIGNATURES` (100). */
+  readonly maxSignatures?: number;
 }
 
 /** The configuration of a plugin that was never configured: off. */
@@ -78,7 +80,20 @@ export function parsePluginConfig(text: string, path: string): PluginConfig {
     trustPolicy: raw.trustPolicy === true,
     ...optionalPath(path, raw, 'signingKey'),
     ...optionalPath(path, raw, 'signingCert'),
+    ...optionalCount(path, raw, 'maxSignatures'),
   };
+}
+
+function optionalCount(
+  path: string,
+  raw: Record<string, unknown>,
+  field: 'maxSignatures',
+): Partial<Pick<PluginConfig, 'maxSignatures'>> {
+  const value = raw[field];
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1)
+    throw invalid(path, `${field} must be a positive integer`);
+  return { [field]: value };
 }
 
 function optionalPath(
@@ -137,6 +152,7 @@ export async function savePluginConfig(configDir: string, config: PluginConfig):
     verificationCerts: config.verificationCerts,
     insecureRegistries: config.insecureRegistries,
     ...(config.trustPolicy ? { trustPolicy: true } : {}),
+    ...(config.maxSignatures !== undefined ? { maxSignatures: config.maxSignatures } : {}),
   };
   if (!config.trustPolicy) delete out.trustPolicy;
   await writeFileAtomic(path, `${JSON.stringify(out, null, 2)}\n`);

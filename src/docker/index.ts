@@ -39,4 +39,4 @@ export type { PluginMetadata } from './metadata.js';
 export { runPlugin } from './plugin.js';
 export type { PluginContext } from './plugin.js';
 export { certificateVerifier, verifierFor } from './verifier.js';
-export type { ImageVerification, ImageVerifier, SignatureReport } from './verifier.js';
+export type { PullVerification, PullVerifier, SignatureReport } from './verifier.js';

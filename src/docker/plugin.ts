@@ -6,7 +6,8 @@ import {
   VerificationFailedError,
   VerificationInconclusiveError,
 } from '../errors.js';
-import { PolicyVerificationError, pushSignature } from '../notary/index.js';
+import { pushSignature } from '../notary/index.js';
+import { PolicyVerificationError } from '../verification/index.js';
 import {
   type Descriptor,
   type Digest,
@@ -36,7 +37,7 @@ import { type DockerCommand, createDockerCommand } from './docker-command.js';
 import { parseRunArguments, withImage } from './run-args.js';
 import { allKeptSignatures, keepSignature, keptSignatures } from './keeper.js';
 import { METADATA_COMMAND, PLUGIN_NAME, pluginMetadata } from './metadata.js';
-import { type ImageVerification, type ImageVerifier, verifierFor } from './verifier.js';
+import { type PullVerification, type PullVerifier, verifierFor } from './verifier.js';
 
 /** What the plugin runs with: its output streams, environment and docker. */
 export interface PluginContext {
@@ -48,7 +49,7 @@ export interface PluginContext {
   /** The docker client; default the one `createDockerCommand(env)` names. */
   readonly docker?: DockerCommand;
   /** Chooses the verifier for a configuration; default `verifierFor`. */
-  readonly verifier?: (config: PluginConfig, configDir: string) => Promise<ImageVerifier>;
+  readonly verifier?: (config: PluginConfig, configDir: string) => Promise<PullVerifier>;
 }
 
 const MAX_PEM_BYTES = 1024 * 1024;
@@ -177,7 +178,7 @@ function refusal(
   err: VerificationFailedError,
   action: string,
   image: string,
-  verifier: ImageVerifier,
+  verifier: PullVerifier,
 ): Error {
   const hint =
     err.code === 'NV2_ERR_NO_SIGNATURE'
@@ -193,7 +194,7 @@ function refusal(
 }
 
 /** Writes what verification found, one line per signature. */
-function report(out: Writable, image: string, verification: ImageVerification): void {
+function report(out: Writable, image: string, verification: PullVerification): void {
   const { signatures } = verification;
   const verified = signatures.filter((s) => s.verified);
   for (const warning of verification.warnings ?? []) out.write(`nv2: warning: ${warning}\n`);
@@ -224,8 +225,8 @@ async function verifyInRegistry(
   action: string,
   config: PluginConfig,
   context: Required<PluginContext>,
-  verifier: ImageVerifier,
-): Promise<ImageVerification> {
+  verifier: PullVerifier,
+): Promise<PullVerification> {
   const reference = ref.digest ?? ref.tag ?? 'latest';
   return withRepository(config, context.env, ref, async (repository) => {
     try {
@@ -320,8 +321,8 @@ async function verifyLocal(
   digests: readonly Digest[],
   config: PluginConfig,
   context: Required<PluginContext>,
-  verifier: ImageVerifier,
-): Promise<ImageVerification> {
+  verifier: PullVerifier,
+): Promise<PullVerification> {
   if (digests.length === 0) {
     throw new VerificationFailedError(
       'NV2_ERR_NO_SIGNATURE',

@@ -1,9 +1,9 @@
 import type { ReadOnlyTarget, ReferrerLister } from '../content/index.js';
 import { InvalidInputError } from '../errors.js';
-import { verifyArtifact, verifyWithPolicy } from '../notary/index.js';
+import { type SignatureOutcome, verifyArtifact, verifyWithPolicy } from '../verification/index.js';
 import { type PolicyConfig, configDirectory, loadPolicyConfig } from '../policy/index.js';
 import type { Descriptor } from '../oci/index.js';
-import { TrustSet } from '../trust/index.js';
+import { TrustSet, describeFailedCheck, enforcedFailures } from '../trust/index.js';
 import { type Certificate, loadCertificates } from '../x509/index.js';
 import { readBoundedFile } from '../content/index.js';
 import { type PluginConfig, pluginConfigPath } from './config.js';
@@ -22,7 +22,7 @@ export interface SignatureReport {
 }
 
 /** What verifying an image established: pull by `subject.digest`. */
-export interface ImageVerification {
+export interface PullVerification {
   readonly subject: Descriptor;
   /** Every signature found, each with its verdict; at least one verified (unless a policy's level lets unverified content through). */
   readonly signatures: readonly SignatureReport[];
@@ -35,7 +35,7 @@ export interface ImageVerification {
  * (no signature, none trusted) or `VerificationInconclusiveError` (the registry could not
  * be read) rather than return an unverified result.
  */
-export interface ImageVerifier {
+export interface PullVerifier {
   /** Where the trust comes from, for the hint shown when verification fails. */
   readonly trustSource: string;
   /** Verifies what `reference` (a tag or digest) names in `repository`; `image` is its full name. */
@@ -43,11 +43,47 @@ export interface ImageVerifier {
     repository: ReadOnlyTarget & ReferrerLister,
     reference: string,
     image: string,
-  ): Promise<ImageVerification>;
+  ): Promise<PullVerification>;
+}
+
+/** Options of the verifiers. */
+export interface VerifierOptions {
+  /** Verification time; default now. */
+  readonly now?: Date;
+  /** The most signatures of one image evaluated; default `DEFAULT_MAX_SIGNATURES` (100). */
+  readonly maxSignatures?: number;
 }
 
 /** The most bytes of one certificate file read. */
 const MAX_CERTIFICATE_FILE_BYTES = 1024 * 1024;
+
+/** One signature's outcome as the plugin reports it (both verifiers). */
+function reportOf(s: SignatureOutcome): SignatureReport {
+  const evaluation = s.evaluation;
+  const verified = evaluation?.verified === true;
+  const signer = evaluation?.signer?.subject;
+  const failed =
+    evaluation !== undefined
+      ? (enforcedFailures(evaluation.checks)[0] ??
+        evaluation.checks.find((c) => c.passed === false))
+      : undefined;
+  const error =
+    s.error !== undefined
+      ? { code: s.error.code, message: s.error.message }
+      : failed !== undefined
+        ? {
+            code: failed.code ?? 'NV2_ERR_NO_VALID_SIGNATURE',
+            message: describeFailedCheck(failed),
+          }
+        : undefined;
+  return {
+    manifest: s.manifest.digest,
+    verified,
+    ...(verified && signer !== undefined ? { signer } : {}),
+    references: verified ? (evaluation?.references ?? []) : [],
+    ...(!verified && error !== undefined ? { error } : {}),
+  };
+}
 
 /**
  * Verifies against fixed certificates (`verificationCerts`): CA certificates are trusted as
@@ -55,8 +91,8 @@ const MAX_CERTIFICATE_FILE_BYTES = 1024 * 1024;
  */
 export function certificateVerifier(
   certificates: readonly Certificate[],
-  options: { readonly now?: Date; readonly trustSource?: string } = {},
-): ImageVerifier {
+  options: VerifierOptions & { readonly trustSource?: string } = {},
+): PullVerifier {
   const trust = new TrustSet({
     certificates: certificates.filter((c) => !c.isCA),
     roots: certificates.filter((c) => c.isCA),
@@ -66,18 +102,12 @@ export function certificateVerifier(
     async verify(repository, reference) {
       const outcome = await verifyArtifact(repository, reference, trust, {
         ...(options.now !== undefined ? { now: options.now } : {}),
+        ...(options.maxSignatures !== undefined ? { maxSignatures: options.maxSignatures } : {}),
       });
       return {
         subject: outcome.subject,
-        signatures: outcome.signatures.map((v) => ({
-          manifest: v.manifest.digest,
-          verified: v.result !== undefined,
-          ...(v.result !== undefined ? { signer: v.result.signer.subject } : {}),
-          references: v.result?.references ?? [],
-          ...(v.error !== undefined
-            ? { error: { code: v.error.code, message: v.error.message } }
-            : {}),
-        })),
+        signatures: outcome.signatures.map(reportOf),
+        ...(outcome.warnings.length > 0 ? { warnings: outcome.warnings } : {}),
       };
     },
   };
@@ -87,42 +117,18 @@ export function certificateVerifier(
  * Verifies under nv2's trust policy (`trustPolicy: true`): the statement of the image's
  * registry scope decides, exactly as `nv2 verify IMAGE` does.
  */
-export function policyVerifier(
-  config: PolicyConfig,
-  options: { readonly now?: Date } = {},
-): ImageVerifier {
+export function policyVerifier(config: PolicyConfig, options: VerifierOptions = {}): PullVerifier {
   return {
     trustSource: `the trust stores of the trust policy in ${config.directory} (nv2 trust add)`,
     async verify(repository, _reference, image) {
       const result = await verifyWithPolicy(repository, image, config, {
         ...(options.now !== undefined ? { now: options.now } : {}),
+        ...(options.maxSignatures !== undefined ? { maxSignatures: options.maxSignatures } : {}),
       });
       return {
         subject: result.subject,
         warnings: result.warnings,
-        signatures: result.signatures.map((s) => {
-          const evaluation = s.evaluation;
-          const verified = evaluation?.verified === true;
-          const failed = evaluation?.checks.find((c) => c.passed === false);
-          const error =
-            s.error !== undefined
-              ? { code: s.error.code, message: s.error.message }
-              : failed !== undefined
-                ? {
-                    code: 'NV2_ERR_NO_VALID_SIGNATURE',
-                    message: `${failed.type}: ${failed.message ?? 'failed'}`,
-                  }
-                : undefined;
-          return {
-            manifest: s.manifest.digest,
-            verified,
-            ...(verified && evaluation?.signer !== undefined
-              ? { signer: evaluation.signer.subject }
-              : {}),
-            references: verified ? (evaluation?.references ?? []) : [],
-            ...(!verified && error !== undefined ? { error } : {}),
-          };
-        }),
+        signatures: result.signatures.map(reportOf),
       };
     },
   };
@@ -140,11 +146,14 @@ export async function verifierFor(
   config: PluginConfig,
   configDir: string,
   options: { readonly now?: Date; readonly env?: NodeJS.ProcessEnv } = {},
-): Promise<ImageVerifier> {
+): Promise<PullVerifier> {
   const path = pluginConfigPath(configDir);
   if (config.trustPolicy) {
     const { env = {}, ...rest } = options;
-    return policyVerifier(await loadPolicyConfig(configDirectory(env)), rest);
+    return policyVerifier(await loadPolicyConfig(configDirectory(env)), {
+      ...rest,
+      ...(config.maxSignatures !== undefined ? { maxSignatures: config.maxSignatures } : {}),
+    });
   }
   if (config.verificationCerts.length === 0) {
     throw new InvalidInputError(
@@ -163,6 +172,7 @@ export async function verifierFor(
   }
   return certificateVerifier(certificates, {
     ...(options.now !== undefined ? { now: options.now } : {}),
+    ...(config.maxSignatures !== undefined ? { maxSignatures: config.maxSignatures } : {}),
     trustSource: `verificationCerts in ${path}`,
   });
 }

@@ -47,8 +47,11 @@ function malformed(manifest: Descriptor, message: string): VerificationFailedErr
   );
 }
 
-/** Reads one signature manifest and its layer. Errors are returned, not thrown (except bugs). */
-async function readEntry(target: ReadOnlyTarget, manifest: Descriptor): Promise<SignatureEntry> {
+/** Reads one nv2 signature manifest and its layer. Errors are returned, not thrown (except bugs). */
+export async function readSignatureEntry(
+  target: ReadOnlyTarget,
+  manifest: Descriptor,
+): Promise<SignatureEntry> {
   try {
     const json = await fetchManifestJson(target, manifest);
     const layers = json['layers'];
@@ -115,7 +118,7 @@ export async function listSignatures(
   const signatures = referrers.filter(
     (r) => r.artifactType === undefined || r.artifactType === MediaTypes.nv2ArtifactType,
   );
-  return Promise.all(signatures.map((manifest) => readEntry(store, manifest)));
+  return Promise.all(signatures.map((manifest) => readSignatureEntry(store, manifest)));
 }
 
 /** One Notary Project signature (JWS or COSE envelope) found for a subject. */

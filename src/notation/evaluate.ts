@@ -1,4 +1,4 @@
-import { VerificationFailedError } from '../errors.js';
+import { type Nv2ErrorCode, VerificationFailedError } from '../errors.js';
 import { sniffEnvelopeMediaType } from '../signature/index.js';
 import type { Descriptor } from '../oci/index.js';
 import {
@@ -7,6 +7,7 @@ import {
   type SignatureEvaluation,
   VALIDATION_TYPES,
   type ValidationType,
+  failedCheck,
   verdictOf,
 } from '../trust/index.js';
 import type { Certificate } from '../x509/index.js';
@@ -107,15 +108,19 @@ export async function evaluateNotationSignature(
     type: ValidationType,
     passed: boolean | undefined,
     message?: string,
-    code?: string,
+    code?: Nv2ErrorCode,
   ): void => {
-    results.set(type, {
+    results.set(
       type,
-      action: policy.actions[type],
-      passed,
-      ...(message !== undefined ? { message } : {}),
-      ...(code !== undefined ? { code } : {}),
-    });
+      passed === false
+        ? failedCheck(type, policy.actions[type], message ?? 'failed', code)
+        : {
+            type,
+            action: policy.actions[type],
+            passed,
+            ...(message !== undefined ? { message } : {}),
+          },
+    );
   };
   const mediaType = options.mediaType ?? sniffEnvelopeMediaType(envelopeBytes) ?? 'unknown';
   const format = mediaType === NotationMediaTypes.cose ? 'cose' : 'jws';
@@ -153,6 +158,7 @@ export async function evaluateNotationSignature(
   const context = {
     signedDescriptor: signed,
     signer: envelope.certificateChain[0]!,
+    algorithm: envelope.algorithm,
     ...((envelope.signingTime ?? envelope.authenticSigningTime)
       ? { signingTime: (envelope.authenticSigningTime ?? envelope.signingTime)! }
       : {}),

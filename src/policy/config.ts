@@ -9,13 +9,12 @@ import { writeFileAtomic } from '../content/index.js';
 import { InvalidInputError, VerificationFailedError } from '../errors.js';
 import { formatReference, parseReference } from '../oci/index.js';
 import {
-  LEVEL_ACTIONS,
   type EvaluationPolicy,
   type TrustAnchorSets,
   type ValidationAction,
   type ValidationType,
-  type VerificationLevel,
 } from '../trust/index.js';
+import { LEVEL_ACTIONS, type VerificationLevel } from './levels.js';
 import type { Certificate } from '../x509/index.js';
 import { isSubsetName } from './distinguished-name.js';
 import {

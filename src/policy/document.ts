@@ -5,13 +5,8 @@
  */
 import { InvalidInputError } from '../errors.js';
 import { parseReference } from '../oci/index.js';
-import {
-  VALIDATION_TYPES,
-  VERIFICATION_LEVELS,
-  type ValidationAction,
-  type ValidationType,
-  type VerificationLevel,
-} from '../trust/index.js';
+import { VALIDATION_TYPES, type ValidationAction, type ValidationType } from '../trust/index.js';
+import { VERIFICATION_LEVELS, type VerificationLevel } from './levels.js';
 import type { NameAttribute } from '../x509/index.js';
 import {
   REQUIRED_IDENTITY_ATTRIBUTES,

@@ -1,7 +1,7 @@
 /**
  * Trust policy: the Notary Project's trust store and trust policy formats (configuration
  * directory, `trustpolicy.json`, `truststore/x509/…`), the statement that applies to a
- * repository, and the evaluators that judge each signature format check by check under it.
+ * repository (its level, trust stores and trusted identities as an `EvaluationPolicy`).
  * Depends on `oci`, `content` (atomic writes), `signature`, `x509` and `trust`.
  *
  * @example
@@ -49,12 +49,9 @@ export {
   isSubsetName,
   parseDistinguishedName,
 } from './distinguished-name.js';
-export { evaluateNv2Signature } from './evaluate-nv2.js';
-export {
-  NOTATION_SIGNATURE_ARTIFACT_TYPE,
-  SIGNATURE_ARTIFACT_TYPES,
-  SIGNATURE_EVALUATORS,
-  evaluatorFor,
-} from './evaluators.js';
+export { certificatePolicy } from './certificate-policy.js';
+export type { CertificatePolicyOptions } from './certificate-policy.js';
+export { LEVEL_ACTIONS, VERIFICATION_LEVELS } from './levels.js';
+export type { VerificationLevel } from './levels.js';
 export { CERTIFICATE_EXTENSIONS, TrustStore } from './trust-store.js';
 export type { AddedCertificate, TrustStoreCertificate } from './trust-store.js';

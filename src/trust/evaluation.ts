@@ -1,12 +1,15 @@
 /**
  * The vocabulary shared by every signature format's verifier and the trust policy: the
- * Notary Project's validation types, the actions a verification level assigns to them, and
- * the per-signature evaluation a verifier reports. A verifier (nv2 JWS, Notary Project JWS or
+ * Notary Project's validation types, the actions a level assigns to them (the levels
+ * themselves are the trust policy's, in `policy`), and the per-signature evaluation a
+ * verifier reports. A verifier (nv2 JWS, Notary Project JWS or
  * COSE) runs every check it can and reports each outcome; the policy decides what an outcome
  * means (enforce: fail; log: warn; skip: not run).
  */
+import type { Nv2ErrorCode } from '../errors.js';
 import type { Descriptor } from '../oci/index.js';
 import type { Certificate } from '../x509/index.js';
+import type { TrustSet } from './trust-set.js';
 
 /** The checks of the Notary Project trust policy, in the order they are evaluated. */
 export const VALIDATION_TYPES = [
@@ -21,37 +24,6 @@ export type ValidationType = (typeof VALIDATION_TYPES)[number];
 /** What a level does with a check's failure. */
 export type ValidationAction = 'enforce' | 'log' | 'skip';
 
-/** The levels of `signatureVerification.level`. */
-export const VERIFICATION_LEVELS = ['strict', 'permissive', 'audit', 'skip'] as const;
-export type VerificationLevel = (typeof VERIFICATION_LEVELS)[number];
-
-/** Each level's action per check (Notary Project trust policy specification). */
-export const LEVEL_ACTIONS: Readonly<
-  Record<Exclude<VerificationLevel, 'skip'>, Readonly<Record<ValidationType, ValidationAction>>>
-> = {
-  strict: {
-    integrity: 'enforce',
-    authenticity: 'enforce',
-    authenticTimestamp: 'enforce',
-    expiry: 'enforce',
-    revocation: 'enforce',
-  },
-  permissive: {
-    integrity: 'enforce',
-    authenticity: 'enforce',
-    authenticTimestamp: 'log',
-    expiry: 'log',
-    revocation: 'log',
-  },
-  audit: {
-    integrity: 'enforce',
-    authenticity: 'log',
-    authenticTimestamp: 'log',
-    expiry: 'log',
-    revocation: 'log',
-  },
-};
-
 /** Certificates of one policy statement's trust stores, by store type. */
 export interface TrustAnchorSets {
   readonly ca: readonly Certificate[];
@@ -64,6 +36,12 @@ export interface EvaluationPolicy {
   /** The action for each check (the level with its overrides applied). */
   readonly actions: Readonly<Record<ValidationType, ValidationAction>>;
   readonly anchors: TrustAnchorSets;
+  /**
+   * The trust of nv2 signatures when the caller built it (`-c` certificates trusted as they
+   * are, `--ca-cert` roots); without, it is built from `anchors.ca` and
+   * `anchors.signingAuthority`, each a root.
+   */
+  readonly trustSet?: TrustSet;
   /** Whether the signing certificate's identity is one the statement trusts (`trustedIdentities`). */
   readonly trustedIdentity: (signer: Certificate) => boolean;
   /** `signatureVerification.verifyTimestamp`; default `always`. */
@@ -94,10 +72,61 @@ export interface CheckResult {
   readonly action: ValidationAction;
   /** `true` passed, `false` failed, `undefined` not run (skipped, or not applicable). */
   readonly passed: boolean | undefined;
-  /** Why it failed, or a note on why it was not run. */
+  /**
+   * The stable error code of a failed check (docs/errors.md): the code of the rule that
+   * failed where a format or a verification plugin knows it (`NV2_ERR_CERT_NOT_YET_VALID`,
+   * `NV2_ERR_PLUGIN_VERIFICATION_FAILED`), else `CHECK_FAILURE_CODES`
+   * of its type. Set exactly when `passed` is `false`.
+   */
+  readonly code?: Nv2ErrorCode;
+  /** Why it failed (without the code), or a note on why it was not run. */
   readonly message?: string;
-  /** The typed cause of a failure, when it has one (a verification plugin's, say). */
-  readonly code?: string;
+}
+
+/**
+ * The error code a failed check stands for when its format reports no more precise one: the
+ * one mapping from validation type to code, used by every face.
+ */
+export const CHECK_FAILURE_CODES: Readonly<Record<ValidationType, Nv2ErrorCode>> = {
+  integrity: 'NV2_ERR_SIGNATURE_INVALID',
+  authenticity: 'NV2_ERR_CERT_UNTRUSTED',
+  authenticTimestamp: 'NV2_ERR_CERT_EXPIRED',
+  expiry: 'NV2_ERR_SIGNATURE_EXPIRED',
+  revocation: 'NV2_ERR_CERT_UNTRUSTED',
+};
+
+/** A failed check's outcome, with the code of its type unless a more precise one is given. */
+export function failedCheck(
+  type: ValidationType,
+  action: ValidationAction,
+  message: string,
+  code: Nv2ErrorCode = CHECK_FAILURE_CODES[type],
+): CheckResult {
+  return { type, action, passed: false, code, message };
+}
+
+/** A failed check in one line: `expiry: why (NV2_ERR_SIGNATURE_EXPIRED)`. */
+export function describeFailedCheck(check: CheckResult): string {
+  return `${check.type}: ${check.message ?? 'failed'} (${check.code ?? CHECK_FAILURE_CODES[check.type]})`;
+}
+
+/**
+ * The enforced failure that stands for a signature's verdict: the first the format's rules
+ * meet (`failureOrder`), else the first in `VALIDATION_TYPES` order.
+ */
+export function decidingFailure(evaluation: SignatureEvaluation): CheckResult | undefined {
+  const failed = enforcedFailures(evaluation.checks);
+  const order = evaluation.failureOrder ?? VALIDATION_TYPES;
+  for (const type of order) {
+    const found = failed.find((c) => c.type === type);
+    if (found !== undefined) return found;
+  }
+  return failed[0];
+}
+
+/** The enforced checks that failed, in `VALIDATION_TYPES` order. */
+export function enforcedFailures(checks: readonly CheckResult[]): CheckResult[] {
+  return checks.filter((c) => c.action === 'enforce' && c.passed === false);
 }
 
 /** The signature formats nv2 reads. */
@@ -108,16 +137,26 @@ export interface SignatureEvaluation {
   readonly format: SignatureFormat;
   /** Every check, in `VALIDATION_TYPES` order. */
   readonly checks: readonly CheckResult[];
+  /**
+   * The order in which the format's own rules meet failures, when it is not
+   * `VALIDATION_TYPES` order (nv2: the chain and its validity before the subject), so that
+   * a signature failing several rules is reported by the one its specification checks first.
+   */
+  readonly failureOrder?: readonly ValidationType[];
   /** No enforced check failed. */
   readonly verified: boolean;
   /** The descriptor the signature covers, when the envelope could be read. */
   readonly signedDescriptor?: Descriptor;
   /** The signing certificate, when the envelope could be read. */
   readonly signer?: Certificate;
+  /** The signature algorithm by its JOSE name (`ES256`, `PS384`), when the envelope could be read. */
+  readonly algorithm?: string;
   /** Signing certificate first, trust anchor last, when a chain to an anchor was built. */
   readonly certificateChain?: readonly Certificate[];
   /** Signing time as the signature claims it (or as a timestamp proves it). */
   readonly signingTime?: Date;
+  /** When the signature starts to be valid (an nv2 signature's `nbf`). */
+  readonly notBefore?: Date;
   readonly expiresAt?: Date;
   /** Names the manifest was published under (nv2 signatures). */
   readonly references?: readonly string[];

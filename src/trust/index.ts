@@ -15,7 +15,15 @@ export {
 export type { VerificationResult, VerificationSubject, VerifyOptions } from './verify.js';
 export { certificateNames, registryMatchesNames, unmatchedReferenceHost } from './names.js';
 export { signingCertificateProblems } from './signing-check.js';
-export { LEVEL_ACTIONS, VALIDATION_TYPES, VERIFICATION_LEVELS, verdictOf } from './evaluation.js';
+export {
+  CHECK_FAILURE_CODES,
+  VALIDATION_TYPES,
+  describeFailedCheck,
+  decidingFailure,
+  enforcedFailures,
+  failedCheck,
+  verdictOf,
+} from './evaluation.js';
 export type {
   CheckResult,
   EvaluationPolicy,
@@ -26,5 +34,4 @@ export type {
   TrustAnchorSets,
   ValidationAction,
   ValidationType,
-  VerificationLevel,
 } from './evaluation.js';

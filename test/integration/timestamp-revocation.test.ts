@@ -18,11 +18,8 @@ import {
   sniffEnvelopeMediaType,
 } from '../../src/notation/index.js';
 import { type Descriptor, MediaTypes, parseDigest } from '../../src/oci/index.js';
-import {
-  type EvaluationPolicy,
-  LEVEL_ACTIONS,
-  type SignatureEvaluation,
-} from '../../src/trust/index.js';
+import { LEVEL_ACTIONS } from '../../src/policy/index.js';
+import { type EvaluationPolicy, type SignatureEvaluation } from '../../src/trust/index.js';
 import { lines, nv2, ok } from '../helpers/cli.js';
 import { SAMPLE_MANIFEST, tempDir } from '../helpers/fixtures.js';
 import { type TestIdentity, issuedSigner, rootCA } from '../helpers/pki.js';

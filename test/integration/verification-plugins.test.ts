@@ -19,9 +19,9 @@ import {
   evaluateNotationSignature,
   signNotation,
 } from '../../src/notation/index.js';
+import { LEVEL_ACTIONS } from '../../src/policy/index.js';
 import {
   type EvaluationPolicy,
-  LEVEL_ACTIONS,
   type SignatureEvaluation,
   type ValidationType,
 } from '../../src/trust/index.js';

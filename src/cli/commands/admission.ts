@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../../content/index.js';
 import { InvalidInputError } from '../../errors.js';
 import { KeyUsageFlags, generateKeyPair, issueCertificate } from '../../x509/index.js';
 import { type OutputFormat, print, printJson } from '../output.js';
-import { collect, outputFormat } from './options.js';
+import { collect, maxSignatures, outputFormat } from './options.js';
 
 // The server and its dependencies (prom-client, the registry client) are loaded by `serve`
 // only (a dynamic import), so that other commands do not pay for them at start-up.
@@ -23,6 +23,7 @@ interface ServeFlags {
   deadline: string;
   requestTimeout: string;
   cacheSize: string;
+  maxSignatures?: number;
   cacheTtl: string;
   tagTtl: string;
   tlsPoll: string;
@@ -130,7 +131,11 @@ async function serve(flags: ServeFlags): Promise<void> {
   // No trust policy, or one naming a store that is not mounted, stops the server here (exit
   // 2, one line): the pod crash-loops with the reason in its log, and the Deployment's ready
   // replicas keep serving under their own configuration.
-  const verifier = await admission.createImageVerifier({ configDir: flags.configDir, registries });
+  const verifier = await admission.createImageVerifier({
+    configDir: flags.configDir,
+    registries,
+    ...(flags.maxSignatures !== undefined ? { maxSignatures: flags.maxSignatures } : {}),
+  });
   log({
     time: new Date().toISOString(),
     level: 'info',
@@ -152,6 +157,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   const stopConfigWatch = admission.reloadOnConfigChange({
     configDir: flags.configDir,
     registries,
+    ...(flags.maxSignatures !== undefined ? { maxSignatures: flags.maxSignatures } : {}),
     checks,
     intervalMs: parseMs('--config-poll', flags.configPoll),
     log,
@@ -334,6 +340,11 @@ export function registerAdmission(program: Command): void {
     )
     .option('--request-timeout <duration>', 'time allowed for one registry request', '3s')
     .option('--cache-size <n>', 'verdicts remembered by digest (0: no cache)', '4096')
+    .option(
+      '--max-signatures <n>',
+      'the most signatures of one image evaluated (default 100)',
+      maxSignatures,
+    )
     .option('--cache-ttl <duration>', 'how long a successful verification is remembered', '5m')
     .option(
       '--tag-ttl <duration>',

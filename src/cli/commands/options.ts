@@ -16,3 +16,15 @@ export function outputFormat(value: string): OutputFormat {
   }
   return value as OutputFormat;
 }
+
+/** Checks a `--max-signatures` flag: a positive integer. */
+export function maxSignatures(value: string): number {
+  const n = /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidInputError(
+      'NV2_ERR_INVALID_ARGUMENT',
+      `--max-signatures must be a positive integer, not ${JSON.stringify(value)}`,
+    );
+  }
+  return n;
+}

@@ -12,9 +12,10 @@ import {
   parseTrustPolicy,
   readTrustPolicy,
   withScopeLevel,
+  VERIFICATION_LEVELS,
+  type VerificationLevel,
   writeTrustPolicy,
 } from '../../policy/index.js';
-import { VERIFICATION_LEVELS, type VerificationLevel } from '../../trust/index.js';
 import { readInput } from '../input.js';
 import { type OutputFormat, print, printJson } from '../output.js';
 import { outputFormat } from './options.js';

@@ -16,9 +16,9 @@ import {
   requireReference,
   withTargets,
 } from '../target.js';
-import { collect } from './options.js';
+import { collect, maxSignatures } from './options.js';
 import { envelopeFileName } from './sign.js';
-import { verifyByPolicy } from './verify.js';
+import { verifyByPolicy } from '../verify-policy.js';
 
 interface PullFlags extends RemoteFlags {
   output?: string;
@@ -26,6 +26,7 @@ interface PullFlags extends RemoteFlags {
   at?: string;
   explain?: boolean;
   scope?: string;
+  maxSignatures?: number;
   userMetadata: string[];
 }
 
@@ -110,6 +111,7 @@ export function registerPull(program: Command): void {
     )
     .option('--at <time>', 'verify as of this time (RFC 3339 or Unix seconds) instead of now')
     .option('--explain', 'print how the trust policy decided')
+    .option('--max-signatures <n>', 'the most signatures evaluated (default 100)', maxSignatures)
     .option(
       '-m, --user-metadata <KEY=VALUE>',
       'user metadata a Notary Project signature must carry (repeatable)',
@@ -135,6 +137,7 @@ export function registerPull(program: Command): void {
             ...(flags.at !== undefined ? { at: flags.at } : {}),
             ...(flags.explain === true ? { explain: true } : {}),
             ...(flags.scope !== undefined ? { scope: flags.scope } : {}),
+            ...(flags.maxSignatures !== undefined ? { maxSignatures: flags.maxSignatures } : {}),
             userMetadata: flags.userMetadata,
           },
           signatures?.target,

@@ -42,7 +42,7 @@ import {
   withTargets,
 } from '../target.js';
 import { collect } from './options.js';
-import { parseUserMetadata } from './verify.js';
+import { parseUserMetadata } from '../user-metadata.js';
 
 interface SignFlags extends RemoteFlags {
   signatureOnly?: boolean;

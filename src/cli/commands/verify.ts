@@ -1,36 +1,45 @@
 import type { Command } from 'commander';
-import {
-  type ReadOnlyTarget,
-  type ReferrerLister,
-  loadManifest,
-  parseManifestLocator,
-} from '../../content/index.js';
+import { loadManifest, parseManifestLocator } from '../../content/index.js';
 import { InvalidInputError, VerificationFailedError } from '../../errors.js';
 import {
-  type EvaluatedSignature,
-  type PolicyVerification,
-  PolicyVerificationError,
-  type SignatureVerdict,
+  DEFAULT_MAX_SIGNATURES,
+  evaluateNv2Signature,
   verifyArtifact,
-  verifyWithPolicy,
-} from '../../notary/index.js';
-import { type Descriptor, MAX_ENVELOPE_BYTES, MediaTypes } from '../../oci/index.js';
-import { configDirectory, loadPolicyConfig } from '../../policy/index.js';
-import { MAX_SIGNATURE_BYTES, sniffEnvelopeMediaType } from '../../signature/index.js';
+} from '../../verification/index.js';
+import {
+  type Descriptor,
+  type DigestAlgorithm,
+  MAX_ENVELOPE_BYTES,
+  MediaTypes,
+  digestAlgorithm,
+  digestOf,
+} from '../../oci/index.js';
+import {
+  MAX_SIGNATURE_BYTES,
+  parseSignature,
+  sniffEnvelopeMediaType,
+} from '../../signature/index.js';
 import {
   type EvaluationPolicy,
-  LEVEL_ACTIONS,
-  type SignatureEvaluation,
   TrustSet,
-  type VerificationResult,
-  verify,
+  decidingFailure,
+  describeFailedCheck,
+  enforcedFailures,
 } from '../../trust/index.js';
+import { certificatePolicy } from '../../policy/index.js';
 import { type Certificate, loadCertificates } from '../../x509/index.js';
 import { parseTime } from '../duration.js';
 import { MAX_PEM_BYTES, readInput } from '../input.js';
 import { type OutputFormat, print, printJson, warn } from '../output.js';
+import { parseUserMetadata } from '../user-metadata.js';
 import {
-  type OpenedTarget,
+  artifactJson,
+  artifactSummary,
+  evaluationJson,
+  policyJson,
+} from '../verification-output.js';
+import { verifyByPolicy } from '../verify-policy.js';
+import {
   type RemoteFlags,
   addRemoteOptions,
   addSignatureRepositoryOption,
@@ -38,7 +47,8 @@ import {
   requireReference,
   withTargets,
 } from '../target.js';
-import { collect, outputFormat } from './options.js';
+import { verificationPluginSettings } from './key.js';
+import { collect, maxSignatures, outputFormat } from './options.js';
 
 interface VerifyFlags extends RemoteFlags {
   file?: string;
@@ -51,6 +61,7 @@ interface VerifyFlags extends RemoteFlags {
   explain?: boolean;
   scope?: string;
   output: OutputFormat;
+  maxSignatures?: number;
   pluginConfig: string[];
   pluginTimeout?: string;
 }
@@ -85,95 +96,18 @@ async function readSignature(path: string): Promise<Buffer> {
   return bytes;
 }
 
-/**
- * User metadata from repeated `KEY=VALUE` values (notation's `-m`). Keys in the
- * `io.cncf.notary` namespace are reserved for the signature specification.
- *
- * @throws InvalidInputError NV2_ERR_INVALID_ARGUMENT
- */
-export function parseUserMetadata(values: readonly string[]): Record<string, string> {
-  const metadata: Record<string, string> = {};
-  for (const value of values) {
-    const eq = value.indexOf('=');
-    if (eq <= 0) {
-      throw new InvalidInputError(
-        'NV2_ERR_INVALID_ARGUMENT',
-        `user metadata ${JSON.stringify(value)} is not KEY=VALUE`,
-      );
-    }
-    const key = value.slice(0, eq);
-    if (key.startsWith('io.cncf.notary')) {
-      throw new InvalidInputError(
-        'NV2_ERR_INVALID_ARGUMENT',
-        `user metadata key ${JSON.stringify(key)} is reserved (the io.cncf.notary namespace belongs to the signature specification)`,
-      );
-    }
-    if (Object.hasOwn(metadata, key)) {
-      throw new InvalidInputError(
-        'NV2_ERR_INVALID_ARGUMENT',
-        `user metadata key ${JSON.stringify(key)} is given twice`,
-      );
-    }
-    metadata[key] = value.slice(eq + 1);
-  }
-  return metadata;
-}
-
-/**
- * The policy Notary Project signatures are judged under when the trust comes from the command
- * line: every check enforced (strict), the given certificates as anchors of both signing
- * schemes, any signer identity, and the TSA roots for timestamps.
- */
+/** The policy built from -c/--ca-cert, --tsa-cert and -m: see `certificatePolicy`. */
 async function commandLinePolicy(flags: VerifyFlags, now: Date): Promise<EvaluationPolicy> {
-  const anchors = [
-    ...(await loadAll(flags.cert, 'certificate')),
-    ...(await loadAll(flags.caCert, 'CA certificate')),
-  ];
-  const userMetadata = parseUserMetadata(flags.userMetadata);
-  return {
-    actions: LEVEL_ACTIONS.strict,
-    anchors: {
-      ca: anchors,
-      signingAuthority: anchors,
-      tsa: await loadAll(flags.tsaCert, 'TSA certificate'),
-    },
-    trustedIdentity: () => true,
-    trustedIdentities: ['*'],
-    verificationPlugins: (await import('./key.js')).verificationPluginSettings(flags),
-    ...(Object.keys(userMetadata).length > 0 ? { userMetadata } : {}),
+  return certificatePolicy({
+    certificates: [
+      ...(await loadAll(flags.cert, 'certificate')),
+      ...(await loadAll(flags.caCert, 'CA certificate')),
+    ],
+    tsaCertificates: await loadAll(flags.tsaCert, 'TSA certificate'),
+    userMetadata: parseUserMetadata(flags.userMetadata),
+    verificationPlugins: verificationPluginSettings(flags),
     now,
-  };
-}
-
-function evaluationJson(e: SignatureEvaluation): unknown {
-  return {
-    format: e.format,
-    verified: e.verified,
-    ...(e.signedDescriptor !== undefined
-      ? {
-          digest: e.signedDescriptor.digest,
-          mediaType: e.signedDescriptor.mediaType,
-          size: e.signedDescriptor.size,
-          ...(e.signedDescriptor.annotations !== undefined
-            ? { userMetadata: e.signedDescriptor.annotations }
-            : {}),
-        }
-      : {}),
-    ...(e.signer !== undefined
-      ? { signer: { subject: e.signer.subject, sha256Fingerprint: e.signer.fingerprintSha256 } }
-      : {}),
-    ...(e.certificateChain !== undefined
-      ? {
-          certificateChain: e.certificateChain.map((c) => ({
-            subject: c.subject,
-            sha256Fingerprint: c.fingerprintSha256,
-          })),
-        }
-      : {}),
-    signingTime: e.signingTime?.toISOString(),
-    expiresAt: e.expiresAt?.toISOString(),
-    checks: e.checks,
-  };
+  });
 }
 
 /**
@@ -197,45 +131,53 @@ async function verifyEnvelopeFile(
     { mediaType },
   );
   if (!evaluation.verified) {
-    const failed = evaluation.checks.filter((c) => c.action === 'enforce' && c.passed === false);
+    const failed = enforcedFailures(evaluation.checks);
+    // A broken signature is itself the error; a sound one not trusted is "no valid signature".
     throw new VerificationFailedError(
-      failed[0]?.type === 'integrity' ? 'NV2_ERR_SIGNATURE_INVALID' : 'NV2_ERR_NO_VALID_SIGNATURE',
-      `the ${mediaType === MediaTypes.notationCose ? 'COSE' : 'JWS'} signature does not verify: ${failed.map((c) => `${c.type}: ${c.message ?? 'failed'}`).join('; ')}`,
+      failed[0]?.type === 'integrity' ? failed[0].code! : 'NV2_ERR_NO_VALID_SIGNATURE',
+      `the ${mediaType === MediaTypes.notationCose ? 'COSE' : 'JWS'} signature does not verify: ${failed.map(describeFailedCheck).join('; ')}`,
     );
   }
   if (flags.output === 'json') printJson(evaluationJson(evaluation));
   else print(subject.digest);
 }
 
-function resultJson(result: VerificationResult): unknown {
-  return {
-    digest: result.digest,
-    mediaType: result.mediaType,
-    size: result.size,
-    algorithm: result.algorithm,
-    signer: { subject: result.signer.subject, sha256Fingerprint: result.signer.fingerprintSha256 },
-    certificateChain: result.certificateChain.map((c) => ({
-      subject: c.subject,
-      sha256Fingerprint: c.fingerprintSha256,
-    })),
-    references: result.references,
-    issuedAt: result.issuedAt?.toISOString(),
-    notBefore: result.notBefore?.toISOString(),
-    expiresAt: result.expiresAt?.toISOString(),
-  };
+/**
+ * A local manifest's descriptor with the digest algorithm the nv2 signature names (sha256
+ * when it cannot be read: the evaluation then reports why).
+ */
+function descriptorFor(signature: Buffer, mediaType: string, content: Uint8Array): Descriptor {
+  let algorithm: DigestAlgorithm = 'sha256';
+  try {
+    algorithm = digestAlgorithm(parseSignature(signature).claims.digest);
+  } catch {
+    // Not an nv2 signature that parses: its integrity check says so.
+  }
+  return { mediaType, digest: digestOf(content, algorithm), size: content.byteLength };
 }
 
-function verdictJson(verdict: SignatureVerdict): unknown {
-  return {
-    signatureManifest: verdict.manifest.digest,
-    format: verdict.evaluation?.format ?? 'nv2',
-    verified: verdict.result !== undefined || verdict.evaluation?.verified === true,
-    ...(verdict.result !== undefined ? { result: resultJson(verdict.result) } : {}),
-    ...(verdict.evaluation !== undefined ? { result: evaluationJson(verdict.evaluation) } : {}),
-    ...(verdict.error !== undefined
-      ? { error: { code: verdict.error.code, message: verdict.error.message } }
-      : {}),
-  };
+/**
+ * An nv2 signature file (`-f`) judged by the evaluation of the listing path and of a trust
+ * policy, every check enforced; the first rule that failed is the error.
+ */
+async function verifyNv2File(
+  signature: Buffer,
+  subject: Descriptor,
+  flags: VerifyFlags,
+  trust: TrustSet,
+  now: Date,
+): Promise<void> {
+  rejectUserMetadata(flags);
+  const evaluation = await evaluateNv2Signature(signature, subject, {
+    ...(await commandLinePolicy(flags, now)),
+    trustSet: trust,
+  });
+  const failed = decidingFailure(evaluation);
+  if (failed !== undefined) {
+    throw new VerificationFailedError(failed.code!, failed.message ?? 'failed');
+  }
+  if (flags.output === 'json') printJson(evaluationJson(evaluation));
+  else print(subject.digest);
 }
 
 /**
@@ -288,6 +230,11 @@ export function registerVerify(program: Command): void {
       'for oci-layout targets: the registry/repository whose trust policy applies',
     )
     .option(
+      '--max-signatures <n>',
+      `the most signatures evaluated (default ${DEFAULT_MAX_SIGNATURES})`,
+      maxSignatures,
+    )
+    .option(
       '--plugin-config <KEY=VALUE>',
       'configuration for the verification plugin a signature names (repeatable)',
       collect,
@@ -330,15 +277,13 @@ export function registerVerify(program: Command): void {
         await verifyEnvelopeFile(signature, manifest.descriptor, flags, now);
         return;
       }
-      rejectUserMetadata(flags);
-      const result = await verify(
+      await verifyNv2File(
         signature,
-        { mediaType: manifest.descriptor.mediaType, content: manifest.content },
+        descriptorFor(signature, manifest.descriptor.mediaType, manifest.content),
+        flags,
         trust,
-        { now },
+        now,
       );
-      if (flags.output === 'json') printJson(resultJson(result));
-      else print(result.digest);
     });
   addSignatureRepositoryOption(command);
   addRemoteOptions(command);
@@ -382,51 +327,28 @@ async function verifyRemote(target: string, flags: VerifyFlags): Promise<void> {
         await verifyEnvelopeFile(signature, subject, flags, now);
         return;
       }
-      rejectUserMetadata(flags);
-      const result = await verify(
+      await verifyNv2File(
         signature,
         { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+        flags,
         trust,
-        { now },
+        now,
       );
-      if (flags.output === 'json') printJson(resultJson(result));
-      else print(result.digest);
       return;
     }
     const signatures = await openSignatureRepository(opener, flags);
     const outcome = await verifyArtifact(opened.target, reference, trust, {
       now,
+      ...(flags.maxSignatures !== undefined ? { maxSignatures: flags.maxSignatures } : {}),
       notationPolicy: await commandLinePolicy(flags, now),
       ...(signatures !== undefined ? { signatureTarget: signatures.target } : {}),
     });
     if (flags.output === 'json') {
-      printJson({
-        digest: outcome.subject.digest,
-        mediaType: outcome.subject.mediaType,
-        size: outcome.subject.size,
-        signatures: outcome.signatures.map(verdictJson),
-      });
+      printJson(artifactJson(outcome));
       return;
     }
-    const n = outcome.signatures.length;
-    process.stderr.write(
-      `${n} signature${n === 1 ? '' : 's'} found, ${outcome.verified.length} verified\n`,
-    );
-    for (const verdict of outcome.signatures) {
-      if (verdict.result !== undefined) {
-        process.stderr.write(
-          `  ${verdict.manifest.digest}: verified, signed by ${verdict.result.signer.subject}\n`,
-        );
-      } else if (verdict.evaluation?.verified === true) {
-        process.stderr.write(
-          `  ${verdict.manifest.digest}: verified (${verdict.evaluation.format}), signed by ${verdict.evaluation.signer?.subject ?? '?'}\n`,
-        );
-      } else {
-        process.stderr.write(
-          `  ${verdict.manifest.digest}: not verified: ${verdict.error?.code ?? ''}: ${verdict.error?.message ?? ''}\n`,
-        );
-      }
-    }
+    for (const warning of outcome.warnings) warn(warning);
+    process.stderr.write(artifactSummary(outcome));
     print(outcome.subject.digest);
   });
 }
@@ -439,164 +361,4 @@ function rejectUserMetadata(flags: VerifyFlags): void {
       '--user-metadata applies to Notary Project (jws, cose) signatures; this is an nv2 signature, which carries none',
     );
   }
-}
-
-/** Flags of commands that verify by the trust policy. */
-export interface PolicyFlags {
-  at?: string;
-  /** `KEY=VALUE` user metadata the signature must carry. */
-  userMetadata?: string[];
-  explain?: boolean;
-  scope?: string;
-  output?: OutputFormat;
-  /** `KEY=VALUE` configuration for verification plugins. */
-  pluginConfig?: string[];
-  pluginTimeout?: string;
-}
-
-/** The reference whose policy applies to an opened target: the registry name, or --scope for a layout. */
-function policyReference(opened: OpenedTarget, flags: PolicyFlags): string {
-  const reference = requireReference(opened);
-  const pin = reference.includes(':') ? `@${reference}` : `:${reference}`;
-  if (flags.scope !== undefined) {
-    return `${flags.scope}${pin}`;
-  }
-  if (!opened.remote) {
-    throw new InvalidInputError(
-      'NV2_ERR_INVALID_ARGUMENT',
-      `which trust policy applies to ${opened.name}? Name its repository with --scope REGISTRY/REPOSITORY (or verify with -c/--ca-cert)`,
-    );
-  }
-  return opened.name;
-}
-
-/**
- * Verifies an opened target under the trust policy of $NV2_CONFIG_DIR, printing warnings (and
- * with --explain the whole decision) on standard error. Shared by `verify` and `pull`.
- */
-export async function verifyByPolicy(
-  opened: OpenedTarget,
-  flags: PolicyFlags,
-  signatureTarget?: ReadOnlyTarget & ReferrerLister,
-): Promise<PolicyVerification> {
-  const now = flags.at !== undefined ? parseTime(flags.at) : new Date();
-  const config = await loadPolicyConfig(configDirectory(process.env));
-  let result: PolicyVerification;
-  try {
-    const userMetadata = parseUserMetadata(flags.userMetadata ?? []);
-    const { verificationPluginSettings } = await import('./key.js');
-    result = await verifyWithPolicy(opened.target, policyReference(opened, flags), config, {
-      now,
-      verificationPlugins: verificationPluginSettings(flags),
-      ...(Object.keys(userMetadata).length > 0 ? { userMetadata } : {}),
-      ...(signatureTarget !== undefined ? { signatureTarget } : {}),
-    });
-  } catch (err) {
-    if (err instanceof PolicyVerificationError && flags.explain === true && flags.output !== 'json')
-      process.stderr.write(explain(err.result));
-    throw err;
-  }
-  if (flags.output !== 'json') {
-    for (const warning of result.warnings) warn(warning);
-    if (flags.explain === true) process.stderr.write(explain(result));
-    else if (result.level !== 'skip') process.stderr.write(summary(result));
-  }
-  return result;
-}
-
-/** What was found and what verified, as the -c/--ca-cert path says it. */
-function summary(result: PolicyVerification): string {
-  const n = result.signatures.length;
-  const lines = [
-    `${n} signature${n === 1 ? '' : 's'} found, ${result.verifiedSignatures.length} verified under the trust policy "${result.statement.name}" (${result.level})`,
-  ];
-  for (const s of result.verifiedSignatures) {
-    const signer = s.evaluation?.signer?.subject;
-    lines.push(
-      `  ${s.manifest.digest}: verified${signer !== undefined ? `, signed by ${signer}` : ''}`,
-    );
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-function checkMark(passed: boolean | undefined): string {
-  return passed === true ? 'passed' : passed === false ? 'FAILED' : 'not run';
-}
-
-function explainSignature(s: EvaluatedSignature): string[] {
-  const lines = [
-    `  signature ${s.manifest.digest}${s.envelopeMediaType ? ` (${s.envelopeMediaType})` : ''}`,
-  ];
-  if (s.evaluation === undefined) {
-    lines.push(`    not evaluated: ${s.error?.code ?? ''}: ${s.error?.message ?? ''}`);
-    return lines;
-  }
-  const e = s.evaluation;
-  if (e.signer !== undefined) {
-    lines.push(`    signer:  ${e.signer.subject}`);
-    lines.push(`    sha256:  ${e.signer.fingerprintSha256}`);
-  }
-  if (e.certificateChain !== undefined)
-    lines.push(`    chain:   ${e.certificateChain.map((c) => c.subject).join(' -> ')}`);
-  for (const c of e.checks) {
-    lines.push(
-      `    ${c.type.padEnd(18)} ${c.action.padEnd(7)} ${checkMark(c.passed)}${c.message !== undefined ? `: ${c.message}` : ''}`,
-    );
-  }
-  lines.push(`    verdict: ${e.verified ? 'verified' : 'not verified'}`);
-  return lines;
-}
-
-/** The decision in words, for --explain. */
-function explain(r: PolicyVerification): string {
-  const lines = [
-    `reference:  ${r.reference}`,
-    `repository: ${r.repository}`,
-    `statement:  "${r.statement.name}" (matched by scope ${r.scope})`,
-    `level:      ${r.level}${r.level === 'skip' ? ' (nothing is verified)' : ''}`,
-  ];
-  if (r.statement.trustStores !== undefined)
-    lines.push(`stores:     ${r.statement.trustStores.join(', ')}`);
-  if (r.statement.trustedIdentities !== undefined)
-    lines.push(`identities: ${r.statement.trustedIdentities.join('; ')}`);
-  lines.push(`digest:     ${r.digest}`);
-  if (r.level !== 'skip') {
-    lines.push(`signatures: ${r.signatures.length} found, ${r.verifiedSignatures.length} verified`);
-    for (const s of r.signatures) lines.push(...explainSignature(s));
-  }
-  for (const hint of r.hints) lines.push(`hint: ${hint}`);
-  lines.push(`result:     ${r.passed ? 'passed' : 'FAILED'}`);
-  return `${lines.join('\n')}\n`;
-}
-
-/** The policy decision as JSON (`--output json`). */
-export function policyJson(r: PolicyVerification): unknown {
-  return {
-    reference: r.reference,
-    repository: r.repository,
-    statement: r.statement.name,
-    scope: r.scope,
-    level: r.level,
-    digest: r.digest,
-    mediaType: r.subject.mediaType,
-    size: r.subject.size,
-    passed: r.passed,
-    warnings: r.warnings,
-    hints: r.hints,
-    signatures: r.signatures.map((s) => ({
-      signatureManifest: s.manifest.digest,
-      envelopeMediaType: s.envelopeMediaType,
-      verified: s.evaluation?.verified ?? false,
-      ...(s.evaluation?.signer !== undefined
-        ? {
-            signer: {
-              subject: s.evaluation.signer.subject,
-              sha256Fingerprint: s.evaluation.signer.fingerprintSha256,
-            },
-          }
-        : {}),
-      ...(s.evaluation !== undefined ? { checks: s.evaluation.checks } : {}),
-      ...(s.error !== undefined ? { error: { code: s.error.code, message: s.error.message } } : {}),
-    })),
-  };
 }

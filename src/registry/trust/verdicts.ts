@@ -9,10 +9,10 @@ import {
   type PolicyVerification,
   PolicyVerificationError,
   verifyWithPolicy,
-} from '../../notary/index.js';
+} from '../../verification/index.js';
 import { type Digest, MediaTypes } from '../../oci/index.js';
-import type { PolicyConfig } from '../../policy/index.js';
-import type { ValidationType, VerificationLevel } from '../../trust/index.js';
+import type { PolicyConfig, VerificationLevel } from '../../policy/index.js';
+import { type ValidationType, describeFailedCheck } from '../../trust/index.js';
 import { compilePattern } from '../auth/rules.js';
 import type { RegistryStore } from '../storage/store.js';
 import { repositoryTarget } from './store-target.js';
@@ -178,7 +178,7 @@ function findingOf(s: EvaluatedSignature): SignatureFinding {
     ? 'verified'
     : STATUS_OF_CHECK[failed[0]?.type ?? 'integrity'];
   const notes = (evaluation.verified ? logged : failed).map(
-    (c) => `${c.type}: ${c.message ?? 'failed'}${c.action === 'log' ? ' (logged)' : ''}`,
+    (c) => `${describeFailedCheck(c)}${c.action === 'log' ? ' (logged)' : ''}`,
   );
   const chain = evaluation.certificateChain ?? (evaluation.signer ? [evaluation.signer] : []);
   return {

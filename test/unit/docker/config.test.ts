@@ -38,6 +38,19 @@ describe('plugin configuration', () => {
     }
   });
 
+  it('reads maxSignatures, a positive integer', () => {
+    assert.equal(parsePluginConfig('{"maxSignatures":5}', 'nv2.json').maxSignatures, 5);
+    assert.equal(parsePluginConfig('{}', 'nv2.json').maxSignatures, undefined);
+    for (const bad of ['{"maxSignatures":0}', '{"maxSignatures":1.5}', '{"maxSignatures":"5"}']) {
+      assert.throws(
+        () => parsePluginConfig(bad, 'nv2.json'),
+        (err: unknown) =>
+          err instanceof InvalidInputError && err.code === 'NV2_ERR_DOCKER_PLUGIN_CONFIG',
+        bad,
+      );
+    }
+  });
+
   it('saves atomically, keeping fields it does not know', async () => {
     const dir = await tempDir();
     await writeFile(join(dir, 'nv2.json'), JSON.stringify({ enabled: false, extra: 1 }));

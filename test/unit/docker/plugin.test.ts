@@ -7,7 +7,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import {
   type DockerCommand,
-  type ImageVerifier,
+  type PullVerifier,
   runPlugin,
   savePluginConfig,
   DEFAULT_PLUGIN_CONFIG,
@@ -75,7 +75,7 @@ describe('runPlugin with a verifier plugged in', () => {
   it('pulls the digest the verifier established, then tags it', async () => {
     const calls: string[][] = [];
     const seen: string[] = [];
-    const verifier: ImageVerifier = {
+    const verifier: PullVerifier = {
       trustSource: 'a test policy',
       verify: (_repository, reference, image) => {
         seen.push(reference, image);
@@ -116,7 +116,7 @@ describe('runPlugin with a verifier plugged in', () => {
 
   it("refuses with the verifier's trust source in the hint, and runs no docker", async () => {
     const calls: string[][] = [];
-    const verifier: ImageVerifier = {
+    const verifier: PullVerifier = {
       trustSource: 'the trust policy in policy.json',
       verify: () =>
         Promise.reject(new VerificationFailedError('NV2_ERR_NO_VALID_SIGNATURE', 'none verified')),
@@ -145,7 +145,7 @@ describe('runPlugin with a verifier plugged in', () => {
       signatures: [{ manifest: OTHER, verified: true, signer: 'CN=x', references: [] }],
     });
     /** A verifier that trusts `trusted` only, recording each (reference, image) asked. */
-    const onlyTrusting = (trusted: Digest, seen: string[][]): ImageVerifier => ({
+    const onlyTrusting = (trusted: Digest, seen: string[][]): PullVerifier => ({
       trustSource: 'a test policy',
       verify: (_repository, reference, image) => {
         seen.push([reference, image]);

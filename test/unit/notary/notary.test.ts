@@ -9,8 +9,8 @@ import {
   listSignatures,
   pushSignature,
   signArtifact,
-  verifyArtifact,
 } from '../../../src/notary/index.js';
+import { verifyArtifact } from '../../../src/verification/index.js';
 import { type Descriptor, MediaTypes, createDescriptor } from '../../../src/oci/index.js';
 import { TrustSet } from '../../../src/trust/index.js';
 import { SAMPLE_MANIFEST } from '../../helpers/fixtures.js';
@@ -87,8 +87,8 @@ describe('notary', () => {
     assert.deepEqual(result.subject, image);
     assert.equal(result.signatures.length, 2);
     assert.equal(result.verified.length, 1);
-    assert.equal(result.verified[0]!.result?.digest, image.digest);
-    const failed = result.signatures.find((s) => s.result === undefined);
+    assert.equal(result.verified[0]!.evaluation?.signedDescriptor?.digest, image.digest);
+    const failed = result.signatures.find((s) => s.evaluation?.verified !== true);
     assert.equal(failed?.error?.code, 'NV2_ERR_CERT_UNTRUSTED');
     const both = await verifyArtifact(
       store,

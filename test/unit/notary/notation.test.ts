@@ -8,19 +8,23 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { createMemoryStore, readBoundedStream } from '../../../src/content/index.js';
 import { NotationMediaTypes, readSignatureManifest } from '../../../src/notation/index.js';
-import type { PolicyVerificationError } from '../../../src/notary/index.js';
+import type { PolicyVerificationError } from '../../../src/verification/index.js';
 import {
   EMPTY_CONFIG_DESCRIPTOR,
   listNotationSignatures,
   listSignatures,
   signNotationArtifact,
-  verifyArtifact,
-  verifyWithPolicy,
 } from '../../../src/notary/index.js';
+import { verifyArtifact, verifyWithPolicy } from '../../../src/verification/index.js';
 import { MediaTypes, createDescriptor } from '../../../src/oci/index.js';
 import { fileSigningKey } from '../../../src/signature/index.js';
-import { PolicyConfig, TrustStore, validateTrustPolicy } from '../../../src/policy/index.js';
-import { LEVEL_ACTIONS, TrustSet } from '../../../src/trust/index.js';
+import {
+  LEVEL_ACTIONS,
+  PolicyConfig,
+  TrustStore,
+  validateTrustPolicy,
+} from '../../../src/policy/index.js';
+import { TrustSet } from '../../../src/trust/index.js';
 import { SAMPLE_MANIFEST, tempDir } from '../../helpers/fixtures.js';
 import { NOW, type TestIdentity, issuedSigner, rootCA } from '../../helpers/pki.js';
 

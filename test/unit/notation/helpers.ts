@@ -1,11 +1,11 @@
 /** Policies and vector loading for the Notary Project tests. */
 import { readFileSync } from 'node:fs';
 import {
-  LEVEL_ACTIONS,
   type EvaluationPolicy,
   type ValidationAction,
   type ValidationType,
 } from '../../../src/trust/index.js';
+import { LEVEL_ACTIONS } from '../../../src/policy/index.js';
 import { type Certificate, loadCertificates } from '../../../src/x509/index.js';
 import { VECTORS_DIR } from '../../helpers/fixtures.js';
 import {

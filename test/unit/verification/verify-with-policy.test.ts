@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { createMemoryStore } from '../../../src/content/index.js';
-import {
-  EMPTY_CONFIG_DESCRIPTOR,
-  PolicyVerificationError,
-  signArtifact,
-  verifyWithPolicy,
-} from '../../../src/notary/index.js';
+import { EMPTY_CONFIG_DESCRIPTOR, signArtifact } from '../../../src/notary/index.js';
+import { PolicyVerificationError, verifyWithPolicy } from '../../../src/verification/index.js';
 import { MediaTypes, createDescriptor } from '../../../src/oci/index.js';
 import { PolicyConfig, TrustStore, validateTrustPolicy } from '../../../src/policy/index.js';
 import { SAMPLE_MANIFEST, tempDir } from '../../helpers/fixtures.js';
@@ -97,6 +93,11 @@ describe('verifyWithPolicy', () => {
       ],
     );
     assert.equal(result.digest, createDescriptor(MediaTypes.ociManifest, SAMPLE_MANIFEST).digest);
+    // What the envelope says, as the -c/--ca-cert path's result has it.
+    const evaluation = result.signatures[0]!.evaluation!;
+    assert.equal(evaluation.algorithm, 'ES256');
+    assert.deepEqual(evaluation.references, [REF]);
+    assert.equal(evaluation.signer?.fingerprintSha256, acmeSigner.cert.fingerprintSha256);
   });
 
   it('trust required: an untrusted signer fails naming the signer and the AIA hint', async () => {
@@ -240,9 +241,7 @@ describe('verifyWithPolicy', () => {
     await assert.rejects(
       verifyWithPolicy(store, REF, await config({}, { acme: [acmeRoot] }), { now: NOW }),
       (err: PolicyVerificationError) =>
-        /NV2_ERR_REFERENCE_MISMATCH/.test(
-          err.result.signatures[0]!.evaluation!.checks[1]!.message ?? '',
-        ),
+        err.result.signatures[0]!.evaluation!.checks[1]!.code === 'NV2_ERR_REFERENCE_MISMATCH',
     );
   });
 });

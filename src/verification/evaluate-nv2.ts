@@ -3,7 +3,7 @@
  * statement, with the rules of `trust.verify` split into the Notary Project's validation
  * types, so that a level can enforce, log or skip each one.
  */
-import { Nv2Error } from '../errors.js';
+import { Nv2Error, VerificationFailedError } from '../errors.js';
 import type { Descriptor } from '../oci/index.js';
 import { type ParsedSignature, parseSignature } from '../signature/index.js';
 import {
@@ -19,6 +19,7 @@ import {
   checkReferences,
   checkSignatureTime,
   checkSubject,
+  failedCheck,
   pickValidPath,
   verdictOf,
   verifySignatureValue,
@@ -45,12 +46,10 @@ function trustSetOf(anchors: TrustAnchorSets): TrustSet {
   return trust;
 }
 
-function messageOf(err: unknown): string {
-  if (err instanceof Nv2Error) return `${err.code}: ${err.message}`;
-  throw err;
-}
-
-/** Runs one check unless its action is skip; a thrown Nv2Error is a failure with its message. */
+/**
+ * Runs one check unless its action is skip. A returned string is a failure with the code of
+ * the check's type; a thrown Nv2Error is a failure with its own code.
+ */
 function check(
   type: ValidationType,
   policy: EvaluationPolicy,
@@ -63,9 +62,10 @@ function check(
     const failure = run();
     return failure === undefined
       ? { type, action, passed: true }
-      : { type, action, passed: false, message: failure };
+      : failedCheck(type, action, failure);
   } catch (err) {
-    return { type, action, passed: false, message: messageOf(err) };
+    if (!(err instanceof Nv2Error)) throw err;
+    return failedCheck(type, action, err.message, err.code);
   }
 }
 
@@ -103,16 +103,15 @@ function evaluateSync(
   policy: EvaluationPolicy,
 ): SignatureEvaluation {
   const now = policy.now ?? new Date();
-  const trust = trustSetOf(policy.anchors);
+  const trust = policy.trustSet ?? trustSetOf(policy.anchors);
   let parsed: ParsedSignature | undefined;
   let key: ResolvedSigningKey | undefined;
   const integrity = check('integrity', policy, () => {
     parsed = parseSignature(envelope, trust.parseHeader);
     key = trust.resolveSigningKey(parsed);
     if (!verifySignatureValue(parsed, key)) {
-      return `NV2_ERR_SIGNATURE_INVALID: signature does not verify under the key of "${key.certificate.subject}"`;
+      return `signature does not verify under the key of "${key.certificate.subject}"`;
     }
-    checkSubject(parsed, subject);
     return undefined;
   });
   // Integrity is never skipped (no level or override can), so parsed is set when it passed.
@@ -133,6 +132,13 @@ function evaluateSync(
   }
   const signed: ParsedSignature = parsed;
   const signingKey: ResolvedSigningKey = key;
+  // A sound signature for another subject is still judged whole: its signer, chain and times
+  // are facts, and the nv2 rules check the chain and times before the subject.
+  const subjectCheck = check('integrity', policy, () => {
+    checkSubject(signed, subject);
+    return undefined;
+  });
+  let referencesFailed = false;
   let signer: ResolvedSigner | undefined;
   let chain: CertificatePath | undefined;
   const authenticity = check('authenticity', policy, () => {
@@ -140,7 +146,9 @@ function evaluateSync(
     if (!policy.trustedIdentity(signingKey.certificate)) {
       return `the signing certificate "${signingKey.certificate.subject}" is not one of the policy's trusted identities`;
     }
+    referencesFailed = true;
     checkReferences(signed, signingKey);
+    referencesFailed = false;
     return undefined;
   });
   const authenticTimestamp = check('authenticTimestamp', policy, () => {
@@ -152,9 +160,15 @@ function evaluateSync(
     const carried: Certificate[] = [signingKey.certificate, ...signingKey.intermediates];
     for (const cert of carried) {
       if (!cert.isValidAt(now)) {
-        return now < cert.notBefore
-          ? `NV2_ERR_CERT_NOT_YET_VALID: certificate "${cert.subject}" is not valid before ${cert.notBefore.toISOString()}`
-          : `NV2_ERR_CERT_EXPIRED: certificate "${cert.subject}" expired at ${cert.notAfter.toISOString()}`;
+        throw now < cert.notBefore
+          ? new VerificationFailedError(
+              'NV2_ERR_CERT_NOT_YET_VALID',
+              `certificate "${cert.subject}" is not valid before ${cert.notBefore.toISOString()}`,
+            )
+          : new VerificationFailedError(
+              'NV2_ERR_CERT_EXPIRED',
+              `certificate "${cert.subject}" expired at ${cert.notAfter.toISOString()}`,
+            );
       }
     }
     return undefined;
@@ -171,7 +185,15 @@ function evaluateSync(
           policy,
           'not checked: nv2 does not check certificate revocation (OCSP, CRL) yet',
         );
-  const checks = [integrity, authenticity, authenticTimestamp, expiry, revocation];
+  const checks = [subjectCheck, authenticity, authenticTimestamp, expiry, revocation];
+  // The nv2 signature spec's rule order: chain, chain validity, times, subject, references.
+  const failureOrder: ValidationType[] = [
+    ...(referencesFailed ? [] : (['authenticity'] as const)),
+    'authenticTimestamp',
+    'expiry',
+    'integrity',
+    ...(referencesFailed ? (['authenticity'] as const) : []),
+  ];
   const { claims } = signed;
   const certificateChain =
     chain ?? (signer !== undefined ? (signer as ResolvedSigner).paths[0] : undefined);
@@ -179,10 +201,13 @@ function evaluateSync(
     format: 'nv2',
     checks,
     verified: verdictOf(checks),
+    failureOrder,
     signedDescriptor: { mediaType: claims.mediaType, digest: claims.digest, size: claims.size },
     signer: signingKey.certificate,
+    algorithm: signed.header.alg,
     ...(certificateChain !== undefined ? { certificateChain } : {}),
     ...(claims.iat !== undefined ? { signingTime: new Date(claims.iat * 1000) } : {}),
+    ...(claims.nbf !== undefined ? { notBefore: new Date(claims.nbf * 1000) } : {}),
     ...(claims.exp !== undefined ? { expiresAt: new Date(claims.exp * 1000) } : {}),
     references: claims.references ?? [],
   };

@@ -1,0 +1,36 @@
+/**
+ * Verification: an artifact's signatures judged under a trust policy, whatever their format.
+ * One referrers listing per verification (at most `maxSignatures` signatures evaluated); each
+ * signature manifest's envelope goes to the evaluator of its media type (nv2 JWS here, the
+ * Notary Project's JWS and COSE in `notation`), which reports every check with its outcome
+ * and error code; the level then decides. Faces (CLI, docker plugin, admission webhook,
+ * registry) only render the result. Depends on `oci`, `content`, `signature`, `x509`,
+ * `trust`, `notation` (loaded on the first Notary Project signature), `policy` and `notary`.
+ *
+ * @example
+ * const config = await loadPolicyConfig(configDirectory(process.env));
+ * const result = await verifyWithPolicy(repo, 'registry.example.com/app:v1', config);
+ * for (const warning of result.warnings) console.warn(warning);
+ */
+export { evaluateNv2Signature } from './evaluate-nv2.js';
+export {
+  NOTATION_SIGNATURE_ARTIFACT_TYPE,
+  SIGNATURE_ARTIFACT_TYPES,
+  SIGNATURE_EVALUATORS,
+  evaluatorFor,
+} from './evaluators.js';
+export type { EvaluatedSignature, SignatureOutcome } from './evaluate-signature.js';
+export {
+  DEFAULT_MAX_SIGNATURES,
+  checkMaxSignatures,
+  signatureManifests,
+} from './signature-manifests.js';
+export type { SignatureManifests } from './signature-manifests.js';
+export { verifyArtifact } from './verify-artifact.js';
+export type {
+  ArtifactVerification,
+  SignatureVerdict,
+  VerifyArtifactOptions,
+} from './verify-artifact.js';
+export { PolicyVerificationError, trustAddHint, verifyWithPolicy } from './verify-policy.js';
+export type { IssuerSource, PolicyVerification, VerifyWithPolicyOptions } from './verify-policy.js';
