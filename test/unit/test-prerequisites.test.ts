@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +36,22 @@ async function program(dir: string, name: string, mode = 0o755): Promise<void> {
 }
 
 describe('test prerequisites check', () => {
+  it("has every package of its table in the README's install command", async () => {
+    const table = await readFile(SCRIPT, 'utf8');
+    const packages = [...table.matchAll(/^\s*package: '([^']+)',$/gm)].map((m) => m[1]!);
+    assert.ok(packages.includes('postgresql'), 'the table was not read');
+    const readme = await readFile(
+      fileURLToPath(new URL('../../../README.md', import.meta.url)),
+      'utf8',
+    );
+    const install = /^apt-get install -y ((?:[^\n]*\\\n)*[^\n]*)$/m.exec(readme)?.[1] ?? '';
+    const named = new Set(install.split(/[\s\\]+/));
+    assert.deepEqual(
+      packages.filter((name) => !named.has(name)),
+      [],
+    );
+  });
+
   it('names each missing program and its package, and fails', async () => {
     const r = check(await tempDir());
     assert.equal(r.status, 1);
