@@ -73,6 +73,11 @@ const UNREFERENCED_BLOB = `
   AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest)
   AND NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.child = b.digest)`;
 
+/** A statement with the grace period as its first parameter (`$GRACE` in the conditions). */
+function sql(text: string): string {
+  return text.replaceAll('$GRACE', '$1::double precision');
+}
+
 /**
  * Runs one collection unless another replica is running one (then `skipped`).
  *
@@ -86,7 +91,6 @@ export async function collectGarbageOnline(
 ): Promise<OnlineGcReport> {
   const grace = options.graceSeconds ?? DEFAULT_GC_GRACE_SECONDS;
   const batch = options.batchSize ?? 500;
-  const sql = (text: string): string => text.replaceAll('$GRACE', '$1::double precision');
   const report = { skipped: false, manifests: 0, links: 0, blobs: 0, bytes: 0 };
 
   let lockHolder: pg.PoolClient;
@@ -104,47 +108,9 @@ export async function collectGarbageOnline(
       for (let pass = 0; pass < MAX_PASSES; pass++) {
         const before = report.manifests + report.links + report.blobs;
         // 1. Untagged manifests (their tags, references cascade).
-        const manifests = await pool.query<{ repository: string; digest: string }>(
-          sql(`SELECT m.repository, m.digest FROM manifests m WHERE ${UNTAGGED_MANIFEST} LIMIT $2`),
-          [grace, batch],
-        );
-        for (const c of manifests.rows) {
-          const deleted = await transaction(pool, async (client) => {
-            await client.query(
-              'SELECT 1 FROM manifests WHERE repository = $1 AND digest = $2 FOR UPDATE',
-              [c.repository, c.digest],
-            );
-            const { rowCount } = await client.query(
-              sql(`DELETE FROM manifests m WHERE m.repository = $2 AND m.digest = $3
-                   AND ${UNTAGGED_MANIFEST}`),
-              [grace, c.repository, c.digest],
-            );
-            return (rowCount ?? 0) > 0;
-          });
-          if (deleted) report.manifests += 1;
-        }
+        report.manifests += await collectRows(pool, 'manifests', UNTAGGED_MANIFEST, grace, batch);
         // 2. Links no manifest of the repository references.
-        const links = await pool.query<{ repository: string; digest: string }>(
-          sql(
-            `SELECT l.repository, l.digest FROM blob_links l WHERE ${UNREFERENCED_LINK} LIMIT $2`,
-          ),
-          [grace, batch],
-        );
-        for (const c of links.rows) {
-          const deleted = await transaction(pool, async (client) => {
-            await client.query(
-              'SELECT 1 FROM blob_links WHERE repository = $1 AND digest = $2 FOR UPDATE',
-              [c.repository, c.digest],
-            );
-            const { rowCount } = await client.query(
-              sql(`DELETE FROM blob_links l WHERE l.repository = $2 AND l.digest = $3
-                   AND ${UNREFERENCED_LINK}`),
-              [grace, c.repository, c.digest],
-            );
-            return (rowCount ?? 0) > 0;
-          });
-          if (deleted) report.links += 1;
-        }
+        report.links += await collectRows(pool, 'blob_links', UNREFERENCED_LINK, grace, batch);
         // 3. Blobs nothing refers to: row and bytes.
         const blobs = await pool.query<{ digest: Digest }>(
           sql(`SELECT b.digest FROM blobs b WHERE ${UNREFERENCED_BLOB} LIMIT $2`),
@@ -183,4 +149,42 @@ export async function collectGarbageOnline(
   } finally {
     lockHolder.release();
   }
+}
+
+/**
+ * Deletes up to `batch` rows of `table` (keyed by repository and digest) that `condition`
+ * selects, each in its own transaction: the row is locked, then deleted only if the condition
+ * still holds, so a push that made it live meanwhile wins. Returns how many went.
+ */
+async function collectRows(
+  pool: pg.Pool,
+  table: 'manifests' | 'blob_links',
+  condition: string,
+  grace: number,
+  batch: number,
+): Promise<number> {
+  const alias = table === 'manifests' ? 'm' : 'l';
+  const candidates = await pool.query<{ repository: string; digest: string }>(
+    sql(
+      `SELECT ${alias}.repository, ${alias}.digest FROM ${table} ${alias} WHERE ${condition} LIMIT $2`,
+    ),
+    [grace, batch],
+  );
+  let collected = 0;
+  for (const c of candidates.rows) {
+    const deleted = await transaction(pool, async (client) => {
+      await client.query(
+        `SELECT 1 FROM ${table} WHERE repository = $1 AND digest = $2 FOR UPDATE`,
+        [c.repository, c.digest],
+      );
+      const { rowCount } = await client.query(
+        sql(`DELETE FROM ${table} ${alias} WHERE ${alias}.repository = $2 AND ${alias}.digest = $3
+             AND ${condition}`),
+        [grace, c.repository, c.digest],
+      );
+      return (rowCount ?? 0) > 0;
+    });
+    if (deleted) collected += 1;
+  }
+  return collected;
 }
