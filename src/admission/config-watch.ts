@@ -2,18 +2,13 @@ import { join } from 'node:path';
 import { CONFIG_PATHS, watchPaths } from '../policy/index.js';
 import type { ImageChecks } from './checks.js';
 import type { LogEntry } from './handler.js';
-import type { RegistryAccess } from './registry-access.js';
-import { createImageVerifier } from './verifier.js';
+import { type ImageVerifierOptions, createImageVerifier } from './verifier.js';
 
 /** How often the configuration directory is checked for changes by default. */
 export const DEFAULT_CONFIG_POLL_MS = 10_000;
 
 /** Options of `reloadOnConfigChange`. */
-export interface ConfigReloadOptions {
-  readonly configDir: string;
-  readonly registries: RegistryAccess;
-  /** The most signatures of one image evaluated; default `DEFAULT_MAX_SIGNATURES`. */
-  readonly maxSignatures?: number;
+export interface ConfigReloadOptions extends ImageVerifierOptions {
   /** Gets the new verifier; its cached verdicts are dropped. */
   readonly checks: ImageChecks;
   /** How often to look (default `DEFAULT_CONFIG_POLL_MS`). */
@@ -34,11 +29,7 @@ export function reloadOnConfigChange(options: ConfigReloadOptions): () => void {
     options.intervalMs ?? DEFAULT_CONFIG_POLL_MS,
     async () => {
       try {
-        const verifier = await createImageVerifier({
-          configDir: options.configDir,
-          registries: options.registries,
-          ...(options.maxSignatures !== undefined ? { maxSignatures: options.maxSignatures } : {}),
-        });
+        const verifier = await createImageVerifier(options);
         options.checks.replaceVerifier(verifier);
         log({
           time: new Date().toISOString(),

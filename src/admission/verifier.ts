@@ -14,7 +14,12 @@ import {
   loadPolicyConfig,
   parseTrustStoreRef,
 } from '../policy/index.js';
-import { CHECK_FAILURE_CODES, type ValidationType, enforcedFailures } from '../trust/index.js';
+import {
+  CHECK_FAILURE_CODES,
+  type ValidationType,
+  type VerificationPluginSettings,
+  enforcedFailures,
+} from '../trust/index.js';
 import type { RegistryAccess } from './registry-access.js';
 
 /** A reference pinned to a digest: what a verifier is asked about. */
@@ -175,16 +180,22 @@ export class PolicyImageVerifier implements ImageVerifier {
   readonly #registries: RegistryAccess;
   readonly #now: () => Date;
   readonly #maxSignatures: number | undefined;
+  readonly #verificationPlugins: VerificationPluginSettings | undefined;
 
   constructor(
     config: PolicyConfig,
     registries: RegistryAccess,
-    options: { readonly now?: () => Date; readonly maxSignatures?: number } = {},
+    options: {
+      readonly now?: () => Date;
+      readonly maxSignatures?: number;
+      readonly verificationPlugins?: VerificationPluginSettings;
+    } = {},
   ) {
     this.config = config;
     this.#registries = registries;
     this.#now = options.now ?? (() => new Date());
     this.#maxSignatures = options.maxSignatures;
+    this.#verificationPlugins = options.verificationPlugins;
   }
 
   async verify(image: PinnedReference, signal: AbortSignal): Promise<ImageVerification> {
@@ -199,6 +210,9 @@ export class PolicyImageVerifier implements ImageVerifier {
       result = await verifyWithPolicy(this.#registries.repository(image), name, this.config, {
         now: this.#now(),
         ...(this.#maxSignatures !== undefined ? { maxSignatures: this.#maxSignatures } : {}),
+        ...(this.#verificationPlugins !== undefined
+          ? { verificationPlugins: this.#verificationPlugins }
+          : {}),
       });
     } catch (err) {
       if (err instanceof PolicyVerificationError) throw refusal(err.result);
@@ -272,6 +286,11 @@ export interface ImageVerifierOptions {
   readonly now?: () => Date;
   /** The most signatures of one image evaluated; default `DEFAULT_MAX_SIGNATURES`. */
   readonly maxSignatures?: number;
+  /**
+   * Where verification plugins named by a signature are found and what they are told;
+   * without, signatures naming one fail (plugin not found).
+   */
+  readonly verificationPlugins?: VerificationPluginSettings;
 }
 
 /**
@@ -285,5 +304,8 @@ export async function createImageVerifier(
   return new PolicyImageVerifier(config, options.registries, {
     ...(options.now !== undefined ? { now: options.now } : {}),
     ...(options.maxSignatures !== undefined ? { maxSignatures: options.maxSignatures } : {}),
+    ...(options.verificationPlugins !== undefined
+      ? { verificationPlugins: options.verificationPlugins }
+      : {}),
   });
 }

@@ -20,6 +20,12 @@ export interface PluginConfig {
   readonly signingCert?: string;
   /** The most signatures of one image evaluated; default `DEFAULT_MAX_SIGNATURES` (100). */
   readonly maxSignatures?: number;
+  /** Where verification plugins are found, in order; default nv2's, then notation's (as the CLI). */
+  readonly pluginDirectories?: readonly string[];
+  /** `pluginConfig` sent to verification plugins (`nv2 verify --plugin-config`). */
+  readonly pluginConfig?: Readonly<Record<string, string>>;
+  /** How long one verification plugin command may run, in seconds (default 60). */
+  readonly pluginTimeoutSeconds?: number;
 }
 
 /** The configuration of a plugin that was never configured: off. */
@@ -81,14 +87,36 @@ export function parsePluginConfig(text: string, path: string): PluginConfig {
     ...optionalPath(path, raw, 'signingKey'),
     ...optionalPath(path, raw, 'signingCert'),
     ...optionalCount(path, raw, 'maxSignatures'),
+    ...(raw.pluginDirectories !== undefined && raw.pluginDirectories !== null
+      ? { pluginDirectories: stringList(path, raw.pluginDirectories, 'pluginDirectories') }
+      : {}),
+    ...optionalStringMap(path, raw, 'pluginConfig'),
+    ...optionalCount(path, raw, 'pluginTimeoutSeconds'),
   };
+}
+
+function optionalStringMap(
+  path: string,
+  raw: Record<string, unknown>,
+  field: 'pluginConfig',
+): Partial<Pick<PluginConfig, 'pluginConfig'>> {
+  const value = raw[field];
+  if (value === undefined || value === null) return {};
+  if (
+    typeof value !== 'object' ||
+    Array.isArray(value) ||
+    !Object.values(value).every((v) => typeof v === 'string')
+  ) {
+    throw invalid(path, `${field} must be an object whose values are strings`);
+  }
+  return { [field]: { ...(value as Record<string, string>) } };
 }
 
 function optionalCount(
   path: string,
   raw: Record<string, unknown>,
-  field: 'maxSignatures',
-): Partial<Pick<PluginConfig, 'maxSignatures'>> {
+  field: 'maxSignatures' | 'pluginTimeoutSeconds',
+): Partial<Pick<PluginConfig, 'maxSignatures' | 'pluginTimeoutSeconds'>> {
   const value = raw[field];
   if (value === undefined || value === null) return {};
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1)

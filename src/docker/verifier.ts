@@ -1,9 +1,19 @@
 import type { ReadOnlyTarget, ReferrerLister } from '../content/index.js';
 import { InvalidInputError } from '../errors.js';
 import { type SignatureOutcome, verifyArtifact, verifyWithPolicy } from '../verification/index.js';
-import { type PolicyConfig, configDirectory, loadPolicyConfig } from '../policy/index.js';
+import {
+  type PolicyConfig,
+  configDirectory,
+  loadPolicyConfig,
+  verificationPluginSettings,
+} from '../policy/index.js';
 import type { Descriptor } from '../oci/index.js';
-import { TrustSet, describeFailedCheck, enforcedFailures } from '../trust/index.js';
+import {
+  TrustSet,
+  type VerificationPluginSettings,
+  describeFailedCheck,
+  enforcedFailures,
+} from '../trust/index.js';
 import { type Certificate, loadCertificates } from '../x509/index.js';
 import { readBoundedFile } from '../content/index.js';
 import { type PluginConfig, pluginConfigPath } from './config.js';
@@ -52,6 +62,12 @@ export interface VerifierOptions {
   readonly now?: Date;
   /** The most signatures of one image evaluated; default `DEFAULT_MAX_SIGNATURES` (100). */
   readonly maxSignatures?: number;
+}
+
+/** Options of the trust policy verifier. */
+export interface PolicyVerifierOptions extends VerifierOptions {
+  /** Where verification plugins named by a signature are found; without, such signatures fail. */
+  readonly verificationPlugins?: VerificationPluginSettings;
 }
 
 /** The most bytes of one certificate file read. */
@@ -117,13 +133,19 @@ export function certificateVerifier(
  * Verifies under nv2's trust policy (`trustPolicy: true`): the statement of the image's
  * registry scope decides, exactly as `nv2 verify IMAGE` does.
  */
-export function policyVerifier(config: PolicyConfig, options: VerifierOptions = {}): PullVerifier {
+export function policyVerifier(
+  config: PolicyConfig,
+  options: PolicyVerifierOptions = {},
+): PullVerifier {
   return {
     trustSource: `the trust stores of the trust policy in ${config.directory} (nv2 trust add)`,
     async verify(repository, _reference, image) {
       const result = await verifyWithPolicy(repository, image, config, {
         ...(options.now !== undefined ? { now: options.now } : {}),
         ...(options.maxSignatures !== undefined ? { maxSignatures: options.maxSignatures } : {}),
+        ...(options.verificationPlugins !== undefined
+          ? { verificationPlugins: options.verificationPlugins }
+          : {}),
       });
       return {
         subject: result.subject,
@@ -153,6 +175,15 @@ export async function verifierFor(
     return policyVerifier(await loadPolicyConfig(configDirectory(env)), {
       ...rest,
       ...(config.maxSignatures !== undefined ? { maxSignatures: config.maxSignatures } : {}),
+      verificationPlugins: verificationPluginSettings(env, {
+        ...(config.pluginDirectories !== undefined
+          ? { directories: config.pluginDirectories }
+          : {}),
+        ...(config.pluginConfig !== undefined ? { pluginConfig: config.pluginConfig } : {}),
+        ...(config.pluginTimeoutSeconds !== undefined
+          ? { timeoutMs: config.pluginTimeoutSeconds * 1000 }
+          : {}),
+      }),
     });
   }
   if (config.verificationCerts.length === 0) {

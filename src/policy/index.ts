@@ -55,3 +55,9 @@ export { LEVEL_ACTIONS, VERIFICATION_LEVELS } from './levels.js';
 export type { VerificationLevel } from './levels.js';
 export { CERTIFICATE_EXTENSIONS, TrustStore } from './trust-store.js';
 export type { AddedCertificate, TrustStoreCertificate } from './trust-store.js';
+export {
+  NOTATION_DIR_ENV,
+  pluginDirectories,
+  verificationPluginSettings,
+} from './plugin-settings.js';
+export type { PluginSettingsOverrides } from './plugin-settings.js';

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CLI, nv2 } from '../helpers/cli.js';
+import { nv2 } from '../helpers/cli.js';
+import { serveAdmission } from '../helpers/admission-cli.js';
 import { tempDir } from '../helpers/fixtures.js';
 import {
   type AdmissionFixture,
@@ -119,99 +118,33 @@ describe('nv2 admission', () => {
   });
 
   it('serve answers AdmissionReviews over HTTPS with the certs it made, mirroring docker.io', async () => {
-    const out = await tempDir();
-    assert.equal(
-      (await nv2(['admission', 'certs', '--service', 'hook', '--namespace', 'ns', '--out', out]))
-        .code,
-      0,
-    );
-    const child = spawn(
-      process.execPath,
-      [
-        CLI,
-        'admission',
-        'serve',
-        '--addr',
-        '127.0.0.1:0',
-        '--config-dir',
-        fx.configDir,
-        '--tls-cert',
-        join(out, 'tls.crt'),
-        '--tls-key',
-        join(out, 'tls.key'),
-        '--registry-mirror',
-        `docker.io=${fx.registry.host}`,
-        '--plain-http',
-        '127.0.0.1:*',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const lines: Record<string, unknown>[] = [];
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const port = await new Promise<number>((resolve, reject) => {
-      let buffered = '';
-      child.stdout.on('data', (c: Buffer) => {
-        buffered += c.toString();
-        let nl;
-        while ((nl = buffered.indexOf('\n')) !== -1) {
-          const line = JSON.parse(buffered.slice(0, nl)) as Record<string, unknown>;
-          buffered = buffered.slice(nl + 1);
-          lines.push(line);
-          if (line['msg'] === 'admission server listening') resolve(line['port'] as number);
-        }
-      });
-      child.on('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
-    });
+    const server = await serveAdmission([
+      '--config-dir',
+      fx.configDir,
+      '--registry-mirror',
+      `docker.io=${fx.registry.host}`,
+      '--plain-http',
+      '127.0.0.1:*',
+    ]);
     try {
-      const ca = await readFile(join(out, 'ca.crt'));
-      const post = (
-        body: unknown,
-      ): Promise<{
-        status: number;
-        body: { response: { allowed: boolean; status?: { message: string } } };
-      }> =>
-        new Promise((resolve, reject) => {
-          const payload = Buffer.from(JSON.stringify(body));
-          const req = request(
-            {
-              host: '127.0.0.1',
-              port,
-              path: '/validate',
-              method: 'POST',
-              ca,
-              servername: 'hook.ns.svc',
-              headers: { 'Content-Type': 'application/json' },
-            },
-            (res) => {
-              let text = '';
-              res.on('data', (c: Buffer) => (text += c.toString()));
-              res.on('end', () =>
-                resolve({ status: res.statusCode!, body: JSON.parse(text) as never }),
-              );
-            },
-          );
-          req.on('error', reject);
-          req.end(payload);
-        });
-      const ok = await post(
+      const ok = await server.validate(
         admissionReview(
           workload('Deployment', podSpec([fx.images.shortName, fx.images.signed[0]!])),
         ),
       );
       assert.equal(ok.status, 200);
       assert.equal(ok.body.response.allowed, true, JSON.stringify(ok.body));
-      const denied = await post(admissionReview(workload('Pod', podSpec([fx.images.untrusted]))));
+      const denied = await server.validate(
+        admissionReview(workload('Pod', podSpec([fx.images.untrusted]))),
+      );
       assert.equal(denied.body.response.allowed, false);
       assert.match(denied.body.response.status!.message, /untrusted signer/);
-      const decisions = lines.filter((l) => l['msg'] === 'admission decision');
+      const decisions = server.lines.filter((l) => l['msg'] === 'admission decision');
       assert.equal(decisions.length, 2);
       assert.equal(decisions[1]!['decision'], 'denied');
       assert.equal(typeof decisions[1]!['durationMs'], 'number');
     } finally {
-      child.kill('SIGTERM');
-      const code = await new Promise<number | null>((r) => child.on('exit', r));
-      assert.equal(code, 0, stderr);
+      assert.equal(await server.stop(), 0, server.stderr());
     }
   });
 });

@@ -8,9 +8,8 @@
  * made by a signing plugin's `generate-envelope`.
  */
 import assert from 'node:assert/strict';
-import { cp, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { type Descriptor, MediaTypes, parseDigest } from '../../src/oci/index.js';
 import {
@@ -26,21 +25,24 @@ import {
   type ValidationType,
 } from '../../src/trust/index.js';
 import { lines, nv2, ok } from '../helpers/cli.js';
-import { VECTORS_DIR, tempDir } from '../helpers/fixtures.js';
+import { tempDir } from '../helpers/fixtures.js';
 import { type TestIdentity, issuedSigner, rootCA } from '../helpers/pki.js';
 import { installTestPlugin, pythonMissing } from '../helpers/plugin-install.js';
-import { startRegistry } from '../helpers/registry.js';
+import {
+  BOTH_CAPABILITIES,
+  CRITICAL_ATTRIBUTE,
+  VERIFICATION_PLUGIN,
+  publishPluginSignedImage,
+} from '../helpers/plugin-signed-image.js';
 
-const SIGNER = 'nv2-test';
-const VERIFIER = 'nv2-verify';
-const BOTH = 'capabilities=SIGNATURE_VERIFIER.TRUSTED_IDENTITY,SIGNATURE_VERIFIER.REVOCATION_CHECK';
-const ATTRIBUTE = 'com.example.buildId';
+const VERIFIER = VERIFICATION_PLUGIN;
+const BOTH = BOTH_CAPABILITIES;
+const ATTRIBUTE = CRITICAL_ATTRIBUTE;
 const SUBJECT: Descriptor = {
   mediaType: MediaTypes.ociManifest,
   digest: parseDigest('sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9'),
   size: 1024,
 };
-const NOTATION_LAYOUT = fileURLToPath(new URL('notation/oci-layout/e2e', VECTORS_DIR));
 
 function check(e: SignatureEvaluation, type: ValidationType) {
   return e.checks.find((c) => c.type === type)!;
@@ -305,65 +307,7 @@ describe("nv2 verify with a verification plugin, against nv2's registry", { skip
   let close: () => Promise<void>;
 
   before(async () => {
-    work = await tempDir();
-    const config = join(work, 'config');
-    await installTestPlugin(join(config, 'plugins'), SIGNER);
-    await installTestPlugin(join(config, 'plugins'), VERIFIER);
-    const root = await rootCA('Verification Plugin CLI Root', { keyType: 'rsa-3072' });
-    const id = await issuedSigner(root, 'release.example', { keyType: 'ec-p384' });
-    await writeFile(join(work, 'signer.key'), id.keyPem, { mode: 0o600 });
-    await writeFile(join(work, 'chain.pem'), id.certPem + root.certPem);
-    await mkdir(join(config, 'truststore', 'x509', 'ca', 'release'), { recursive: true });
-    await writeFile(join(config, 'truststore', 'x509', 'ca', 'release', 'root.crt'), root.certPem);
-    await writeFile(
-      join(config, 'trustpolicy.json'),
-      JSON.stringify({
-        version: '1.0',
-        trustPolicies: [
-          {
-            name: 'plugin-verified',
-            registryScopes: ['*'],
-            signatureVerification: { level: 'strict' },
-            trustStores: ['ca:release'],
-            // Not the signer's subject: the plugin answers for the identity, not nv2.
-            trustedIdentities: ['x509.subject: C=US, ST=WA, O=Release Team, CN=release.example'],
-          },
-        ],
-      }),
-    );
-    process.env['NV2_CONFIG_DIR'] = config;
-    delete process.env['NV2_NOTATION_DIR'];
-    const registry = await startRegistry();
-    host = registry.host;
-    close = () => registry.close();
-    const layout = join(work, 'layout');
-    await cp(NOTATION_LAYOUT, layout, { recursive: true });
-    ok(
-      await nv2(['copy', '--no-referrers', `oci-layout:${layout}:v1`, `${host}/vp/app:v1`]),
-      'copy',
-    );
-    // The signing plugin's generate-envelope sets the verification plugin headers.
-    ok(
-      await nv2([
-        'sign',
-        '--signature-format',
-        'jws',
-        '--plugin',
-        SIGNER,
-        '--id',
-        'k',
-        ...[
-          `keyFile=${join(work, 'signer.key')}`,
-          `chainFile=${join(work, 'chain.pem')}`,
-          'capability=envelope',
-          `verificationPlugin=${VERIFIER}`,
-          'verificationPluginMinVersion=1.0.0',
-          `criticalAttribute=${ATTRIBUTE}`,
-        ].flatMap((c) => ['--plugin-config', c]),
-        `${host}/vp/app:v1`,
-      ]),
-      'sign through the plugin',
-    );
+    ({ work, host, close } = await publishPluginSignedImage('vp/app'));
   });
   after(async () => close());
 

@@ -5,6 +5,7 @@ import { writeFileAtomic } from '../../content/index.js';
 import { InvalidInputError } from '../../errors.js';
 import { KeyUsageFlags, generateKeyPair, issueCertificate } from '../../x509/index.js';
 import { type OutputFormat, print, printJson } from '../output.js';
+import { verificationPluginSettings } from './key.js';
 import { collect, maxSignatures, outputFormat } from './options.js';
 
 // The server and its dependencies (prom-client, the registry client) are loaded by `serve`
@@ -28,6 +29,9 @@ interface ServeFlags {
   tagTtl: string;
   tlsPoll: string;
   configPoll: string;
+  pluginDir: string[];
+  pluginConfig: string[];
+  pluginTimeout?: string;
 }
 
 interface CertsFlags {
@@ -108,6 +112,7 @@ async function serve(flags: ServeFlags): Promise<void> {
       '--request-timeout must be shorter than --deadline, so that one slow request cannot use up a review',
     );
   }
+  const verificationPlugins = verificationPluginSettings(flags);
   const admission = await import('../../admission/index.js');
   const { dockerConfigCredentials, proxyFromEnv } = await import('../../remote/index.js');
   const log = (entry: Readonly<Record<string, unknown>>): void => {
@@ -131,16 +136,19 @@ async function serve(flags: ServeFlags): Promise<void> {
   // No trust policy, or one naming a store that is not mounted, stops the server here (exit
   // 2, one line): the pod crash-loops with the reason in its log, and the Deployment's ready
   // replicas keep serving under their own configuration.
-  const verifier = await admission.createImageVerifier({
+  const verifierOptions = {
     configDir: flags.configDir,
     registries,
     ...(flags.maxSignatures !== undefined ? { maxSignatures: flags.maxSignatures } : {}),
-  });
+    verificationPlugins,
+  };
+  const verifier = await admission.createImageVerifier(verifierOptions);
   log({
     time: new Date().toISOString(),
     level: 'info',
     msg: 'trust policy loaded',
     configDir: flags.configDir,
+    pluginDirectories: verificationPlugins.directories,
     statements: verifier.config.document.trustPolicies.map((s) => ({
       name: s.name,
       scopes: s.registryScopes,
@@ -155,9 +163,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     tagTtlMs: parseMs('--tag-ttl', flags.tagTtl),
   });
   const stopConfigWatch = admission.reloadOnConfigChange({
-    configDir: flags.configDir,
-    registries,
-    ...(flags.maxSignatures !== undefined ? { maxSignatures: flags.maxSignatures } : {}),
+    ...verifierOptions,
     checks,
     intervalMs: parseMs('--config-poll', flags.configPoll),
     log,
@@ -356,6 +362,22 @@ export function registerAdmission(program: Command): void {
       '--config-poll <duration>',
       'how often trustpolicy.json and the trust store are checked for changes',
       '10s',
+    )
+    .option(
+      '--plugin-dir <dir>',
+      'where verification plugins named by signatures are found, searched in order (repeatable; default $NV2_CONFIG_DIR/plugins, then $NV2_NOTATION_DIR/plugins when set)',
+      collect,
+      [],
+    )
+    .option(
+      '--plugin-config <key=value>',
+      'pluginConfig sent to verification plugins (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--plugin-timeout <duration>',
+      'time allowed for one verification plugin command (default 60s)',
     )
     .action(serve);
 

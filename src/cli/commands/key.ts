@@ -16,7 +16,11 @@ import {
   writeSigningKeys,
 } from '../../keys/index.js';
 import { findPlugin } from '../../plugins/index.js';
-import { configDirectory } from '../../policy/index.js';
+import {
+  configDirectory,
+  pluginDirectories as pluginDirectoriesOf,
+  verificationPluginSettings as pluginSettingsOf,
+} from '../../policy/index.js';
 import type { VerificationPluginSettings } from '../../trust/index.js';
 import { parseDuration } from '../duration.js';
 import { print, printJson } from '../output.js';
@@ -34,29 +38,26 @@ export function signingKeysFile(flags: { signingKeys?: string }): string {
   return resolve(configDirectory(process.env), SIGNING_KEYS_FILE);
 }
 
-/** The environment variable naming notation's configuration directory, whose plugins nv2 also uses. */
-export const NOTATION_DIR_ENV = 'NV2_NOTATION_DIR';
+export { NOTATION_DIR_ENV } from '../../policy/index.js';
 
 /** Where plugins are looked for: nv2's plugin directory, then notation's when configured. */
 export function pluginDirectories(): string[] {
-  const dirs = [resolve(configDirectory(process.env), 'plugins')];
-  const notation = process.env[NOTATION_DIR_ENV];
-  if (notation !== undefined && notation !== '') dirs.push(resolve(notation, 'plugins'));
-  return dirs;
+  return pluginDirectoriesOf(process.env);
 }
 
 /** Where `verify` and `pull` find verification plugins, and what they tell them. */
 export function verificationPluginSettings(flags: {
+  pluginDir?: readonly string[];
   pluginConfig?: readonly string[];
   pluginTimeout?: string;
 }): VerificationPluginSettings {
-  return {
-    directories: pluginDirectories(),
+  return pluginSettingsOf(process.env, {
+    ...(flags.pluginDir !== undefined ? { directories: flags.pluginDir } : {}),
     pluginConfig: pluginConfigOf(flags.pluginConfig ?? []),
     ...(flags.pluginTimeout !== undefined
       ? { timeoutMs: parseDuration(flags.pluginTimeout) * 1000 }
       : {}),
-  };
+  });
 }
 
 /** How the CLI opens keys: the signingkeys.json, the environment, and a PIN prompt on a terminal. */

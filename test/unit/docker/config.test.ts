@@ -51,6 +51,38 @@ describe('plugin configuration', () => {
     }
   });
 
+  it('reads the verification plugin settings and refuses wrong types', async () => {
+    const config = parsePluginConfig(
+      JSON.stringify({
+        pluginDirectories: ['/opt/plugins'],
+        pluginConfig: { region: 'eu' },
+        pluginTimeoutSeconds: 5,
+      }),
+      'nv2.json',
+    );
+    assert.deepEqual(config.pluginDirectories, ['/opt/plugins']);
+    assert.deepEqual(config.pluginConfig, { region: 'eu' });
+    assert.equal(config.pluginTimeoutSeconds, 5);
+    for (const bad of [
+      '{"pluginConfig":{"n":1}}',
+      '{"pluginConfig":["a=b"]}',
+      '{"pluginDirectories":"plugins"}',
+      '{"pluginTimeoutSeconds":"60s"}',
+    ]) {
+      assert.throws(
+        () => parsePluginConfig(bad, 'nv2.json'),
+        (err: unknown) =>
+          err instanceof InvalidInputError && err.code === 'NV2_ERR_DOCKER_PLUGIN_CONFIG',
+        bad,
+      );
+    }
+    // Switching the plugin on or off keeps them.
+    const dir = await tempDir();
+    await writeFile(join(dir, 'nv2.json'), JSON.stringify({ pluginConfig: { region: 'eu' } }));
+    await savePluginConfig(dir, { ...(await loadPluginConfig(dir)), enabled: true });
+    assert.deepEqual((await loadPluginConfig(dir)).pluginConfig, { region: 'eu' });
+  });
+
   it('saves atomically, keeping fields it does not know', async () => {
     const dir = await tempDir();
     await writeFile(join(dir, 'nv2.json'), JSON.stringify({ enabled: false, extra: 1 }));

@@ -3,7 +3,7 @@
  * uses) and a docker that records: what is pulled follows what the verifier established.
  */
 import assert from 'node:assert/strict';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import {
   type DockerCommand,
@@ -15,6 +15,7 @@ import {
 import { VerificationFailedError } from '../../../src/errors.js';
 import type { Digest } from '../../../src/oci/index.js';
 import { tempDir } from '../../helpers/fixtures.js';
+import { textSink as sink } from '../../helpers/text-sink.js';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}` as Digest;
 
@@ -52,17 +53,6 @@ function recordingDocker(
       return { stdout, exited: Promise.resolve({ code: 0, stderr: '' }) };
     },
   };
-}
-
-function sink(): Writable & { text: () => string } {
-  const chunks: Buffer[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      chunks.push(chunk);
-      done();
-    },
-  });
-  return Object.assign(stream, { text: () => Buffer.concat(chunks).toString() });
 }
 
 async function enabledConfig(): Promise<string> {
