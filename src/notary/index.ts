@@ -19,7 +19,7 @@ export {
 } from './list.js';
 export type { ListSignaturesOptions, NotationSignatureEntry, SignatureEntry } from './list.js';
 export { CREATED_ANNOTATION, EMPTY_CONFIG, EMPTY_CONFIG_DESCRIPTOR } from '../oci/index.js';
-export { fetchManifestJson, plain } from './manifest.js';
+export { fetchManifestJson, fetchSignatureLayer, plain } from './manifest.js';
 export { pushSignature, signArtifact, signNotationArtifact } from './sign.js';
 export type {
   PushSignatureOptions,

@@ -15,7 +15,7 @@ import {
   isDescriptor,
 } from '../oci/index.js';
 import { MAX_SIGNATURE_BYTES, type ParsedSignature, parseSignature } from '../signature/index.js';
-import { fetchManifestJson } from './manifest.js';
+import { fetchManifestJson, fetchSignatureLayer } from './manifest.js';
 
 /** One signature artifact found for a subject. */
 export interface SignatureEntry {
@@ -63,16 +63,12 @@ export async function readSignatureEntry(
     if (layer === undefined) {
       throw malformed(manifest, `it has no ${MediaTypes.nv2Signature} layer`);
     }
-    if (layer.size > MAX_SIGNATURE_BYTES) {
-      throw new VerificationFailedError(
-        'NV2_ERR_SIGNATURE_TOO_LARGE',
-        `signature manifest ${manifest.digest}: its signature layer is ${layer.size} bytes, more than the ${MAX_SIGNATURE_BYTES} allowed`,
-      );
-    }
-    const jws = await readBoundedStream(
-      await target.fetch(layer),
+    const jws = await fetchSignatureLayer(
+      target,
+      manifest,
+      layer,
       MAX_SIGNATURE_BYTES,
-      `signature ${layer.digest}`,
+      'signature layer',
     );
     try {
       return { manifest, jws, signature: parseSignature(jws) };
@@ -163,17 +159,7 @@ async function readNotationEntry(
         `signature manifest ${manifest.digest}: envelope media type ${envelopeMediaType} is not a Notary Project envelope (${MediaTypes.notationJws}, ${MediaTypes.notationCose})`,
       );
     }
-    if (read.envelope.size > MAX_ENVELOPE_BYTES) {
-      throw new VerificationFailedError(
-        'NV2_ERR_SIGNATURE_TOO_LARGE',
-        `signature manifest ${manifest.digest}: its envelope is ${read.envelope.size} bytes, more than the ${MAX_ENVELOPE_BYTES} allowed`,
-      );
-    }
-    const envelope = await readBoundedStream(
-      await target.fetch(read.envelope),
-      MAX_ENVELOPE_BYTES,
-      `signature ${read.envelope.digest}`,
-    );
+    const envelope = await fetchSignatureLayer(target, manifest, read.envelope, MAX_ENVELOPE_BYTES);
     const base = { manifest, format, envelopeMediaType, envelope } as const;
     try {
       return { ...base, parsed: parseNotationEnvelope(envelope, envelopeMediaType) };

@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, VerificationFailedError } from '../errors.js';
 import {
   CREATED_ANNOTATION,
   type Descriptor,
@@ -71,6 +71,30 @@ export async function fetchManifestJson(
     );
   }
   return parsed as Record<string, unknown>;
+}
+
+/**
+ * Reads the layer of signature manifest `manifest` that holds the signature (an nv2 JWS, or a
+ * Notary Project envelope), at most `limit` bytes: a layer that says it is larger is refused
+ * before anything is downloaded, one that sends more is cut off. `noun` names the layer in
+ * the message.
+ *
+ * @throws VerificationFailedError NV2_ERR_SIGNATURE_TOO_LARGE
+ */
+export async function fetchSignatureLayer(
+  target: Fetcher,
+  manifest: Descriptor,
+  layer: Descriptor,
+  limit: number,
+  noun = 'envelope',
+): Promise<Buffer> {
+  if (layer.size > limit) {
+    throw new VerificationFailedError(
+      'NV2_ERR_SIGNATURE_TOO_LARGE',
+      `signature manifest ${manifest.digest}: its ${noun} is ${layer.size} bytes, more than the ${limit} allowed`,
+    );
+  }
+  return readBoundedStream(await target.fetch(layer), limit, `signature ${layer.digest}`);
 }
 
 /** The child manifests an index (OCI index or Docker manifest list) names; none for others. */

@@ -1,10 +1,10 @@
-import { type ReadOnlyTarget, readBoundedStream } from '../content/index.js';
+import type { ReadOnlyTarget } from '../content/index.js';
 import { Nv2Error, VerificationFailedError } from '../errors.js';
 import { type Descriptor, MAX_ENVELOPE_BYTES, MediaTypes, isDescriptor } from '../oci/index.js';
 import { evaluatorFor } from './evaluators.js';
 import { MAX_SIGNATURE_BYTES } from '../signature/index.js';
 import type { EvaluationPolicy, SignatureEvaluation } from '../trust/index.js';
-import { fetchManifestJson } from '../notary/index.js';
+import { fetchManifestJson, fetchSignatureLayer } from '../notary/index.js';
 
 /**
  * One signature found for a subject, and what became of it: the one per-signature shape of
@@ -45,17 +45,7 @@ async function readEnvelope(
   }
   const limit =
     layer.mediaType === MediaTypes.nv2Signature ? MAX_SIGNATURE_BYTES : MAX_ENVELOPE_BYTES;
-  if (layer.size > limit) {
-    throw new VerificationFailedError(
-      'NV2_ERR_SIGNATURE_TOO_LARGE',
-      `signature manifest ${manifest.digest}: its envelope is ${layer.size} bytes, more than the ${limit} allowed`,
-    );
-  }
-  const bytes = await readBoundedStream(
-    await target.fetch(layer),
-    limit,
-    `signature ${layer.digest}`,
-  );
+  const bytes = await fetchSignatureLayer(target, manifest, layer, limit);
   return { mediaType: layer.mediaType, bytes };
 }
 

@@ -27,7 +27,7 @@ import {
   signCrl,
   startCrlServer,
 } from '../helpers/revocation.js';
-import { type RunningTsa, startTsa, tsaIdentity } from '../helpers/tsa.js';
+import { type RunningTsa, type TsaMode, startTsa, tsaIdentity } from '../helpers/tsa.js';
 
 const SUBJECT = 'sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9';
 const NOTATION_LAYOUT = fileURLToPath(new URL('notation/oci-layout/e2e', VECTORS_DIR));
@@ -177,62 +177,28 @@ describe('nv2 sign --timestamp-url (a TSA on loopback)', () => {
   }
 
   it('refuses a bad TSA answer with one line and a typed code, writing nothing', async () => {
-    const cases: [string, () => void, string, string, number, string][] = [
-      [
-        'wrong nonce',
-        () => (s.tsa.mode = 'wrong-nonce'),
-        s.tsa.url,
-        s.files.tsaRoot,
-        2,
-        'NV2_ERR_TIMESTAMP_INVALID',
-      ],
-      [
-        'wrong hash',
-        () => (s.tsa.mode = 'wrong-hash'),
-        s.tsa.url,
-        s.files.tsaRoot,
-        2,
-        'NV2_ERR_TIMESTAMP_INVALID',
-      ],
-      [
-        'untrusted chain',
-        () => (s.tsa.mode = 'good'),
-        s.tsa.url,
-        s.files.otherRoot,
-        2,
-        'NV2_ERR_TIMESTAMP_INVALID',
-      ],
-      [
-        'revoked TSA certificate',
-        () => (s.revokedTsa.mode = 'good'),
-        s.revokedTsa.url,
-        s.files.tsaRoot,
-        2,
-        'NV2_ERR_TIMESTAMP_INVALID',
-      ],
-      [
-        'HTTP error',
-        () => (s.tsa.mode = 'http-error'),
-        s.tsa.url,
-        s.files.tsaRoot,
-        3,
-        'NV2_ERR_TIMESTAMP_UNAVAILABLE',
-      ],
-      [
-        'rejection',
-        () => (s.tsa.mode = 'rejection'),
-        s.tsa.url,
-        s.files.tsaRoot,
-        3,
-        'NV2_ERR_TIMESTAMP_UNAVAILABLE',
-      ],
+    // A TSA that answers wrongly is refused as invalid (exit 2); one that does not answer a
+    // timestamp at all is unavailable (exit 3).
+    const cases: { what: string; mode: TsaMode; tsa?: RunningTsa; root?: string }[] = [
+      { what: 'wrong nonce', mode: 'wrong-nonce' },
+      { what: 'wrong hash', mode: 'wrong-hash' },
+      { what: 'untrusted chain', mode: 'good', root: s.files.otherRoot },
+      { what: 'revoked TSA certificate', mode: 'good', tsa: s.revokedTsa },
+      { what: 'HTTP error', mode: 'http-error' },
+      { what: 'rejection', mode: 'rejection' },
     ];
     const dir = join(s.work, 'refused');
     await mkdir(dir);
-    for (const [what, arrange, url, tsaRoot, exit, code] of cases) {
-      arrange();
+    for (const { what, mode, tsa = s.tsa, root = s.files.tsaRoot } of cases) {
+      tsa.mode = mode;
+      const unavailable = mode === 'http-error' || mode === 'rejection';
       const before = s.tsa.requests + s.revokedTsa.requests;
-      fails(await sign('cose', join(dir, 'sig.cose'), url, tsaRoot), exit, code, what);
+      fails(
+        await sign('cose', join(dir, 'sig.cose'), tsa.url, root),
+        unavailable ? 3 : 2,
+        unavailable ? 'NV2_ERR_TIMESTAMP_UNAVAILABLE' : 'NV2_ERR_TIMESTAMP_INVALID',
+        what,
+      );
       assert.equal(s.tsa.requests + s.revokedTsa.requests, before + 1, `${what}: asked once`);
     }
     assert.deepEqual(await readdir(dir), []);
