@@ -15,15 +15,12 @@
  *
  * Nothing asserts on time: a missed goal is printed; wrong answers fail the run.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { createPool, migrate } from '../src/registry/postgres/index.js';
 import { tempDir } from '../test/helpers/fixtures.js';
-import { freePort } from '../test/helpers/ports.js';
+import { startNv2, stopChildren } from './nv2-server.js';
 import { postgresMissing, startPostgres } from '../test/helpers/postgres.js';
 
 const ROUNDS = 5;
@@ -32,12 +29,6 @@ const CONCURRENCY = 8;
 const REFERRERS = 20;
 const GOAL = 0.5;
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-
-const processes = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of processes) child.kill('SIGKILL');
-});
 
 const dispatcher = new Agent({ connections: CONCURRENCY });
 
@@ -50,31 +41,6 @@ function sha256(data: Buffer): string {
 
 function check(ok: boolean, what: string): void {
   if (!ok) throw new Error(`bench: ${what}`);
-}
-
-/** Starts `nv2 registry serve` with `config` (YAML) and waits for `/v2/`. */
-async function startNv2(dir: string, name: string, config: string): Promise<string> {
-  const port = await freePort();
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, config);
-  const child = spawn(
-    process.execPath,
-    [CLI, 'registry', 'serve', '--addr', `127.0.0.1:${port}`, '--config', file],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  processes.add(child);
-  const origin = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      const res = await request(`${origin}/v2/`);
-      await res.body.dump();
-      if (res.statusCode === 200) return origin;
-    } catch {
-      // not listening yet
-    }
-    if (child.exitCode !== null || i > 300) throw new Error(`nv2 (${name}) did not start`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 async function put(url: string, body: Buffer, contentType: string): Promise<void> {
@@ -228,7 +194,7 @@ async function main(): Promise<void> {
     );
   }
   await dispatcher.close();
-  for (const child of processes) child.kill('SIGTERM');
+  stopChildren();
 }
 
 await main();

@@ -24,10 +24,8 @@
  *
  * Nothing asserts on time: a missed goal is printed; wrong answers fail the run.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
@@ -35,7 +33,7 @@ import { Agent, request } from 'undici';
 import type { CephS3 } from '../test/helpers/ceph.js';
 import { cephMissing, startCephS3 } from '../test/helpers/ceph.js';
 import { tempDir } from '../test/helpers/fixtures.js';
-import { freePort } from '../test/helpers/ports.js';
+import { killAtExit, startNv2, stopChildren } from './nv2-server.js';
 
 const ROUNDS = 3;
 const UPLOADS_PER_ROUND = 3;
@@ -44,40 +42,9 @@ const CHUNK_BYTES = 8 * 1024 * 1024;
 const GOAL = 0.8;
 /** "Equal" on a shared machine: within a tenth. */
 const EQUAL_GOAL = 0.9;
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const PROXY = fileURLToPath(new URL('./s3-proxy.js', import.meta.url));
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
-
-const processes = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of processes) child.kill('SIGKILL');
-});
-
-/** Starts `nv2 registry serve` with `config` (YAML) and waits for `/v2/`. */
-async function startNv2(dir: string, name: string, config: string): Promise<string> {
-  const port = await freePort();
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, config);
-  const child = spawn(
-    process.execPath,
-    [CLI, 'registry', 'serve', '--addr', `127.0.0.1:${port}`, '--config', file],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  processes.add(child);
-  const origin = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      const res = await request(`${origin}/v2/`);
-      await res.body.dump();
-      if (res.statusCode === 200) return origin;
-    } catch {
-      // not listening yet
-    }
-    if (child.exitCode !== null || i > 300) throw new Error(`nv2 (${name}) did not start`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** Starts `bench/s3-proxy.ts` over `bucket` and returns its origin. */
 async function startProxy(ceph: CephS3, bucket: string): Promise<string> {
@@ -92,7 +59,7 @@ async function startProxy(ceph: CephS3, bucket: string): Promise<string> {
       S3_SECRET_KEY: ceph.credentials.secretAccessKey,
     },
   });
-  processes.add(child);
+  killAtExit(child);
   const port = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -405,7 +372,7 @@ async function main(): Promise<void> {
   }
   await dispatcher.close();
   ceph.client.destroy();
-  for (const child of processes) child.kill('SIGTERM');
+  stopChildren();
 }
 
 await main();
