@@ -14,6 +14,15 @@ export interface ServeProcess {
   readonly logs: Record<string, unknown>[];
   /** Every line of standard output so far, JSON or not. */
   readonly lines: string[];
+  /**
+   * Resolves with the JSON log lines that `match` accepts once there are at least `count`
+   * of them. The server logs a request after its response is sent, so a client can finish
+   * before the line arrives: tests wait for a line instead of reading `logs` at once.
+   */
+  waitForLogs(
+    match: (line: Record<string, unknown>) => boolean,
+    count?: number,
+  ): Promise<Record<string, unknown>[]>;
   /** Resolves with the exit code (null when killed by a signal) once the process has exited. */
   readonly exited: Promise<number | null>;
   /** Sends SIGTERM and resolves with the exit code. */
@@ -52,8 +61,29 @@ export function serve(
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),
   );
+  const reader = createInterface({ input: child.stdout! });
+  const waitForLogs = (
+    match: (line: Record<string, unknown>) => boolean,
+    count = 1,
+  ): Promise<Record<string, unknown>[]> =>
+    new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const found = logs.filter(match);
+        if (found.length < count) return false;
+        reader.off('line', onLine);
+        clearTimeout(timer);
+        resolve(found);
+        return true;
+      };
+      // Runs after the helper's own listener has parsed the line into `logs`.
+      const onLine = (): void => void check();
+      const timer = setTimeout(() => {
+        reader.off('line', onLine);
+        reject(new Error(`no ${count} matching log line(s) in 10 s:\n${lines.join('\n')}`));
+      }, 10_000);
+      if (!check()) reader.on('line', onLine);
+    });
   return new Promise((resolve, reject) => {
-    const reader = createInterface({ input: child.stdout! });
     reader.on('line', (line) => {
       lines.push(line);
       let url: string | undefined;
@@ -72,6 +102,7 @@ export function serve(
         child,
         logs,
         lines,
+        waitForLogs,
         exited,
         stop: () => {
           child.kill('SIGTERM');

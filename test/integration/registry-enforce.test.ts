@@ -125,7 +125,7 @@ describe('registry enforcement at pull (skopeo, nv2 registry serve)', () => {
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /denied/i);
     assert.match(refused.stderr, /unsigned: prod\/app@sha256:[0-9a-f]{64} has no signature/);
-    const logged = registry.logs.find(
+    const [logged] = await registry.waitForLogs(
       (l) =>
         l['msg'] === 'request' &&
         (l['enforcement'] as { decision?: string } | undefined)?.decision === 'deny',
@@ -135,7 +135,7 @@ describe('registry enforcement at pull (skopeo, nv2 registry serve)', () => {
 
     await sign('prod/app:v1', 'acme');
     ok(await copyOut('prod/app:v1'), 'copy once signed');
-    const allowed = registry.logs.filter(
+    const allowed = await registry.waitForLogs(
       (l) => (l['enforcement'] as { decision?: string } | undefined)?.decision === 'allow',
     );
     assert.ok(allowed.some((l) => (l['enforcement'] as { digest: string }).digest === digest));
@@ -228,18 +228,17 @@ describe('registry enforcement at pull (skopeo, nv2 registry serve)', () => {
     assert.notEqual((await all()).code, 0);
     await sign('prod/multi:v1', 'acme');
     ok(await all(), 'copy --all of a signed index');
-    const viaIndex = registry.logs.filter(
-      (l) =>
-        (l['enforcement'] as { reason?: string } | undefined)?.reason?.startsWith('listed by') ===
-        true,
-    );
-    assert.equal(viaIndex.length, 2);
+    const listedBy = (l: Record<string, unknown>): boolean =>
+      (l['enforcement'] as { reason?: string } | undefined)?.reason?.startsWith('listed by') ===
+      true;
+    await registry.waitForLogs(listedBy, 2);
+    assert.equal(registry.logs.filter(listedBy).length, 2);
   });
 
   it('audit lets unsigned content through and logs the decision; metrics count decisions', async () => {
     await push('staging/app:v1');
     ok(await copyOut('staging/app:v1'), 'copy under audit');
-    const audited = registry.logs.find(
+    const [audited] = await registry.waitForLogs(
       (l) => (l['enforcement'] as { decision?: string } | undefined)?.decision === 'audit',
     );
     assert.equal(audited?.['level'], 'warn');

@@ -47,7 +47,9 @@ describe('nv2 registry serve', () => {
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     assert.match(metrics, /nv2_http_requests_total\{method="GET",route="[^"]+",status="200"\} \d+/);
     assert.match(metrics, /nv2_http_request_duration_seconds_bucket/);
-    const requestLog = server.logs.find((l) => l['msg'] === 'request' && l['path'] === '/v2/');
+    const [requestLog] = await server.waitForLogs(
+      (l) => l['msg'] === 'request' && l['path'] === '/v2/',
+    );
     assert.ok(requestLog, 'a request line for /v2/');
     for (const field of ['method', 'path', 'status', 'bytesOut', 'durationMs'])
       assert.ok(field in requestLog, field);
