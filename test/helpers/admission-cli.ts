@@ -60,7 +60,8 @@ export async function serveAdmission(args: readonly string[]): Promise<Admission
   const lines: Record<string, unknown>[] = [];
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', r));
+  // 'close': standard output is read to its end before `lines` is known to be whole.
+  const exited = new Promise<number | null>((r) => child.on('close', r));
   const port = await new Promise<number>((resolve, reject) => {
     let buffered = '';
     child.stdout.on('data', (c: Buffer) => {

@@ -58,8 +58,10 @@ export function serve(
   const lines: string[] = [];
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  // 'close', not 'exit': standard output is read to its end first, so `logs` and `lines`
+  // are whole once the process is known to be gone.
   const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
+    child.once('close', (code) => resolve(code)),
   );
   const reader = createInterface({ input: child.stdout! });
   const waitForLogs = (

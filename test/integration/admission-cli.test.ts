@@ -139,6 +139,8 @@ describe('nv2 admission', () => {
       );
       assert.equal(denied.body.response.allowed, false);
       assert.match(denied.body.response.status!.message, /untrusted signer/);
+      // A decision is logged as it is answered: read the log once the server is gone.
+      assert.equal(await server.stop(), 0, server.stderr());
       const decisions = server.lines.filter((l) => l['msg'] === 'admission decision');
       assert.equal(decisions.length, 2);
       assert.equal(decisions[1]!['decision'], 'denied');
