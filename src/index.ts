@@ -93,23 +93,24 @@ export {
   LEVEL_ACTIONS,
   PolicyConfig,
   certificatePolicy,
+  certificatePolicyConfig,
   VERIFICATION_LEVELS,
   configDirectory,
   loadPolicyConfig,
 } from './policy/index.js';
-export type { CertificatePolicyOptions, VerificationLevel } from './policy/index.js';
+export type {
+  CertificatePolicyConfigOptions,
+  CertificatePolicyOptions,
+  TrustSource,
+  VerificationLevel,
+} from './policy/index.js';
 export {
   DEFAULT_MAX_SIGNATURES,
   PolicyVerificationError,
-  verifyArtifact,
   verifyWithPolicy,
 } from './verification/index.js';
 export type {
-  ArtifactVerification,
-  EvaluatedSignature,
   SignatureOutcome,
   PolicyVerification,
-  SignatureVerdict,
-  VerifyArtifactOptions,
   VerifyWithPolicyOptions,
 } from './verification/index.js';

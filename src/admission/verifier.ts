@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { InvalidInputError, type Nv2ErrorCode, VerificationFailedError } from '../errors.js';
 import {
-  type EvaluatedSignature,
+  type SignatureOutcome,
   type PolicyVerification,
   PolicyVerificationError,
   verifyWithPolicy,
@@ -68,7 +68,7 @@ interface SignatureFailure {
   readonly signer?: string;
 }
 
-function failureOf(s: EvaluatedSignature): SignatureFailure {
+function failureOf(s: SignatureOutcome): SignatureFailure {
   const evaluation = s.evaluation;
   if (evaluation === undefined) {
     return {

@@ -1,18 +1,14 @@
 /**
- * How `verify` and `pull` show a verification: JSON (`--output json`) and the text on
- * standard error (the summary, `--explain`). Renderers only: they decide nothing.
+ * How `verify` and `pull` show a verification: JSON (`--output json`, one shape for every
+ * mode) and the text on standard error (the summary, `--explain`). Renderers only: they
+ * decide nothing.
  */
-import { MediaTypes } from '../oci/index.js';
-import type {
-  EvaluatedSignature,
-  PolicyVerification,
-  SignatureOutcome,
-  ArtifactVerification,
-} from '../verification/index.js';
+import { type Descriptor, MediaTypes } from '../oci/index.js';
+import type { PolicyVerification, SignatureOutcome } from '../verification/index.js';
 import type { SignatureEvaluation } from '../trust/index.js';
 
 /** One evaluated signature as JSON. */
-export function evaluationJson(e: SignatureEvaluation): unknown {
+function evaluationJson(e: SignatureEvaluation): Record<string, unknown> {
   return {
     format: e.format,
     verified: e.verified,
@@ -49,9 +45,8 @@ export function evaluationJson(e: SignatureEvaluation): unknown {
 }
 
 /**
- * One signature found, as JSON: the one shape of both verifications (by the trust policy and
- * by -c/--ca-cert). `signer` and `checks` repeat the evaluation's at the top level, where the
- * policy path has always put them.
+ * One signature found, as JSON. `signer` and `checks` repeat the evaluation's at the top
+ * level, where verification by the trust policy has always put them.
  */
 function signatureJson(s: SignatureOutcome): unknown {
   const e = s.evaluation;
@@ -70,12 +65,32 @@ function signatureJson(s: SignatureOutcome): unknown {
   };
 }
 
-/** What was found and what verified, as the -c/--ca-cert path says it. */
+/**
+ * What was found and what verified, for standard error: under the trust policy with the
+ * statement that decided; under certificates (-c/--ca-cert) with every signature's verdict.
+ */
 export function summary(result: PolicyVerification): string {
   const n = result.signatures.length;
-  const lines = [
-    `${n} signature${n === 1 ? '' : 's'} found, ${result.verifiedSignatures.length} verified under the trust policy "${result.statement.name}" (${result.level})`,
-  ];
+  const found = `${n} signature${n === 1 ? '' : 's'} found, ${result.verifiedSignatures.length} verified`;
+  if (result.trustSource === 'certificates') {
+    const lines = [found];
+    for (const s of result.signatures) {
+      const e = s.evaluation;
+      if (e?.verified === true) {
+        // nv2 signatures are the -c path's own; other formats are named.
+        const format = e.format === 'nv2' ? '' : ` (${e.format})`;
+        lines.push(
+          `  ${s.manifest.digest}: verified${format}, signed by ${e.signer?.subject ?? '?'}`,
+        );
+      } else {
+        lines.push(
+          `  ${s.manifest.digest}: not verified: ${s.error?.code ?? ''}: ${s.error?.message ?? ''}`,
+        );
+      }
+    }
+    return `${lines.join('\n')}\n`;
+  }
+  const lines = [`${found} under the trust policy "${result.statement.name}" (${result.level})`];
   for (const s of result.verifiedSignatures) {
     const signer = s.evaluation?.signer?.subject;
     lines.push(
@@ -89,7 +104,7 @@ function checkMark(passed: boolean | undefined): string {
   return passed === true ? 'passed' : passed === false ? 'FAILED' : 'not run';
 }
 
-function explainSignature(s: EvaluatedSignature): string[] {
+function explainSignature(s: SignatureOutcome): string[] {
   const lines = [
     `  signature ${s.manifest.digest}${s.envelopeMediaType ? ` (${s.envelopeMediaType})` : ''}`,
   ];
@@ -117,7 +132,7 @@ function explainSignature(s: EvaluatedSignature): string[] {
 export function explain(r: PolicyVerification): string {
   const lines = [
     `reference:  ${r.reference}`,
-    `repository: ${r.repository}`,
+    `repository: ${r.repository ?? '*'}`,
     `statement:  "${r.statement.name}" (matched by scope ${r.scope})`,
     `level:      ${r.level}${r.level === 'skip' ? ' (nothing is verified)' : ''}`,
   ];
@@ -135,17 +150,46 @@ export function explain(r: PolicyVerification): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The policy decision as JSON (`--output json`). */
-export function policyJson(r: PolicyVerification): unknown {
+/**
+ * A signature file (`-f`) verified against a manifest: no listing, one evaluation, trust from
+ * certificates (-c/--ca-cert).
+ */
+export interface FileVerification {
+  readonly subject: Descriptor;
+  readonly evaluation: SignatureEvaluation;
+}
+
+/**
+ * A verification as JSON (`--output json`): the one shape of every mode. The subject
+ * (`digest`, `mediaType`, `size`), `trustSource`, `level`, `passed` and `warnings` are
+ * always there; a verification of stored signatures adds the statement, hints and every
+ * signature (`signatures`, `signaturesFound`); a signature file (`-f`) has no signature
+ * manifest, and its evaluation's fields stand at the top level instead.
+ */
+export function verificationJson(r: PolicyVerification | FileVerification): unknown {
+  const common = {
+    digest: r.subject.digest,
+    mediaType: r.subject.mediaType,
+    size: r.subject.size,
+  };
+  if (!('signatures' in r)) {
+    return {
+      ...common,
+      trustSource: 'certificates',
+      level: 'strict',
+      passed: r.evaluation.verified,
+      warnings: [],
+      ...evaluationJson(r.evaluation),
+    };
+  }
   return {
     reference: r.reference,
     repository: r.repository,
+    trustSource: r.trustSource,
     statement: r.statement.name,
     scope: r.scope,
     level: r.level,
-    digest: r.digest,
-    mediaType: r.subject.mediaType,
-    size: r.subject.size,
+    ...common,
     passed: r.passed,
     warnings: r.warnings,
     hints: r.hints,
@@ -153,37 +197,4 @@ export function policyJson(r: PolicyVerification): unknown {
     signaturesFound: r.signaturesFound,
     signatures: r.signatures.map(signatureJson),
   };
-}
-
-/** The -c/--ca-cert verification as JSON. */
-export function artifactJson(outcome: ArtifactVerification): unknown {
-  return {
-    digest: outcome.subject.digest,
-    mediaType: outcome.subject.mediaType,
-    size: outcome.subject.size,
-    signatures: outcome.signatures.map(signatureJson),
-    signaturesFound: outcome.signaturesFound,
-    warnings: outcome.warnings,
-  };
-}
-
-/** What the -c/--ca-cert verification found and what verified, for standard error. */
-export function artifactSummary(outcome: ArtifactVerification): string {
-  const n = outcome.signatures.length;
-  const lines = [`${n} signature${n === 1 ? '' : 's'} found, ${outcome.verified.length} verified`];
-  for (const verdict of outcome.signatures) {
-    const e = verdict.evaluation;
-    if (e?.verified === true) {
-      // nv2 signatures are the -c path's own; other formats are named.
-      const format = e.format === 'nv2' ? '' : ` (${e.format})`;
-      lines.push(
-        `  ${verdict.manifest.digest}: verified${format}, signed by ${e.signer?.subject ?? '?'}`,
-      );
-    } else {
-      lines.push(
-        `  ${verdict.manifest.digest}: not verified: ${verdict.error?.code ?? ''}: ${verdict.error?.message ?? ''}`,
-      );
-    }
-  }
-  return `${lines.join('\n')}\n`;
 }

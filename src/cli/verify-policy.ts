@@ -1,6 +1,7 @@
 /**
- * Verification by the trust policy of $NV2_CONFIG_DIR for the commands that do it (`verify`,
- * `pull`): the flags they share, and the call that prints warnings and `--explain`.
+ * Verification of a stored artifact for the commands that do it (`verify`, `pull`): by the
+ * trust policy of $NV2_CONFIG_DIR, or by certificates made into a policy (`verify -c`); the
+ * flags they share, and the call that prints warnings, the summary and `--explain`.
  */
 import type { ReadOnlyTarget, ReferrerLister } from '../content/index.js';
 import { InvalidInputError } from '../errors.js';
@@ -9,7 +10,7 @@ import {
   PolicyVerificationError,
   verifyWithPolicy,
 } from '../verification/index.js';
-import { configDirectory, loadPolicyConfig } from '../policy/index.js';
+import { type PolicyConfig, configDirectory, loadPolicyConfig } from '../policy/index.js';
 import { verificationPluginSettings } from './commands/key.js';
 import { parseTime } from './duration.js';
 import { type OutputFormat, warn } from './output.js';
@@ -49,20 +50,25 @@ function policyReference(opened: OpenedTarget, flags: PolicyFlags): string {
 }
 
 /**
- * Verifies an opened target under the trust policy of $NV2_CONFIG_DIR, printing warnings (and
- * with --explain the whole decision) on standard error. Shared by `verify` and `pull`.
+ * Verifies an opened target under the trust policy of $NV2_CONFIG_DIR (or `config`: the
+ * certificates of `verify -c`, whose one statement takes the target's tag or digest),
+ * printing warnings and the summary (with --explain the whole decision) on standard error.
+ * Shared by `verify` and `pull`.
  */
 export async function verifyByPolicy(
   opened: OpenedTarget,
   flags: PolicyFlags,
   signatureTarget?: ReadOnlyTarget & ReferrerLister,
+  config?: PolicyConfig,
 ): Promise<PolicyVerification> {
   const now = flags.at !== undefined ? parseTime(flags.at) : new Date();
-  const config = await loadPolicyConfig(configDirectory(process.env));
+  const policy = config ?? (await loadPolicyConfig(configDirectory(process.env)));
+  const reference =
+    policy.source === 'certificates' ? requireReference(opened) : policyReference(opened, flags);
   let result: PolicyVerification;
   try {
     const userMetadata = parseUserMetadata(flags.userMetadata ?? []);
-    result = await verifyWithPolicy(opened.target, policyReference(opened, flags), config, {
+    result = await verifyWithPolicy(opened.target, reference, policy, {
       now,
       verificationPlugins: verificationPluginSettings(flags),
       ...(Object.keys(userMetadata).length > 0 ? { userMetadata } : {}),

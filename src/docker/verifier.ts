@@ -1,8 +1,9 @@
 import type { ReadOnlyTarget, ReferrerLister } from '../content/index.js';
 import { InvalidInputError } from '../errors.js';
-import { type SignatureOutcome, verifyArtifact, verifyWithPolicy } from '../verification/index.js';
+import { type SignatureOutcome, verifyWithPolicy } from '../verification/index.js';
 import {
   type PolicyConfig,
+  certificatePolicyConfig,
   configDirectory,
   loadPolicyConfig,
   verificationPluginSettings,
@@ -103,20 +104,25 @@ function reportOf(s: SignatureOutcome): SignatureReport {
 
 /**
  * Verifies against fixed certificates (`verificationCerts`): CA certificates are trusted as
- * roots, the others as signing certificates trusted as they are.
+ * roots, the others as signing certificates trusted as they are; nv2 signatures only. The
+ * certificates become a policy (`certificatePolicyConfig`) verified as any other.
  */
 export function certificateVerifier(
   certificates: readonly Certificate[],
   options: VerifierOptions & { readonly trustSource?: string } = {},
 ): PullVerifier {
-  const trust = new TrustSet({
-    certificates: certificates.filter((c) => !c.isCA),
-    roots: certificates.filter((c) => c.isCA),
+  const config = certificatePolicyConfig({
+    certificates,
+    trustSet: new TrustSet({
+      certificates: certificates.filter((c) => !c.isCA),
+      roots: certificates.filter((c) => c.isCA),
+    }),
+    nv2Only: true,
   });
   return {
     trustSource: options.trustSource ?? 'the given certificates',
     async verify(repository, reference) {
-      const outcome = await verifyArtifact(repository, reference, trust, {
+      const outcome = await verifyWithPolicy(repository, reference, config, {
         ...(options.now !== undefined ? { now: options.now } : {}),
         ...(options.maxSignatures !== undefined ? { maxSignatures: options.maxSignatures } : {}),
       });

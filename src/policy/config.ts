@@ -48,6 +48,9 @@ export function configDirectory(env: Readonly<Record<string, string | undefined>
   return join(homedir(), '.config', 'nv2');
 }
 
+/** Where a configuration's trust comes from: see `PolicyConfig.source`. */
+export type TrustSource = 'trustPolicy' | 'certificates';
+
 /** The statement that applies to a repository, compiled for evaluation. */
 export interface ApplicablePolicy {
   readonly statement: TrustPolicyStatement;
@@ -131,6 +134,23 @@ export class PolicyConfig {
     this.directory = directory;
     this.document = document;
     this.trustStore = trustStore ?? new TrustStore(directory);
+  }
+
+  /**
+   * Where the trust comes from: `trustPolicy` (this directory's `trustpolicy.json`), or
+   * `certificates` given directly (`certificatePolicyConfig`: `nv2 verify -c/--ca-cert`, the
+   * docker plugin's `verificationCerts`), whose verification keeps the words it always had.
+   */
+  get source(): TrustSource {
+    return 'trustPolicy';
+  }
+
+  /**
+   * Whether only nv2 signatures are looked for (the docker plugin's `verificationCerts`);
+   * otherwise Notary Project signatures (JWS, COSE) are judged too.
+   */
+  get nv2Only(): boolean {
+    return false;
   }
 
   /**

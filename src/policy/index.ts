@@ -22,7 +22,7 @@ export {
   withScopeLevel,
   writeTrustPolicy,
 } from './config.js';
-export type { ApplicablePolicy } from './config.js';
+export type { ApplicablePolicy, TrustSource } from './config.js';
 export { CONFIG_PATHS, pathsFingerprint, watchPaths } from './config-watch.js';
 export {
   MAX_TRUST_POLICY_BYTES,
@@ -49,8 +49,15 @@ export {
   isSubsetName,
   parseDistinguishedName,
 } from './distinguished-name.js';
-export { certificatePolicy } from './certificate-policy.js';
-export type { CertificatePolicyOptions } from './certificate-policy.js';
+export {
+  CERTIFICATE_STATEMENT,
+  certificatePolicy,
+  certificatePolicyConfig,
+} from './certificate-policy.js';
+export type {
+  CertificatePolicyConfigOptions,
+  CertificatePolicyOptions,
+} from './certificate-policy.js';
 export { LEVEL_ACTIONS, VERIFICATION_LEVELS } from './levels.js';
 export type { VerificationLevel } from './levels.js';
 export { CERTIFICATE_EXTENSIONS, TrustStore } from './trust-store.js';

@@ -3,13 +3,17 @@ import { Nv2Error, VerificationFailedError } from '../errors.js';
 import { type Descriptor, MAX_ENVELOPE_BYTES, MediaTypes, isDescriptor } from '../oci/index.js';
 import { evaluatorFor } from './evaluators.js';
 import { MAX_SIGNATURE_BYTES } from '../signature/index.js';
-import type { EvaluationPolicy, SignatureEvaluation } from '../trust/index.js';
+import {
+  CHECK_FAILURE_CODES,
+  type EvaluationPolicy,
+  type SignatureEvaluation,
+  decidingFailure,
+  describeFailedCheck,
+  enforcedFailures,
+} from '../trust/index.js';
 import { fetchManifestJson, fetchSignatureLayer } from '../notary/index.js';
 
-/**
- * One signature found for a subject, and what became of it: the one per-signature shape of
- * both verifications (by policy and by certificates).
- */
+/** One signature found for a subject, and what became of it: the per-signature result. */
 export interface SignatureOutcome {
   /** The signature manifest. */
   readonly manifest: Descriptor;
@@ -24,9 +28,6 @@ export interface SignatureOutcome {
    */
   readonly error?: Nv2Error;
 }
-
-/** A signature under a trust policy: `SignatureOutcome` (the name before it was shared). */
-export type EvaluatedSignature = SignatureOutcome;
 
 /** The signature manifest's envelope layer, read within its format's size limit. */
 async function readEnvelope(
@@ -49,19 +50,28 @@ async function readEnvelope(
   return { mediaType: layer.mediaType, bytes };
 }
 
-/** Reads one signature manifest's envelope and evaluates it; Nv2Errors are returned as `error`. */
+/**
+ * Reads one signature manifest's envelope and evaluates it; Nv2Errors are returned as `error`,
+ * and so is a failed evaluation: the code of the rule its format checks first
+ * (`decidingFailure`), every enforced failure in the message.
+ */
 export async function evaluateEntry(
   target: ReadOnlyTarget,
   manifest: Descriptor,
   subject: Descriptor,
   policy: EvaluationPolicy,
-): Promise<EvaluatedSignature> {
+): Promise<SignatureOutcome> {
   let envelopeMediaType: string | undefined;
   try {
     const envelope = await readEnvelope(target, manifest);
     envelopeMediaType = envelope.mediaType;
     const evaluation = await evaluatorFor(envelope.mediaType)!(envelope.bytes, subject, policy);
-    return { manifest, envelopeMediaType, evaluation };
+    if (evaluation.verified) return { manifest, envelopeMediaType, evaluation };
+    const error = new VerificationFailedError(
+      decidingFailure(evaluation)?.code ?? CHECK_FAILURE_CODES.integrity,
+      enforcedFailures(evaluation.checks).map(describeFailedCheck).join('; '),
+    );
+    return { manifest, envelopeMediaType, evaluation, error };
   } catch (err) {
     if (err instanceof Nv2Error)
       return {

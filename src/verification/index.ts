@@ -1,5 +1,7 @@
 /**
- * Verification: an artifact's signatures judged under a trust policy, whatever their format.
+ * Verification: an artifact's signatures judged under a policy, whatever their format and
+ * wherever the trust comes from (`trustpolicy.json`, or certificates made into a policy by
+ * `certificatePolicyConfig`): one entry, `verifyWithPolicy`, one result, `PolicyVerification`.
  * One referrers listing per verification (at most `maxSignatures` signatures evaluated); each
  * signature manifest's envelope goes to the evaluator of its media type (nv2 JWS here, the
  * Notary Project's JWS and COSE in `notation`), which reports every check with its outcome
@@ -19,18 +21,12 @@ export {
   SIGNATURE_EVALUATORS,
   evaluatorFor,
 } from './evaluators.js';
-export type { EvaluatedSignature, SignatureOutcome } from './evaluate-signature.js';
+export type { SignatureOutcome } from './evaluate-signature.js';
 export {
   DEFAULT_MAX_SIGNATURES,
   checkMaxSignatures,
   signatureManifests,
 } from './signature-manifests.js';
 export type { SignatureManifests } from './signature-manifests.js';
-export { verifyArtifact } from './verify-artifact.js';
-export type {
-  ArtifactVerification,
-  SignatureVerdict,
-  VerifyArtifactOptions,
-} from './verify-artifact.js';
 export { PolicyVerificationError, trustAddHint, verifyWithPolicy } from './verify-policy.js';
 export type { IssuerSource, PolicyVerification, VerifyWithPolicyOptions } from './verify-policy.js';

@@ -5,11 +5,19 @@ import {
   VerificationFailedError,
   VerificationInconclusiveError,
 } from '../errors.js';
-import { type Descriptor, type Digest, parseReference } from '../oci/index.js';
-import { SIGNATURE_ARTIFACT_TYPES } from './evaluators.js';
+import {
+  type Descriptor,
+  type Digest,
+  MediaTypes,
+  isDigest,
+  isTag,
+  parseReference,
+} from '../oci/index.js';
+import { NOTATION_SIGNATURE_ARTIFACT_TYPE, SIGNATURE_ARTIFACT_TYPES } from './evaluators.js';
 import {
   type PolicyConfig,
   type TrustPolicyStatement,
+  type TrustSource,
   type TrustStoreRef,
   type VerificationLevel,
   parseTrustStoreRef,
@@ -20,9 +28,9 @@ import {
   type VerificationPluginSettings,
   describeFailedCheck,
 } from '../trust/index.js';
-import { type EvaluatedSignature, evaluateEntry } from './evaluate-signature.js';
+import { type SignatureOutcome, evaluateEntry } from './evaluate-signature.js';
 import { plain } from '../notary/index.js';
-import { capNote, signatureManifests } from './signature-manifests.js';
+import { type SignatureManifests, capNote, signatureManifests } from './signature-manifests.js';
 
 /** Options of `verifyWithPolicy`. */
 export interface VerifyWithPolicyOptions {
@@ -32,7 +40,8 @@ export interface VerifyWithPolicyOptions {
   readonly signatureTarget?: ReadOnlyTarget & ReferrerLister;
   /**
    * The repository whose policy applies (`registry/repository`), when the reference does not
-   * name it: an OCI layout holding a copy of a registry's image.
+   * name it: an OCI layout holding a copy of a registry's image. The reference may then be
+   * just a tag or digest of `target`.
    */
   readonly scope?: string;
   /**
@@ -47,12 +56,21 @@ export interface VerifyWithPolicyOptions {
   readonly verificationPlugins?: VerificationPluginSettings;
 }
 
-/** How a reference was judged under the trust policy: everything `--explain` prints. */
+/**
+ * How a reference was judged under a policy: the one result of verification, whatever the
+ * trust's source and the signatures' formats. Everything `--explain` prints; faces (CLI text
+ * and JSON, docker plugin, admission webhook, registry) only render it.
+ */
 export interface PolicyVerification {
   /** The reference as given. */
   readonly reference: string;
-  /** The repository whose policy applied (`registry/repository`). */
-  readonly repository: string;
+  /**
+   * The repository whose policy applied (`registry/repository`); undefined when a tag or
+   * digest was verified under certificates, whose one statement covers every repository.
+   */
+  readonly repository?: string;
+  /** Where the trust came from: `trustpolicy.json`, or certificates (`-c/--ca-cert`). */
+  readonly trustSource: TrustSource;
   readonly statement: TrustPolicyStatement;
   /** The registry scope of the statement that matched. */
   readonly scope: string;
@@ -61,17 +79,23 @@ export interface PolicyVerification {
   readonly subject: Descriptor;
   /** The verified digest (the subject's). */
   readonly digest: Digest;
-  /** Every signature found, in listing order (empty for level skip: none were looked for). */
-  readonly signatures: readonly EvaluatedSignature[];
+  /**
+   * Every signature evaluated: nv2 signatures first, then the Notary Project's, each in
+   * listing order (empty for level skip: none were looked for).
+   */
+  readonly signatures: readonly SignatureOutcome[];
   /** The signatures that verified under the level. */
-  readonly verifiedSignatures: readonly EvaluatedSignature[];
+  readonly verifiedSignatures: readonly SignatureOutcome[];
   /** How many signature manifests the listing held: more than `signatures` when capped. */
   readonly signaturesFound: number;
   /** Whether the artifact passes (skip always passes, audit unless a signature fails integrity). */
   readonly passed: boolean;
   /** Failures the level logs rather than enforces, and audit's findings. */
   readonly warnings: readonly string[];
-  /** What to do about missing trust: where the signers' issuers publish their certificates. */
+  /**
+   * What to do about missing trust: where the signers' issuers publish their certificates,
+   * as `nv2 trust add` commands (none when the trust came from certificates).
+   */
   readonly hints: readonly string[];
   /** Where the issuers of untrusted signers publish their certificates (`hints` as data). */
   readonly issuerSources: readonly IssuerSource[];
@@ -95,14 +119,14 @@ function failedChecks(evaluation: SignatureEvaluation, action: 'enforce' | 'log'
     .map(describeFailedCheck);
 }
 
-function signerText(s: EvaluatedSignature): string {
+function signerText(s: SignatureOutcome): string {
   const signer = s.evaluation?.signer;
   return signer === undefined
     ? ''
     : ` signed by "${signer.subject}" (SHA-256 fingerprint ${signer.fingerprintSha256})`;
 }
 
-function describeFailure(s: EvaluatedSignature): string {
+function describeFailure(s: SignatureOutcome): string {
   if (s.evaluation === undefined)
     return `${s.manifest.digest}: ${s.error?.code ?? 'NV2_ERR_INTERNAL'}: ${s.error?.message ?? 'not evaluated'}`;
   return `${s.manifest.digest}${signerText(s)}: ${failedChecks(s.evaluation, 'enforce').join('; ')}`;
@@ -123,7 +147,7 @@ export interface IssuerSource {
 
 /** The issuer sources of the signatures whose authenticity failed, each URL once. */
 function issuerSources(
-  signatures: readonly EvaluatedSignature[],
+  signatures: readonly SignatureOutcome[],
   statement: TrustPolicyStatement,
 ): IssuerSource[] {
   const store = (statement.trustStores ?? [])
@@ -161,11 +185,97 @@ export function trustAddHint(source: IssuerSource): string {
 }
 
 /**
- * Verifies what `reference` names in `target` under the trust policy of its repository
- * (artifact-layout.md, "Verification by a client"): finds the statement whose registry scope
- * covers the reference (exact repository, then the longest `/*` prefix, then `*`), resolves
- * the reference once, lists its signatures (nv2 and Notary Project signature manifests),
- * evaluates each with the evaluator of its envelope format, and applies the level:
+ * What `target` should resolve, and the repository whose statement applies: a reference
+ * names both; with `scope` (or under certificates, whose statement covers every repository)
+ * it may be just a tag or digest of `target`.
+ */
+function locate(
+  reference: string,
+  config: PolicyConfig,
+  scope: string | undefined,
+): { pin: string; repository?: string } {
+  if (
+    (scope !== undefined || config.source === 'certificates') &&
+    (isTag(reference) || isDigest(reference))
+  ) {
+    return {
+      pin: reference,
+      ...(scope !== undefined ? { repository: repositoryScope(scope) } : {}),
+    };
+  }
+  const parsed = parseReference(reference);
+  return {
+    pin: parsed.digest ?? parsed.tag ?? 'latest',
+    repository: repositoryScope(scope ?? reference),
+  };
+}
+
+/** nv2 signatures first, then the Notary Project's, each in listing order. */
+function nv2First(manifests: readonly Descriptor[]): Descriptor[] {
+  const isNotation = (m: Descriptor): boolean =>
+    m.artifactType === NOTATION_SIGNATURE_ARTIFACT_TYPE;
+  return [...manifests.filter((m) => !isNotation(m)), ...manifests.filter(isNotation)];
+}
+
+/** A signature as `-c/--ca-cert` has always named it in an error: digest, code, message. */
+function codedFailure(s: SignatureOutcome): string {
+  return `${s.manifest.digest}: ${s.error?.code ?? 'NV2_ERR_INTERNAL'}: ${s.error?.message ?? 'no verdict'}`;
+}
+
+/**
+ * The error of a verification that did not pass, in the words of the trust's source (the
+ * trust policy names its statement and how to acquire trust; certificates name each
+ * signature's code, as `-c/--ca-cert` always has).
+ */
+function refusal(result: PolicyVerification, listed: SignatureManifests, nv2Only: boolean): Error {
+  const { reference, subject, signatures, statement, level } = result;
+  const byCertificates = result.trustSource === 'certificates';
+  const capped = capNote(listed);
+  const cappedText = capped !== undefined ? ` (${capped})` : '';
+  if (signatures.length === 0) {
+    return new PolicyVerificationError(
+      'NV2_ERR_NO_SIGNATURE',
+      byCertificates
+        ? `${reference} (${subject.digest}) has no ${nv2Only ? 'nv2 ' : ''}signatures`
+        : `${reference} (${subject.digest}) has no signatures, and the trust policy "${statement.name}" (${level}) requires a trusted one`,
+      result,
+    );
+  }
+  const describe = byCertificates ? codedFailure : describeFailure;
+  // A registry or I/O failure decides nothing. Under the trust policy a malformed signature
+  // manifest (InvalidInputError) is a failed signature; certificates never told them apart.
+  const inconclusive = signatures.filter(
+    (s) =>
+      s.error !== undefined &&
+      !(s.error instanceof VerificationFailedError) &&
+      (byCertificates || !(s.error instanceof InvalidInputError)),
+  );
+  if (inconclusive.length > 0) {
+    return new VerificationInconclusiveError(
+      inconclusive[0]!.error!.code,
+      `none of the ${signatures.length} signatures of ${subject.digest} verified${cappedText}, and ${inconclusive.length} could not be read: ${signatures.map(describe).join('; ')}`,
+      { cause: inconclusive[0]!.error },
+    );
+  }
+  const hintText = result.hints.length > 0 ? `; ${result.hints.join('; ')}` : '';
+  return new PolicyVerificationError(
+    'NV2_ERR_NO_VALID_SIGNATURE',
+    byCertificates
+      ? `none of the ${signatures.length} signatures of ${subject.digest} verified${cappedText}: ${signatures.map(describe).join('; ')}`
+      : `none of the ${signatures.length} signatures of ${reference} (${subject.digest}) is trusted under the trust policy "${statement.name}" (${level})${cappedText}: ${signatures.map(describe).join('; ')}${hintText}`,
+    result,
+  );
+}
+
+/**
+ * Verifies what `reference` names in `target` under a policy configuration (artifact-layout.md,
+ * "Verification by a client"): the one verification of nv2, whether the trust comes from
+ * `trustpolicy.json` (`loadPolicyConfig`) or from certificates (`certificatePolicyConfig`,
+ * `nv2 verify -c/--ca-cert`). Finds the statement whose registry scope covers the reference
+ * (exact repository, then the longest `/*` prefix, then `*`), resolves the reference once,
+ * lists its signatures once (nv2 and Notary Project signature manifests, at most
+ * `maxSignatures`), evaluates each with the evaluator of its envelope format (nv2 first), and
+ * applies the level:
  *
  * - `strict`, `permissive` (trust required): passes when at least one signature verifies;
  *   no signature, or none verified, throws `PolicyVerificationError` naming each signer
@@ -192,14 +302,13 @@ export async function verifyWithPolicy(
   options: VerifyWithPolicyOptions = {},
 ): Promise<PolicyVerification> {
   const now = options.now ?? new Date();
-  const parsed = parseReference(reference);
-  const repository =
-    options.scope !== undefined ? repositoryScope(options.scope) : repositoryScope(reference);
-  const applicable = await config.policyFor(repository, now);
-  const subject = plain(await target.resolve(parsed.digest ?? parsed.tag ?? 'latest'));
+  const { pin, repository } = locate(reference, config, options.scope);
+  const applicable = await config.policyFor(repository ?? reference, now);
+  const subject = plain(await target.resolve(pin));
   const base = {
     reference,
-    repository,
+    ...(repository !== undefined ? { repository } : {}),
+    trustSource: config.source,
     statement: applicable.statement,
     scope: applicable.scope,
     level: applicable.level,
@@ -233,14 +342,13 @@ export async function verifyWithPolicy(
   const listed = await signatureManifests(
     signatureStore,
     subject,
-    SIGNATURE_ARTIFACT_TYPES,
+    config.nv2Only ? [MediaTypes.nv2ArtifactType] : SIGNATURE_ARTIFACT_TYPES,
     options.maxSignatures,
   );
   const signatures = await Promise.all(
-    listed.manifests.map((m) => evaluateEntry(signatureStore, m, subject, policy)),
+    nv2First(listed.manifests).map((m) => evaluateEntry(signatureStore, m, subject, policy)),
   );
   const capped = capNote(listed);
-  const cappedText = capped !== undefined ? ` (${capped})` : '';
   const verifiedSignatures = signatures.filter((s) => s.evaluation?.verified === true);
   const warnings: string[] = [];
   for (const s of applicable.level === 'audit' ? signatures : verifiedSignatures) {
@@ -256,7 +364,8 @@ export async function verifyWithPolicy(
       warnings.push(`signature ${s.manifest.digest}${signerText(s)}: ${failure}`);
   }
   const sources = issuerSources(signatures, applicable.statement);
-  const hints = sources.map(trustAddHint);
+  // `nv2 trust add` acquires trust for the trust policy; certificates are given, not added.
+  const hints = config.source === 'trustPolicy' ? sources.map(trustAddHint) : [];
   const result = (passed: boolean, extra: readonly string[] = []): PolicyVerification => ({
     ...base,
     signatures,
@@ -275,31 +384,5 @@ export async function verifyWithPolicy(
     ]);
   }
   if (verifiedSignatures.length > 0) return result(true);
-  const failed = result(false);
-  if (signatures.length === 0) {
-    throw new PolicyVerificationError(
-      'NV2_ERR_NO_SIGNATURE',
-      `${reference} (${subject.digest}) has no signatures, and the trust policy "${applicable.statement.name}" (${applicable.level}) requires a trusted one`,
-      failed,
-    );
-  }
-  const inconclusive = signatures.filter(
-    (s) =>
-      s.error !== undefined &&
-      !(s.error instanceof VerificationFailedError) &&
-      !(s.error instanceof InvalidInputError),
-  );
-  if (inconclusive.length > 0) {
-    throw new VerificationInconclusiveError(
-      inconclusive[0]!.error!.code,
-      `none of the ${signatures.length} signatures of ${subject.digest} verified${cappedText}, and ${inconclusive.length} could not be read: ${signatures.map(describeFailure).join('; ')}`,
-      { cause: inconclusive[0]!.error },
-    );
-  }
-  const hintText = hints.length > 0 ? `; ${hints.join('; ')}` : '';
-  throw new PolicyVerificationError(
-    'NV2_ERR_NO_VALID_SIGNATURE',
-    `none of the ${signatures.length} signatures of ${reference} (${subject.digest}) is trusted under the trust policy "${applicable.statement.name}" (${applicable.level})${cappedText}: ${signatures.map(describeFailure).join('; ')}${hintText}`,
-    failed,
-  );
+  throw refusal(result(false), listed, config.nv2Only);
 }

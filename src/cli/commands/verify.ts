@@ -1,11 +1,7 @@
 import type { Command } from 'commander';
 import { loadManifest, parseManifestLocator } from '../../content/index.js';
 import { InvalidInputError, VerificationFailedError } from '../../errors.js';
-import {
-  DEFAULT_MAX_SIGNATURES,
-  evaluateNv2Signature,
-  verifyArtifact,
-} from '../../verification/index.js';
+import { DEFAULT_MAX_SIGNATURES, evaluateNv2Signature } from '../../verification/index.js';
 import {
   type Descriptor,
   type DigestAlgorithm,
@@ -20,24 +16,22 @@ import {
   sniffEnvelopeMediaType,
 } from '../../signature/index.js';
 import {
-  type EvaluationPolicy,
   TrustSet,
   decidingFailure,
   describeFailedCheck,
   enforcedFailures,
 } from '../../trust/index.js';
-import { certificatePolicy } from '../../policy/index.js';
+import {
+  type CertificatePolicyConfigOptions,
+  certificatePolicy,
+  certificatePolicyConfig,
+} from '../../policy/index.js';
 import { type Certificate, loadCertificates } from '../../x509/index.js';
 import { parseTime } from '../duration.js';
 import { MAX_PEM_BYTES, readInput } from '../input.js';
-import { type OutputFormat, print, printJson, warn } from '../output.js';
+import { type OutputFormat, print, printJson } from '../output.js';
 import { parseUserMetadata } from '../user-metadata.js';
-import {
-  artifactJson,
-  artifactSummary,
-  evaluationJson,
-  policyJson,
-} from '../verification-output.js';
+import { verificationJson } from '../verification-output.js';
 import { verifyByPolicy } from '../verify-policy.js';
 import {
   type RemoteFlags,
@@ -96,18 +90,26 @@ async function readSignature(path: string): Promise<Buffer> {
   return bytes;
 }
 
-/** The policy built from -c/--ca-cert, --tsa-cert and -m: see `certificatePolicy`. */
-async function commandLinePolicy(flags: VerifyFlags, now: Date): Promise<EvaluationPolicy> {
-  return certificatePolicy({
-    certificates: [
-      ...(await loadAll(flags.cert, 'certificate')),
-      ...(await loadAll(flags.caCert, 'CA certificate')),
-    ],
+/**
+ * The trust of -c/--ca-cert, --tsa-cert and -m, for `certificatePolicyConfig` (stored
+ * signatures) or `certificatePolicy` (a signature file): -c certificates trusted as they are
+ * (and where an nv2 kid is looked up), --ca-cert roots; both anchors of Notary Project
+ * signatures.
+ */
+async function commandLineTrust(
+  flags: VerifyFlags,
+  now: Date,
+): Promise<CertificatePolicyConfigOptions> {
+  const certificates = await loadAll(flags.cert, 'certificate');
+  const roots = await loadAll(flags.caCert, 'CA certificate');
+  return {
+    certificates: [...certificates, ...roots],
+    trustSet: new TrustSet({ certificates, roots }),
     tsaCertificates: await loadAll(flags.tsaCert, 'TSA certificate'),
     userMetadata: parseUserMetadata(flags.userMetadata),
     verificationPlugins: verificationPluginSettings(flags),
     now,
-  });
+  };
 }
 
 /**
@@ -120,14 +122,14 @@ async function verifyEnvelopeFile(
   envelope: Buffer,
   subject: Descriptor,
   flags: VerifyFlags,
-  now: Date,
+  trust: CertificatePolicyConfigOptions,
 ): Promise<void> {
   const mediaType = sniffEnvelopeMediaType(envelope)!;
   const { evaluateNotationSignature } = await import('../../notation/index.js');
   const evaluation = await evaluateNotationSignature(
     envelope,
     { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
-    await commandLinePolicy(flags, now),
+    certificatePolicy(trust),
     { mediaType },
   );
   if (!evaluation.verified) {
@@ -138,7 +140,7 @@ async function verifyEnvelopeFile(
       `the ${mediaType === MediaTypes.notationCose ? 'COSE' : 'JWS'} signature does not verify: ${failed.map(describeFailedCheck).join('; ')}`,
     );
   }
-  if (flags.output === 'json') printJson(evaluationJson(evaluation));
+  if (flags.output === 'json') printJson(verificationJson({ subject, evaluation }));
   else print(subject.digest);
 }
 
@@ -164,19 +166,18 @@ async function verifyNv2File(
   signature: Buffer,
   subject: Descriptor,
   flags: VerifyFlags,
-  trust: TrustSet,
-  now: Date,
+  trust: CertificatePolicyConfigOptions,
 ): Promise<void> {
   rejectUserMetadata(flags);
   const evaluation = await evaluateNv2Signature(signature, subject, {
-    ...(await commandLinePolicy(flags, now)),
-    trustSet: trust,
+    ...certificatePolicy(trust),
+    trustSet: trust.trustSet,
   });
   const failed = decidingFailure(evaluation);
   if (failed !== undefined) {
     throw new VerificationFailedError(failed.code!, failed.message ?? 'failed');
   }
-  if (flags.output === 'json') printJson(evaluationJson(evaluation));
+  if (flags.output === 'json') printJson(verificationJson({ subject, evaluation }));
   else print(subject.digest);
 }
 
@@ -264,17 +265,14 @@ export function registerVerify(program: Command): void {
         );
       }
       const now = flags.at !== undefined ? parseTime(flags.at) : new Date();
-      const trust = new TrustSet({
-        certificates: await loadAll(flags.cert, 'certificate'),
-        roots: await loadAll(flags.caCert, 'CA certificate'),
-      });
+      const trust = await commandLineTrust(flags, now);
       const signature = await readSignature(flags.file);
       const manifest = await loadManifest(locator, {
         mediaType: flags.mediaType,
         stdin: process.stdin,
       });
       if (sniffEnvelopeMediaType(signature) !== undefined) {
-        await verifyEnvelopeFile(signature, manifest.descriptor, flags, now);
+        await verifyEnvelopeFile(signature, manifest.descriptor, flags, trust);
         return;
       }
       await verifyNv2File(
@@ -282,7 +280,6 @@ export function registerVerify(program: Command): void {
         descriptorFor(signature, manifest.descriptor.mediaType, manifest.content),
         flags,
         trust,
-        now,
       );
     });
   addSignatureRepositoryOption(command);
@@ -301,7 +298,7 @@ async function verifyRemote(target: string, flags: VerifyFlags): Promise<void> {
       const opened = await opener.open(target);
       const signatures = await openSignatureRepository(opener, flags);
       const result = await verifyByPolicy(opened, flags, signatures?.target);
-      if (flags.output === 'json') printJson(policyJson(result));
+      if (flags.output === 'json') printJson(verificationJson(result));
       else print(result.digest);
     });
     return;
@@ -313,18 +310,14 @@ async function verifyRemote(target: string, flags: VerifyFlags): Promise<void> {
     );
   }
   const now = flags.at !== undefined ? parseTime(flags.at) : new Date();
-  const trust = new TrustSet({
-    certificates: await loadAll(flags.cert, 'certificate'),
-    roots: await loadAll(flags.caCert, 'CA certificate'),
-  });
+  const trust = await commandLineTrust(flags, now);
   await withTargets(flags, async (opener) => {
     const opened = await opener.open(target);
-    const reference = requireReference(opened);
     if (flags.file !== undefined) {
       const signature = await readSignature(flags.file);
-      const subject = await opened.target.resolve(reference);
+      const subject = await opened.target.resolve(requireReference(opened));
       if (sniffEnvelopeMediaType(signature) !== undefined) {
-        await verifyEnvelopeFile(signature, subject, flags, now);
+        await verifyEnvelopeFile(signature, subject, flags, trust);
         return;
       }
       await verifyNv2File(
@@ -332,24 +325,19 @@ async function verifyRemote(target: string, flags: VerifyFlags): Promise<void> {
         { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
         flags,
         trust,
-        now,
       );
       return;
     }
+    // The certificates are a policy of one statement: the verification of the trust policy.
     const signatures = await openSignatureRepository(opener, flags);
-    const outcome = await verifyArtifact(opened.target, reference, trust, {
-      now,
-      ...(flags.maxSignatures !== undefined ? { maxSignatures: flags.maxSignatures } : {}),
-      notationPolicy: await commandLinePolicy(flags, now),
-      ...(signatures !== undefined ? { signatureTarget: signatures.target } : {}),
-    });
-    if (flags.output === 'json') {
-      printJson(artifactJson(outcome));
-      return;
-    }
-    for (const warning of outcome.warnings) warn(warning);
-    process.stderr.write(artifactSummary(outcome));
-    print(outcome.subject.digest);
+    const result = await verifyByPolicy(
+      opened,
+      flags,
+      signatures?.target,
+      certificatePolicyConfig(trust),
+    );
+    if (flags.output === 'json') printJson(verificationJson(result));
+    else print(result.digest);
   });
 }
 

@@ -5,7 +5,7 @@ import {
   VerificationInconclusiveError,
 } from '../../errors.js';
 import {
-  type EvaluatedSignature,
+  type SignatureOutcome,
   type PolicyVerification,
   PolicyVerificationError,
   verifyWithPolicy,
@@ -143,7 +143,7 @@ const STATUS_OF_CHECK: Readonly<Record<ValidationType, SignatureStatus>> = {
   revocation: 'untrusted',
 };
 
-function formatName(s: EvaluatedSignature): SignatureFormatName {
+function formatName(s: SignatureOutcome): SignatureFormatName {
   const format = s.evaluation?.format;
   if (format === 'nv2') return 'nv2';
   if (format === 'jws') return 'JWS';
@@ -160,7 +160,7 @@ function formatName(s: EvaluatedSignature): SignatureFormatName {
   }
 }
 
-function findingOf(s: EvaluatedSignature): SignatureFinding {
+function findingOf(s: SignatureOutcome): SignatureFinding {
   const evaluation = s.evaluation;
   const format = formatName(s);
   if (evaluation === undefined) {

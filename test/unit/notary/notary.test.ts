@@ -10,13 +10,19 @@ import {
   pushSignature,
   signArtifact,
 } from '../../../src/notary/index.js';
-import { verifyArtifact } from '../../../src/verification/index.js';
+import { verifyWithPolicy } from '../../../src/verification/index.js';
+import { certificatePolicyConfig } from '../../../src/policy/index.js';
 import { type Descriptor, MediaTypes, createDescriptor } from '../../../src/oci/index.js';
 import { TrustSet } from '../../../src/trust/index.js';
 import { SAMPLE_MANIFEST } from '../../helpers/fixtures.js';
 import { NOW, type TestIdentity, selfSignedSigner } from '../../helpers/pki.js';
 
 const REF = ['registry.example.com/app:v1'];
+
+/** Trust given as certificates (as `nv2 verify -c`), nv2 signatures only. */
+function trusting(trustSet: TrustSet): ReturnType<typeof certificatePolicyConfig> {
+  return certificatePolicyConfig({ certificates: [], trustSet, nv2Only: true });
+}
 
 function signerOf(id: TestIdentity): { key: TestIdentity['key']; certificateChain: Uint8Array[] } {
   return { key: id.key, certificateChain: [id.cert.der] };
@@ -83,26 +89,26 @@ describe('notary', () => {
     await signArtifact(store, 'v1', signerOf(alice), { references: REF, now: NOW });
     await signArtifact(store, 'v1', signerOf(bob), { references: REF, now: NOW });
     const trust = new TrustSet({ certificates: [alice.cert] });
-    const result = await verifyArtifact(store, 'v1', trust, { now: NOW });
+    const result = await verifyWithPolicy(store, 'v1', trusting(trust), { now: NOW });
     assert.deepEqual(result.subject, image);
     assert.equal(result.signatures.length, 2);
-    assert.equal(result.verified.length, 1);
-    assert.equal(result.verified[0]!.evaluation?.signedDescriptor?.digest, image.digest);
+    assert.equal(result.verifiedSignatures.length, 1);
+    assert.equal(result.verifiedSignatures[0]!.evaluation?.signedDescriptor?.digest, image.digest);
     const failed = result.signatures.find((s) => s.evaluation?.verified !== true);
     assert.equal(failed?.error?.code, 'NV2_ERR_CERT_UNTRUSTED');
-    const both = await verifyArtifact(
+    const both = await verifyWithPolicy(
       store,
       image.digest,
-      new TrustSet({ certificates: [alice.cert, bob.cert] }),
+      trusting(new TrustSet({ certificates: [alice.cert, bob.cert] })),
       { now: NOW },
     );
-    assert.equal(both.verified.length, 2);
+    assert.equal(both.verifiedSignatures.length, 2);
   });
 
   it('fails with NV2_ERR_NO_SIGNATURE when there are none', async () => {
     const { store } = await storeWithImage();
     await assert.rejects(
-      verifyArtifact(store, 'v1', new TrustSet({ certificates: [alice.cert] })),
+      verifyWithPolicy(store, 'v1', trusting(new TrustSet({ certificates: [alice.cert] }))),
       (err: unknown) =>
         err instanceof VerificationFailedError && err.code === 'NV2_ERR_NO_SIGNATURE',
     );
@@ -112,7 +118,9 @@ describe('notary', () => {
     const { store } = await storeWithImage();
     await signArtifact(store, 'v1', signerOf(bob), { references: REF, now: NOW });
     await assert.rejects(
-      verifyArtifact(store, 'v1', new TrustSet({ certificates: [alice.cert] }), { now: NOW }),
+      verifyWithPolicy(store, 'v1', trusting(new TrustSet({ certificates: [alice.cert] })), {
+        now: NOW,
+      }),
       (err: unknown) =>
         err instanceof VerificationFailedError &&
         err.code === 'NV2_ERR_NO_VALID_SIGNATURE' &&
@@ -142,7 +150,9 @@ describe('notary', () => {
     assert.equal(signed.signatureManifest, undefined);
     await pushSignature(store, image, signed.jws, { now: NOW });
     await assert.rejects(
-      verifyArtifact(store, 'v1', new TrustSet({ certificates: [alice.cert] }), { now: NOW }),
+      verifyWithPolicy(store, 'v1', trusting(new TrustSet({ certificates: [alice.cert] })), {
+        now: NOW,
+      }),
       (err: unknown) =>
         err instanceof VerificationFailedError &&
         err.code === 'NV2_ERR_NO_VALID_SIGNATURE' &&
@@ -158,7 +168,9 @@ describe('notary', () => {
     )[0]!;
     await store.delete(layer);
     await assert.rejects(
-      verifyArtifact(store, 'v1', new TrustSet({ certificates: [alice.cert] }), { now: NOW }),
+      verifyWithPolicy(store, 'v1', trusting(new TrustSet({ certificates: [alice.cert] })), {
+        now: NOW,
+      }),
       (err: unknown) =>
         err instanceof VerificationInconclusiveError && err.code === 'NV2_ERR_CONTENT_NOT_FOUND',
     );

@@ -1,8 +1,8 @@
 /**
  * Notary Project signatures through the notary workflows: signNotationArtifact pushes
  * notation's signature manifest, listNotationSignatures reads it back, verifyWithPolicy judges
- * it with the jws and cose evaluators (user metadata, audit and integrity), and verifyArtifact
- * judges it under a command-line policy.
+ * it with the jws and cose evaluators (user metadata, audit and integrity), under a trust
+ * policy and under certificates (a command-line policy).
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
@@ -15,13 +15,13 @@ import {
   listSignatures,
   signNotationArtifact,
 } from '../../../src/notary/index.js';
-import { verifyArtifact, verifyWithPolicy } from '../../../src/verification/index.js';
+import { verifyWithPolicy } from '../../../src/verification/index.js';
 import { MediaTypes, createDescriptor } from '../../../src/oci/index.js';
 import { fileSigningKey } from '../../../src/signature/index.js';
 import {
-  LEVEL_ACTIONS,
   PolicyConfig,
   TrustStore,
+  certificatePolicyConfig,
   validateTrustPolicy,
 } from '../../../src/policy/index.js';
 import { TrustSet } from '../../../src/trust/index.js';
@@ -150,31 +150,24 @@ describe('Notary Project signatures in the notary workflows', () => {
     assert.ok(logged.warnings.some((w) => w.includes('authenticity')));
   });
 
-  it('verifyArtifact judges them under a command-line policy, and only nv2 signatures without one', async () => {
-    const anchors = { ca: [root.cert], signingAuthority: [root.cert], tsa: [] };
-    const outcome = await verifyArtifact(signed, 'v1', new TrustSet({ roots: [root.cert] }), {
-      now: NOW,
-      notationPolicy: { actions: LEVEL_ACTIONS.strict, anchors, trustedIdentity: () => true },
-    });
-    assert.equal(outcome.verified.length, 2);
+  it('certificates judge them as a command-line policy, and only nv2 signatures when asked', async () => {
+    const byRoot = (cert: typeof root.cert, nv2Only = false): PolicyConfig =>
+      certificatePolicyConfig({
+        certificates: [cert],
+        trustSet: new TrustSet({ roots: [cert] }),
+        nv2Only,
+      });
+    const outcome = await verifyWithPolicy(signed, 'v1', byRoot(root.cert), { now: NOW });
+    assert.equal(outcome.verifiedSignatures.length, 2);
+    assert.equal(outcome.trustSource, 'certificates');
     const other = await rootCA('Other Root');
     await assert.rejects(
-      verifyArtifact(signed, 'v1', new TrustSet({ roots: [other.cert] }), {
-        now: NOW,
-        notationPolicy: {
-          actions: LEVEL_ACTIONS.strict,
-          anchors: { ca: [other.cert], signingAuthority: [], tsa: [] },
-          trustedIdentity: () => true,
-        },
-      }),
+      verifyWithPolicy(signed, 'v1', byRoot(other.cert), { now: NOW }),
       (err: Error & { code?: string }) =>
         err.code === 'NV2_ERR_NO_VALID_SIGNATURE' && err.message.includes('NV2_ERR_CERT_UNTRUSTED'),
     );
-    await assert.rejects(
-      verifyArtifact(signed, 'v1', new TrustSet({ roots: [root.cert] }), { now: NOW }),
-      {
-        code: 'NV2_ERR_NO_SIGNATURE',
-      },
-    );
+    await assert.rejects(verifyWithPolicy(signed, 'v1', byRoot(root.cert, true), { now: NOW }), {
+      code: 'NV2_ERR_NO_SIGNATURE',
+    });
   });
 });

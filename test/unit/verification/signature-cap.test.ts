@@ -10,16 +10,12 @@ import {
   signArtifact,
   signNotationArtifact,
 } from '../../../src/notary/index.js';
-import {
-  DEFAULT_MAX_SIGNATURES,
-  verifyArtifact,
-  verifyWithPolicy,
-} from '../../../src/verification/index.js';
+import { DEFAULT_MAX_SIGNATURES, verifyWithPolicy } from '../../../src/verification/index.js';
 import { MediaTypes, createDescriptor } from '../../../src/oci/index.js';
 import {
-  LEVEL_ACTIONS,
   PolicyConfig,
   TrustStore,
+  certificatePolicyConfig,
   validateTrustPolicy,
 } from '../../../src/policy/index.js';
 import { Repository, createRegistryClient } from '../../../src/remote/index.js';
@@ -104,20 +100,17 @@ describe('signatures of one verification', () => {
     assert.equal(DEFAULT_MAX_SIGNATURES, 100);
   });
 
-  it('verifyArtifact lists the referrers once for nv2 and Notary Project signatures alike', async () => {
+  it('certificates list the referrers once for nv2 and Notary Project signatures alike', async () => {
     const from = registry.records.length;
-    const outcome = await verifyArtifact(repo, 'v1', new TrustSet({ roots: [root.cert] }), {
-      now: NOW,
-      notationPolicy: {
-        actions: LEVEL_ACTIONS.strict,
-        anchors: { ca: [root.cert], signingAuthority: [root.cert], tsa: [] },
-        trustedIdentity: () => true,
-      },
+    const config = certificatePolicyConfig({
+      certificates: [root.cert],
+      trustSet: new TrustSet({ roots: [root.cert] }),
     });
+    const outcome = await verifyWithPolicy(repo, 'v1', config, { now: NOW });
     assert.equal(referrersRequests(registry.records, from), 1);
     assert.equal(outcome.signatures.length, UNTRUSTED + 2);
     assert.equal(outcome.signaturesFound, UNTRUSTED + 2);
-    assert.equal(outcome.verified.length, 2);
+    assert.equal(outcome.verifiedSignatures.length, 2);
     assert.deepEqual(outcome.warnings, []);
   });
 
@@ -125,10 +118,16 @@ describe('signatures of one verification', () => {
     const from = registry.records.length;
     await assert.rejects(
       // Trusting nothing of these: none verifies, whichever two the listing puts first.
-      verifyArtifact(repo, 'v1', new TrustSet({ roots: [(await rootCA('Nobody')).cert] }), {
-        now: NOW,
-        maxSignatures: 2,
-      }),
+      verifyWithPolicy(
+        repo,
+        'v1',
+        certificatePolicyConfig({
+          certificates: [],
+          trustSet: new TrustSet({ roots: [(await rootCA('Nobody')).cert] }),
+          nv2Only: true,
+        }),
+        { now: NOW, maxSignatures: 2 },
+      ),
       (err: unknown) =>
         err instanceof VerificationFailedError &&
         err.code === 'NV2_ERR_NO_VALID_SIGNATURE' &&
