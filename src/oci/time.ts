@@ -15,13 +15,15 @@ export const MAX_UNIX_SECONDS = MAX_TIME_MS / 1000;
 
 /** The date of a Unix time in seconds, or undefined when it is not finite or not representable. */
 export function dateFromUnixSeconds(seconds: number): Date | undefined {
-  if (!Number.isFinite(seconds) || Math.abs(seconds) > MAX_UNIX_SECONDS) return undefined;
-  return new Date(seconds * 1000);
+  return isUnixSeconds(seconds) ? new Date(seconds * 1000) : undefined;
 }
 
-/** True for a number a `Date` can hold as Unix seconds (see `dateFromUnixSeconds`). */
+/**
+ * True for a number a `Date` can hold as Unix seconds (see `dateFromUnixSeconds`). Checked
+ * without building the `Date`: every signature verified checks up to three claims.
+ */
 export function isUnixSeconds(value: unknown): value is number {
-  return typeof value === 'number' && dateFromUnixSeconds(value) !== undefined;
+  return typeof value === 'number' && Number.isFinite(value) && Math.abs(value) <= MAX_UNIX_SECONDS;
 }
 
 // RFC 3339 §5.6 date-time: full-date "T" partial-time time-offset, "T" and "Z" in either case.

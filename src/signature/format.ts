@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { VerificationFailedError } from '../errors.js';
 import { type Digest, isDigest } from '../oci/index.js';
 import { MAX_UNIX_SECONDS, isMediaType, isUnixSeconds, parseReference } from '../oci/index.js';
@@ -82,8 +83,6 @@ function malformed(message: string): VerificationFailedError {
   return new VerificationFailedError('NV2_ERR_SIGNATURE_MALFORMED', message);
 }
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
-
 /**
  * Registry hosts of references already parsed. The same few names recur in every signature
  * of a repository, and the Docker grammar is the costliest regular expression on the
@@ -109,8 +108,12 @@ function referenceRegistry(ref: string): string | undefined {
 function decodeJsonObject(segment: string, what: string): Record<string, unknown> {
   const bytes = decodeBase64url(segment, what);
   let value: unknown;
+  // Strict UTF-8 (a fatal TextDecoder's rule), checked natively before the lenient decode.
+  if (!isUtf8(bytes)) throw malformed(`${what} is not UTF-8 JSON`);
+  // A leading byte order mark is skipped, as that decoder does.
+  const start = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
   try {
-    value = JSON.parse(UTF8.decode(bytes));
+    value = JSON.parse(bytes.toString('utf8', start));
   } catch {
     throw malformed(`${what} is not UTF-8 JSON`);
   }
