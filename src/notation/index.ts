@@ -1,8 +1,8 @@
 /**
  * Notary Project signatures (signature specification v1.x): the payload, JWS and COSE
  * envelopes (parse, verify, produce), RFC 3161 timestamp countersignatures, revocation
- * (OCSP, then CRL), signature manifests as notation writes them, and the evaluator the trust
- * policy calls for the `jws` and `cose` formats.
+ * (OCSP, then CRL), signature manifests as notation writes them, verification plugins, and
+ * the signature entities of the `jws` and `cose` formats that the one evaluator judges.
  */
 export {
   COSE_ALGORITHM_IDS,
@@ -28,12 +28,8 @@ export {
 } from './cose.js';
 export { codeSigningChainProblem, verifyEnvelopeSignature } from './envelope.js';
 export type { NotationEnvelope } from './envelope.js';
-export {
-  evaluateNotationSignature,
-  parseNotationEnvelope,
-  sniffEnvelopeMediaType,
-} from './evaluate.js';
-export type { NotationEvaluationOptions } from './evaluate.js';
+export { parseNotationEnvelope, readNotationEntity, sniffEnvelopeMediaType } from './entity.js';
+export type { NotationEvaluationOptions } from './entity.js';
 export { jwsProtectedHeader, parseJwsEnvelope, signJwsEnvelope } from './jws.js';
 export {
   buildSignatureManifest,

@@ -22,7 +22,7 @@ import {
   parseChain,
   verifyEnvelopeSignature,
 } from './envelope.js';
-import { parseNotationEnvelope } from './evaluate.js';
+import { parseNotationEnvelope } from './entity.js';
 import { assembleJwsEnvelope, jwsSigningInput, signJwsEnvelope } from './jws.js';
 import { buildPayload, parsePayload } from './payload.js';
 import type { ExtendedAttribute, SignRequest } from './sign-request.js';

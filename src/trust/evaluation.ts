@@ -2,9 +2,9 @@
  * The vocabulary shared by every signature format's verifier and the trust policy: the
  * Notary Project's validation types, the actions a level assigns to them (the levels
  * themselves are the trust policy's, in `policy`), and the per-signature evaluation a
- * verifier reports. A verifier (nv2 JWS, Notary Project JWS or
- * COSE) runs every check it can and reports each outcome; the policy decides what an outcome
- * means (enforce: fail; log: warn; skip: not run).
+ * verifier reports. The one evaluator runs every check it can on a signature of any
+ * format (nv2 JWS, Notary Project JWS or COSE) and reports each outcome; the policy decides
+ * what an outcome means (enforce: fail; log: warn; skip: not run).
  */
 import type { Nv2ErrorCode } from '../errors.js';
 import type { Descriptor } from '../oci/index.js';

@@ -1,6 +1,8 @@
 /**
  * Trust: which certificates are trusted, and `verify`, which decides whether a signature
- * holds for a manifest under them. Depends on `oci`, `signature` and `x509`.
+ * holds for a manifest under them; the vocabulary of checks, and the signature entity every
+ * format produces for the one evaluator (nv2's own in `nv2-entity.ts`). Depends on `oci`,
+ * `signature` and `x509`.
  */
 export { HEADER_CACHE_SIZE, TrustSet } from './trust-set.js';
 export type { ResolvedSigner, ResolvedSigningKey, TrustSetOptions } from './trust-set.js';
@@ -35,3 +37,16 @@ export type {
   ValidationAction,
   ValidationType,
 } from './evaluation.js';
+export { readNv2Entity } from './nv2-entity.js';
+export type {
+  CheckOutcome,
+  CheckProblem,
+  EntityRules,
+  EnvelopeReading,
+  NotRunNote,
+  PluginCheck,
+  PluginVerifier,
+  RejectedEnvelope,
+  SignatureEntity,
+  TrustedPaths,
+} from './signature-entity.js';

@@ -78,7 +78,7 @@ export function verifySignatureValue(parsed: ParsedSignature, signer: ResolvedSi
  *
  * @throws VerificationFailedError NV2_ERR_CERT_EXPIRED, NV2_ERR_CERT_NOT_YET_VALID (of the first path)
  */
-export function pickValidPath(signer: ResolvedSigner, now: Date): CertificatePath {
+export function pickValidPath(signer: Pick<ResolvedSigner, 'paths'>, now: Date): CertificatePath {
   let firstError: unknown;
   for (const path of signer.paths) {
     try {

@@ -4,6 +4,7 @@
  */
 import { MediaTypes } from '../oci/index.js';
 import type { SignatureEvaluator } from '../trust/index.js';
+import { evaluateNotationSignature } from './evaluate-notation.js';
 import { evaluateNv2Signature } from './evaluate-nv2.js';
 
 /**
@@ -12,15 +13,8 @@ import { evaluateNv2Signature } from './evaluate-nv2.js';
  * certificate carries OCSP or CRL pointers, so chains without them verify offline.
  */
 function notationEvaluator(mediaType: string): SignatureEvaluator {
-  return async (envelope, subject, policy) => {
-    // Loaded on the first Notary Project signature: nv2 signatures never pay for CBOR and CMS.
-    const { defaultRevocationChecker, evaluateNotationSignature } =
-      await import('../notation/index.js');
-    return evaluateNotationSignature(envelope, subject, policy, {
-      mediaType,
-      revocation: defaultRevocationChecker(),
-    });
-  };
+  return (envelope, subject, policy) =>
+    evaluateNotationSignature(envelope, subject, policy, { mediaType });
 }
 
 /** Evaluators by envelope media type. */

@@ -3,9 +3,10 @@
  * wherever the trust comes from (`trustpolicy.json`, or certificates made into a policy by
  * `certificatePolicyConfig`): one entry, `verifyWithPolicy`, one result, `PolicyVerification`.
  * One referrers listing per verification (at most `maxSignatures` signatures evaluated); each
- * signature manifest's envelope goes to the evaluator of its media type (nv2 JWS here, the
- * Notary Project's JWS and COSE in `notation`), which reports every check with its outcome
- * and error code; the level then decides. Faces (CLI, docker plugin, admission webhook,
+ * signature manifest's envelope is read by its format's module as a signature entity (nv2 JWS
+ * in `trust`, the Notary Project's JWS and COSE in `notation`) and judged by the one
+ * evaluator, `evaluateEntity`, which reports every check with its outcome and error code;
+ * the level then decides. Faces (CLI, docker plugin, admission webhook,
  * registry) only render the result. Depends on `oci`, `content`, `signature`, `x509`,
  * `trust`, `notation` (loaded on the first Notary Project signature), `policy` and `notary`.
  *
@@ -14,6 +15,8 @@
  * const result = await verifyWithPolicy(repo, 'registry.example.com/app:v1', config);
  * for (const warning of result.warnings) console.warn(warning);
  */
+export { evaluateEntity } from './evaluate-entity.js';
+export { evaluateNotationSignature } from './evaluate-notation.js';
 export { evaluateNv2Signature } from './evaluate-nv2.js';
 export {
   NOTATION_SIGNATURE_ARTIFACT_TYPE,

@@ -14,9 +14,9 @@ import { after, before, describe, it } from 'node:test';
 import {
   type ChainRevocationChecker,
   RevocationChecker,
-  evaluateNotationSignature,
   sniffEnvelopeMediaType,
 } from '../../src/notation/index.js';
+import { evaluateNotationSignature } from '../../src/verification/index.js';
 import { type Descriptor, MediaTypes, parseDigest } from '../../src/oci/index.js';
 import { LEVEL_ACTIONS } from '../../src/policy/index.js';
 import { type EvaluationPolicy, type SignatureEvaluation } from '../../src/trust/index.js';

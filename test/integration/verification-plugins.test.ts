@@ -15,9 +15,9 @@ import { type Descriptor, MediaTypes, parseDigest } from '../../src/oci/index.js
 import {
   type ExtendedAttribute,
   RevocationChecker,
-  evaluateNotationSignature,
   signNotation,
 } from '../../src/notation/index.js';
+import { evaluateNotationSignature } from '../../src/verification/index.js';
 import { LEVEL_ACTIONS } from '../../src/policy/index.js';
 import {
   type EvaluationPolicy,

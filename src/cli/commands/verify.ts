@@ -1,7 +1,11 @@
 import type { Command } from 'commander';
 import { loadManifest, parseManifestLocator } from '../../content/index.js';
 import { InvalidInputError, VerificationFailedError } from '../../errors.js';
-import { DEFAULT_MAX_SIGNATURES, evaluateNv2Signature } from '../../verification/index.js';
+import {
+  DEFAULT_MAX_SIGNATURES,
+  evaluateNotationSignature,
+  evaluateNv2Signature,
+} from '../../verification/index.js';
 import {
   type Descriptor,
   type DigestAlgorithm,
@@ -125,7 +129,6 @@ async function verifyEnvelopeFile(
   trust: CertificatePolicyConfigOptions,
 ): Promise<void> {
   const mediaType = sniffEnvelopeMediaType(envelope)!;
-  const { evaluateNotationSignature } = await import('../../notation/index.js');
   const evaluation = await evaluateNotationSignature(
     envelope,
     { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },

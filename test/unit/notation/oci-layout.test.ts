@@ -9,11 +9,11 @@ import {
   NotationMediaTypes,
   THUMBPRINT_ANNOTATION,
   buildSignatureManifest,
-  evaluateNotationSignature,
   isNotationSignatureManifest,
   parseJwsEnvelope,
   readSignatureManifest,
 } from '../../../src/notation/index.js';
+import { evaluateNotationSignature } from '../../../src/verification/index.js';
 import type { Descriptor } from '../../../src/oci/index.js';
 import type { Certificate } from '../../../src/x509/index.js';
 import { type PolicyOptions, at, cert, policy, revocation, vector } from './helpers.js';

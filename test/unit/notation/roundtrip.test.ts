@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   NotationMediaTypes,
-  evaluateNotationSignature,
   parseNotationEnvelope,
   signNotation,
 } from '../../../src/notation/index.js';
+import { evaluateNotationSignature } from '../../../src/verification/index.js';
 import { createDescriptor } from '../../../src/oci/index.js';
 import { KEY_TYPES } from '../../../src/x509/index.js';
 import { SAMPLE_MANIFEST } from '../../helpers/fixtures.js';

@@ -8,10 +8,10 @@ import { describe, it } from 'node:test';
 import {
   type ChainRevocationChecker,
   NotationMediaTypes,
-  evaluateNotationSignature,
   parseCoseEnvelope,
   parseJwsEnvelope,
 } from '../../../src/notation/index.js';
+import { evaluateNotationSignature } from '../../../src/verification/index.js';
 import type { Descriptor } from '../../../src/oci/index.js';
 import type { SignatureEvaluation, ValidationType } from '../../../src/trust/index.js';
 import {
