@@ -7,7 +7,8 @@ import { SESSION_COOKIE } from './sessions.js';
 
 /**
  * The HTTP side of the UI (ui.ts): its responses with their security headers, the static
- * assets, and what sign-in needs from a request (same-origin check, form, session cookie).
+ * assets, what sign-in needs from a request (same-origin check, form, session cookie), and
+ * the decoding of a page's path.
  */
 
 /** Most bytes of a sign-in form read. */
@@ -127,4 +128,13 @@ export async function readForm(req: IncomingMessage): Promise<URLSearchParams | 
     chunks.push(chunk);
   }
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+/** Percent-decodes a UI path tail; undefined when malformed. */
+export function decodePath(tail: string): string | undefined {
+  try {
+    return decodeURIComponent(tail);
+  } catch {
+    return undefined;
+  }
 }

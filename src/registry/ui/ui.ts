@@ -12,6 +12,7 @@ import { type Html, html } from './html.js';
 import { ManifestViews } from './manifest-views.js';
 import type { TagRow } from './pages.js';
 import {
+  decodePath,
   isSameOrigin,
   readForm,
   redirect,
@@ -390,14 +391,5 @@ export class RegistryUi {
       );
     };
     return level(subject, verdict, 1);
-  }
-}
-
-/** Percent-decodes a UI path tail; undefined when malformed. */
-function decodePath(tail: string): string | undefined {
-  try {
-    return decodeURIComponent(tail);
-  } catch {
-    return undefined;
   }
 }
