@@ -81,6 +81,10 @@ import {
  * children of listed indexes) for their `subject`. That index is built on first use and
  * rebuilt when index.json changes (its inode, size or times); manifests already read are not
  * read again.
+ *
+ * Why this file is long: it is one store over one directory format; publishing blobs, the
+ * read-modify-write cycles of index.json and finding referrers all rely on the layout's
+ * invariants described above, and the store's methods are small.
  */
 
 /** Options of `openOciLayout`. */

@@ -37,6 +37,6 @@ export {
 } from './metadata.js';
 export type { PluginMetadata } from './metadata.js';
 export { runPlugin } from './plugin.js';
-export type { PluginContext } from './plugin.js';
+export type { PluginContext } from './plugin-registry.js';
 export { certificateVerifier, verifierFor } from './verifier.js';
 export type { PullVerification, PullVerifier, SignatureReport } from './verifier.js';

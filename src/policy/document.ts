@@ -2,6 +2,10 @@
  * The trust policy document: the Notary Project's `trustpolicy.json` (version 1.0), read and
  * validated with the rules of its specification ("Trust Policy" in trust-store-trust-policy.md,
  * as notation applies them), plus one extension: registry scopes ending in `/*`.
+ *
+ * Why this file is long: the document is validated in one place, rule by rule as the
+ * specification states them (trust stores, trusted identities, registry scopes, verification
+ * levels, statements), each check with its own error naming the field it refuses.
  */
 import { InvalidInputError } from '../errors.js';
 import { parseReference } from '../oci/index.js';

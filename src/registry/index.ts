@@ -13,6 +13,8 @@ export { createRegistry } from './create-registry.js';
 export type { CreateRegistryOptions, RequestRecord } from './create-registry.js';
 export { createStore } from './storage/create-store.js';
 export type { StoreOptions } from './storage/create-store.js';
+export { createStoreCaches } from './storage/caches.js';
+export type { StoreCaches } from './storage/caches.js';
 export { RegistryError } from './storage/store.js';
 export type { RegistryStore } from './storage/store.js';
 export {

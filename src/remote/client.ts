@@ -36,6 +36,10 @@ import { discard, displayUrl, responseError } from './http.js';
  * - Redirects of GET and HEAD are followed (blobs are often served from storage), at most
  *   `MAX_REDIRECTS`; credentials are never sent to another origin, and https never redirects
  *   to http.
+ *
+ * Why this file is long: the request loop is one piece (authentication, retries, redirects and
+ * the buffered bodies a retry resends act on every request and on each other), and the helpers
+ * here (error wording, Retry-After, body guards) serve only that loop.
  */
 
 /** HTTP methods the registry API uses. */

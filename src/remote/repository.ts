@@ -40,6 +40,10 @@ import { RepositoryApi, checkRepositoryName, mediaTypeOf, release } from './repo
  *
  * Everything fetched is verified against its descriptor while it streams; every error names
  * the registry, repository and what was asked.
+ *
+ * Why this file is long: it is one class, the API of one repository; each method is one endpoint
+ * with its verification and its errors, and push keeps the referrers tag schema index that the
+ * referrers listing falls back to, so they stay together.
  */
 
 function assertDescriptor(value: Descriptor, what: string): void {

@@ -17,7 +17,7 @@ import {
   withDefaultTag,
 } from '../../src/oci/index.js';
 import { parseTrustPolicy } from '../../src/policy/index.js';
-import { readManifestFacts } from '../../src/registry/storage/manifests.js';
+import { readManifestFacts } from '../../src/registry/storage/manifest-validation.js';
 import { SAMPLE_MANIFEST } from '../helpers/fixtures.js';
 import { anyText, fuzzParameters, mutateBytes, mutateText, parsesOrRefuses } from './fuzz.js';
 

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { HeadObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import type { S3Driver } from '../../src/registry/storage/s3.js';
 import { createS3Driver } from '../../src/registry/storage/s3.js';
+import { createStoreCaches } from '../../src/registry/storage/caches.js';
 import { createUploadStore } from '../../src/registry/storage/uploads.js';
 import { blobDataPath, layerLinkPath, uploadsPath } from '../../src/registry/storage/paths.js';
 import type { Digest } from '../../src/oci/index.js';
@@ -142,7 +143,7 @@ describe('S3 storage driver on Ceph RGW', { skip }, () => {
 
     it('a blob pushed in one request goes to its key only once verified, with no session', async () => {
       const driver = driverAt(newRoot());
-      const uploads = createUploadStore(driver);
+      const uploads = createUploadStore(driver, createStoreCaches(driver));
       const data = randomBytes(3 * MiB + 5);
       const digest = digestOf(data);
       const other = randomBytes(data.length);

@@ -17,7 +17,7 @@ import {
   withTargets,
 } from '../target.js';
 import { collect, maxSignatures } from './options.js';
-import { envelopeFileName } from './sign.js';
+import { envelopeFileName } from './sign-notation.js';
 import { verifyByPolicy } from '../verify-policy.js';
 
 interface PullFlags extends RemoteFlags {

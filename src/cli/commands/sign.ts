@@ -1,75 +1,29 @@
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import {
-  loadManifest,
-  parseManifestLocator,
-  parseOciLayoutLocator,
-  writeFileAtomic,
-} from '../../content/index.js';
+import { loadManifest, parseManifestLocator, writeFileAtomic } from '../../content/index.js';
 import { InvalidInputError } from '../../errors.js';
-import type { EnvelopeFormat, SignatureTimestamper } from '../../notation/index.js';
-import { signArtifact, signNotationArtifact } from '../../notary/index.js';
-import { type Descriptor, type Digest, digestHex, isTag, parseReference } from '../../oci/index.js';
+import { signArtifact } from '../../notary/index.js';
+import { digestHex } from '../../oci/index.js';
 import {
   ALGORITHMS,
   type Algorithm,
   type SigningKey,
-  fileSigningKey,
   isAlgorithm,
   signWithKey,
 } from '../../signature/index.js';
-import { signingCertificateProblems } from '../../trust/index.js';
-import {
-  Certificate,
-  keysMatch,
-  loadCertificates,
-  loadPrivateKey,
-  orderCertificateChain,
-} from '../../x509/index.js';
 import { parseDuration } from '../duration.js';
-import { MAX_PEM_BYTES, readInput } from '../input.js';
-import { keyOpenOptions, pluginConfigOf } from './key.js';
-import { print, warn } from '../output.js';
-import {
-  type OpenedTarget,
-  type RemoteFlags,
-  type TargetOpener,
-  SIGNATURE_REPOSITORY_ENV,
-  addRemoteOptions,
-  registryReference,
-  requireReference,
-  signatureRepositoryOf,
-  withTargets,
-} from '../target.js';
+import { print } from '../output.js';
+import { SIGNATURE_REPOSITORY_ENV, addRemoteOptions, withTargets } from '../target.js';
 import { collect } from './options.js';
-import { parseUserMetadata } from '../user-metadata.js';
-
-interface SignFlags extends RemoteFlags {
-  signatureOnly?: boolean;
-  pushReference?: string;
-  recursive?: boolean;
-  method: string;
-  signatureFormat: string;
-  userMetadata: string[];
-  key?: string;
-  cert?: string;
-  signingKeys?: string;
-  timestampUrl?: string;
-  timestampRootCert?: string;
-  plugin?: string;
-  pluginTimeout?: string;
-  id?: string;
-  pluginConfig: string[];
-  reference: string[];
-  expiry?: string;
-  output?: string;
-  mediaType?: string;
-  alg?: string;
-}
-
-function isOffline(target: string): boolean {
-  return target === '-' || target.startsWith('file:');
-}
+import type { SignFlags } from './sign-common.js';
+import {
+  finishSigning,
+  isOffline,
+  openSigningTargets,
+  warnAboutCertificate,
+  withSigningKey,
+} from './sign-common.js';
+import { signNotationFormat, signatureFormatOf } from './sign-notation.js';
 
 /**
  * `nv2 sign`: sign a manifest. A file: target: write the signature file, print the manifest
@@ -235,112 +189,6 @@ export function registerSign(program: Command): void {
   addRemoteOptions(command);
 }
 
-function warnAboutCertificate(
-  chain: readonly Certificate[],
-  references: string[],
-  now: Date,
-): void {
-  if (chain.length > 0) {
-    for (const problem of signingCertificateProblems(chain[0]!, references, now)) {
-      warn(`${problem}; the signature will not verify`);
-    }
-  }
-}
-
-/**
- * Opens the signing key `-k`/`-c` name (a file, standard input, a pkcs11: URI, a named key,
- * or the default key), runs `use` with it and its parsed chain, and closes it (a token
- * session) whatever happens.
- */
-async function withSigningKey(
-  flags: SignFlags,
-  nv2Format: boolean,
-  use: (signingKey: SigningKey, chain: Certificate[]) => Promise<void>,
-): Promise<void> {
-  let signingKey: SigningKey;
-  if (flags.key === '-') {
-    const key = loadPrivateKey(await readInput('-', MAX_PEM_BYTES, 'key'), 'standard input');
-    const chain =
-      flags.cert !== undefined
-        ? orderCertificateChain(
-            loadCertificates(await readInput(flags.cert, MAX_PEM_BYTES, 'certificate'), flags.cert),
-          )
-        : [];
-    if (chain.length > 0 && !keysMatch(key, chain[0]!.publicKey)) {
-      throw new InvalidInputError(
-        'NV2_ERR_KEY_CERT_MISMATCH',
-        `the key on standard input does not belong to the first certificate in ${flags.cert}`,
-      );
-    }
-    signingKey = fileSigningKey(
-      key,
-      chain.map((c) => c.der),
-      'the key on standard input',
-    );
-  } else if (flags.plugin !== undefined || flags.id !== undefined) {
-    if (flags.plugin === undefined || flags.id === undefined || flags.key !== undefined) {
-      throw new InvalidInputError(
-        'NV2_ERR_INVALID_ARGUMENT',
-        'a plugin key is --plugin NAME --id KEYID, without -k',
-      );
-    }
-    const { openEntry } = await import('../../keys/index.js');
-    signingKey = await openEntry(
-      {
-        name: flags.id,
-        id: flags.id,
-        pluginName: flags.plugin,
-        pluginConfig: pluginConfigOf(flags.pluginConfig),
-      },
-      keyOpenOptions(flags),
-    );
-  } else {
-    const { openSigningKey } = await import('../../keys/index.js');
-    ({ signingKey } = await openSigningKey(flags.key, flags.cert, keyOpenOptions(flags)));
-  }
-  if (nv2Format && signingKey.certificateChain === undefined) {
-    await signingKey.close?.();
-    throw new InvalidInputError(
-      'NV2_ERR_INVALID_ARGUMENT',
-      `${signingKey.name} is a plugin key, which signs the Notary Project formats: add --signature-format jws or cose`,
-    );
-  }
-  try {
-    const chain = (signingKey.certificateChain ?? []).map((der) => new Certificate(der));
-    await use(signingKey, chain);
-  } finally {
-    await signingKey.close?.();
-  }
-}
-
-/** Whether a --push-reference names a tag itself (a bare repository is not tagged `latest`). */
-function namesTag(argument: string): boolean {
-  if (argument.startsWith('oci-layout:'))
-    return parseOciLayoutLocator(argument).reference !== undefined;
-  return parseReference(registryReference(argument)).tag !== undefined;
-}
-
-/**
- * What a registry or oci-layout signing works on: the target and the tag or digest it names,
- * and where the signature goes: `--push-reference`, else the signature repository of the
- * environment (never tagged), else beside the artifact (`undefined`); nothing when offline.
- */
-async function openSigningTargets(
-  opener: TargetOpener,
-  target: string,
-  flags: SignFlags,
-  offline: boolean,
-): Promise<{ source: OpenedTarget; reference: string; destination: OpenedTarget | undefined }> {
-  const source = await opener.open(target);
-  const reference = requireReference(source);
-  const pushReference = flags.pushReference ?? signatureRepositoryOf({});
-  const destination =
-    pushReference !== undefined && !offline
-      ? await opener.open(pushReference, { create: true })
-      : undefined;
-  return { source, reference, destination };
-}
-
 /** Signs what a registry reference or oci-layout locator names, and pushes the signature. */
 async function signRemote(
   target: string,
@@ -385,198 +233,4 @@ async function signRemoteWith(
       content: one.jws,
     }));
   });
-}
-
-const SIGNATURE_FORMATS = ['nv2', 'jws', 'cose'] as const;
-type SignatureFormat = (typeof SIGNATURE_FORMATS)[number];
-
-function signatureFormatOf(value: string): SignatureFormat {
-  if (!(SIGNATURE_FORMATS as readonly string[]).includes(value)) {
-    throw new InvalidInputError(
-      'NV2_ERR_INVALID_ARGUMENT',
-      `unknown signature format ${JSON.stringify(value)}: use ${SIGNATURE_FORMATS.join(', ')}`,
-    );
-  }
-  return value as SignatureFormat;
-}
-
-/** The file a Notary Project envelope is written to by default: `<digest hex>.jws.json` or `.cose`. */
-export function envelopeFileName(digest: Digest, format: EnvelopeFormat): string {
-  return `${digestHex(digest)}${format === 'jws' ? '.jws.json' : '.cose'}`;
-}
-
-/**
- * Signs in a Notary Project envelope (`--signature-format jws|cose`): a file: target writes
- * the envelope; a registry or oci-layout target pushes the signature manifest notation
- * pushes (or writes the envelope with -o / --signature-only).
- */
-async function signNotationFormat(
-  target: string,
-  format: EnvelopeFormat,
-  flags: SignFlags,
-  expiresIn: number | undefined,
-  version: string,
-): Promise<void> {
-  for (const [given, flag] of [
-    [flags.alg !== undefined, '--alg (the algorithm follows from the key)'],
-    [flags.reference.length > 0, '-r/--reference (an nv2 claim)'],
-  ] as const) {
-    if (given) {
-      throw new InvalidInputError(
-        'NV2_ERR_INVALID_ARGUMENT',
-        `${flag} does not apply to --signature-format ${format}`,
-      );
-    }
-  }
-  const userMetadata = parseUserMetadata(flags.userMetadata);
-  await withSigningKey(flags, false, async (signingKey) => {
-    if (signingKey.certificateChain !== undefined && signingKey.certificateChain.length === 0) {
-      throw new InvalidInputError(
-        'NV2_ERR_INVALID_ARGUMENT',
-        `--signature-format ${format} needs the signing certificate and its chain: -c CERT`,
-      );
-    }
-    await signNotationWith(target, format, flags, signingKey, userMetadata, expiresIn, version);
-  });
-}
-
-async function signNotationWith(
-  target: string,
-  format: EnvelopeFormat,
-  flags: SignFlags,
-  signingKey: SigningKey,
-  userMetadata: Record<string, string>,
-  expiresIn: number | undefined,
-  version: string,
-): Promise<void> {
-  const now = new Date();
-  const timestamper = await timestamperOf(flags, now);
-  const options = {
-    format,
-    signingKey,
-    now,
-    ...(timestamper !== undefined ? { timestamper } : {}),
-    signingAgent: `nv2/${version}`,
-    ...(Object.keys(userMetadata).length > 0 ? { userMetadata } : {}),
-    ...(expiresIn !== undefined ? { expiry: new Date(now.getTime() + expiresIn * 1000) } : {}),
-  };
-  if (isOffline(target)) {
-    const locator = parseManifestLocator(target);
-    if (flags.key === '-' && locator.kind === 'stdin') {
-      throw new InvalidInputError(
-        'NV2_ERR_INVALID_ARGUMENT',
-        'the key and the manifest cannot both come from standard input',
-      );
-    }
-    const manifest = await loadManifest(locator, {
-      mediaType: flags.mediaType,
-      stdin: process.stdin,
-    });
-    const { signNotationWithKey } = await import('../../notation/index.js');
-    const signature = await signNotationWithKey({
-      ...options,
-      signingTime: now,
-      descriptor: manifest.descriptor,
-    });
-    const out = flags.output ?? join('.', envelopeFileName(manifest.descriptor.digest, format));
-    await writeFileAtomic(out, signature.envelope);
-    print(manifest.descriptor.digest);
-    return;
-  }
-  const offline = flags.signatureOnly === true || flags.output !== undefined;
-  await withTargets(flags, async (opener) => {
-    const { source, reference, destination } = await openSigningTargets(
-      opener,
-      target,
-      flags,
-      offline,
-    );
-    const signed = await signNotationArtifact(source.target, reference, {
-      ...options,
-      push: !offline,
-      recursive: flags.recursive === true,
-      ...(destination !== undefined ? { signatureTarget: destination.target } : {}),
-    });
-    await finishSigning(signed, flags, destination, offline, (one) => ({
-      name: envelopeFileName(one.subject.digest, format),
-      content: one.envelope,
-    }));
-  });
-}
-
-/**
- * The timestamper `--timestamp-url` and `--timestamp-root-cert` ask for: each token is checked
- * (nonce, imprint, EKU, chain to the root, revocation of the TSA's chain) before the
- * signature is stored.
- */
-async function timestamperOf(
-  flags: SignFlags,
-  now: Date,
-): Promise<SignatureTimestamper | undefined> {
-  if (flags.timestampUrl === undefined && flags.timestampRootCert === undefined) return undefined;
-  if (flags.timestampUrl === undefined || flags.timestampRootCert === undefined) {
-    throw new InvalidInputError(
-      'NV2_ERR_INVALID_ARGUMENT',
-      '--timestamp-url and --timestamp-root-cert go together: the timestamp is checked against the root',
-    );
-  }
-  const url = flags.timestampUrl;
-  const roots = loadCertificates(
-    await readInput(flags.timestampRootCert, MAX_PEM_BYTES, 'certificate'),
-    flags.timestampRootCert,
-  );
-  const { requestTimestamp, defaultRevocationChecker } = await import('../../notation/index.js');
-  const { createHttpTransport, proxyFromEnv } = await import('../../http/index.js');
-  const revocation = defaultRevocationChecker();
-  // One connection per request (nothing left open), through HTTPS_PROXY as notation's.
-  const { fetch } = createHttpTransport({ keepAlive: false, proxy: proxyFromEnv(process.env) });
-  return async (signature) =>
-    (await requestTimestamp(url, signature, { roots, revocation, now, fetch })).token;
-}
-
-/** What both signature formats report of one signed manifest. */
-interface SignedOne {
-  readonly subject: Descriptor;
-  readonly signatureManifest?: Descriptor;
-}
-
-/**
- * The end of a registry or oci-layout signing: offline, write each signature file (the
- * artifact's to `-o` when given, the children's beside it) and print each signed digest;
- * else tag the signature manifest when `--push-reference` names a tag, and print each signed
- * digest with its signature manifest's.
- */
-async function finishSigning<T extends SignedOne>(
-  signed: T & { readonly children: readonly T[] },
-  flags: SignFlags,
-  destination: OpenedTarget | undefined,
-  offline: boolean,
-  file: (one: T) => { name: string; content: string | Uint8Array },
-): Promise<void> {
-  const all: T[] = [signed, ...signed.children];
-  if (offline) {
-    for (const one of all) {
-      const { name, content } = file(one);
-      const out =
-        one === signed && flags.output !== undefined
-          ? flags.output
-          : join(flags.output !== undefined ? dirname(flags.output) : '.', name);
-      await writeFileAtomic(out, content);
-      print(one.subject.digest);
-    }
-    return;
-  }
-  if (
-    flags.pushReference !== undefined &&
-    namesTag(flags.pushReference) &&
-    destination?.reference !== undefined &&
-    signed.signatureManifest !== undefined &&
-    isTag(destination.reference)
-  ) {
-    await destination.target.tag(signed.signatureManifest, destination.reference);
-  }
-  for (const one of all) {
-    print(one.subject.digest);
-    print(one.signatureManifest?.digest ?? '');
-  }
 }

@@ -10,6 +10,9 @@
  * Every step is an `nv2` command line run by the CLI's own code (see session.ts); only the
  * scenery (two registries, the publisher's web site, images to sign) is set up by library
  * calls.
+ *
+ * Why this file is long: it is one scenario told step by step, in the order a reader follows it;
+ * split, the story would have to be read across files.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';

@@ -3,7 +3,7 @@ import type { Descriptor, Digest } from '../../oci/index.js';
 import { isDigest, isTag, referrerDescriptor } from '../../oci/index.js';
 import { exists } from '../storage/blobs.js';
 import type { StorageDriver } from '../storage/driver.js';
-import { checkManifestPush, isForeignLayer } from '../storage/manifests.js';
+import { checkManifestPush, isForeignLayer } from '../storage/manifest-validation.js';
 import { blobDataPath } from '../storage/paths.js';
 import type { ManifestStore, StoredManifest } from '../storage/store.js';
 import { RegistryError } from '../storage/store.js';

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Digest } from '../../oci/index.js';
 import { MAX_MANIFEST_BYTES } from '../../oci/index.js';
 import { createBlobStore, exists } from '../storage/blobs.js';
+import { createStoreCaches } from '../storage/caches.js';
 import { checkPageSize } from '../storage/catalog.js';
 import type { StorageDriver } from '../storage/driver.js';
 import type { StoreOptions } from '../storage/create-store.js';
@@ -90,8 +91,11 @@ export function createPostgresStore(
     );
   }
 
-  const driverBlobs = createBlobStore(driver, { ...options.blobs, linked });
-  const driverUploads = createUploadStore(driver, { ...options.uploads, link });
+  // Only the driver's content-addressed facts, upload hashes and locks are used here: links
+  // and tags live in the database, and nothing that can change is cached (caches.ts).
+  const caches = options.caches ?? createStoreCaches(driver);
+  const driverBlobs = createBlobStore(driver, caches, { ...options.blobs, linked });
+  const driverUploads = createUploadStore(driver, caches, { ...options.uploads, link });
 
   return {
     blobs: {

@@ -5,6 +5,16 @@ import type { AccessRule, EnforcementRule, MetadataConfig, S3DriverOptions } fro
 import { checkMetadataConfig } from '../index.js';
 import { DEFAULT_ADDR, DEFAULT_ROOT } from './defaults.js';
 
+/**
+ * The registry server's configuration: the YAML file and the flags of `nv2 registry serve`,
+ * resolved into one `RegistryConfig`.
+ *
+ * Why this file is long: it is the one reader of the configuration file; every section (listen,
+ * storage with S3 and metadata, trust and enforcement, auth) is checked here field by field,
+ * each with its own error, so that a wrong file is refused, naming the field, before anything
+ * starts.
+ */
+
 /** Where a server listens. */
 export interface ListenAddress {
   readonly host: string;

@@ -16,5 +16,7 @@ export type {
   TrustConfig,
 } from './config.js';
 export { DEFAULT_ADDR, DEFAULT_ROOT } from './defaults.js';
-export { createBatchedLogSink, startRegistryServer } from './server.js';
-export type { LogSink, RunningRegistry } from './server.js';
+export { createBatchedLogSink } from './logging.js';
+export type { LogSink } from './logging.js';
+export { startRegistryServer } from './server.js';
+export type { RunningRegistry } from './server.js';

@@ -3,19 +3,12 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
-import {
-  Counter,
-  Histogram,
-  Registry as MetricsRegistry,
-  collectDefaultMetrics,
-} from 'prom-client';
 import { join } from 'node:path';
 import { InvalidInputError } from '../../errors.js';
 import { CONFIG_PATHS, loadPolicyConfig, watchPaths } from '../../policy/index.js';
 import {
   type AccessControl,
   type RegistryTrust,
-  type RequestRecord,
   createAccessControl,
   createRegistryTrust,
   createFilesystemDriver,
@@ -29,6 +22,9 @@ import {
 } from '../index.js';
 import type { RegistryStore, StorageDriver } from '../index.js';
 import type { RegistryConfig, S3StorageConfig } from './config.js';
+import type { LogSink } from './logging.js';
+import { createAccessLogger, createLogger } from './logging.js';
+import { createMetrics } from './metrics.js';
 
 /** A running registry server. */
 export interface RunningRegistry {
@@ -46,183 +42,6 @@ export interface RunningRegistry {
    * the shutdown timeout forces the remaining connections closed.
    */
   close(): Promise<void>;
-}
-
-/** Writes one log line; the format decides what a line looks like. */
-export type LogSink = (line: string) => void;
-
-function formatBytes(n: number): string {
-  return n < 1024
-    ? `${n}B`
-    : n < 1024 * 1024
-      ? `${(n / 1024).toFixed(1)}KiB`
-      : `${(n / 1048576).toFixed(1)}MiB`;
-}
-
-/** Structured logging: one JSON object per line, or a short human line with `pretty`. */
-export function createLogger(format: 'json' | 'pretty', sink: LogSink) {
-  return (msg: string, fields: Record<string, unknown> = {}): void => {
-    const time = new Date().toISOString();
-    if (format === 'json') {
-      sink(JSON.stringify({ time, level: fields['level'] ?? 'info', msg, ...fields }));
-      return;
-    }
-    const rest = Object.entries(fields)
-      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-      .join(' ');
-    sink(`${time} ${msg}${rest ? ` ${rest}` : ''}`);
-  };
-}
-
-/**
- * The access log: one line per request, with the fields of `RequestRecord` (the cause of a
- * 5xx as text: Errors do not serialize). It runs on every request, so the JSON line is one
- * object literal of a fixed shape (fields left undefined are omitted by `JSON.stringify`)
- * rather than copies spread into copies.
- */
-export function createAccessLogger(format: 'json' | 'pretty', sink: LogSink) {
-  return (r: RequestRecord): void => {
-    const time = new Date().toISOString();
-    const level =
-      r.cause !== undefined
-        ? 'error'
-        : r.authFailure !== undefined ||
-            r.enforcement?.decision === 'deny' ||
-            r.enforcement?.decision === 'audit'
-          ? 'warn'
-          : 'info';
-    if (format === 'json') {
-      sink(
-        JSON.stringify({
-          time,
-          level,
-          msg: 'request',
-          method: r.method,
-          path: r.path,
-          route: r.route,
-          status: r.status,
-          bytesIn: r.bytesIn,
-          bytesOut: r.bytesOut,
-          durationMs: r.durationMs,
-          errorCode: r.errorCode,
-          user: r.user,
-          authFailure: r.authFailure,
-          enforcement: r.enforcement,
-          cause: r.cause !== undefined ? String(r.cause) : undefined,
-        }),
-      );
-      return;
-    }
-    const err = r.errorCode !== undefined ? ` ${r.errorCode}` : '';
-    const user = r.user !== undefined ? ` user=${r.user}` : '';
-    const auth = r.authFailure !== undefined ? ` auth=${JSON.stringify(r.authFailure)}` : '';
-    sink(
-      `${time} ${r.method} ${r.path} ${r.status}${err} ${formatBytes(r.bytesOut)} ${r.durationMs.toFixed(1)}ms${user}${auth}`,
-    );
-  };
-}
-
-/**
- * A log sink that writes the lines of one turn of the event loop together to `out` (the CLI
- * passes standard output): under load, one write for many requests instead of one per request
- * (`process.stdout` writes each call with its own blocking system call when it is a file or a
- * pipe, which cost a tenth of the CPU time of a small request). A line waits at most until the
- * end of the current turn; `flush` writes what is pending at once, and runs at exit.
- */
-export function createBatchedLogSink(out: { write(text: string): unknown }): {
-  write: LogSink;
-  flush(): void;
-} {
-  let pending: string[] = [];
-  let scheduled = false;
-  const flush = (): void => {
-    scheduled = false;
-    if (pending.length === 0) return;
-    const text = pending.join('');
-    pending = [];
-    out.write(text);
-  };
-  process.once('exit', flush);
-  return {
-    write(line) {
-      pending.push(`${line}\n`);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
-    },
-    flush,
-  };
-}
-
-/** Prometheus metrics of one server: requests, bytes, latencies, storage errors, process. */
-function createMetrics() {
-  const registry = new MetricsRegistry();
-  collectDefaultMetrics({ register: registry, prefix: 'nv2_' });
-  const labelNames = ['method', 'route', 'status'] as const;
-  const requests = new Counter({
-    name: 'nv2_http_requests_total',
-    help: 'HTTP requests served.',
-    labelNames,
-    registers: [registry],
-  });
-  const bytes = new Counter({
-    name: 'nv2_http_bytes_total',
-    help: 'HTTP body bytes, by direction (in: received, out: sent).',
-    labelNames: ['direction'] as const,
-    registers: [registry],
-  });
-  const duration = new Histogram({
-    name: 'nv2_http_request_duration_seconds',
-    help: 'Time from request start to the end of the response.',
-    labelNames: ['method', 'route'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [registry],
-  });
-  const storageErrors = new Counter({
-    name: 'nv2_storage_errors_total',
-    help: 'Requests that failed because storage failed (HTTP 5xx).',
-    registers: [registry],
-  });
-  const enforcement = new Counter({
-    name: 'nv2_registry_enforcement_decisions_total',
-    help: 'Manifest pulls judged by the trust policy, by decision (allow, deny, audit, exempt) and status.',
-    labelNames: ['decision', 'status', 'level'] as const,
-    registers: [registry],
-  });
-  // Label sets bound once (prom-client looks a label set up by hashing it on every call).
-  const bytesIn = bytes.labels({ direction: 'in' });
-  const bytesOut = bytes.labels({ direction: 'out' });
-  const requestsBy = new Map<string, Counter.Internal>();
-  const durationBy = new Map<string, Histogram.Internal<'method' | 'route'>>();
-  return {
-    registry,
-    observe(record: RequestRecord): void {
-      const { method, status } = record;
-      const route = record.route ?? 'unknown';
-      const routeKey = `${method} ${route}`;
-      const key = `${routeKey} ${status}`;
-      let counter = requestsBy.get(key);
-      if (counter === undefined) {
-        counter = requests.labels({ method, route, status: String(status) });
-        requestsBy.set(key, counter);
-      }
-      counter.inc();
-      let histogram = durationBy.get(routeKey);
-      if (histogram === undefined) {
-        histogram = duration.labels({ method, route });
-        durationBy.set(routeKey, histogram);
-      }
-      histogram.observe(record.durationMs / 1000);
-      bytesIn.inc(record.bytesIn);
-      bytesOut.inc(record.bytesOut);
-      if (status >= 500) storageErrors.inc();
-      if (record.enforcement !== undefined) {
-        const { decision, status: verdict, level } = record.enforcement;
-        enforcement.inc({ decision, status: verdict, level });
-      }
-    },
-  };
 }
 
 /** Whether a listen host is only reachable from this machine. */

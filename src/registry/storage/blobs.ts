@@ -2,10 +2,9 @@ import type { Readable } from 'node:stream';
 import { InvalidInputError, StorageError } from '../../errors.js';
 import type { Digest } from '../../oci/index.js';
 import { digestAlgorithm, digestOf } from '../../oci/index.js';
-import { SMALL_BLOB_MAX_BYTES, contentCache } from './content-cache.js';
+import type { StoreCaches } from './caches.js';
+import { SMALL_BLOB_MAX_BYTES } from './content-cache.js';
 import type { StorageDriver } from './driver.js';
-import { repositoryLinks } from './link-cache.js';
-import { BLOB_PUBLISH_LOCKS, sharedMutex } from './locks.js';
 import { blobDataPath, layerLinkPath, manifestRevisionLinkPath } from './paths.js';
 import type { BlobInfo, BlobStore, ByteRange } from './store.js';
 import { RegistryError } from './store.js';
@@ -33,18 +32,25 @@ export interface BlobStoreOptions {
 }
 
 /**
- * Creates the blob store of the registry over `driver`.
+ * Creates the blob store of the registry over `driver`, remembering in `caches` (the store's:
+ * caches.ts).
  *
  * @example
- * const blobs = createBlobStore(createMemoryDriver());
+ * const driver = createMemoryDriver();
+ * const blobs = createBlobStore(driver, createStoreCaches(driver));
  * const info = await blobs.stat('library/alpine', digest); // undefined unless linked
  */
-export function createBlobStore(driver: StorageDriver, options: BlobStoreOptions = {}): BlobStore {
-  const links = repositoryLinks(driver);
+export function createBlobStore(
+  driver: StorageDriver,
+  caches: StoreCaches,
+  options: BlobStoreOptions = {},
+): BlobStore {
+  const links = caches.links;
   const presign = driver.presignedGetUrl?.bind(driver);
   const redirect = options.redirect;
   const linked =
-    options.linked ?? ((repo: string, digest: Digest) => statLinkedBlob(driver, repo, digest));
+    options.linked ??
+    ((repo: string, digest: Digest) => statLinkedBlob(driver, caches, repo, digest));
   if (redirect !== undefined && presign === undefined) {
     throw new InvalidInputError(
       'NV2_ERR_INVALID_ARGUMENT',
@@ -95,7 +101,7 @@ export function createBlobStore(driver: StorageDriver, options: BlobStoreOptions
       const info = await linked(repo, digest);
       if (info === undefined) throw blobUnknown(digest);
       if (info.size > SMALL_BLOB_MAX_BYTES) return undefined;
-      const cache = contentCache(driver);
+      const cache = caches.content;
       const held = cache.smallBlob(digest);
       if (held !== undefined) return held;
       let content: Buffer;
@@ -117,9 +123,9 @@ export function createBlobStore(driver: StorageDriver, options: BlobStoreOptions
     },
 
     async mount(repo: string, digest: Digest, from: string): Promise<BlobInfo | undefined> {
-      const info = await statLinkedBlob(driver, from, digest);
+      const info = await statLinkedBlob(driver, caches, from, digest);
       if (info === undefined) return undefined;
-      if (from !== repo) await linkBlob(driver, repo, digest);
+      if (from !== repo) await linkBlob(driver, caches, repo, digest);
       return info;
     },
 
@@ -166,6 +172,7 @@ export interface PutBlobContentOptions {
  */
 export async function putBlobContent(
   driver: StorageDriver,
+  caches: StoreCaches,
   repo: string,
   content: Uint8Array,
   digest: Digest,
@@ -175,25 +182,26 @@ export async function putBlobContent(
     throw new RegistryError('DIGEST_INVALID', undefined, { digest });
   }
   const data = blobDataPath(digest);
-  const cache = contentCache(driver);
+  const cache = caches.content;
   // A size known to the content cache was read from, or written to, the data file.
   if (cache.blobSize(digest) === undefined) {
-    await sharedMutex(driver, BLOB_PUBLISH_LOCKS).run(digest, async () => {
+    await caches.locks.blobPublish.run(digest, async () => {
       if (!(await exists(driver, data))) await driver.putContent(data, content);
     });
     cache.setBlobSize(digest, content.byteLength);
   }
-  if (options.link !== false) await linkBlob(driver, repo, digest);
+  if (options.link !== false) await linkBlob(driver, caches, repo, digest);
   return { digest, size: content.byteLength };
 }
 
 /** Whether the manifest revision `digest` is stored in `repo` (remembered once seen). */
 export async function hasRevision(
   driver: StorageDriver,
+  caches: StoreCaches,
   repo: string,
   digest: Digest,
 ): Promise<boolean> {
-  const links = repositoryLinks(driver);
+  const links = caches.links;
   if (links.hasRevision(repo, digest)) return true;
   const seen = links.generation(repo);
   const found = await exists(driver, manifestRevisionLinkPath(repo, digest));
@@ -205,8 +213,13 @@ export async function hasRevision(
  * Makes a blob whose data is present part of `repo` (durably: `putContent` fsyncs). The
  * caller guarantees the data exists; a link never points at missing bytes on purpose.
  */
-export async function linkBlob(driver: StorageDriver, repo: string, digest: Digest): Promise<void> {
-  const links = repositoryLinks(driver);
+export async function linkBlob(
+  driver: StorageDriver,
+  caches: StoreCaches,
+  repo: string,
+  digest: Digest,
+): Promise<void> {
+  const links = caches.links;
   // Known linked (written durably, or read when no change was running): nothing to write.
   if (links.hasLayer(repo, digest)) return;
   await links.change(repo, layerKey(digest), async () => {
@@ -223,10 +236,11 @@ function layerKey(digest: Digest): string {
 /** The blob if `repo` links it and its bytes are present; the size is the data file's. */
 async function statLinkedBlob(
   driver: StorageDriver,
+  caches: StoreCaches,
   repo: string,
   digest: Digest,
 ): Promise<BlobInfo | undefined> {
-  const links = repositoryLinks(driver);
+  const links = caches.links;
   try {
     if (!links.hasLayer(repo, digest) && !links.hasRevision(repo, digest)) {
       const seen = links.generation(repo);
@@ -241,10 +255,10 @@ async function statLinkedBlob(
       if (linked) links.rememberLayer(repo, digest, seen);
       // A manifest of the repository is a blob of it too, through its revision link (as in
       // distribution, whose blob statter checks both links).
-      else if (!(await hasRevision(driver, repo, digest))) return undefined;
+      else if (!(await hasRevision(driver, caches, repo, digest))) return undefined;
     }
     // The data of a digest never changes: its size is looked up once (content-cache.ts).
-    const cache = contentCache(driver);
+    const cache = caches.content;
     const known = cache.blobSize(digest);
     if (known !== undefined) return { digest, size: known };
     const data = await driver.stat(blobDataPath(digest));

@@ -2,10 +2,10 @@ import { posix } from 'node:path';
 import { MAX_NAME_LENGTH } from '../../oci/index.js';
 import { isNotFound } from './blobs.js';
 import type { StorageDriver } from './driver.js';
-import { compareAscii, mapLimit } from './manifests.js';
 import { repositoriesRootPath, repositoryPath } from './paths.js';
 import type { Catalog } from './store.js';
 import { RegistryError } from './store.js';
+import { compareAscii, mapLimit } from './store-files.js';
 
 /**
  * The repository catalog (`GET /v2/_catalog`, CNCF distribution's extension; the

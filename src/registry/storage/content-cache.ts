@@ -1,9 +1,8 @@
 import type { Descriptor, Digest, ManifestFacts } from '../../oci/index.js';
-import type { StorageDriver } from './driver.js';
 
 /**
- * In-memory caches of immutable, content-addressed facts, per driver (shared by every store
- * over the same driver): the size of a blob's data, the bytes of small blobs, and a
+ * In-memory caches of immutable, content-addressed facts, one per store (`StoreCaches`,
+ * caches.ts: shared by every role of the store and by garbage collection): the size of a blob's data, the bytes of small blobs, and a
  * manifest's bytes with what they say. The bytes of a digest never change, so nothing here goes stale while the data is
  * there; the data is removed only by garbage collection, which runs with the server stopped
  * (README) and forgets what it removes (`forgetBlob`) for callers in the same process.
@@ -42,19 +41,8 @@ export const SMALL_BLOB_MAX_BYTES = 64 * 1024;
 /** Small blob bytes remembered, at most, in all (the least recently used go first). */
 const SMALL_BLOB_BYTES_MAX = 32 * 1024 * 1024;
 
-const byDriver = new WeakMap<StorageDriver, ContentCache>();
-
-/** The content cache of `driver`, created on first use. */
-export function contentCache(driver: StorageDriver): ContentCache {
-  let cache = byDriver.get(driver);
-  if (cache === undefined) {
-    cache = createContentCache();
-    byDriver.set(driver, cache);
-  }
-  return cache;
-}
-
-function createContentCache(): ContentCache {
+/** A new, empty content cache (caches.ts). */
+export function createContentCache(): ContentCache {
   const sizes = new Map<Digest, number>();
   const manifests = new LruBytes<CachedManifest>(MANIFEST_BYTES_MAX, (m) => m.content.byteLength);
   const smallBlobs = new LruBytes<Buffer>(SMALL_BLOB_BYTES_MAX, (b) => b.byteLength);
@@ -126,7 +114,7 @@ class LruBytes<T> {
 
 /**
  * Referrers entries already read and found valid (a descriptor filed under its own digest,
- * whose manifest is a stored revision), by entry path, per driver: listing referrers reads
+ * whose manifest is a stored revision), by entry path, one per store: listing referrers reads
  * the subject's directory each time, but each entry and its revision once. An entry stays
  * valid until its manifest is deleted, so every manifest delete (and garbage collection)
  * forgets them all (`clear`); entries whose file is gone are not listed anyway.
@@ -157,43 +145,39 @@ const REFERRER_ENTRIES_MAX = 100_000;
 /** Referrers listings remembered, at most (past it, every listing is forgotten). */
 const REFERRER_LISTINGS_MAX = 10_000;
 
-const referrersByDriver = new WeakMap<StorageDriver, ReferrerEntries>();
-
-/** The remembered referrers entries of `driver`, created on first use. */
-export function referrerEntries(driver: StorageDriver): ReferrerEntries {
-  let entries = referrersByDriver.get(driver);
-  if (entries === undefined) {
-    const map = new Map<string, Descriptor>();
-    const listings = new Map<string, readonly Descriptor[]>();
-    const keepListings = driver.shared !== true;
-    let generation = 0;
-    entries = {
-      get: (path) => map.get(path),
-      get generation() {
-        return generation;
-      },
-      set(path, descriptor, checkedAt) {
-        if (checkedAt !== generation) return;
-        if (map.size >= REFERRER_ENTRIES_MAX) map.clear();
-        map.set(path, descriptor);
-      },
-      listing: (dir) => listings.get(dir),
-      setListing(dir, referrers, checkedAt) {
-        if (!keepListings || checkedAt !== generation) return;
-        if (listings.size >= REFERRER_LISTINGS_MAX) listings.clear();
-        listings.set(dir, Object.freeze([...referrers]));
-      },
-      referrersChanged() {
-        generation++;
-        listings.clear();
-      },
-      clear() {
-        generation++;
-        map.clear();
-        listings.clear();
-      },
-    };
-    referrersByDriver.set(driver, entries);
-  }
-  return entries;
+/**
+ * New, empty referrers entries (caches.ts); with `shared` (other replicas write to the same
+ * storage) no listing is ever kept.
+ */
+export function createReferrerEntries(shared: boolean): ReferrerEntries {
+  const map = new Map<string, Descriptor>();
+  const listings = new Map<string, readonly Descriptor[]>();
+  const keepListings = !shared;
+  let generation = 0;
+  return {
+    get: (path) => map.get(path),
+    get generation() {
+      return generation;
+    },
+    set(path, descriptor, checkedAt) {
+      if (checkedAt !== generation) return;
+      if (map.size >= REFERRER_ENTRIES_MAX) map.clear();
+      map.set(path, descriptor);
+    },
+    listing: (dir) => listings.get(dir),
+    setListing(dir, referrers, checkedAt) {
+      if (!keepListings || checkedAt !== generation) return;
+      if (listings.size >= REFERRER_LISTINGS_MAX) listings.clear();
+      listings.set(dir, Object.freeze([...referrers]));
+    },
+    referrersChanged() {
+      generation++;
+      listings.clear();
+    },
+    clear() {
+      generation++;
+      map.clear();
+      listings.clear();
+    },
+  };
 }

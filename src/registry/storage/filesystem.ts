@@ -18,6 +18,16 @@ import type { AppliedChange, Journal, JournalOptions } from './journal.js';
 import { openJournal } from './journal.js';
 import type { JournalOperation } from './journal-format.js';
 
+/**
+ * The filesystem storage driver: the driver contract (driver.ts) over one directory, its changes
+ * recorded in a journal so that a crash leaves each one whole or absent.
+ *
+ * Why this file is long: it is one driver, each operation of the contract over one root and one
+ * journal; the parts that stand alone are already apart (filesystem-paths.ts,
+ * filesystem-writer.ts, filesystem-listing.ts, filesystem-errors.ts, directory-sync.ts,
+ * file-chunks.ts).
+ */
+
 /** Options of `createFilesystemDriver`. */
 export interface FilesystemDriverOptions {
   /**

@@ -2,16 +2,9 @@ import { posix } from 'node:path';
 import type { Digest, ManifestFacts } from '../../oci/index.js';
 import { childManifests, isDigest, parseRfc3339 } from '../../oci/index.js';
 import { isNotFound } from './blobs.js';
-import { contentCache, referrerEntries } from './content-cache.js';
-import { repositoryLinks } from './link-cache.js';
+import type { StoreCaches } from './caches.js';
 import type { FileInfo, StorageDriver } from './driver.js';
-import {
-  deleteIfPresent,
-  mapLimit,
-  readLink,
-  readManifestBytes,
-  readManifestFacts,
-} from './manifests.js';
+import { readManifestFacts } from './manifest-validation.js';
 import {
   blobDataPath,
   blobsRootPath,
@@ -23,6 +16,7 @@ import {
   uploadDataPath,
   uploadStartedAtPath,
 } from './paths.js';
+import { deleteIfPresent, mapLimit, readLink, readManifestBytes } from './store-files.js';
 
 /**
  * Garbage collection, mark and sweep, as CNCF distribution's `registry garbage-collect`:
@@ -58,6 +52,12 @@ export interface GcOptions {
   readonly uploadsOlderThan?: number;
   /** The clock (default: the system clock); for tests. */
   readonly now?: () => Date;
+  /**
+   * The caches of the store over `driver` in this process, if there is one (caches.ts): what
+   * the collection removes is forgotten there. Without them, no store of this process may be
+   * over the same storage (`nv2 registry gc` runs with none).
+   */
+  readonly caches?: StoreCaches;
 }
 
 /** What a collection removed (or, in a dry run, would remove). */
@@ -120,16 +120,17 @@ export async function collectGarbage(
   options: GcOptions = {},
 ): Promise<GcReport> {
   const dryRun = options.dryRun ?? false;
+  const caches = options.caches;
   const now = (options.now ?? (() => new Date()))();
   const uploadCutoff = now.getTime() - (options.uploadsOlderThan ?? DEFAULT_UPLOAD_MAX_AGE_MS);
   const remove = async (path: string): Promise<void> => {
     if (dryRun) return;
     // Forgotten before and after: links among what goes (link-cache.ts).
-    repositoryLinks(driver).clear();
+    caches?.links.clear();
     await deleteIfPresent(driver, path);
-    repositoryLinks(driver).clear();
+    caches?.links.clear();
     // Revisions and referrers entries among what goes: forget every remembered entry.
-    referrerEntries(driver).clear();
+    caches?.referrers.clear();
   };
 
   // 1. Inventory. Repositories first, blobs after (see the sweep of links below).
@@ -199,7 +200,7 @@ export async function collectGarbage(
     deletedBlobs.push(digest);
     blobBytesFreed += info.size;
     await remove(posix.dirname(info.path));
-    if (!dryRun) contentCache(driver).forgetBlob(digest);
+    if (!dryRun) caches?.content.forgetBlob(digest);
   }
 
   let blobLinksDeleted = 0;

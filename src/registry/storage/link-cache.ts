@@ -1,9 +1,8 @@
 import type { Digest } from '../../oci/index.js';
-import type { StorageDriver } from './driver.js';
 import { KeyedMutex } from './locks.js';
 
 /**
- * In-memory copies of a repository's links, per driver: the digest each tag points at, the
+ * In-memory copies of a repository's links, one per store (`StoreCaches`, caches.ts): the digest each tag points at, the
  * sorted list of tags, which manifest revisions exist and which blobs are linked. With them a
  * manifest GET by tag, a blob HEAD, a tags list or the reference checks of a manifest PUT
  * touch no storage at all once warm.
@@ -65,23 +64,11 @@ interface RepositoryEntry {
   tagList: readonly string[] | undefined;
 }
 
-const byDriver = new WeakMap<StorageDriver, RepositoryLinks>();
-
-/** The repository links of `driver`, created on first use. */
-export function repositoryLinks(driver: StorageDriver): RepositoryLinks {
-  let links = byDriver.get(driver);
-  if (links === undefined) {
-    links = createRepositoryLinks(driver.shared === true);
-    byDriver.set(driver, links);
-  }
-  return links;
-}
-
 /**
- * With `shared` (other processes write to the same storage) nothing is ever remembered: every
+ * New, empty repository links (caches.ts). With `shared` (other processes write to the same storage) nothing is ever remembered: every
  * lookup misses and goes to storage; `change` still orders this process's own writes.
  */
-function createRepositoryLinks(shared: boolean): RepositoryLinks {
+export function createRepositoryLinks(shared: boolean): RepositoryLinks {
   const repos = new Map<string, RepositoryEntry>();
   const generations = new Map<string, number>();
   const locks = new KeyedMutex();

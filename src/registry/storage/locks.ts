@@ -59,36 +59,3 @@ export class KeyedMutex {
     return this.#tails.size;
   }
 }
-
-// The storage layer's lock names, for `sharedMutex`.
-
-/** Keys `<repo>@<upload id>`: one operation at a time per upload session. */
-export const UPLOAD_SESSION_LOCKS = 'upload-sessions';
-/** Keys `<digest>`: the "data present? keep : write or move into place" step of publishing a blob. */
-export const BLOB_PUBLISH_LOCKS = 'blob-publish';
-/** Keys `<repo>@<digest>`: changes to a repository's link of a blob. */
-export const BLOB_LINK_LOCKS = 'blob-links';
-
-const sharedMutexes = new WeakMap<object, Map<string, KeyedMutex>>();
-
-/**
- * The `KeyedMutex` named `name` of `owner` (a storage driver): every store built over the same
- * driver object gets the same mutex, so two stores created over one driver still exclude each
- * other. Held weakly: it goes away with the driver.
- *
- * @example
- * const sessions = sharedMutex(driver, UPLOAD_SESSION_LOCKS);
- */
-export function sharedMutex(owner: object, name: string): KeyedMutex {
-  let byName = sharedMutexes.get(owner);
-  if (byName === undefined) {
-    byName = new Map();
-    sharedMutexes.set(owner, byName);
-  }
-  let mutex = byName.get(name);
-  if (mutex === undefined) {
-    mutex = new KeyedMutex();
-    byName.set(name, mutex);
-  }
-  return mutex;
-}

@@ -1,34 +1,32 @@
 import { posix } from 'node:path';
 import { StorageError } from '../../errors.js';
-import type { Descriptor, Digest, ManifestFacts, ManifestKind } from '../../oci/index.js';
-import {
-  FOREIGN_LAYER_MEDIA_TYPES,
-  MAX_MANIFEST_BYTES,
-  MediaTypes,
-  digestAlgorithm,
-  digestOf,
-  isDigest,
-  isMediaType,
-  isTag,
-  manifestKind,
-  referrerDescriptor,
-} from '../../oci/index.js';
-import { createBlobStore, exists, hasRevision, isNotFound } from './blobs.js';
+import type { Descriptor, Digest } from '../../oci/index.js';
+import { MAX_MANIFEST_BYTES, isDigest, isTag, referrerDescriptor } from '../../oci/index.js';
+import { createBlobStore, exists, hasRevision } from './blobs.js';
+import type { StoreCaches } from './caches.js';
 import type { CachedManifest } from './content-cache.js';
-import { contentCache, referrerEntries } from './content-cache.js';
 import type { StorageDriver, StorageFile } from './driver.js';
 import { putFiles } from './driver.js';
+import type { ValidatedManifest } from './manifest-validation.js';
+import { checkManifestPush, isForeignLayer, readManifestFacts } from './manifest-validation.js';
 import {
   blobDataPath,
   manifestRevisionLinkPath,
   referrerEntryPath,
   tagCurrentLinkPath,
-  tagsPath,
 } from './paths.js';
 import type { ManifestStore, StoredManifest } from './store.js';
 import { RegistryError } from './store.js';
-import { repositoryLinks } from './link-cache.js';
-import { knownTags } from './tag-cache.js';
+import {
+  deleteIfPresent,
+  linkContent,
+  listTagNames,
+  mapLimit,
+  readLink,
+  readManifestBytes,
+  resolveTag,
+  tagDirectoryPath,
+} from './store-files.js';
 
 /**
  * Manifests of a repository (distribution-spec "Pushing manifests", "Pulling manifests",
@@ -59,61 +57,43 @@ export interface ManifestStoreOptions {
   readonly maxManifestBytes?: number;
 }
 
-/**
- * Content types that say nothing about the manifest: the media type then comes from the
- * manifest's own `mediaType` field (as distribution does for an empty or `application/json`
- * Content-Type).
- */
-const GENERIC_CONTENT_TYPES: ReadonlySet<string> = new Set([
-  '',
-  'application/json',
-  'application/octet-stream',
-]);
-
 /** How many blob or child checks of one manifest run at once (a manifest may list thousands). */
 const CHECK_CONCURRENCY = 16;
 
-/** A validated manifest: what put needs from the JSON. */
-export interface ValidatedManifest extends ManifestFacts {
-  readonly kind: ManifestKind['kind'];
-  readonly config?: Descriptor;
-  readonly layers: readonly Descriptor[];
-  readonly manifests: readonly Descriptor[];
-  readonly subject?: Descriptor;
-  readonly artifactType?: string;
-  readonly annotations?: Readonly<Record<string, string>>;
-}
-
 /**
- * Creates the manifest store of the registry over `driver`.
+ * Creates the manifest store of the registry over `driver`, remembering in `caches` (the
+ * store's: caches.ts).
  *
  * @example
- * const manifests = createManifestStore(createMemoryDriver());
+ * const driver = createMemoryDriver();
+ * const manifests = createManifestStore(driver, createStoreCaches(driver));
  * const stored = await manifests.put('library/alpine', 'v1', bytes, MediaTypes.ociManifest);
  * stored.descriptor.digest; // digest of the exact bytes
  */
 export function createManifestStore(
   driver: StorageDriver,
+  caches: StoreCaches,
   options: ManifestStoreOptions = {},
 ): ManifestStore {
   const maxBytes = options.maxManifestBytes ?? MAX_MANIFEST_BYTES;
-  const blobs = createBlobStore(driver);
-
-  const links = repositoryLinks(driver);
+  const blobs = createBlobStore(driver, caches);
+  const links = caches.links;
+  const knownTags = caches.tags;
+  const referrerEntries = caches.referrers;
 
   /** The digest `reference` names in `repo`, if it is a stored revision. */
   async function resolve(repo: string, reference: string): Promise<Digest | undefined> {
     let digest: Digest | undefined;
     if (isDigest(reference)) digest = reference;
-    else if (isTag(reference)) digest = await resolveTag(driver, repo, reference);
+    else if (isTag(reference)) digest = await resolveTag(driver, caches, repo, reference);
     if (digest === undefined) return undefined;
-    return (await hasRevision(driver, repo, digest)) ? digest : undefined;
+    return (await hasRevision(driver, caches, repo, digest)) ? digest : undefined;
   }
 
   async function load(repo: string, reference: string): Promise<StoredManifest | undefined> {
     const digest = await resolve(repo, reference);
     if (digest === undefined) return undefined;
-    const cache = contentCache(driver);
+    const cache = caches.content;
     let cached = cache.manifest(digest);
     if (cached === undefined) {
       const bytes = await readManifestBytes(driver, digest);
@@ -142,7 +122,7 @@ export function createManifestStore(
       seen.add(d.digest);
       wanted.push({
         digest: d.digest,
-        check: () => hasRevision(driver, repo, d.digest),
+        check: () => hasRevision(driver, caches, repo, d.digest),
       });
     }
     const present = await mapLimit(wanted, CHECK_CONCURRENCY, (w) => w.check());
@@ -161,9 +141,9 @@ export function createManifestStore(
     return links.change(repo, tagKey(tag), async () => {
       links.setTag(repo, tag, undefined);
       // Forgotten before and after: a listing meanwhile may have seen the link still there.
-      knownTags(driver).delete(repo, tag);
+      knownTags.delete(repo, tag);
       await deleteIfPresent(driver, tagDirectoryPath(repo, tag));
-      knownTags(driver).delete(repo, tag);
+      knownTags.delete(repo, tag);
     });
   }
 
@@ -183,7 +163,7 @@ export function createManifestStore(
       // leaves at worst a referrers entry without its revision (skipped by the index, removed
       // by garbage collection) or a revision without its tag.
       const files: StorageFile[] = [];
-      const cache = contentCache(driver);
+      const cache = caches.content;
       const writesBlob =
         cache.blobSize(digest) === undefined && !(await exists(driver, blobDataPath(digest)));
       if (writesBlob) files.push({ path: blobDataPath(digest), content });
@@ -207,9 +187,9 @@ export function createManifestStore(
       const publish = async (): Promise<void> => {
         // A remembered referrers listing is dropped before the entry is written and again
         // after: a listing read while the files were being written may lack this referrer.
-        if (manifest.subject !== undefined) referrerEntries(driver).referrersChanged();
+        if (manifest.subject !== undefined) referrerEntries.referrersChanged();
         await putFiles(driver, files);
-        if (manifest.subject !== undefined) referrerEntries(driver).referrersChanged();
+        if (manifest.subject !== undefined) referrerEntries.referrersChanged();
         cache.setBlobSize(digest, content.byteLength);
         if (writesRevision) links.setRevision(repo, digest, true);
         if (writesTag) links.setTag(repo, reference, digest);
@@ -218,7 +198,7 @@ export function createManifestStore(
       // nothing takes them the other way round) around the one write.
       const underTag = writesTag ? () => links.change(repo, tagKey(reference), publish) : publish;
       await (writesRevision ? links.change(repo, revisionKey(digest), underTag) : underTag());
-      if (writesTag) knownTags(driver).add(repo, reference);
+      if (writesTag) knownTags.add(repo, reference);
       return {
         descriptor,
         content,
@@ -244,7 +224,7 @@ export function createManifestStore(
       const revision = manifestRevisionLinkPath(repo, digest);
       if (!(await exists(driver, revision))) return false;
       // Its referrers entry may stay (subject unreadable): no longer a valid entry.
-      referrerEntries(driver).clear();
+      referrerEntries.clear();
 
       // The subject is known only from the bytes. Without readable bytes there is no entry
       // to find; garbage collection removes an entry whose manifest is gone.
@@ -274,390 +254,10 @@ export function createManifestStore(
         links.setRevision(repo, digest, false);
         await deleteIfPresent(driver, posix.dirname(revision));
       });
-      referrerEntries(driver).clear();
+      referrerEntries.clear();
       return true;
     },
   };
-}
-
-/** A manifest push that passed every check that needs no storage. */
-export interface CheckedManifestPush {
-  readonly manifest: ValidatedManifest;
-  /** The digest of the exact bytes (with the algorithm of a digest reference). */
-  readonly digest: Digest;
-  readonly descriptor: Descriptor;
-  readonly referenceIsDigest: boolean;
-}
-
-/**
- * The checks of a manifest push that need no storage (size, reference grammar, schema,
- * digest reference), shared by every metadata store.
- *
- * @throws RegistryError SIZE_INVALID, TAG_INVALID, DIGEST_INVALID, MANIFEST_INVALID.
- */
-export function checkManifestPush(
-  reference: string,
-  content: Buffer,
-  contentType: string,
-  maxBytes: number,
-): CheckedManifestPush {
-  if (content.byteLength > maxBytes) {
-    throw new RegistryError(
-      'SIZE_INVALID',
-      `manifest is ${content.byteLength} bytes, more than the ${maxBytes} accepted`,
-      { size: content.byteLength, limit: maxBytes },
-    );
-  }
-  const referenceIsDigest = isDigest(reference);
-  if (!referenceIsDigest && !isTag(reference)) {
-    throw reference.includes(':')
-      ? new RegistryError('DIGEST_INVALID', 'reference is not a valid digest', { reference })
-      : new RegistryError('TAG_INVALID', 'reference is not a valid tag', { reference });
-  }
-  const manifest = validateManifest(content, contentType);
-  const digest = referenceIsDigest
-    ? digestOf(content, digestAlgorithm(reference))
-    : digestOf(content);
-  if (referenceIsDigest && digest !== reference) {
-    throw new RegistryError(
-      'DIGEST_INVALID',
-      'manifest does not match the digest it was pushed by',
-      {
-        digest: reference,
-        actual: digest,
-      },
-    );
-  }
-  const descriptor: Descriptor = {
-    mediaType: manifest.mediaType,
-    digest,
-    size: content.byteLength,
-    ...(manifest.artifactType !== undefined ? { artifactType: manifest.artifactType } : {}),
-    ...(manifest.annotations !== undefined ? { annotations: manifest.annotations } : {}),
-  };
-  return { manifest, digest, descriptor, referenceIsDigest };
-}
-
-function invalid(reason: string): RegistryError {
-  return new RegistryError('MANIFEST_INVALID', `manifest invalid: ${reason}`, { reason });
-}
-
-/** Strips parameters and case from a Content-Type (the spec: registries SHOULD ignore parameters). */
-function normalizeContentType(contentType: string | undefined): string {
-  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-}
-
-/**
- * The media type a stored manifest is served with: its `mediaType` field, else (an OCI
- * manifest or index that leaves the field out, which image-spec allows) `manifests[]` makes it
- * an index and anything else an image manifest, as CNCF distribution decides.
- */
-function storedMediaType(json: Record<string, unknown>): string {
-  const field = json['mediaType'];
-  if (typeof field === 'string' && field !== '') return field;
-  return Array.isArray(json['manifests']) && json['config'] === undefined
-    ? MediaTypes.ociIndex
-    : MediaTypes.ociManifest;
-}
-
-function parseJsonObject(content: Buffer): Record<string, unknown> | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(content.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
-    ? (parsed as Record<string, unknown>)
-    : undefined;
-}
-
-/** Checks a manifest pushed with `contentType`; throws MANIFEST_INVALID with the reason. */
-function validateManifest(content: Buffer, contentType: string | undefined): ValidatedManifest {
-  const json = parseJsonObject(content);
-  if (json === undefined) throw invalid('not a JSON object');
-
-  const field = json['mediaType'];
-  if (field !== undefined && typeof field !== 'string') throw invalid('mediaType is not a string');
-  const header = normalizeContentType(contentType);
-  let mediaType: string;
-  if (manifestKind(header) !== undefined) {
-    if (field !== undefined && field !== header) {
-      throw invalid(`mediaType ${JSON.stringify(field)} does not match Content-Type ${header}`);
-    }
-    mediaType = header;
-  } else if (GENERIC_CONTENT_TYPES.has(header) && field !== undefined) {
-    mediaType = field;
-  } else {
-    throw invalid(
-      `unsupported manifest media type ${JSON.stringify(GENERIC_CONTENT_TYPES.has(header) ? (field ?? '') : header)}`,
-    );
-  }
-  const type = manifestKind(mediaType);
-  if (type === undefined)
-    throw invalid(`unsupported manifest media type ${JSON.stringify(mediaType)}`);
-
-  if (field === undefined) {
-    // Docker schema 2 requires the field (distribution refuses these without it).
-    if (!type.oci) throw invalid(`mediaType is required in ${mediaType}`);
-    // Nothing on disk records the Content-Type: the bytes alone must say what they are.
-    if (storedMediaType(json) !== mediaType) {
-      throw invalid(`without a mediaType field this manifest would read back as another type`);
-    }
-  }
-  if (json['schemaVersion'] !== 2) throw invalid('schemaVersion must be 2');
-
-  const annotations = checkAnnotations(json['annotations'], 'annotations');
-  let config: Descriptor | undefined;
-  let layers: Descriptor[] = [];
-  let manifests: Descriptor[] = [];
-  if (type.kind === 'manifest') {
-    if (json['config'] === undefined) throw invalid('config is required');
-    config = checkDescriptor(json['config'], 'config');
-    layers = checkDescriptorArray(json['layers'], 'layers');
-  } else {
-    manifests = checkDescriptorArray(json['manifests'], 'manifests');
-  }
-
-  let subject: Descriptor | undefined;
-  let artifactType: string | undefined;
-  if (type.oci) {
-    if (json['subject'] !== undefined) subject = checkDescriptor(json['subject'], 'subject');
-    const at = json['artifactType'];
-    // distribution-spec v1.1 treats an empty artifactType like a missing one.
-    if (at !== undefined && at !== '') {
-      if (!isMediaType(at)) throw invalid('artifactType is not a media type');
-      artifactType = at;
-    }
-  }
-  return {
-    mediaType,
-    kind: type.kind,
-    children: config !== undefined ? [config, ...layers] : manifests,
-    ...(config !== undefined ? { config } : {}),
-    layers,
-    manifests,
-    ...(subject !== undefined ? { subject } : {}),
-    ...(artifactType !== undefined ? { artifactType } : {}),
-    ...(annotations !== undefined ? { annotations } : {}),
-  };
-}
-
-function checkDescriptorArray(value: unknown, where: string): Descriptor[] {
-  if (!Array.isArray(value)) throw invalid(`${where} must be an array`);
-  return value.map((item, i) => checkDescriptor(item, `${where}[${i}]`));
-}
-
-/** A descriptor (image-spec descriptor.md): mediaType, digest and size required, the rest typed. */
-function checkDescriptor(value: unknown, where: string): Descriptor {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid(`${where} is not a descriptor`);
-  }
-  const d = value as Record<string, unknown>;
-  if (!isMediaType(d['mediaType'])) throw invalid(`${where}.mediaType is not a media type`);
-  if (!isDigest(d['digest'])) throw invalid(`${where}.digest is not a supported digest`);
-  const size = d['size'];
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
-    throw invalid(`${where}.size is not a non-negative integer`);
-  }
-  const urls = d['urls'];
-  if (urls !== undefined && !(Array.isArray(urls) && urls.every((u) => typeof u === 'string'))) {
-    throw invalid(`${where}.urls must be an array of strings`);
-  }
-  if (d['data'] !== undefined && typeof d['data'] !== 'string') {
-    throw invalid(`${where}.data must be a base64 string`);
-  }
-  const at = d['artifactType'];
-  if (at !== undefined && !isMediaType(at)) {
-    throw invalid(`${where}.artifactType is not a media type`);
-  }
-  const annotations = checkAnnotations(d['annotations'], `${where}.annotations`);
-  return {
-    mediaType: d['mediaType'],
-    digest: d['digest'],
-    size,
-    ...(typeof at === 'string' ? { artifactType: at } : {}),
-    ...(annotations !== undefined ? { annotations } : {}),
-    ...(Array.isArray(urls) && urls.length > 0 ? { urls } : {}),
-  } as Descriptor;
-}
-
-/** Annotations are a string-to-string map (image-spec annotations.md). */
-function checkAnnotations(value: unknown, where: string): Record<string, string> | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid(`${where} must be a string-to-string map`);
-  }
-  for (const v of Object.values(value)) {
-    if (typeof v !== 'string') throw invalid(`${where} must be a string-to-string map`);
-  }
-  return value as Record<string, string>;
-}
-
-export function isForeignLayer(d: Descriptor): boolean {
-  const urls = (d as { urls?: unknown }).urls;
-  return FOREIGN_LAYER_MEDIA_TYPES.has(d.mediaType) && Array.isArray(urls) && urls.length > 0;
-}
-
-/**
- * Reads what a stored manifest says. Lenient (the bytes were validated when pushed), but
- * bytes that are not a JSON object are a storage fault.
- *
- * @throws StorageError NV2_ERR_STORAGE_IO when the bytes are not a JSON object.
- */
-export function readManifestFacts(content: Buffer, digest: Digest): ManifestFacts {
-  const json = parseJsonObject(content);
-  if (json === undefined) {
-    throw new StorageError('NV2_ERR_STORAGE_IO', `stored manifest ${digest} is not a JSON object`);
-  }
-  const mediaType = storedMediaType(json);
-  const oci = manifestKind(mediaType)?.oci ?? false;
-  const children = [
-    ...storedChildren([json['config']]),
-    ...storedChildren(json['layers']),
-    ...storedChildren(json['manifests']),
-  ];
-  let subject: Descriptor | undefined;
-  let artifactType: string | undefined;
-  if (oci) {
-    try {
-      if (json['subject'] !== undefined) subject = checkDescriptor(json['subject'], 'subject');
-    } catch {
-      subject = undefined;
-    }
-    if (isMediaType(json['artifactType'])) artifactType = json['artifactType'];
-  }
-  let annotations: Record<string, string> | undefined;
-  try {
-    annotations = checkAnnotations(json['annotations'], 'annotations');
-  } catch {
-    annotations = undefined;
-  }
-  return {
-    mediaType,
-    children,
-    ...(subject !== undefined ? { subject } : {}),
-    ...(artifactType !== undefined ? { artifactType } : {}),
-    ...(annotations !== undefined ? { annotations } : {}),
-  };
-}
-
-/**
- * The children listed in `value` (an array of descriptors), read leniently: every entry with
- * a valid digest counts, whatever else it holds, so that garbage collection, which follows
- * digests, never collects a blob a stored manifest names. Malformed `mediaType` or `size`
- * (which a manifest pushed here cannot have) read as `''` and 0.
- */
-function storedChildren(value: unknown): Descriptor[] {
-  if (!Array.isArray(value)) return [];
-  return value.flatMap((d: unknown): Descriptor[] => {
-    if (typeof d !== 'object' || d === null) return [];
-    const entry = d as Record<string, unknown>;
-    const digest = entry['digest'];
-    if (!isDigest(digest)) return [];
-    const mediaType = entry['mediaType'];
-    const size = entry['size'];
-    return [
-      {
-        mediaType: typeof mediaType === 'string' ? mediaType : '',
-        digest,
-        size: typeof size === 'number' ? size : 0,
-      },
-    ];
-  });
-}
-
-/** A manifest's bytes, or undefined when the blob is gone. */
-export async function readManifestBytes(
-  driver: StorageDriver,
-  digest: Digest,
-): Promise<Buffer | undefined> {
-  try {
-    return await driver.getContent(blobDataPath(digest));
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-}
-
-/** What a link file holds. */
-export function linkContent(digest: Digest): Buffer {
-  return Buffer.from(digest, 'utf8');
-}
-
-/**
- * The digest a link file (tag, revision, layer) holds, or undefined when there is no link.
- *
- * @throws StorageError NV2_ERR_STORAGE_IO when the file does not hold a digest.
- */
-export async function readLink(driver: StorageDriver, path: string): Promise<Digest | undefined> {
-  let content: Buffer;
-  try {
-    content = await driver.getContent(path);
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-  const value = content.toString('utf8').trim();
-  if (!isDigest(value)) {
-    throw new StorageError('NV2_ERR_STORAGE_IO', `link ${path} does not hold a digest`);
-  }
-  return value;
-}
-
-/**
- * The directory of one tag (`_manifests/tags/<tag>`), removed whole when the tag is deleted
- * so that no empty tag directory lingers in a listing.
- */
-export function tagDirectoryPath(repo: string, tag: string): string {
-  return posix.dirname(posix.dirname(tagCurrentLinkPath(repo, tag)));
-}
-
-/** Names of the tag directories of `repo` (unverified: a directory may lack its link), sorted. */
-export async function listTagNames(driver: StorageDriver, repo: string): Promise<string[]> {
-  let children: string[];
-  try {
-    children = await driver.list(tagsPath(repo));
-  } catch (err) {
-    if (isNotFound(err)) return [];
-    throw err;
-  }
-  return children
-    .map((p) => posix.basename(p))
-    .filter((name) => isTag(name))
-    .sort(compareAscii);
-}
-
-/** Byte-wise ("ASCIIbetical") order, what Go's `sort.Strings` gives and the spec allows. */
-export function compareAscii(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** Deletes a file or directory; absent is fine. */
-export async function deleteIfPresent(driver: StorageDriver, path: string): Promise<void> {
-  try {
-    await driver.delete(path);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
-}
-
-/** Maps with at most `limit` calls in flight; results in input order. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 /** The `RepositoryLinks.change` key of a tag. */
@@ -668,26 +268,6 @@ function tagKey(tag: string): string {
 /** The `RepositoryLinks.change` key of a manifest revision. */
 function revisionKey(digest: Digest): string {
   return `rev:${digest}`;
-}
-
-/**
- * The digest a tag points at, from the repository links when known (link-cache.ts), else
- * from its link (then remembered).
- *
- * @throws StorageError NV2_ERR_STORAGE_IO when the link does not hold a digest.
- */
-export async function resolveTag(
-  driver: StorageDriver,
-  repo: string,
-  tag: string,
-): Promise<Digest | undefined> {
-  const links = repositoryLinks(driver);
-  const known = links.tag(repo, tag);
-  if (known !== undefined) return known;
-  const seen = links.generation(repo);
-  const digest = await readLink(driver, tagCurrentLinkPath(repo, tag));
-  if (digest !== undefined) links.rememberTag(repo, tag, digest, seen);
-  return digest;
 }
 
 /**

@@ -1,18 +1,18 @@
 import type { Descriptor, Digest } from '../../oci/index.js';
 import { isDescriptor } from '../../oci/index.js';
 import { exists, isNotFound } from './blobs.js';
-import { referrerEntries } from './content-cache.js';
+import type { StoreCaches } from './caches.js';
 import type { StorageDriver } from './driver.js';
-import { mapLimit } from './manifests.js';
 import { manifestRevisionLinkPath, referrerEntryPath, referrersPath } from './paths.js';
 import type { ReferrersIndex } from './store.js';
+import { mapLimit } from './store-files.js';
 
 /**
  * The referrers index (distribution-spec v1.1 "Listing referrers"): one directory per subject,
  * one small JSON descriptor per referrer, written by the manifest store on PUT and removed on
  * DELETE. Listing reads that one directory, so its cost is the number of referrers of the
  * subject, never the size of the repository; an entry found valid is remembered
- * (`referrerEntries`, forgotten on every manifest delete), and so is the whole listing until
+ * (`StoreCaches.referrers`, forgotten on every manifest delete), and so is the whole listing until
  * a referrer is pushed or deleted: listing again costs no storage access at all.
  */
 
@@ -20,15 +20,16 @@ import type { ReferrersIndex } from './store.js';
 const READ_CONCURRENCY = 16;
 
 /**
- * Creates the referrers index of the registry over `driver`.
+ * Creates the referrers index of the registry over `driver`, remembering in `caches` (the
+ * store's: caches.ts), which the manifest store tells of every referrer pushed or deleted.
  *
  * @example
- * const signatures = await createReferrersIndex(driver).list('library/alpine', digest, {
+ * const signatures = await createReferrersIndex(driver, caches).list('library/alpine', digest, {
  *   artifactType: MediaTypes.nv2ArtifactType,
  * });
  */
-export function createReferrersIndex(driver: StorageDriver): ReferrersIndex {
-  const known = referrerEntries(driver);
+export function createReferrersIndex(driver: StorageDriver, caches: StoreCaches): ReferrersIndex {
+  const known = caches.referrers;
 
   async function readEntry(
     repo: string,

@@ -1,9 +1,7 @@
-import type { StorageDriver } from './driver.js';
-
 /**
- * Tags known to have their `current/link`, per driver: listing tags checks a tag directory
- * for its link once, not on every listing. Shared by the tag store (which learns) and the
- * manifest store (which writes and deletes tags) through the driver they share.
+ * Tags known to have their `current/link`, one per store (`StoreCaches`, caches.ts): listing
+ * tags checks a tag directory for its link once, not on every listing. Shared by the tag
+ * store (which learns) and the manifest store (which writes and deletes tags).
  *
  * Only this process's writes are seen, as everywhere in the store: one server process per
  * storage root. A remembered tag whose directory is gone simply is not listed (listings read
@@ -19,16 +17,9 @@ export interface KnownTags {
 /** At most this many tags are remembered in all; past it, everything is forgotten. */
 const KNOWN_TAGS_MAX = 100_000;
 
-const byDriver = new WeakMap<StorageDriver, KnownTags>();
-
-/** The known tags of `driver`, created on first use. */
-export function knownTags(driver: StorageDriver): KnownTags {
-  let known = byDriver.get(driver);
-  if (known === undefined) {
-    known = driver.shared === true ? NOTHING_KNOWN : createKnownTags();
-    byDriver.set(driver, known);
-  }
-  return known;
+/** New known tags (caches.ts); over `shared` storage, never any. */
+export function createKnownTags(shared: boolean): KnownTags {
+  return shared ? NOTHING_KNOWN : rememberingKnownTags();
 }
 
 /** Over shared storage a tag another replica deleted must not be listed: nothing is known. */
@@ -38,7 +29,7 @@ const NOTHING_KNOWN: KnownTags = {
   delete: () => undefined,
 };
 
-function createKnownTags(): KnownTags {
+function rememberingKnownTags(): KnownTags {
   const repos = new Map<string, Set<string>>();
   let count = 0;
   return {

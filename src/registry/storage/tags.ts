@@ -1,12 +1,11 @@
 import { exists } from './blobs.js';
 import { checkPageSize, isRepository } from './catalog.js';
+import type { StoreCaches } from './caches.js';
 import type { StorageDriver } from './driver.js';
-import { repositoryLinks } from './link-cache.js';
-import { listTagNames, mapLimit, resolveTag } from './manifests.js';
 import { tagCurrentLinkPath } from './paths.js';
 import type { TagStore } from './store.js';
 import { RegistryError } from './store.js';
-import { knownTags } from './tag-cache.js';
+import { listTagNames, mapLimit, resolveTag } from './store-files.js';
 
 /** How many tag directories are checked for their link at once. */
 const CHECK_CONCURRENCY = 16;
@@ -18,13 +17,15 @@ const CHECK_CONCURRENCY = 16;
  */
 
 /**
- * Creates the tag store of the registry over `driver`.
+ * Creates the tag store of the registry over `driver`, remembering in `caches` (the store's:
+ * caches.ts), where the manifest store records its tag writes.
  *
  * @example
- * const { tags, more } = await createTagStore(driver).list('library/alpine', { n: 50, last: 'v1' });
+ * const tags = createTagStore(driver, caches);
+ * const { tags: page, more } = await tags.list('library/alpine', { n: 50, last: 'v1' });
  */
-export function createTagStore(driver: StorageDriver): TagStore {
-  const links = repositoryLinks(driver);
+export function createTagStore(driver: StorageDriver, caches: StoreCaches): TagStore {
+  const links = caches.links;
 
   /**
    * Every tag of `repo` that has its link, sorted: from the repository links when known
@@ -39,7 +40,7 @@ export function createTagStore(driver: StorageDriver): TagStore {
     // A tag directory without its link (left by a crash while a tag was being written)
     // is not a tag; each directory is checked once: a tag seen with its link, or written
     // here, is remembered.
-    const known = knownTags(driver);
+    const known = caches.tags;
     const names = await listTagNames(driver, repo);
     const present = await mapLimit(names, CHECK_CONCURRENCY, async (tag) => {
       if (known.has(repo, tag)) return true;
@@ -72,7 +73,7 @@ export function createTagStore(driver: StorageDriver): TagStore {
       return { tags: tags.slice(start, end), more: end < tags.length };
     },
 
-    resolve: (repo, tag) => resolveTag(driver, repo, tag),
+    resolve: (repo, tag) => resolveTag(driver, caches, repo, tag),
   };
 }
 

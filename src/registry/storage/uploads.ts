@@ -1,21 +1,23 @@
-import type { Hash } from 'node:crypto';
 import { createHash, randomUUID } from 'node:crypto';
-import { posix } from 'node:path';
-import { Nv2Error, VerificationFailedError } from '../../errors.js';
+import { Nv2Error } from '../../errors.js';
 import type { Digest, DigestAlgorithm } from '../../oci/index.js';
-import { digestAlgorithm, parseRfc3339, verifyStream } from '../../oci/index.js';
-import { exists, isNotFound, linkBlob } from './blobs.js';
+import { digestAlgorithm } from '../../oci/index.js';
+import { exists, linkBlob } from './blobs.js';
+import type { StoreCaches, UploadHashState } from './caches.js';
 import type { FileWriter, StorageDriver } from './driver.js';
-import { BLOB_PUBLISH_LOCKS, UPLOAD_SESSION_LOCKS, sharedMutex } from './locks.js';
-import {
-  blobDataPath,
-  repositoriesRootPath,
-  uploadDataPath,
-  uploadStartedAtPath,
-  uploadsPath,
-} from './paths.js';
+import { blobDataPath, uploadDataPath, uploadStartedAtPath } from './paths.js';
 import type { BlobInfo, UploadSession, UploadStore } from './store.js';
 import { RegistryError } from './store.js';
+import { sizeInvalid, verifyFile, writeBody } from './upload-body.js';
+import {
+  deleteSession,
+  findSessions,
+  isUploadId,
+  readSession,
+  sessionKey,
+  sessionStartedAt,
+  uploadUnknown,
+} from './upload-sessions.js';
 
 /**
  * Blob upload sessions (distribution-spec "Pushing blobs": POST, PATCH, PUT, DELETE).
@@ -41,7 +43,7 @@ import { RegistryError } from './store.js';
  * to the blob's own path and its last bytes wait for the digest (`putBlobInPlace`).
  *
  * Concurrency: operations on one session run one at a time, in call order (a `KeyedMutex`
- * per session, shared by every upload store over the same driver object). The lock is
+ * per session, in the store's `StoreCaches`: caches.ts). The lock is
  * in-process: several registry processes on one storage root must route a session's requests
  * to one process.
  */
@@ -66,64 +68,32 @@ export interface UploadStoreOptions {
  */
 export const MAX_IN_MEMORY_HASH_STATES = 10_000;
 
-/** Bytes of a request body gathered into one storage write. */
-const WRITE_BATCH_BYTES = 1024 * 1024;
-
 /** The digest algorithm a session hashes with while it streams, unless told otherwise. */
 const DEFAULT_ALGORITHM: DigestAlgorithm = 'sha256';
 
 /**
- * Session ids are random UUID v4, lower case, exactly as `randomUUID` makes them. An id from a
- * request is checked against this before any path is built from it.
- */
-const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-/** Whether `id` is a well-formed upload session id (lower-case UUID v4). */
-export function isUploadId(id: string): boolean {
-  return UPLOAD_ID.test(id);
-}
-
-/** A session's running hash: `hashed` bytes of `data` went into `hash`. */
-interface HashState {
-  readonly algorithm: DigestAlgorithm;
-  readonly hash: Hash;
-  hashed: number;
-}
-
-/**
- * Running hashes by session, per driver object: like the locks, shared by every upload store
- * over the same driver.
- */
-const hashStates = new WeakMap<StorageDriver, Map<string, HashState>>();
-
-function hashStatesOf(driver: StorageDriver): Map<string, HashState> {
-  let states = hashStates.get(driver);
-  if (states === undefined) {
-    states = new Map();
-    hashStates.set(driver, states);
-  }
-  return states;
-}
-
-/**
- * Creates the upload store of the registry over `driver`.
+ * Creates the upload store of the registry over `driver`, keeping running hashes and locks in
+ * `caches` (the store's: caches.ts).
  *
  * @example
- * const uploads = createUploadStore(createFilesystemDriver({ root }));
+ * const driver = createFilesystemDriver({ root });
+ * const uploads = createUploadStore(driver, createStoreCaches(driver));
  * const session = await uploads.start('library/alpine');
  * await uploads.append('library/alpine', session.id, request, { offset: 0 });
  * const blob = await uploads.commit('library/alpine', session.id, digest);
  */
 export function createUploadStore(
   driver: StorageDriver,
+  caches: StoreCaches,
   options: UploadStoreOptions = {},
 ): UploadStore {
   const now = options.now ?? (() => new Date());
   const newId = options.newId ?? randomUUID;
-  const sessionLocks = sharedMutex(driver, UPLOAD_SESSION_LOCKS);
-  const blobLocks = sharedMutex(driver, BLOB_PUBLISH_LOCKS);
-  const hashes = hashStatesOf(driver);
-  const link = options.link ?? ((repo: string, digest: Digest) => linkBlob(driver, repo, digest));
+  const sessionLocks = caches.locks.uploadSessions;
+  const blobLocks = caches.locks.blobPublish;
+  const hashes = caches.uploadHashes;
+  const link =
+    options.link ?? ((repo: string, digest: Digest) => linkBlob(driver, caches, repo, digest));
 
   async function start(repo: string, algorithm: DigestAlgorithm): Promise<UploadSession> {
     const id = newId();
@@ -144,23 +114,9 @@ export function createUploadStore(
     return { id, repo, size: 0, startedAt };
   }
 
-  /** The session as stored; undefined unless both of its files are there. Takes no lock. */
-  async function read(repo: string, id: string): Promise<UploadSession | undefined> {
-    try {
-      const startedAt = parseStartedAt(await driver.getContent(uploadStartedAtPath(repo, id)));
-      if (startedAt === undefined) return undefined;
-      const data = await driver.stat(uploadDataPath(repo, id));
-      if (data.isDirectory) return undefined;
-      return { id, repo, size: data.size, startedAt };
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  }
-
   /** `read`, or BLOB_UPLOAD_UNKNOWN. */
   async function readKnown(repo: string, id: string): Promise<UploadSession> {
-    const session = await read(repo, id);
+    const session = await readSession(driver, repo, id);
     if (session === undefined) throw uploadUnknown(id);
     return session;
   }
@@ -173,7 +129,7 @@ export function createUploadStore(
     repo: string,
     id: string,
     size?: number,
-  ): Promise<{ writer: FileWriter; state: HashState | undefined }> {
+  ): Promise<{ writer: FileWriter; state: UploadHashState | undefined }> {
     const writer = await driver.writer(uploadDataPath(repo, id), {
       append: true,
       ...(size !== undefined ? { size } : {}),
@@ -196,7 +152,7 @@ export function createUploadStore(
     repo: string,
     id: string,
     writer: FileWriter,
-    state: HashState | undefined,
+    state: UploadHashState | undefined,
     body: AsyncIterable<Uint8Array>,
     length: number | undefined,
   ): Promise<void> {
@@ -294,7 +250,7 @@ export function createUploadStore(
     if (!isUploadId(id)) return false;
     const key = sessionKey(repo, id);
     return sessionLocks.run(key, async () => {
-      const known = (await read(repo, id)) !== undefined;
+      const known = (await readSession(driver, repo, id)) !== undefined;
       // Removes a half-created or half-deleted session too, even though it reads as unknown.
       await deleteSession(driver, repo, id);
       hashes.delete(key);
@@ -302,30 +258,12 @@ export function createUploadStore(
     });
   }
 
-  /** When a session started: `startedat`, else (damaged session) its files' modification time. */
-  async function startedAtOf(repo: string, id: string): Promise<Date | undefined> {
-    try {
-      const startedAt = parseStartedAt(await driver.getContent(uploadStartedAtPath(repo, id)));
-      if (startedAt !== undefined) return startedAt;
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    for (const path of [uploadDataPath(repo, id), sessionPath(repo, id)]) {
-      try {
-        return (await driver.stat(path)).modTime;
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
-    }
-    return undefined;
-  }
-
   async function purge(before: Date): Promise<number> {
     let removed = 0;
     for (const { repo, id } of await findSessions(driver)) {
       const key = sessionKey(repo, id);
       const purged = await sessionLocks.run(key, async () => {
-        const startedAt = await startedAtOf(repo, id);
+        const startedAt = await sessionStartedAt(driver, repo, id);
         if (startedAt === undefined || startedAt.getTime() >= before.getTime()) return false;
         await deleteSession(driver, repo, id);
         hashes.delete(key);
@@ -355,7 +293,7 @@ export function createUploadStore(
     length: number,
   ): Promise<BlobInfo> {
     const algorithm = digestAlgorithm(digest);
-    const state: HashState = { algorithm, hash: createHash(algorithm), hashed: 0 };
+    const state: UploadHashState = { algorithm, hash: createHash(algorithm), hashed: 0 };
     // Opened while the first bytes arrive: the driver's checks take a few requests.
     const opening = driver.writer(blobDataPath(digest), { size: length });
     opening.catch(() => undefined); // awaited below
@@ -380,7 +318,7 @@ export function createUploadStore(
 
     async get(repo: string, id: string): Promise<UploadSession | undefined> {
       if (!isUploadId(id)) return undefined;
-      return read(repo, id);
+      return readSession(driver, repo, id);
     },
 
     append,
@@ -409,175 +347,4 @@ export function createUploadStore(
 
     purge,
   };
-}
-
-/**
- * Writes `body` through `writer`, updating the running hash with exactly the bytes written.
- * With `length`, never writes past it: the chunk that overflows is cut at `length`, then
- * SIZE_INVALID; too few bytes is SIZE_INVALID at the end.
- *
- * `writer` may still be opening: the first batch waits for it, later ones never do.
- *
- * With `holdLast` (and `length`), the last batch, the one holding the final byte, is hashed
- * but not written: it is returned, for the caller to write once the digest is verified. On
- * failure nothing more is written then (the held bytes would complete the file).
- */
-async function writeBody(
-  writer: FileWriter | Promise<FileWriter>,
-  state: HashState | undefined,
-  body: AsyncIterable<Uint8Array>,
-  length: number | undefined,
-  holdLast = false,
-): Promise<Uint8Array[]> {
-  // Chunks arrive as the socket delivers them (tens of KiB); they are gathered into writes of
-  // WRITE_BATCH_BYTES, with one write in flight while the next batch is received and hashed,
-  // so a 64 MiB blob costs about 64 writes instead of a thousand round trips, each waited for.
-  let batch: Uint8Array[] = [];
-  let batchBytes = 0;
-  let inFlight: Promise<void> | undefined;
-  const flush = async (): Promise<void> => {
-    if (batchBytes === 0) return;
-    const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes);
-    batch = [];
-    batchBytes = 0;
-    if (inFlight !== undefined) await inFlight;
-    inFlight = Promise.resolve(writer).then((opened) => opened.write(data));
-    // Awaited below; meanwhile a failure must not count as unhandled.
-    inFlight.catch(() => undefined);
-  };
-  let received = 0;
-  try {
-    for await (const chunk of body) {
-      const room = length === undefined ? chunk.byteLength : length - received;
-      const part = chunk.byteLength <= room ? chunk : chunk.subarray(0, room);
-      if (part.byteLength > 0) {
-        // Hashed before it is written: a failed write leaves `hashed` ahead of the file's
-        // size, and the caller then drops the running hash.
-        if (state !== undefined) {
-          state.hash.update(part);
-          state.hashed += part.byteLength;
-        }
-        batch.push(part);
-        batchBytes += part.byteLength;
-        received += part.byteLength;
-        if (batchBytes >= WRITE_BATCH_BYTES && !(holdLast && received === length)) await flush();
-      }
-      if (part !== chunk) throw sizeInvalid(length!, received + chunk.byteLength - part.byteLength);
-    }
-    if (!holdLast) await flush();
-    await inFlight;
-  } catch (err) {
-    // What was received is kept (a resumable upload continues from the stored size), as when
-    // every chunk was written as it came; the first error is the one to report.
-    try {
-      if (!holdLast) await flush();
-      await inFlight;
-    } catch {
-      // reported: err
-    }
-    throw err;
-  }
-  if (length !== undefined && received !== length) throw sizeInvalid(length, received);
-  return batch;
-}
-
-/**
- * Whether a stored file is `size` bytes with digest `digest`, read as a stream (flat memory)
- * through the shared verifier (`oci/verify-stream.ts`).
- */
-async function verifyFile(
-  driver: StorageDriver,
-  path: string,
-  digest: Digest,
-  size: number,
-): Promise<boolean> {
-  const stream = await driver.reader(path);
-  try {
-    for await (const _chunk of verifyStream(stream, { digest, size })) {
-      // Nothing to do with the bytes: reading them through the verifier is the point.
-    }
-    return true;
-  } catch (err) {
-    if (err instanceof VerificationFailedError && CONTENT_MISMATCH.has(err.code)) return false;
-    throw err;
-  } finally {
-    stream.destroy();
-  }
-}
-
-/** What `verifyStream` reports when content is not what was expected. */
-const CONTENT_MISMATCH: ReadonlySet<string> = new Set([
-  'NV2_ERR_CONTENT_DIGEST_MISMATCH',
-  'NV2_ERR_CONTENT_SIZE_MISMATCH',
-]);
-
-/**
- * Every session directory under every repository, found by listing: repository directories
- * nest (`a/b/c`) and their own entries start with `_`, so only `_uploads` and non-`_` children
- * are descended into, and the (many) layer and manifest links are never visited.
- */
-async function findSessions(driver: StorageDriver): Promise<{ repo: string; id: string }[]> {
-  const root = repositoriesRootPath();
-  const found: { repo: string; id: string }[] = [];
-  const visit = async (dir: string): Promise<void> => {
-    for (const child of await listIfPresent(driver, dir)) {
-      const name = posix.basename(child);
-      if (name === '_uploads') {
-        const repo = dir.slice(root.length + 1);
-        if (repo === '' || uploadsPath(repo) !== child) continue;
-        for (const session of await listIfPresent(driver, child)) {
-          const id = posix.basename(session);
-          if (isUploadId(id)) found.push({ repo, id });
-        }
-      } else if (!name.startsWith('_')) {
-        await visit(child);
-      }
-    }
-  };
-  await visit(root);
-  return found;
-}
-
-async function listIfPresent(driver: StorageDriver, dir: string): Promise<string[]> {
-  try {
-    return await driver.list(dir);
-  } catch (err) {
-    if (isNotFound(err)) return [];
-    throw err;
-  }
-}
-
-/**
- * A session's directory. `paths.ts` names only its two files; the directory is their parent,
- * derived from `uploadDataPath` so the layout stays defined in one place.
- */
-function sessionPath(repo: string, id: string): string {
-  return posix.dirname(uploadDataPath(repo, id));
-}
-
-async function deleteSession(driver: StorageDriver, repo: string, id: string): Promise<void> {
-  try {
-    await driver.delete(sessionPath(repo, id));
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
-}
-
-/** `startedat` content as a date; undefined when it is not one. */
-function parseStartedAt(content: Buffer): Date | undefined {
-  return parseRfc3339(content.toString('utf8').trim());
-}
-
-/** Lock and hash-state key of a session; `@` cannot occur in a repository name. */
-function sessionKey(repo: string, id: string): string {
-  return `${repo}@${id}`;
-}
-
-function uploadUnknown(id: string): RegistryError {
-  // The id is echoed only when well-formed: a malformed one is the client's own string.
-  return new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, isUploadId(id) ? { id } : undefined);
-}
-
-function sizeInvalid(expected: number, received: number): RegistryError {
-  return new RegistryError('SIZE_INVALID', undefined, { expected, received });
 }

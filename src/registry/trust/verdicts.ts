@@ -18,6 +18,16 @@ import type { RegistryStore } from '../storage/store.js';
 import { repositoryTarget } from './store-target.js';
 
 /**
+ * Verdicts: what the registry thinks of its content under its trust policy, for the UI and for
+ * enforcement at pull.
+ *
+ * Why this file is long: it is one concern, the verdict of a manifest: the statuses and findings
+ * it reports (the contract the UI and enforcement read), how the results of verification map to
+ * them, and the one cache of verdicts with what invalidates it (a referrer pushed or deleted, a
+ * policy reload).
+ */
+
+/**
  * What the registry thinks of one manifest under its trust policy (the statement whose
  * registry scope covers `<registry name>/<repository>`, as `nv2 verify` would pick it):
  *

@@ -21,6 +21,10 @@ import type { Credential, Env } from './credential.js';
  *   fails printing "credentials not found…"; `store` reads that JSON; `erase` reads the key.
  *
  * Writes replace the file atomically, keep every field nv2 does not know, and give it mode 0600.
+ *
+ * Why this file is long: the file and its credential helpers are one format with one set of
+ * rules (keys, helper choice, atomic writes keeping unknown fields); reading credentials, login
+ * and logout all follow them, and the helper protocol's process handling belongs with them.
  */
 
 /** Options shared by every docker-config function. */

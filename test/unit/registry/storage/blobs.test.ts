@@ -11,6 +11,8 @@ import { createManifestStore } from '../../../../src/registry/storage/manifests.
 import { createMemoryDriver } from '../../../../src/registry/storage/memory.js';
 import { blobDataPath, layerLinkPath } from '../../../../src/registry/storage/paths.js';
 import { tempDir } from '../../../helpers/fixtures.js';
+import { cachesOf } from '../../../helpers/store-caches.js';
+import { createStoreCaches } from '../../../../src/registry/storage/caches.js';
 
 /** Every driver the blob store runs over; each test gets a fresh, empty one. */
 const DRIVERS: readonly [string, () => Promise<StorageDriver>][] = [
@@ -35,12 +37,12 @@ for (const [name, makeDriver] of DRIVERS) {
       blobs: ReturnType<typeof createBlobStore>;
     }> {
       const driver = await makeDriver();
-      return { driver, blobs: createBlobStore(driver) };
+      return { driver, blobs: createBlobStore(driver, cachesOf(driver)) };
     }
 
     it('stats, opens and ranges a blob linked into the repository', async () => {
       const { driver, blobs } = await setup();
-      assert.deepEqual(await putBlobContent(driver, 'lib/a', CONTENT, DIGEST), {
+      assert.deepEqual(await putBlobContent(driver, cachesOf(driver), 'lib/a', CONTENT, DIGEST), {
         digest: DIGEST,
         size: CONTENT.length,
       });
@@ -57,7 +59,7 @@ for (const [name, makeDriver] of DRIVERS) {
 
     it('reads a small blob whole, from memory once read; a large one is left to open', async () => {
       const { driver, blobs } = await setup();
-      await putBlobContent(driver, 'lib/a', CONTENT, DIGEST);
+      await putBlobContent(driver, cachesOf(driver), 'lib/a', CONTENT, DIGEST);
       const first = await blobs.readSmall('lib/a', DIGEST);
       assert.deepEqual(first, CONTENT);
       // Remembered: the same bytes without reading storage again.
@@ -66,14 +68,14 @@ for (const [name, makeDriver] of DRIVERS) {
       await assert.rejects(blobs.readSmall('lib/a', ABSENT), { code: 'BLOB_UNKNOWN' });
       const large = Buffer.alloc(SMALL_BLOB_MAX_BYTES + 1, 7);
       const largeDigest = digestOf(large);
-      await putBlobContent(driver, 'lib/a', large, largeDigest);
+      await putBlobContent(driver, cachesOf(driver), 'lib/a', large, largeDigest);
       assert.equal(await blobs.readSmall('lib/a', largeDigest), undefined);
       assert.deepEqual(await readAll(await blobs.open('lib/a', largeDigest)), large);
     });
 
     it('refuses ranges outside the blob with RANGE_INVALID', async () => {
       const { driver, blobs } = await setup();
-      await putBlobContent(driver, 'lib/a', CONTENT, DIGEST);
+      await putBlobContent(driver, cachesOf(driver), 'lib/a', CONTENT, DIGEST);
       for (const range of [
         { start: 0, end: CONTENT.length },
         { start: 5, end: 4 },
@@ -93,7 +95,7 @@ for (const [name, makeDriver] of DRIVERS) {
 
     it('a repository does not see another repository’s blobs', async () => {
       const { driver, blobs } = await setup();
-      await putBlobContent(driver, 'team/a', CONTENT, DIGEST);
+      await putBlobContent(driver, cachesOf(driver), 'team/a', CONTENT, DIGEST);
       assert.equal(await blobs.stat('team/b', DIGEST), undefined);
       assert.equal(await blobs.stat('team', DIGEST), undefined);
       assert.equal(await blobs.stat('team/a/sub', DIGEST), undefined);
@@ -112,14 +114,14 @@ for (const [name, makeDriver] of DRIVERS) {
       // Links are remembered by the process that read or wrote them (link-cache.ts): a link
       // changed behind its back is seen by a process started afterwards.
       await driver.putContent(layerLinkPath('lib/a', DIGEST), Buffer.from(ABSENT));
-      const restarted = createBlobStore(Object.create(driver) as StorageDriver);
+      const restarted = createBlobStore(driver, createStoreCaches(driver));
       assert.equal(await restarted.stat('lib/a', DIGEST), undefined);
     });
 
     it('counts a manifest of the repository as its blob, through the revision link alone', async () => {
       const { driver, blobs } = await setup();
       const config = Buffer.from('{}');
-      await putBlobContent(driver, 'lib/a', config, digestOf(config));
+      await putBlobContent(driver, cachesOf(driver), 'lib/a', config, digestOf(config));
       const manifest = Buffer.from(
         JSON.stringify({
           schemaVersion: 2,
@@ -129,14 +131,19 @@ for (const [name, makeDriver] of DRIVERS) {
         }),
       );
       const digest = digestOf(manifest);
-      await createManifestStore(driver).put('lib/a', 'v1', manifest, MediaTypes.ociManifest);
+      await createManifestStore(driver, cachesOf(driver)).put(
+        'lib/a',
+        'v1',
+        manifest,
+        MediaTypes.ociManifest,
+      );
       await assert.rejects(driver.stat(layerLinkPath('lib/a', digest)), {
         code: 'NV2_ERR_STORAGE_NOT_FOUND',
       });
       assert.deepEqual(await blobs.stat('lib/a', digest), { digest, size: manifest.length });
       assert.deepEqual(await readAll(await blobs.open('lib/a', digest)), manifest);
       // Seen the same way by a process started later, and by no other repository.
-      const restarted = createBlobStore(Object.create(driver) as StorageDriver);
+      const restarted = createBlobStore(driver, createStoreCaches(driver));
       assert.deepEqual(await restarted.stat('lib/a', digest), { digest, size: manifest.length });
       assert.equal(await restarted.stat('lib/b', digest), undefined);
       // Mountable like any blob of the repository.
@@ -146,7 +153,7 @@ for (const [name, makeDriver] of DRIVERS) {
 
     it('mounts a blob from a repository that has it', async () => {
       const { driver, blobs } = await setup();
-      await putBlobContent(driver, 'lib/src', CONTENT, DIGEST);
+      await putBlobContent(driver, cachesOf(driver), 'lib/src', CONTENT, DIGEST);
       assert.deepEqual(await blobs.mount('lib/dst', DIGEST, 'lib/src'), {
         digest: DIGEST,
         size: CONTENT.length,
@@ -162,7 +169,7 @@ for (const [name, makeDriver] of DRIVERS) {
 
     it('does not mount a blob the source repository lacks', async () => {
       const { driver, blobs } = await setup();
-      await putBlobContent(driver, 'lib/other', CONTENT, DIGEST);
+      await putBlobContent(driver, cachesOf(driver), 'lib/other', CONTENT, DIGEST);
       // The bytes exist in the registry, but not in `lib/src`: no mount, no link.
       assert.equal(await blobs.mount('lib/dst', DIGEST, 'lib/src'), undefined);
       assert.equal(await blobs.stat('lib/dst', DIGEST), undefined);
@@ -171,7 +178,7 @@ for (const [name, makeDriver] of DRIVERS) {
 
     it('delete unlinks from one repository only and keeps the bytes', async () => {
       const { driver, blobs } = await setup();
-      await putBlobContent(driver, 'lib/a', CONTENT, DIGEST);
+      await putBlobContent(driver, cachesOf(driver), 'lib/a', CONTENT, DIGEST);
       await blobs.mount('lib/b', DIGEST, 'lib/a');
       assert.equal(await blobs.delete('lib/a', DIGEST), true);
       assert.equal(await blobs.delete('lib/a', DIGEST), false);
@@ -182,7 +189,7 @@ for (const [name, makeDriver] of DRIVERS) {
 
     it('concurrent deletes of one link: exactly one reports it', async () => {
       const { driver, blobs } = await setup();
-      await putBlobContent(driver, 'lib/a', CONTENT, DIGEST);
+      await putBlobContent(driver, cachesOf(driver), 'lib/a', CONTENT, DIGEST);
       const results = await Promise.all(
         Array.from({ length: 5 }, () => blobs.delete('lib/a', DIGEST)),
       );
@@ -191,7 +198,7 @@ for (const [name, makeDriver] of DRIVERS) {
 
     it('putBlobContent verifies the digest and stores nothing on mismatch', async () => {
       const { driver, blobs } = await setup();
-      await assert.rejects(putBlobContent(driver, 'lib/a', CONTENT, ABSENT), {
+      await assert.rejects(putBlobContent(driver, cachesOf(driver), 'lib/a', CONTENT, ABSENT), {
         code: 'DIGEST_INVALID',
       });
       assert.equal(await blobs.stat('lib/a', ABSENT), undefined);
@@ -204,7 +211,7 @@ for (const [name, makeDriver] of DRIVERS) {
       const { driver, blobs } = await setup();
       const results = await Promise.all(
         Array.from({ length: 10 }, (_, i) =>
-          putBlobContent(driver, `lib/r${i % 3}`, CONTENT, DIGEST),
+          putBlobContent(driver, cachesOf(driver), `lib/r${i % 3}`, CONTENT, DIGEST),
         ),
       );
       for (const result of results)
@@ -217,12 +224,12 @@ for (const [name, makeDriver] of DRIVERS) {
     it('stores sha512 and empty blobs', async () => {
       const { driver, blobs } = await setup();
       const sha512 = digestOf(CONTENT, 'sha512');
-      await putBlobContent(driver, 'lib/a', CONTENT, sha512);
+      await putBlobContent(driver, cachesOf(driver), 'lib/a', CONTENT, sha512);
       assert.deepEqual(await blobs.stat('lib/a', sha512), { digest: sha512, size: CONTENT.length });
       assert.equal(await blobs.stat('lib/a', DIGEST), undefined);
       assert.deepEqual(await readAll(await blobs.open('lib/a', sha512)), CONTENT);
       const empty: Digest = digestOf(new Uint8Array(0));
-      await putBlobContent(driver, 'lib/a', new Uint8Array(0), empty);
+      await putBlobContent(driver, cachesOf(driver), 'lib/a', new Uint8Array(0), empty);
       assert.deepEqual(await blobs.stat('lib/a', empty), { digest: empty, size: 0 });
       assert.equal((await readAll(await blobs.open('lib/a', empty))).length, 0);
     });

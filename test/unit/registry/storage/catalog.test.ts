@@ -9,6 +9,7 @@ import { createManifestStore } from '../../../../src/registry/storage/manifests.
 import { createMemoryDriver } from '../../../../src/registry/storage/memory.js';
 import { createUploadStore } from '../../../../src/registry/storage/uploads.js';
 import { tempDir } from '../../../helpers/fixtures.js';
+import { cachesOf } from '../../../helpers/store-caches.js';
 
 const DRIVERS: readonly [string, () => Promise<StorageDriver>][] = [
   ['memory', async () => createMemoryDriver()],
@@ -26,7 +27,7 @@ async function rejectsWith(promise: Promise<unknown>, code: string): Promise<voi
 
 /** A repository that has a blob (and so a `_layers` directory). */
 async function withBlob(driver: StorageDriver, repo: string): Promise<void> {
-  await putBlobContent(driver, repo, CONFIG, digestOf(CONFIG));
+  await putBlobContent(driver, cachesOf(driver), repo, CONFIG, digestOf(CONFIG));
 }
 
 for (const [driverName, makeDriver] of DRIVERS) {
@@ -52,7 +53,7 @@ for (const [driverName, makeDriver] of DRIVERS) {
 
     it('counts a repository with only manifests or only uploads', async () => {
       const driver = await makeDriver();
-      await createUploadStore(driver).start('only/uploads');
+      await createUploadStore(driver, cachesOf(driver)).start('only/uploads');
       await withBlob(driver, 'images/app');
       const image = Buffer.from(
         JSON.stringify({
@@ -62,7 +63,12 @@ for (const [driverName, makeDriver] of DRIVERS) {
           layers: [],
         }),
       );
-      await createManifestStore(driver).put('images/app', 'v1', image, MediaTypes.ociManifest);
+      await createManifestStore(driver, cachesOf(driver)).put(
+        'images/app',
+        'v1',
+        image,
+        MediaTypes.ociManifest,
+      );
       assert.deepEqual((await createCatalog(driver).list()).repositories, [
         'images/app',
         'only/uploads',

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MediaTypes, digestOf } from '../../../../src/oci/index.js';
 import { createBlobStore, putBlobContent } from '../../../../src/registry/storage/blobs.js';
-import { contentCache } from '../../../../src/registry/storage/content-cache.js';
+import { createStoreCaches } from '../../../../src/registry/storage/caches.js';
 import type { StorageDriver } from '../../../../src/registry/storage/driver.js';
 import { createFilesystemDriver } from '../../../../src/registry/storage/filesystem.js';
 import { collectGarbage } from '../../../../src/registry/storage/gc.js';
 import { createManifestStore } from '../../../../src/registry/storage/manifests.js';
 import { createMemoryDriver } from '../../../../src/registry/storage/memory.js';
 import { tempDir } from '../../../helpers/fixtures.js';
+import { cachesOf } from '../../../helpers/store-caches.js';
 
 const DRIVERS: readonly [string, () => Promise<StorageDriver>][] = [
   ['memory', async () => createMemoryDriver()],
@@ -51,14 +52,15 @@ for (const [driverName, makeDriver] of DRIVERS) {
     async function setup() {
       const { driver, reads } = counting(await makeDriver());
       const layers = [Buffer.from('layer one'), Buffer.from('layer two')];
-      await putBlobContent(driver, REPO, config, digestOf(config));
-      for (const layer of layers) await putBlobContent(driver, REPO, layer, digestOf(layer));
-      return { driver, reads, layers, manifests: createManifestStore(driver) };
+      await putBlobContent(driver, cachesOf(driver), REPO, config, digestOf(config));
+      for (const layer of layers)
+        await putBlobContent(driver, cachesOf(driver), REPO, layer, digestOf(layer));
+      return { driver, reads, layers, manifests: createManifestStore(driver, cachesOf(driver)) };
     }
 
     it('never stats blob data or reads a link it wrote, and forgets a deleted link', async () => {
       const { driver, reads, layers } = await setup();
-      const blobs = createBlobStore(driver);
+      const blobs = createBlobStore(driver, cachesOf(driver));
       const digest = digestOf(layers[0]!);
       reads.length = 0;
       for (let i = 0; i < 3; i++) {
@@ -68,7 +70,7 @@ for (const [driverName, makeDriver] of DRIVERS) {
       assert.equal(reads.filter((r) => r.startsWith('getContent ')).length, 0);
       // Another process (its caches empty) stats the data once and reads the link once.
       const fresh = counting(Object.create(driver) as StorageDriver);
-      const restarted = createBlobStore(fresh.driver);
+      const restarted = createBlobStore(fresh.driver, createStoreCaches(fresh.driver));
       for (let i = 0; i < 3; i++) {
         assert.deepEqual(await restarted.stat(REPO, digest), { digest, size: layers[0]!.length });
       }
@@ -106,21 +108,21 @@ for (const [driverName, makeDriver] of DRIVERS) {
       const one = manifest(layers[0]!);
       await manifests.put(REPO, digestOf(one), one, MediaTypes.ociManifest);
       assert.ok(await manifests.get(REPO, digestOf(one)));
-      assert.ok(await createBlobStore(driver).stat(REPO, digestOf(layers[0]!)));
-      const cache = contentCache(driver);
+      assert.ok(await createBlobStore(driver, cachesOf(driver)).stat(REPO, digestOf(layers[0]!)));
+      const cache = cachesOf(driver).content;
       assert.equal(cache.blobSize(digestOf(layers[0]!)), layers[0]!.length);
       assert.ok(cache.manifest(digestOf(one)));
 
       assert.equal(await manifests.delete(REPO, digestOf(one)), true);
-      const report = await collectGarbage(driver);
+      const report = await collectGarbage(driver, { caches: cachesOf(driver) });
       assert.ok(report.deletedBlobs.includes(digestOf(one)));
       assert.ok(report.deletedBlobs.includes(digestOf(layers[0]!)));
       assert.equal(cache.blobSize(digestOf(layers[0]!)), undefined);
       assert.equal(cache.manifest(digestOf(one)), undefined);
 
       // Pushed again: read from storage again.
-      await putBlobContent(driver, REPO, config, digestOf(config));
-      await putBlobContent(driver, REPO, layers[0]!, digestOf(layers[0]!));
+      await putBlobContent(driver, cachesOf(driver), REPO, config, digestOf(config));
+      await putBlobContent(driver, cachesOf(driver), REPO, layers[0]!, digestOf(layers[0]!));
       await manifests.put(REPO, 'again', one, MediaTypes.ociManifest);
       assert.deepEqual((await manifests.get(REPO, 'again'))?.content, one);
     });

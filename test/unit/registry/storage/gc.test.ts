@@ -13,6 +13,7 @@ import { blobDataPath } from '../../../../src/registry/storage/paths.js';
 import { createReferrersIndex } from '../../../../src/registry/storage/referrers.js';
 import { createUploadStore } from '../../../../src/registry/storage/uploads.js';
 import { tempDir } from '../../../helpers/fixtures.js';
+import { cachesOf } from '../../../helpers/store-caches.js';
 
 const DRIVERS: readonly [string, () => Promise<StorageDriver>][] = [
   ['memory', async () => createMemoryDriver()],
@@ -53,10 +54,10 @@ async function snapshot(driver: StorageDriver): Promise<Map<string, string>> {
  * - `lib/other`: an image (tag v1) using that blob.
  */
 async function populate(driver: StorageDriver) {
-  const manifests = createManifestStore(driver);
+  const manifests = createManifestStore(driver, cachesOf(driver));
   const blob = async (repo: string, content: string, mediaType = LAYER): Promise<Descriptor> => {
     const bytes = Buffer.from(content);
-    await putBlobContent(driver, repo, bytes, digestOf(bytes));
+    await putBlobContent(driver, cachesOf(driver), repo, bytes, digestOf(bytes));
     return { mediaType, digest: digestOf(bytes), size: bytes.length };
   };
   const push = async (
@@ -84,7 +85,13 @@ async function populate(driver: StorageDriver) {
   );
   const orphan = await blob(APP, 'an orphan blob nobody references');
   const otherLayer = await blob(OTHER, 'layer of other');
-  await putBlobContent(driver, APP, Buffer.from('layer of other'), otherLayer.digest);
+  await putBlobContent(
+    driver,
+    cachesOf(driver),
+    APP,
+    Buffer.from('layer of other'),
+    otherLayer.digest,
+  );
 
   const tagged = await push(APP, 'v1', { config: taggedConfig, layers: [taggedLayer, shared] });
   const untagged = await push(APP, undefined, {
@@ -110,13 +117,15 @@ async function populate(driver: StorageDriver) {
   const dangling = await signature(never, sigBlobs[4]!);
   const child = await push(APP, undefined, { config: childConfig, layers: [shared] });
   const index = await push(APP, 'multi', { manifests: [child] }, MediaTypes.ociIndex);
-  await putBlobContent(driver, OTHER, Buffer.from('{}'), empty.digest);
+  await putBlobContent(driver, cachesOf(driver), OTHER, Buffer.from('{}'), empty.digest);
   const otherImage = await push(OTHER, 'v1', { config: empty, layers: [otherLayer] });
 
-  const staleUploads = createUploadStore(driver, { now: () => T0 });
+  const staleUploads = createUploadStore(driver, cachesOf(driver), { now: () => T0 });
   const stale = await staleUploads.start(APP);
   await staleUploads.append(APP, stale.id, chunks(Buffer.from('half a layer')));
-  const freshUploads = createUploadStore(driver, { now: () => new Date(NOW().getTime() - DAY) });
+  const freshUploads = createUploadStore(driver, cachesOf(driver), {
+    now: () => new Date(NOW().getTime() - DAY),
+  });
   const fresh = await freshUploads.start(APP);
 
   return {
@@ -150,7 +159,7 @@ for (const [driverName, makeDriver] of DRIVERS) {
     it('sweeps unreferenced blobs and stale uploads, keeping every manifest by default', async () => {
       const driver = await makeDriver();
       const s = await populate(driver);
-      const report = await collectGarbage(driver, { now: NOW });
+      const report = await collectGarbage(driver, { caches: cachesOf(driver), now: NOW });
 
       assert.equal(report.dryRun, false);
       assert.equal(report.repositories, 2);
@@ -165,14 +174,14 @@ for (const [driverName, makeDriver] of DRIVERS) {
       assert.equal(report.referrerEntriesDeleted, 0);
 
       assert.equal(await hasBlobData(driver, s.blobs.orphan.digest), false);
-      const blobs = createBlobStore(driver);
+      const blobs = createBlobStore(driver, cachesOf(driver));
       assert.equal(await blobs.stat(APP, s.blobs.orphan.digest), undefined);
       // A blob only another repository's manifest uses stays, and so does this link to it.
       assert.ok(await blobs.stat(APP, s.otherLayer.digest));
       for (const d of [s.tagged, s.untagged, s.sigUntagged, s.dangling, s.child, s.index]) {
         assert.ok(await s.manifests.get(APP, d.digest), d.digest);
       }
-      const uploads = createUploadStore(driver);
+      const uploads = createUploadStore(driver, cachesOf(driver));
       assert.equal(await uploads.get(APP, s.uploads.stale.id), undefined);
       assert.ok(await uploads.get(APP, s.uploads.fresh.id));
     });
@@ -182,12 +191,21 @@ for (const [driverName, makeDriver] of DRIVERS) {
       await populate(driver);
       for (const deleteUntagged of [false, true]) {
         const before = await snapshot(driver);
-        const dry = await collectGarbage(driver, { dryRun: true, deleteUntagged, now: NOW });
+        const dry = await collectGarbage(driver, {
+          caches: cachesOf(driver),
+          dryRun: true,
+          deleteUntagged,
+          now: NOW,
+        });
         assert.equal(dry.dryRun, true);
         assert.ok(dry.blobsDeleted > 0);
         assert.deepEqual(await snapshot(driver), before);
         if (deleteUntagged) {
-          const real = await collectGarbage(driver, { deleteUntagged, now: NOW });
+          const real = await collectGarbage(driver, {
+            caches: cachesOf(driver),
+            deleteUntagged,
+            now: NOW,
+          });
           assert.deepEqual({ ...real, dryRun: true }, dry);
         }
       }
@@ -196,7 +214,11 @@ for (const [driverName, makeDriver] of DRIVERS) {
     it('removes untagged manifests except referrers of live ones, to a fixed point', async () => {
       const driver = await makeDriver();
       const s = await populate(driver);
-      const report = await collectGarbage(driver, { deleteUntagged: true, now: NOW });
+      const report = await collectGarbage(driver, {
+        caches: cachesOf(driver),
+        deleteUntagged: true,
+        now: NOW,
+      });
 
       const gone = [s.untagged, s.sigUntagged, s.sigSigUntagged, s.dangling];
       assert.deepEqual(
@@ -232,7 +254,7 @@ for (const [driverName, makeDriver] of DRIVERS) {
       }
 
       // The referrers index follows.
-      const referrers = createReferrersIndex(driver);
+      const referrers = createReferrersIndex(driver, cachesOf(driver));
       const listed = async (subject: Descriptor) =>
         (await referrers.list(APP, subject.digest)).map((d) => d.digest);
       assert.deepEqual(await listed(s.tagged), [s.sigTagged.digest]);
@@ -242,7 +264,11 @@ for (const [driverName, makeDriver] of DRIVERS) {
       assert.equal(report.referrerEntriesDeleted, 3);
 
       // A second run finds nothing more to do.
-      const again = await collectGarbage(driver, { deleteUntagged: true, now: NOW });
+      const again = await collectGarbage(driver, {
+        caches: cachesOf(driver),
+        deleteUntagged: true,
+        now: NOW,
+      });
       assert.equal(again.manifestsDeleted, 0);
       assert.equal(again.blobsDeleted, 0);
       assert.equal(again.blobLinksDeleted, 0);
@@ -253,24 +279,27 @@ for (const [driverName, makeDriver] of DRIVERS) {
       const driver = await makeDriver();
       const bytes = Buffer.from('lost bytes');
       const digest = digestOf(bytes);
-      await putBlobContent(driver, APP, bytes, digest);
+      await putBlobContent(driver, cachesOf(driver), APP, bytes, digest);
       await driver.delete(posix.dirname(blobDataPath(digest)));
-      const report = await collectGarbage(driver, { now: NOW });
+      const report = await collectGarbage(driver, { caches: cachesOf(driver), now: NOW });
       assert.equal(report.blobLinksDeleted, 1);
       assert.equal(report.blobsDeleted, 0);
-      assert.equal(await createBlobStore(driver).delete(APP, digest), false);
+      assert.equal(await createBlobStore(driver, cachesOf(driver)).delete(APP, digest), false);
     });
 
     it('stops before deleting anything when a manifest cannot be read', async () => {
       const driver = await makeDriver();
       const s = await populate(driver);
       await driver.putContent(blobDataPath(s.tagged.digest), Buffer.from('not json'));
-      await assert.rejects(collectGarbage(driver, { now: NOW }), (err: unknown) => {
-        assert.equal((err as { code?: unknown }).code, 'NV2_ERR_STORAGE_IO');
-        return true;
-      });
+      await assert.rejects(
+        collectGarbage(driver, { caches: cachesOf(driver), now: NOW }),
+        (err: unknown) => {
+          assert.equal((err as { code?: unknown }).code, 'NV2_ERR_STORAGE_IO');
+          return true;
+        },
+      );
       assert.equal(await hasBlobData(driver, s.blobs.orphan.digest), true);
-      assert.ok(await createUploadStore(driver).get(APP, s.uploads.stale.id));
+      assert.ok(await createUploadStore(driver, cachesOf(driver)).get(APP, s.uploads.stale.id));
     });
 
     it('does nothing on empty storage', async () => {

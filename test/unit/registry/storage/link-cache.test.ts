@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Digest } from '../../../../src/oci/index.js';
-import { repositoryLinks } from '../../../../src/registry/storage/link-cache.js';
-import { createMemoryDriver } from '../../../../src/registry/storage/memory.js';
+import { createRepositoryLinks } from '../../../../src/registry/storage/link-cache.js';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -11,7 +10,7 @@ describe('repository links', () => {
   const other = `sha256:${'b'.repeat(64)}` as Digest;
 
   it('keeps what was read when nothing changed meanwhile', () => {
-    const links = repositoryLinks(createMemoryDriver());
+    const links = createRepositoryLinks(false);
     const seen = links.generation('r');
     links.rememberTag('r', 'v1', digest, seen);
     links.rememberRevision('r', digest, seen);
@@ -21,7 +20,7 @@ describe('repository links', () => {
   });
 
   it('drops what was read while a change of the repository ran or after one started', async () => {
-    const links = repositoryLinks(createMemoryDriver());
+    const links = createRepositoryLinks(false);
     const before = links.generation('r');
     let release!: () => void;
     const change = links.change('r', 'tag:v1', async () => {
@@ -44,7 +43,7 @@ describe('repository links', () => {
   });
 
   it('orders changes of one link, and keeps the tag list in step with them', async () => {
-    const links = repositoryLinks(createMemoryDriver());
+    const links = createRepositoryLinks(false);
     links.rememberTagList('r', Object.freeze(['a', 'c']), links.generation('r'));
     const order: string[] = [];
     await Promise.all([
@@ -67,7 +66,7 @@ describe('repository links', () => {
   });
 
   it('forgets everything on clear, including values read before it', () => {
-    const links = repositoryLinks(createMemoryDriver());
+    const links = createRepositoryLinks(false);
     const seen = links.generation('r');
     links.rememberRevision('r', digest, seen);
     links.clear();

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { KeyedMutex, sharedMutex } from '../../../../src/registry/storage/locks.js';
+import { createStoreCaches } from '../../../../src/registry/storage/caches.js';
+import { KeyedMutex } from '../../../../src/registry/storage/locks.js';
+import { createMemoryDriver } from '../../../../src/registry/storage/memory.js';
 
 /** A promise settled from outside, to hold a critical section open without timers. */
 function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } {
@@ -123,24 +125,24 @@ describe('KeyedMutex', () => {
   });
 });
 
-describe('sharedMutex', () => {
-  it('gives every caller the same mutex for one owner and name, another otherwise', () => {
-    const owner = {};
-    const a = sharedMutex(owner, 'x');
-    assert.equal(sharedMutex(owner, 'x'), a);
-    assert.notEqual(sharedMutex(owner, 'y'), a);
-    assert.notEqual(sharedMutex({}, 'x'), a);
+describe('store locks', () => {
+  it('belong to one store: each StoreCaches has its own, one per purpose', () => {
+    const driver = createMemoryDriver();
+    const caches = createStoreCaches(driver);
+    assert.ok(caches.locks.uploadSessions instanceof KeyedMutex);
+    assert.notEqual(caches.locks.uploadSessions, caches.locks.blobPublish);
+    assert.notEqual(createStoreCaches(driver).locks.uploadSessions, caches.locks.uploadSessions);
   });
 
-  it('callers holding the same shared mutex exclude each other', async () => {
-    const owner = {};
+  it('callers holding the same caches exclude each other', async () => {
+    const caches = createStoreCaches(createMemoryDriver());
     const gate = deferred();
     const events: string[] = [];
-    const first = sharedMutex(owner, 'n').run('k', async () => {
+    const first = caches.locks.blobPublish.run('k', async () => {
       events.push('first');
       await gate.promise;
     });
-    const second = sharedMutex(owner, 'n').run('k', async () => {
+    const second = caches.locks.blobPublish.run('k', async () => {
       events.push('second');
     });
     await settle();

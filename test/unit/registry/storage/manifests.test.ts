@@ -17,6 +17,8 @@ import { createReferrersIndex } from '../../../../src/registry/storage/referrers
 import type { ManifestStore } from '../../../../src/registry/storage/store.js';
 import { createTagStore } from '../../../../src/registry/storage/tags.js';
 import { tempDir } from '../../../helpers/fixtures.js';
+import { cachesOf } from '../../../helpers/store-caches.js';
+import { createStoreCaches } from '../../../../src/registry/storage/caches.js';
 
 const DRIVERS: readonly [string, () => Promise<StorageDriver>][] = [
   ['memory', async () => createMemoryDriver()],
@@ -39,7 +41,7 @@ async function blob(
 ): Promise<Descriptor> {
   const bytes = Buffer.from(content);
   const digest = digestOf(bytes);
-  await putBlobContent(driver, repo, bytes, digest);
+  await putBlobContent(driver, cachesOf(driver), repo, bytes, digest);
   return { mediaType, digest, size: bytes.length };
 }
 
@@ -78,7 +80,13 @@ for (const [driverName, makeDriver] of DRIVERS) {
         config,
         layers: [layer],
       });
-      return { driver, manifests: createManifestStore(driver), config, layer, image };
+      return {
+        driver,
+        manifests: createManifestStore(driver, cachesOf(driver)),
+        config,
+        layer,
+        image,
+      };
     }
 
     describe('put and get', () => {
@@ -120,7 +128,7 @@ for (const [driverName, makeDriver] of DRIVERS) {
         const digest = digestOf(image);
         const stored = await manifests.put(REPO, digest, image, MediaTypes.ociManifest);
         assert.equal(stored.descriptor.digest, digest);
-        assert.deepEqual((await createTagStore(driver).list(REPO)).tags, []);
+        assert.deepEqual((await createTagStore(driver, cachesOf(driver)).list(REPO)).tags, []);
         assert.deepEqual((await manifests.get(REPO, digest))?.content, image);
       });
 
@@ -244,7 +252,10 @@ for (const [driverName, makeDriver] of DRIVERS) {
         const other = json({ schemaVersion: 2, config, layers: [] });
         await manifests.put(REPO, 'v1', image, MediaTypes.ociManifest);
         await manifests.put(REPO, 'v1', other, MediaTypes.ociManifest);
-        assert.equal(await createTagStore(driver).resolve(REPO, 'v1'), digestOf(other));
+        assert.equal(
+          await createTagStore(driver, cachesOf(driver)).resolve(REPO, 'v1'),
+          digestOf(other),
+        );
         assert.deepEqual((await manifests.get(REPO, 'v1'))?.content, other);
         // The first manifest is still stored, by digest.
         assert.deepEqual((await manifests.get(REPO, digestOf(image)))?.content, image);
@@ -269,7 +280,7 @@ for (const [driverName, makeDriver] of DRIVERS) {
           ...variants.map((m) => manifests.put(REPO, 'race', m, MediaTypes.ociManifest)),
           ...variants.map((m) => manifests.put(REPO, 'race', m, MediaTypes.ociManifest)),
         ]);
-        const winner = await createTagStore(driver).resolve(REPO, 'race');
+        const winner = await createTagStore(driver, cachesOf(driver)).resolve(REPO, 'race');
         assert.ok(variants.some((m) => digestOf(m) === winner));
         for (const m of variants) {
           assert.deepEqual((await manifests.get(REPO, digestOf(m)))?.content, m);
@@ -286,9 +297,13 @@ for (const [driverName, makeDriver] of DRIVERS) {
 
       it('honours a configured size limit', async () => {
         const { driver, image } = await setup();
-        const small = createManifestStore(driver, { maxManifestBytes: image.length - 1 });
+        const small = createManifestStore(driver, cachesOf(driver), {
+          maxManifestBytes: image.length - 1,
+        });
         await rejectsWith(small.put(REPO, 'v1', image, MediaTypes.ociManifest), 'SIZE_INVALID');
-        const exact = createManifestStore(driver, { maxManifestBytes: image.length });
+        const exact = createManifestStore(driver, cachesOf(driver), {
+          maxManifestBytes: image.length,
+        });
         await exact.put(REPO, 'v1', image, MediaTypes.ociManifest);
       });
 
@@ -522,7 +537,7 @@ for (const [driverName, makeDriver] of DRIVERS) {
           },
         );
         // Pushed as a blob is not enough: the child must be a manifest of the repository.
-        await putBlobContent(driver, REPO, image, child.digest);
+        await putBlobContent(driver, cachesOf(driver), REPO, image, child.digest);
         await rejectsWith(
           manifests.put(REPO, 'multi', index, MediaTypes.ociIndex),
           'MANIFEST_BLOB_UNKNOWN',
@@ -553,13 +568,16 @@ for (const [driverName, makeDriver] of DRIVERS) {
         );
         assert.deepEqual(stored.subject, subject);
         assert.deepEqual((await manifests.get(REPO, digestOf(signature)))?.subject, subject);
-        assert.deepEqual(await createReferrersIndex(driver).list(REPO, subject.digest), [
-          {
-            ...describeFor(signature, MediaTypes.ociManifest),
-            artifactType: MediaTypes.nv2ArtifactType,
-            annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' },
-          },
-        ]);
+        assert.deepEqual(
+          await createReferrersIndex(driver, cachesOf(driver)).list(REPO, subject.digest),
+          [
+            {
+              ...describeFor(signature, MediaTypes.ociManifest),
+              artifactType: MediaTypes.nv2ArtifactType,
+              annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' },
+            },
+          ],
+        );
       });
 
       it('does not index the subject field of Docker manifests (not part of that format)', async () => {
@@ -574,7 +592,10 @@ for (const [driverName, makeDriver] of DRIVERS) {
         });
         const stored = await manifests.put(REPO, 'docker', docker, MediaTypes.dockerManifest);
         assert.equal(stored.subject, undefined);
-        assert.deepEqual(await createReferrersIndex(driver).list(REPO, subject.digest), []);
+        assert.deepEqual(
+          await createReferrersIndex(driver, cachesOf(driver)).list(REPO, subject.digest),
+          [],
+        );
       });
     });
 
@@ -587,7 +608,7 @@ for (const [driverName, makeDriver] of DRIVERS) {
         assert.equal(await manifests.get(REPO, 'v1'), undefined);
         assert.ok(await manifests.get(REPO, 'v2'));
         assert.ok(await manifests.get(REPO, digestOf(image)));
-        assert.deepEqual((await createTagStore(driver).list(REPO)).tags, ['v2']);
+        assert.deepEqual((await createTagStore(driver, cachesOf(driver)).list(REPO)).tags, ['v2']);
         assert.equal(await manifests.delete(REPO, 'v1'), false);
         assert.equal(await manifests.delete(REPO, 'never'), false);
       });
@@ -606,13 +627,15 @@ for (const [driverName, makeDriver] of DRIVERS) {
         await manifests.put(REPO, 'v1', referrer, MediaTypes.ociManifest);
         await manifests.put(REPO, 'v2', referrer, MediaTypes.ociManifest);
         await manifests.put(REPO, 'keep', image, MediaTypes.ociManifest);
-        const referrers = createReferrersIndex(driver);
+        const referrers = createReferrersIndex(driver, cachesOf(driver));
         assert.equal((await referrers.list(REPO, subject.digest)).length, 1);
 
         assert.equal(await manifests.delete(REPO, digestOf(referrer)), true);
         assert.equal(await manifests.get(REPO, digestOf(referrer)), undefined);
         assert.equal(await manifests.get(REPO, 'v1'), undefined);
-        assert.deepEqual((await createTagStore(driver).list(REPO)).tags, ['keep']);
+        assert.deepEqual((await createTagStore(driver, cachesOf(driver)).list(REPO)).tags, [
+          'keep',
+        ]);
         assert.deepEqual(await referrers.list(REPO, subject.digest), []);
         await assert.rejects(driver.stat(manifestRevisionLinkPath(REPO, digestOf(referrer))));
         assert.deepEqual(
@@ -635,7 +658,10 @@ for (const [driverName, makeDriver] of DRIVERS) {
         await manifests.put(REPO, 'v1', image, MediaTypes.ociManifest);
         await manifests.put(REPO, digestOf(referrer), referrer, MediaTypes.ociManifest);
         assert.equal(await manifests.delete(REPO, subject.digest), true);
-        assert.equal((await createReferrersIndex(driver).list(REPO, subject.digest)).length, 1);
+        assert.equal(
+          (await createReferrersIndex(driver, cachesOf(driver)).list(REPO, subject.digest)).length,
+          1,
+        );
       });
 
       it('deletes a tag whose link is corrupt', async () => {
@@ -643,7 +669,7 @@ for (const [driverName, makeDriver] of DRIVERS) {
         await manifests.put(REPO, 'v1', image, MediaTypes.ociManifest);
         await driver.putContent(tagCurrentLinkPath(REPO, 'v1'), Buffer.from('not a digest'));
         // Seen by a process started after the damage (this one remembers the tag it wrote).
-        const restarted = createManifestStore(Object.create(driver) as StorageDriver);
+        const restarted = createManifestStore(driver, createStoreCaches(driver));
         await rejectsWith(restarted.get(REPO, 'v1'), 'NV2_ERR_STORAGE_IO');
         assert.equal(await restarted.delete(REPO, 'v1'), true);
         assert.equal(await restarted.get(REPO, 'v1'), undefined);

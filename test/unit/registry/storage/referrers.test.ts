@@ -11,6 +11,7 @@ import { referrerEntryPath, referrersPath } from '../../../../src/registry/stora
 import { createReferrersIndex } from '../../../../src/registry/storage/referrers.js';
 import type { ManifestStore, ReferrersIndex } from '../../../../src/registry/storage/store.js';
 import { tempDir } from '../../../helpers/fixtures.js';
+import { cachesOf } from '../../../helpers/store-caches.js';
 
 const DRIVERS: readonly [string, () => Promise<StorageDriver>][] = [
   ['memory', async () => createMemoryDriver()],
@@ -40,9 +41,9 @@ for (const [driverName, makeDriver] of DRIVERS) {
     }> {
       const driver = await makeDriver();
       const emptyBytes = Buffer.from('{}');
-      await putBlobContent(driver, REPO, emptyBytes, digestOf(emptyBytes));
+      await putBlobContent(driver, cachesOf(driver), REPO, emptyBytes, digestOf(emptyBytes));
       const configBytes = Buffer.from('{"os":"linux"}');
-      await putBlobContent(driver, REPO, configBytes, digestOf(configBytes));
+      await putBlobContent(driver, cachesOf(driver), REPO, configBytes, digestOf(configBytes));
       const empty = describeFor(emptyBytes, MediaTypes.ociEmpty);
       const imageConfig = describeFor(configBytes, CONFIG_TYPE);
       const image = json({
@@ -53,8 +54,8 @@ for (const [driverName, makeDriver] of DRIVERS) {
       });
       return {
         driver,
-        manifests: createManifestStore(driver),
-        referrers: createReferrersIndex(driver),
+        manifests: createManifestStore(driver, cachesOf(driver)),
+        referrers: createReferrersIndex(driver, cachesOf(driver)),
         empty,
         imageConfig,
         image,
@@ -229,8 +230,8 @@ for (const [driverName, makeDriver] of DRIVERS) {
         },
       });
       // Both over the same driver object: the remembered entries are per driver.
-      const referrers = createReferrersIndex(counting);
-      const manifests = createManifestStore(counting);
+      const referrers = createReferrersIndex(counting, cachesOf(counting));
+      const manifests = createManifestStore(counting, cachesOf(counting));
       const a = artifact(subject, empty, { artifactType: SBOM_TYPE });
       const b = artifact(subject, empty, { artifactType: 'application/vnd.example.sig' });
       await push(manifests, a);
@@ -276,8 +277,8 @@ for (const [driverName, makeDriver] of DRIVERS) {
           return driver.list(path);
         },
       });
-      const referrers = createReferrersIndex(counting);
-      const manifests = createManifestStore(counting);
+      const referrers = createReferrersIndex(counting, cachesOf(counting));
+      const manifests = createManifestStore(counting, cachesOf(counting));
       const a = artifact(subject, empty, { artifactType: SBOM_TYPE });
       const b = artifact(subject, empty, { artifactType: 'application/vnd.example.sig' });
       await push(manifests, a);

@@ -10,6 +10,8 @@ import { tagCurrentLinkPath, tagsPath } from '../../../../src/registry/storage/p
 import type { TagStore } from '../../../../src/registry/storage/store.js';
 import { createTagStore } from '../../../../src/registry/storage/tags.js';
 import { tempDir } from '../../../helpers/fixtures.js';
+import { cachesOf } from '../../../helpers/store-caches.js';
+import { createStoreCaches } from '../../../../src/registry/storage/caches.js';
 
 const DRIVERS: readonly [string, () => Promise<StorageDriver>][] = [
   ['memory', async () => createMemoryDriver()],
@@ -45,10 +47,10 @@ for (const [driverName, makeDriver] of DRIVERS) {
       store: TagStore;
     }> {
       const driver = await makeDriver();
-      await putBlobContent(driver, REPO, config, digestOf(config));
-      const manifests = createManifestStore(driver);
+      await putBlobContent(driver, cachesOf(driver), REPO, config, digestOf(config));
+      const manifests = createManifestStore(driver, cachesOf(driver));
       for (const tag of tags) await manifests.put(REPO, tag, image, MediaTypes.ociManifest);
-      return { driver, store: createTagStore(driver) };
+      return { driver, store: createTagStore(driver, cachesOf(driver)) };
     }
 
     it('lists every tag in byte-wise order', async () => {
@@ -66,7 +68,10 @@ for (const [driverName, makeDriver] of DRIVERS) {
     it('lists no tags for a repository that has only blobs', async () => {
       const { driver, store } = await setup([]);
       assert.deepEqual(await store.list(REPO), { tags: [], more: false });
-      assert.equal((await createTagStore(driver).resolve(REPO, 'v1')) === undefined, true);
+      assert.equal(
+        (await createTagStore(driver, cachesOf(driver)).resolve(REPO, 'v1')) === undefined,
+        true,
+      );
     });
 
     it('returns an empty page and no more for n=0', async () => {
@@ -139,7 +144,7 @@ for (const [driverName, makeDriver] of DRIVERS) {
           return driver.stat(path);
         },
       });
-      const store = createTagStore(counting);
+      const store = createTagStore(counting, cachesOf(counting));
       for (let i = 0; i < 3; i++) {
         assert.deepEqual(await store.list(REPO), { tags: ['a', 'b'], more: false });
       }
@@ -150,15 +155,20 @@ for (const [driverName, makeDriver] of DRIVERS) {
       ]);
       assert.equal(tagStats.filter((p) => p.includes('/ghost/')).length, 1);
       // Tags written by this process join the remembered list.
-      await createManifestStore(counting).put(REPO, 'aa', image, MediaTypes.ociManifest);
+      await createManifestStore(counting, cachesOf(counting)).put(
+        REPO,
+        'aa',
+        image,
+        MediaTypes.ociManifest,
+      );
       assert.deepEqual(await store.list(REPO), { tags: ['a', 'aa', 'b'], more: false });
-      assert.equal(await createManifestStore(counting).delete(REPO, 'a'), true);
+      assert.equal(await createManifestStore(counting, cachesOf(counting)).delete(REPO, 'a'), true);
       assert.deepEqual(await store.list(REPO), { tags: ['aa', 'b'], more: false });
     });
 
     it('forgets a tag it has listed once the tag is deleted, or its manifest is', async () => {
       const { driver, store } = await setup(['a', 'b', 'c']);
-      const manifests = createManifestStore(driver);
+      const manifests = createManifestStore(driver, cachesOf(driver));
       assert.deepEqual(await store.list(REPO), { tags: ['a', 'b', 'c'], more: false });
       assert.equal(await manifests.delete(REPO, 'a'), true);
       // What a crash while tag `a` was being written again could leave.
@@ -173,7 +183,7 @@ for (const [driverName, makeDriver] of DRIVERS) {
 
     it('forgets a deleted tag', async () => {
       const { driver, store } = await setup(['a', 'b']);
-      assert.equal(await createManifestStore(driver).delete(REPO, 'a'), true);
+      assert.equal(await createManifestStore(driver, cachesOf(driver)).delete(REPO, 'a'), true);
       assert.deepEqual(await store.list(REPO), { tags: ['b'], more: false });
     });
 
@@ -188,7 +198,7 @@ for (const [driverName, makeDriver] of DRIVERS) {
       const { driver } = await setup(['v1']);
       await driver.putContent(tagCurrentLinkPath(REPO, 'v1'), Buffer.from('garbage'));
       // Seen by a process started after the damage (this one remembers the tag it wrote).
-      const restarted = createTagStore(Object.create(driver) as StorageDriver);
+      const restarted = createTagStore(driver, createStoreCaches(driver));
       await rejectsWith(restarted.resolve(REPO, 'v1'), 'NV2_ERR_STORAGE_IO');
     });
   });

@@ -16,8 +16,11 @@ import {
   uploadsPath,
 } from '../../../../src/registry/storage/paths.js';
 import type { UploadStoreOptions } from '../../../../src/registry/storage/uploads.js';
-import { createUploadStore, isUploadId } from '../../../../src/registry/storage/uploads.js';
+import { isUploadId } from '../../../../src/registry/storage/upload-sessions.js';
+import { createUploadStore } from '../../../../src/registry/storage/uploads.js';
 import { tempDir } from '../../../helpers/fixtures.js';
+import { createStoreCaches } from '../../../../src/registry/storage/caches.js';
+import { cachesOf } from '../../../helpers/store-caches.js';
 
 const MiB = 1024 * 1024;
 
@@ -142,8 +145,8 @@ for (const [name, makeDriver] of DRIVERS) {
       const { driver } = driverCase;
       return {
         ...driverCase,
-        uploads: createUploadStore(driver, options),
-        blobs: createBlobStore(driver),
+        uploads: createUploadStore(driver, cachesOf(driver), options),
+        blobs: createBlobStore(driver, cachesOf(driver)),
       };
     }
 
@@ -333,7 +336,7 @@ for (const [name, makeDriver] of DRIVERS) {
 
     it('two upload stores over one driver share the session locks', async () => {
       const { driver, uploads } = await setup();
-      const other = createUploadStore(driver);
+      const other = createUploadStore(driver, cachesOf(driver));
       const session = await uploads.start('lib/a');
       const results = await Promise.allSettled([
         uploads.append('lib/a', session.id, body('one', 'two'), { offset: 0 }),
@@ -480,7 +483,7 @@ for (const [name, makeDriver] of DRIVERS) {
       assert.equal(await uploads.get('team/deep/b', old2.id), undefined);
       assert.ok(await uploads.get('a', fresh1.id));
       assert.ok(await uploads.get('team', fresh2.id));
-      assert.ok(await createBlobStore(driver).stat('team', digest('kept')));
+      assert.ok(await createBlobStore(driver, cachesOf(driver)).stat('team', digest('kept')));
       assert.equal(await uploads.purge(new Date('2024-01-02T00:00:00Z')), 0);
       assert.equal(await uploads.purge(new Date('2024-01-04T00:00:00Z')), 2);
       assert.deepEqual(await sessionsLeft(driver, 'a'), []);
@@ -584,7 +587,8 @@ for (const [name, makeDriver] of DRIVERS) {
         const reopen = maybeReopen!;
         const session = await uploads.start('lib/a');
         await uploads.append('lib/a', session.id, body('before restart, '));
-        const restarted = createUploadStore(reopen());
+        const reopened = reopen();
+        const restarted = createUploadStore(reopened, createStoreCaches(reopened));
         await restarted.append('lib/a', session.id, body('after'), { offset: 16 });
         await assert.rejects(restarted.commit('lib/a', session.id, digest('before restart, aft')), {
           code: 'DIGEST_INVALID',
@@ -592,7 +596,12 @@ for (const [name, makeDriver] of DRIVERS) {
         const again = await uploads.start('lib/a');
         await uploads.append('lib/a', again.id, body('before restart, '));
         const text = 'before restart, after';
-        await createUploadStore(reopen()).append('lib/a', again.id, body('after'));
+        const second = reopen();
+        await createUploadStore(second, createStoreCaches(second)).append(
+          'lib/a',
+          again.id,
+          body('after'),
+        );
         // The old process commits: its running hash no longer matches the file, so it re-hashes.
         assert.deepEqual(await uploads.commit('lib/a', again.id, digest(text)), {
           digest: digest(text),
@@ -625,7 +634,12 @@ for (const [name, makeDriver] of DRIVERS) {
         assert.equal(after.size, total * MiB);
         const d = parseDigest(`sha256:${hash.digest('hex')}`);
         // A fresh process commits: the whole file is read back and hashed.
-        const blob = await createUploadStore(reopen!()).commit('lib/big', session.id, d);
+        const fresh = reopen!();
+        const blob = await createUploadStore(fresh, createStoreCaches(fresh)).commit(
+          'lib/big',
+          session.id,
+          d,
+        );
         peak = Math.max(peak, process.memoryUsage.rss());
         assert.deepEqual(blob, { digest: d, size: total * MiB });
         const growth = peak - baseline;
