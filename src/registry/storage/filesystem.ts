@@ -441,11 +441,12 @@ async function present(host: string): Promise<boolean> {
  * bytes, referrers entries, manifests of at most 4 MiB) written to the page cache, whose
  * calls (open, write, close, rename, a mkdir per new directory) cost the same CPU time
  * wherever they run; handed to the thread pool, each also costs a round trip of its own (a
- * thread switch each way and a promise). A manifest push makes a dozen such calls, and
- * with the round trips it took about 1.5 times the CPU time, which is what bounds pushes a
- * second on a busy core. The price is the event loop held for those calls (a few hundred
- * microseconds per push; a millisecond or so for a 4 MiB manifest). The fdatasync that makes
- * a record durable, the one call that waits for the disk, stays off the event loop.
+ * thread switch each way and a promise). A manifest push makes a dozen such calls; with
+ * the round trips (and the `realpath` checks that `withParentsSync` replaces) it took about
+ * twice the CPU time, which is what bounds pushes a second on a busy core. The price is
+ * the event loop held for those calls (up to a millisecond or so per push, more for a
+ * manifest of several MiB). The fdatasync that makes a record durable, the one call that
+ * waits for the disk, stays off the event loop.
  */
 function replaceFileSync(host: string, content: Uint8Array): void {
   const temp = join(
