@@ -1,4 +1,5 @@
-import { lstat, mkdir, realpath } from 'node:fs/promises';
+import { lstatSync, mkdirSync } from 'node:fs';
+import { mkdir, realpath } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { StorageError } from '../../errors.js';
 import { ioError, notFound } from './driver-checks.js';
@@ -55,6 +56,18 @@ export interface HostPaths {
     fn: (host: string) => Promise<T>,
     placement?: Placement,
   ): Promise<T>;
+  /**
+   * `withParents` done synchronously, for the journal's apply of small files (`filesystem.ts`
+   * says why): no `realpath` of a parent not yet checked, its missing or unchecked directories
+   * are created or checked one by one from the deepest one checked (`mkdir`, `lstat`), which
+   * refuses a symbolic link just as the `realpath` check does.
+   */
+  withParentsSync<T>(
+    op: string,
+    path: string,
+    fn: (host: string) => T,
+    placement: Placement & { readonly root: string },
+  ): T;
   /** Forgets `host` and every directory below it (removed, or replaced by something else). */
   forget(host: string): void;
 }
@@ -130,8 +143,10 @@ export function createHostPaths(
       const code = errno(err);
       if (code !== 'ENOENT' && code !== 'ENOTDIR') throw ioError(op, path, code ?? 'error', err);
       if (!create) throw notFound(op, path, err);
-      await makeParents(op, path, root, segments.slice(0, -1), placement.created);
+      const changed = makeParents(op, path, root, segments.slice(0, -1));
       remember(parent);
+      if (placement.created !== undefined) placement.created.push(...changed);
+      else for (const dir of changed) await syncDirectory(syncDir, op, path, dir);
       return host;
     }
     // Any difference means a link (or a case-folding file system resolving another name).
@@ -141,19 +156,21 @@ export function createHostPaths(
   }
 
   /**
-   * `mkdir -p` that refuses to pass through a symbolic link, fsyncing what it creates. It
+   * `mkdir -p` that refuses to pass through a symbolic link; returns the directories whose
+   * entries it changed (the parent of each directory created), for the caller to fsync. It
    * starts below the deepest directory already checked (each directory it passes is checked
-   * with `lstat` and remembered), so a new repository or digest directory costs a mkdir and
-   * an lstat per new directory only.
+   * with `lstat` and remembered), so a new repository or digest directory costs a mkdir per
+   * new directory only. Synchronous, as the journal's apply is (`replaceFileSync` in
+   * `filesystem.ts` says why); a new directory is rare on the other paths (uploads, moves).
    */
-  async function makeParents(
+  function makeParents(
     op: string,
     path: string,
     root: string,
     segments: string[],
-    created: string[] | undefined,
     fromRoot = false,
-  ): Promise<void> {
+  ): string[] {
+    const changed: string[] = [];
     let start = 0;
     if (!fromRoot) {
       for (let i = segments.length; i > 0; i--) {
@@ -168,31 +185,34 @@ export function createHostPaths(
       const next = join(dir, segment);
       let made = false;
       try {
-        await mkdir(next);
+        mkdirSync(next);
         made = true;
       } catch (err) {
         const code = errno(err);
         if (code === 'ENOENT' && !fromRoot) {
           // A remembered directory is gone: forget it, and check everything from the root.
           forget(join(root, ...segments.slice(0, start)));
-          return makeParents(op, path, root, segments, created, true);
+          return [...changed, ...makeParents(op, path, root, segments, true)];
         }
         if (code !== 'EEXIST') throw ioError(op, path, code ?? 'error', err);
       }
       // A directory mkdir has just made is one (no lstat); one that was there is checked.
       if (!made) {
-        const stats = await lstat(next).catch((err: unknown) => {
+        let stats;
+        try {
+          stats = lstatSync(next);
+        } catch (err) {
           throw ioError(op, path, errno(err) ?? 'error', err);
-        });
+        }
         if (stats.isSymbolicLink()) throw symlinkRefused(op, path);
         if (!stats.isDirectory()) throw ioError(op, path, 'a file is in the way');
       } else {
-        if (created !== undefined) created.push(dir);
-        else await syncDirectory(syncDir, op, path, dir);
+        changed.push(dir);
       }
       remember(next);
       dir = next;
     }
+    return changed;
   }
 
   /**
@@ -218,5 +238,32 @@ export function createHostPaths(
     }
   }
 
-  return { root: hostRoot, resolve: hostPath, withParents, forget };
+  function withParentsSync<T>(
+    op: string,
+    path: string,
+    fn: (host: string) => T,
+    placement: Placement & { readonly root: string },
+  ): T {
+    const { root } = placement;
+    const segments = path.slice(1).split('/');
+    const host = join(root, ...segments);
+    const parent = dirname(host);
+    for (let attempt = 1; ; attempt++) {
+      if (segments.length > 1 && !verified.has(parent)) {
+        const changed = makeParents(op, path, root, segments.slice(0, -1));
+        remember(parent);
+        placement.created?.push(...changed);
+      }
+      try {
+        return fn(host);
+      } catch (err) {
+        if (errno(err) !== 'ENOENT') throw err;
+        // The parent was removed in between (a delete running in the thread pool).
+        forget(parent);
+        if (attempt >= PARENT_ATTEMPTS) throw err;
+      }
+    }
+  }
+
+  return { root: hostRoot, resolve: hostPath, withParents, withParentsSync, forget };
 }

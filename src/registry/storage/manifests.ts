@@ -164,8 +164,12 @@ export function createManifestStore(
       // by garbage collection) or a revision without its tag.
       const files: StorageFile[] = [];
       const cache = caches.content;
+      // With `putContents` the bytes go in the one write with the links: writing them again
+      // when they are already stored (content-addressed: the same bytes) costs less than the
+      // lookup that every push would wait for. Without it, each file is a write of its own.
       const writesBlob =
-        cache.blobSize(digest) === undefined && !(await exists(driver, blobDataPath(digest)));
+        cache.blobSize(digest) === undefined &&
+        (driver.putContents !== undefined || !(await exists(driver, blobDataPath(digest))));
       if (writesBlob) files.push({ path: blobDataPath(digest), content });
       if (manifest.subject !== undefined) {
         const entry = referrerDescriptor(descriptor, manifest);
