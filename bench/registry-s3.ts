@@ -23,6 +23,7 @@
  *   Goal: equal to the store's (>= 0.9: within the noise, the 307 round trip included).
  *
  * Nothing asserts on time: a missed goal is printed; wrong answers fail the run.
+ * `NV2_BENCH_ONLY` picks workloads by name, as in `bench/registry.ts`.
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -104,6 +105,12 @@ function check(ok: boolean, what: string): void {
   if (!ok) throw new Error(`bench: ${what}`);
 }
 
+/** `NV2_BENCH_ONLY=chunked,streamed`: only the workloads whose name contains one of these. */
+const ONLY = (process.env['NV2_BENCH_ONLY'] ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter((s) => s !== '');
+
 interface Row {
   readonly workload: string;
   readonly nv2: number;
@@ -131,7 +138,8 @@ async function compare(
   direct: (round: number, i: number) => Promise<void>,
   /** Untimed work before nv2's side of a round (making its blobs). */
   prepare?: (round: number) => void,
-): Promise<Row> {
+): Promise<Row | undefined> {
+  if (ONLY.length > 0 && !ONLY.some((part) => workload.includes(part))) return undefined;
   const a: number[] = [];
   const b: number[] = [];
   const ratios: number[] = [];
@@ -204,7 +212,7 @@ async function main(): Promise<void> {
   const fresh = (i: number): { data: Buffer; digest: string } => {
     return { data: freshBlobs[i]!, digest: freshDigests[i]! };
   };
-  const rows: Row[] = [];
+  const rows: (Row | undefined)[] = [];
   const putDirect = async (round: number, i: number): Promise<void> => {
     await ceph.client.send(
       new PutObjectCommand({
@@ -365,6 +373,7 @@ async function main(): Promise<void> {
   console.log('\n| workload (S3, Ceph RGW) | nv2 | SDK direct | ratio | goal | met/MISSED |');
   console.log('|---|---|---|---|---|---|');
   for (const row of rows) {
+    if (row === undefined) continue;
     const verdict = row.goal === undefined ? '' : row.ratio >= row.goal ? 'met' : 'MISSED';
     console.log(
       `| ${row.workload} | ${row.nv2.toFixed(0)} MB/s | ${row.direct.toFixed(0)} MB/s | ${row.ratio.toFixed(2)} | ${row.goal === undefined ? '-' : `>= ${row.goal}`} | ${verdict} |`,

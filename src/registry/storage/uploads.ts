@@ -1,11 +1,14 @@
-import type { Hash } from 'node:crypto';
+// Over 400 lines: the session protocol (start, append, commit, cancel, purge) is one
+// state machine over one set of locks and paths; the running hashes live in upload-hashes.ts.
 import { createHash, randomUUID } from 'node:crypto';
 import { posix } from 'node:path';
 import { Nv2Error, VerificationFailedError } from '../../errors.js';
 import type { Digest, DigestAlgorithm } from '../../oci/index.js';
 import { digestAlgorithm, parseRfc3339, verifyStream } from '../../oci/index.js';
 import { exists, isNotFound, linkBlob } from './blobs.js';
-import type { FileWriter, StorageDriver } from './driver.js';
+import type { FileWriter, PendingWriter, StorageDriver } from './driver.js';
+import type { HashState } from './upload-hashes.js';
+import { digestOfState, hashStatesOf, resumeHash, saveHash } from './upload-hashes.js';
 import { BLOB_PUBLISH_LOCKS, UPLOAD_SESSION_LOCKS, sharedMutex } from './locks.js';
 import {
   blobDataPath,
@@ -35,6 +38,12 @@ import { RegistryError } from './store.js';
  * kept in memory while the process lives, so commit costs no re-read. After a restart, after
  * a failed write, or when commit asks for another algorithm (sha512), commit re-hashes the
  * `data` file as a stream.
+ *
+ * Over a driver with pending files (`StorageDriver.pending`: S3, which cannot append), a
+ * session's data is a pending file: each chunk, on any replica, continues it (one multipart
+ * upload per session), and commit makes `data` whole before verifying and moving it. Its
+ * running hash is a resumable SHA-256 saved with the pending file (`upload-hashes.ts`), so
+ * a commit on another replica than the chunks' still costs no re-read.
  *
  * Over a driver whose writers show a file only whole (`wholeFileWriters`: S3), a blob pushed
  * in one request with its digest and length (`POST ?digest=`) skips the session: it streams
@@ -83,28 +92,6 @@ export function isUploadId(id: string): boolean {
   return UPLOAD_ID.test(id);
 }
 
-/** A session's running hash: `hashed` bytes of `data` went into `hash`. */
-interface HashState {
-  readonly algorithm: DigestAlgorithm;
-  readonly hash: Hash;
-  hashed: number;
-}
-
-/**
- * Running hashes by session, per driver object: like the locks, shared by every upload store
- * over the same driver.
- */
-const hashStates = new WeakMap<StorageDriver, Map<string, HashState>>();
-
-function hashStatesOf(driver: StorageDriver): Map<string, HashState> {
-  let states = hashStates.get(driver);
-  if (states === undefined) {
-    states = new Map();
-    hashStates.set(driver, states);
-  }
-  return states;
-}
-
 /**
  * Creates the upload store of the registry over `driver`.
  *
@@ -135,27 +122,52 @@ export function createUploadStore(
       throw new Nv2Error('NV2_ERR_INTERNAL', 'upload id generator repeated an id');
     }
     const startedAt = now();
-    // startedat first: a crash before `data` exists leaves a session purge can still find.
-    await driver.putContent(startedAtPath, Buffer.from(startedAt.toISOString(), 'utf8'));
-    await driver.putContent(uploadDataPath(repo, id), new Uint8Array(0));
-    if (hashes.size < MAX_IN_MEMORY_HASH_STATES) {
+    const written = Buffer.from(startedAt.toISOString(), 'utf8');
+    if (driver.pending !== undefined) {
+      // Side by side (an object store's writes are slow): a session left with only its
+      // pending file by a crash is still found by purge, which dates it by its directory.
+      await Promise.all([
+        driver.putContent(startedAtPath, written),
+        driver.pending.create(uploadDataPath(repo, id)),
+      ]);
+    } else {
+      // startedat first: a crash before `data` exists leaves a session purge can still find.
+      await driver.putContent(startedAtPath, written);
+      await driver.putContent(uploadDataPath(repo, id), new Uint8Array(0));
+    }
+    // A pending file carries its own resumable hash (`upload-hashes.ts`).
+    if (driver.pending === undefined && hashes.size < MAX_IN_MEMORY_HASH_STATES) {
       hashes.set(sessionKey(repo, id), { algorithm, hash: createHash(algorithm), hashed: 0 });
     }
     return { id, repo, size: 0, startedAt };
   }
 
-  /** The session as stored; undefined unless both of its files are there. Takes no lock. */
+  /**
+   * The session as stored; undefined unless both `startedat` and its data (a file, or a
+   * pending file) are there. Takes no lock.
+   */
   async function read(repo: string, id: string): Promise<UploadSession | undefined> {
     try {
-      const startedAt = parseStartedAt(await driver.getContent(uploadStartedAtPath(repo, id)));
-      if (startedAt === undefined) return undefined;
-      const data = await driver.stat(uploadDataPath(repo, id));
-      if (data.isDirectory) return undefined;
-      return { id, repo, size: data.size, startedAt };
+      const [content, size] = await Promise.all([
+        driver.getContent(uploadStartedAtPath(repo, id)),
+        dataSize(repo, id),
+      ]);
+      const startedAt = parseStartedAt(content);
+      if (startedAt === undefined || size === undefined) return undefined;
+      return { id, repo, size, startedAt };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
     }
+  }
+
+  /** Bytes of a session's data: its pending file, else (no pending file) its `data` file. */
+  async function dataSize(repo: string, id: string): Promise<number | undefined> {
+    const dataPath = uploadDataPath(repo, id);
+    const pending = await driver.pending?.stat(dataPath);
+    if (pending !== undefined) return pending.size;
+    const data = await driver.stat(dataPath);
+    return data.isDirectory ? undefined : data.size;
   }
 
   /** `read`, or BLOB_UPLOAD_UNKNOWN. */
@@ -166,17 +178,25 @@ export function createUploadStore(
   }
 
   /**
-   * Opens the session's `data` for appending, with the running hash when it still describes
-   * exactly the bytes in the file (it does not after a restart or a failed write).
+   * Opens the session's data for appending (its pending file when it has one), with the
+   * running hash when it still describes exactly the bytes stored (it does not after a
+   * restart or a failed write). `size`: the bytes about to be written, when known.
    */
   async function openData(
     repo: string,
     id: string,
+    stored: number,
     size?: number,
   ): Promise<{ writer: FileWriter; state: HashState | undefined }> {
-    const writer = await driver.writer(uploadDataPath(repo, id), {
+    const dataPath = uploadDataPath(repo, id);
+    const pending = await openPending(dataPath, size);
+    if (pending !== undefined) {
+      return { writer: pending, state: resumeHash(pending.note, pending.size) };
+    }
+    // A first chunk of known length can go to storage as one stream (S3: one PutObject).
+    const writer = await driver.writer(dataPath, {
       append: true,
-      ...(size !== undefined ? { size } : {}),
+      ...(size !== undefined && stored === 0 ? { size } : {}),
     });
     const key = sessionKey(repo, id);
     let state = hashes.get(key);
@@ -185,6 +205,17 @@ export function createUploadStore(
       state = undefined;
     }
     return { writer, state };
+  }
+
+  /** A writer of the pending file at `path`; undefined when the driver or the path has none. */
+  async function openPending(path: string, size?: number): Promise<PendingWriter | undefined> {
+    if (driver.pending === undefined) return undefined;
+    try {
+      return await driver.pending.writer(path, size !== undefined ? { size } : {});
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
   }
 
   /**
@@ -204,6 +235,7 @@ export function createUploadStore(
       await writeBody(writer, state, body, length);
     } catch (err) {
       if (state !== undefined && state.hashed !== writer.size) hashes.delete(sessionKey(repo, id));
+      keepHash(writer, state);
       await writer.close().catch(() => undefined); // the first error is the one to report
       throw err;
     }
@@ -226,14 +258,10 @@ export function createUploadStore(
           size: session.size,
         });
       }
-      // A first chunk of known length can go to storage as one stream (S3: one PutObject).
-      const { writer, state } = await openData(
-        repo,
-        id,
-        session.size === 0 ? options.length : undefined,
-      );
+      const { writer, state } = await openData(repo, id, session.size, options.length);
       await writeBodyOrClose(repo, id, writer, state, body, options.length);
       const size = writer.size;
+      keepHash(writer, state);
       await writer.close();
       return { ...session, size };
     });
@@ -254,7 +282,8 @@ export function createUploadStore(
       const { writer, state } = await openData(
         repo,
         id,
-        finalChunk !== undefined && session.size === 0 ? options.length : undefined,
+        session.size,
+        finalChunk !== undefined ? options.length : undefined,
       );
       if (finalChunk !== undefined) {
         await writeBodyOrClose(repo, id, writer, state, finalChunk, options.length);
@@ -270,7 +299,7 @@ export function createUploadStore(
       hashes.delete(key); // consumed (or useless) from here on
       const verified =
         state !== undefined && state.algorithm === algorithm && state.hashed === size
-          ? `${algorithm}:${state.hash.digest('hex')}` === digest
+          ? digestOfState(state) === digest
           : await verifyFile(driver, dataPath, digest, size);
       if (!verified) {
         await deleteSession(driver, repo, id);
@@ -296,7 +325,7 @@ export function createUploadStore(
     return sessionLocks.run(key, async () => {
       const known = (await read(repo, id)) !== undefined;
       // Removes a half-created or half-deleted session too, even though it reads as unknown.
-      await deleteSession(driver, repo, id);
+      await deleteSession(driver, repo, id, true);
       hashes.delete(key);
       return known;
     });
@@ -327,7 +356,7 @@ export function createUploadStore(
       const purged = await sessionLocks.run(key, async () => {
         const startedAt = await startedAtOf(repo, id);
         if (startedAt === undefined || startedAt.getTime() >= before.getTime()) return false;
-        await deleteSession(driver, repo, id);
+        await deleteSession(driver, repo, id, true);
         hashes.delete(key);
         return true;
       });
@@ -361,7 +390,7 @@ export function createUploadStore(
     opening.catch(() => undefined); // awaited below
     try {
       const held = await writeBody(opening, state, body, length, true);
-      if (`${algorithm}:${state.hash.digest('hex')}` !== digest) {
+      if (digestOfState(state) !== digest) {
         throw new RegistryError('DIGEST_INVALID', undefined, { digest });
       }
       const writer = await opening;
@@ -409,6 +438,11 @@ export function createUploadStore(
 
     purge,
   };
+}
+
+/** Leaves the running hash with a pending file's bytes, for the process of the next chunk. */
+function keepHash(writer: FileWriter | PendingWriter, state: HashState | undefined): void {
+  if ('note' in writer) writer.note = saveHash(state, writer.size);
 }
 
 /**
@@ -555,7 +589,18 @@ function sessionPath(repo: string, id: string): string {
   return posix.dirname(uploadDataPath(repo, id));
 }
 
-async function deleteSession(driver: StorageDriver, repo: string, id: string): Promise<void> {
+/**
+ * Deletes a session's directory; with `discard`, its pending file first (what it stored
+ * lies outside the directory: an object store's multipart upload). A committed session has
+ * none left.
+ */
+async function deleteSession(
+  driver: StorageDriver,
+  repo: string,
+  id: string,
+  discard = false,
+): Promise<void> {
+  if (discard) await driver.pending?.discard(uploadDataPath(repo, id));
   try {
     await driver.delete(sessionPath(repo, id));
   } catch (err) {
