@@ -12,8 +12,10 @@
  *   the blob's key, the last bytes held back until the digest is verified, then the
  *   repository link) vs one PutObject of the same bytes by the AWS SDK. Goal >= 0.8.
  * - chunked upload across replicas: POST, PATCH 8 MiB chunks and PUT, each request to the next
- *   of two replicas (so the commit re-reads the data to hash it) vs the same PutObject.
- *   Goal >= 0.8 (S3 has no append: each PATCH on a large session copies what is there).
+ *   of two replicas vs the same PutObject. Goal >= 0.8. Every chunk adds parts to the
+ *   session's one multipart upload and rewrites its small state object (with the resumable
+ *   hash, so the commit on the other replica reads nothing back); the commit completes the
+ *   upload and copies it to the blob's key server-side.
  * - download, streamed: GET through nv2 (which streams GetObject) vs GetObject. Goal >= 0.8.
  * - bare proxy (reference rows, no goal): the same upload and download through
  *   `bench/s3-proxy.ts`, a process that only pipes bytes between the HTTP client and the SDK.
