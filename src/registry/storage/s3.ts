@@ -1,5 +1,5 @@
 // Over 400 lines: one factory, because every method shares the driver's directory cache and
-// removal counter; the requests, options, writers and long reads live in the s3-*.ts files.
+// removal counter; the requests, options and writers live in the s3-*.ts files.
 import { Readable } from 'node:stream';
 import { CopyObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
@@ -27,7 +27,6 @@ import {
   statusOf,
 } from './s3-requests.js';
 import { createPendingFiles } from './s3-pending.js';
-import { RANGED_READ_MIN_BYTES, readRanges } from './s3-reader.js';
 import type { WriterHooks } from './s3-writers.js';
 import { createMultipartWriter, createStreamingWriter } from './s3-writers.js';
 
@@ -88,7 +87,7 @@ const KNOWN_DIRECTORIES_MAX = 50_000;
  *   visited.
  *
  * The requests are in `s3-requests.ts`, the options and the client in `s3-client.ts`, the
- * writers in `s3-writers.ts` and `s3-pending.ts`, long reads in `s3-reader.ts`.
+ * writers in `s3-writers.ts` and `s3-pending.ts`.
  */
 export function createS3Driver(options: S3DriverOptions): S3Driver {
   const { client, bucket, prefix, partSize } = connect(options);
@@ -303,18 +302,18 @@ export function createS3Driver(options: S3DriverOptions): S3Driver {
         if ((await head('reader', path)) === undefined) throw notFound('reader', path);
         return Readable.from([]);
       }
-      // Long reads go as ranges fetched ahead (`s3-reader.ts`), short ones as one GET.
-      const object =
-        length === undefined || length >= RANGED_READ_MIN_BYTES
-          ? await readRanges(s3, path, offset, length)
-          : await getObject('reader', path, `bytes=${offset}-${offset + length - 1}`);
+      const range =
+        offset === 0 && length === undefined
+          ? undefined
+          : `bytes=${offset}-${length === undefined ? '' : offset + length - 1}`;
+      const object = await getObject('reader', path, range);
       if (object === undefined) throw notFound('reader', path);
       if (object === 'unsatisfiable') {
         // The offset is at or past the end: an empty stream, if the file is there at all.
         if ((await head('reader', path)) === undefined) throw notFound('reader', path);
         return Readable.from([]);
       }
-      return object instanceof Readable ? object : object.body;
+      return object.body;
     },
 
     async writer(path, options) {
