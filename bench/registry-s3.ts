@@ -12,8 +12,10 @@
  *   the blob's key, the last bytes held back until the digest is verified, then the
  *   repository link) vs one PutObject of the same bytes by the AWS SDK. Goal >= 0.8.
  * - chunked upload across replicas: POST, PATCH 8 MiB chunks and PUT, each request to the next
- *   of two replicas (so the commit re-reads the data to hash it) vs the same PutObject.
- *   Goal >= 0.8 (S3 has no append: each PATCH on a large session copies what is there).
+ *   of two replicas vs the same PutObject. Goal >= 0.8. Every chunk adds parts to the
+ *   session's one multipart upload and rewrites its small state object (with the resumable
+ *   hash, so the commit on the other replica reads nothing back); the commit completes the
+ *   upload and copies it to the blob's key server-side.
  * - download, streamed: GET through nv2 (which streams GetObject) vs GetObject. Goal >= 0.8.
  * - bare proxy (reference rows, no goal): the same upload and download through
  *   `bench/s3-proxy.ts`, a process that only pipes bytes between the HTTP client and the SDK.
@@ -23,6 +25,7 @@
  *   Goal: equal to the store's (>= 0.9: within the noise, the 307 round trip included).
  *
  * Nothing asserts on time: a missed goal is printed; wrong answers fail the run.
+ * `NV2_BENCH_ONLY` picks workloads by name, as in `bench/registry.ts`.
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -104,6 +107,12 @@ function check(ok: boolean, what: string): void {
   if (!ok) throw new Error(`bench: ${what}`);
 }
 
+/** `NV2_BENCH_ONLY=chunked,streamed`: only the workloads whose name contains one of these. */
+const ONLY = (process.env['NV2_BENCH_ONLY'] ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter((s) => s !== '');
+
 interface Row {
   readonly workload: string;
   readonly nv2: number;
@@ -131,7 +140,8 @@ async function compare(
   direct: (round: number, i: number) => Promise<void>,
   /** Untimed work before nv2's side of a round (making its blobs). */
   prepare?: (round: number) => void,
-): Promise<Row> {
+): Promise<Row | undefined> {
+  if (ONLY.length > 0 && !ONLY.some((part) => workload.includes(part))) return undefined;
   const a: number[] = [];
   const b: number[] = [];
   const ratios: number[] = [];
@@ -204,7 +214,7 @@ async function main(): Promise<void> {
   const fresh = (i: number): { data: Buffer; digest: string } => {
     return { data: freshBlobs[i]!, digest: freshDigests[i]! };
   };
-  const rows: Row[] = [];
+  const rows: (Row | undefined)[] = [];
   const putDirect = async (round: number, i: number): Promise<void> => {
     await ceph.client.send(
       new PutObjectCommand({
@@ -289,8 +299,10 @@ async function main(): Promise<void> {
     ),
   );
 
-  // The download blobs, once, through nv2 (the direct side reads the objects put above).
+  // The download blobs, once, through nv2, and for the direct side (when the upload rows did
+  // not run, `NV2_BENCH_ONLY`).
   for (const [i, data] of blobs.entries()) {
+    if (rows.every((row) => row === undefined)) await putDirect(0, i);
     const reply = await send(
       'POST',
       `${streaming}/v2/bench/s3/blobs/uploads/?digest=${encodeURIComponent(digests[i]!)}`,
@@ -365,6 +377,7 @@ async function main(): Promise<void> {
   console.log('\n| workload (S3, Ceph RGW) | nv2 | SDK direct | ratio | goal | met/MISSED |');
   console.log('|---|---|---|---|---|---|');
   for (const row of rows) {
+    if (row === undefined) continue;
     const verdict = row.goal === undefined ? '' : row.ratio >= row.goal ? 'met' : 'MISSED';
     console.log(
       `| ${row.workload} | ${row.nv2.toFixed(0)} MB/s | ${row.direct.toFixed(0)} MB/s | ${row.ratio.toFixed(2)} | ${row.goal === undefined ? '-' : `>= ${row.goal}`} | ${verdict} |`,

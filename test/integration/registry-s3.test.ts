@@ -94,6 +94,123 @@ describe('S3 storage driver on Ceph RGW', { skip }, () => {
       assert.ok(tail.equals(whole.subarray(18 * MiB - 2, 18 * MiB + 3)));
     });
 
+    it('pending files: chunks on two drivers fill one multipart upload, shown only at commit', async () => {
+      const root = newRoot();
+      const [a, b] = [driverAt(root, { partSize: 5 * MiB }), driverAt(root, { partSize: 5 * MiB })];
+      const uploads = async () =>
+        (
+          await ceph.client.send(
+            new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: `${root}/` }),
+          )
+        ).Uploads ?? [];
+      const chunks = [
+        randomBytes(3 * MiB),
+        randomBytes(6 * MiB),
+        randomBytes(7),
+        randomBytes(2 * MiB),
+      ];
+      await a.pending!.create('/up/data');
+      assert.deepEqual(await b.pending!.stat('/up/data'), { size: 0, note: undefined });
+      // Below the part minimum: kept as the tail, with the writer's note.
+      const first = await a.pending!.writer('/up/data', { size: chunks[0]!.length });
+      await first.write(chunks[0]!);
+      first.note = 'one';
+      await first.close();
+      assert.deepEqual(await b.pending!.stat('/up/data'), { size: 3 * MiB, note: 'one' });
+      await assert.rejects(a.stat('/up/data'), { code: 'NV2_ERR_STORAGE_NOT_FOUND' });
+      // Tail and chunk make a part: streamed as one UploadPart by the other driver.
+      const second = await b.pending!.writer('/up/data', { size: chunks[1]!.length });
+      assert.equal(second.note, 'one');
+      for (let i = 0; i < 6; i++) await second.write(chunks[1]!.subarray(i * MiB, (i + 1) * MiB));
+      await second.close();
+      assert.equal((await uploads()).length, 1);
+      // Written short: nothing of it is kept.
+      const short = await a.pending!.writer('/up/data', { size: 6 * MiB });
+      await short.write(randomBytes(MiB));
+      await short.close();
+      assert.equal((await a.pending!.stat('/up/data'))?.size, 9 * MiB);
+      const third = await a.pending!.writer('/up/data');
+      await third.write(chunks[2]!);
+      await third.close();
+      const fourth = await b.pending!.writer('/up/data', { size: chunks[3]!.length });
+      assert.equal(fourth.size, 9 * MiB + 7);
+      await fourth.write(chunks[3]!);
+      await fourth.commit();
+      assert.ok((await readAll(await a.reader('/up/data'))).equals(Buffer.concat(chunks)));
+      assert.equal(await a.pending!.stat('/up/data'), undefined);
+      assert.deepEqual(await a.list('/up'), ['/up/data']);
+      assert.deepEqual(await uploads(), []);
+
+      // Discarded: its multipart upload is aborted and nothing is left.
+      await a.pending!.create('/up/other');
+      const dropped = await b.pending!.writer('/up/other');
+      await dropped.write(randomBytes(6 * MiB));
+      await dropped.close();
+      assert.equal((await uploads()).length, 1);
+      await a.pending!.discard('/up/other');
+      assert.deepEqual(await uploads(), []);
+      assert.equal(await b.pending!.stat('/up/other'), undefined);
+      // Never a whole part: committed as one object.
+      await a.pending!.create('/up/small');
+      const small = await b.pending!.writer('/up/small');
+      await small.write(Buffer.from('small'));
+      await small.commit();
+      assert.equal((await a.getContent('/up/small')).toString(), 'small');
+    });
+
+    it('an upload session chunked across two upload stores commits verified without a re-read', async () => {
+      const root = newRoot();
+      const drivers = [
+        driverAt(root, { partSize: 5 * MiB }),
+        driverAt(root, { partSize: 5 * MiB }),
+      ];
+      // Two processes: each its own caches.
+      const stores = drivers.map((driver) => createUploadStore(driver, createStoreCaches(driver)));
+      const chunks = [randomBytes(6 * MiB + 1), randomBytes(2 * MiB), randomBytes(5 * MiB)];
+      const whole = Buffer.concat(chunks);
+      const session = await stores[0]!.start('r');
+      let offset = 0;
+      for (const [i, chunk] of chunks.entries()) {
+        await stores[i % 2]!.append('r', session.id, Readable.from([chunk]), {
+          offset,
+          length: chunk.length,
+        });
+        offset += chunk.length;
+        assert.equal((await stores[(i + 1) % 2]!.get('r', session.id))?.size, offset);
+      }
+      // The data is read only by the reader below: the hash came with the pending file.
+      let reads = 0;
+      const reader = drivers[1]!.reader.bind(drivers[1]);
+      drivers[1]!.reader = async (...args) => {
+        reads++;
+        return reader(...args);
+      };
+      const digest = digestOf(whole);
+      assert.deepEqual(await stores[1]!.commit('r', session.id, digest), {
+        digest,
+        size: whole.length,
+      });
+      assert.equal(reads, 0);
+      drivers[1]!.reader = reader;
+      assert.ok((await drivers[0]!.getContent(blobDataPath(digest))).equals(whole));
+      await assert.rejects(drivers[0]!.list(uploadsPath('r')), {
+        code: 'NV2_ERR_STORAGE_NOT_FOUND',
+      });
+
+      // A wrong digest ends the session, and leaves no multipart upload behind.
+      const bad = await stores[0]!.start('r');
+      await stores[1]!.append('r', bad.id, Readable.from([chunks[0]!]), {
+        length: chunks[0]!.length,
+      });
+      await assert.rejects(stores[0]!.commit('r', bad.id, digestOf(chunks[1]!)), {
+        code: 'DIGEST_INVALID',
+      });
+      const left = await ceph.client.send(
+        new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: `${root}/` }),
+      );
+      assert.deepEqual(left.Uploads ?? [], []);
+    });
+
     it('a writer told its size streams one object; written short, it leaves the file as it was', async () => {
       const root = newRoot();
       const driver = driverAt(root, { partSize: 5 * MiB });

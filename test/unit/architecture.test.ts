@@ -79,6 +79,8 @@ const ALLOWED_PACKAGES: Readonly<Record<string, readonly string[]>> = {
     '@aws-sdk/client-s3',
     '@aws-sdk/s3-request-presigner',
     'pg',
+    // Resumable SHA-256 of upload sessions whose chunks reach several replicas.
+    'hash-wasm',
     // The server entry (registry/server/): metrics and the configuration file.
     'prom-client',
     'yaml',

@@ -62,15 +62,24 @@ export function createBlobStore(
 
     ...(redirect !== undefined && presign !== undefined
       ? {
-          async redirectUrl(repo: string, digest: Digest): Promise<string | undefined> {
-            if ((await linked(repo, digest)) === undefined) return undefined;
+          async redirectUrl(
+            repo: string,
+            digest: Digest,
+            known?: BlobInfo,
+          ): Promise<string | undefined> {
+            if ((known ?? (await linked(repo, digest))) === undefined) return undefined;
             return presign(blobDataPath(digest), redirect.expiresInSeconds);
           },
         }
       : {}),
 
-    async open(repo: string, digest: Digest, range?: ByteRange): Promise<Readable> {
-      const info = await linked(repo, digest);
+    async open(
+      repo: string,
+      digest: Digest,
+      range?: ByteRange,
+      known?: BlobInfo,
+    ): Promise<Readable> {
+      const info = known ?? (await linked(repo, digest));
       if (info === undefined) throw blobUnknown(digest);
       let options: { offset: number; length: number } | undefined;
       if (range !== undefined) {
@@ -97,8 +106,8 @@ export function createBlobStore(
       }
     },
 
-    async readSmall(repo: string, digest: Digest): Promise<Buffer | undefined> {
-      const info = await linked(repo, digest);
+    async readSmall(repo: string, digest: Digest, known?: BlobInfo): Promise<Buffer | undefined> {
+      const info = known ?? (await linked(repo, digest));
       if (info === undefined) throw blobUnknown(digest);
       if (info.size > SMALL_BLOB_MAX_BYTES) return undefined;
       const cache = caches.content;

@@ -1,4 +1,5 @@
 import type { Hash } from 'node:crypto';
+import type { ResumableSha256 } from './resumable-sha256.js';
 import type { DigestAlgorithm } from '../../oci/index.js';
 import type { ContentCache, ReferrerEntries } from './content-cache.js';
 import { createContentCache, createReferrerEntries } from './content-cache.js';
@@ -39,10 +40,13 @@ export interface StoreLocks {
   readonly blobPublish: KeyedMutex;
 }
 
-/** An upload session's running hash: `hashed` bytes of its `data` went into `hash`. */
+/**
+ * An upload session's running hash: `hashed` bytes of its data went into `hash` (node's, or
+ * for a pending file whose chunks may reach any replica a resumable one: upload-hashes.ts).
+ */
 export interface UploadHashState {
   readonly algorithm: DigestAlgorithm;
-  readonly hash: Hash;
+  readonly hash: Hash | ResumableSha256;
   hashed: number;
 }
 

@@ -122,6 +122,15 @@ export interface StorageDriver {
   readonly wholeFileWriters?: boolean;
 
   /**
+   * Pending files: a file built by several writers one after another, in any process, that
+   * shows nothing at its path until one of them commits it. Upload sessions use them on a
+   * medium that cannot append (an object store, where continuing an object copies every
+   * byte before: each chunk of a session would copy all the chunks before it). Optional:
+   * without it, sessions append to a plain file with `writer`.
+   */
+  readonly pending?: PendingFiles;
+
+  /**
    * A URL from which a client without credentials can GET the file for `expiresInSeconds`
    * (a presigned object-store URL), for drivers that have one; the registry then redirects
    * blob downloads there instead of streaming them.
@@ -141,6 +150,39 @@ export interface StorageDriver {
    * must not be used afterwards.
    */
   close?(): Promise<void>;
+}
+
+/**
+ * Pending files (`StorageDriver.pending`), named by the path they become. One writer at a
+ * time per path; callers serialize (upload sessions do).
+ */
+export interface PendingFiles {
+  /** Starts an empty pending file for `path`, replacing one there (it leaves nothing behind). */
+  create(path: string): Promise<void>;
+  /**
+   * Bytes of the pending file for `path` so far, and the note its last writer left;
+   * undefined when there is none.
+   */
+  stat(path: string): Promise<{ size: number; note: string | undefined } | undefined>;
+  /**
+   * A writer continuing the pending file for `path` (NOT_FOUND when there is none). `close`
+   * keeps what was written pending, for the next writer; `commit` makes `path` the whole
+   * file, durable and visible at once, and ends the pending file; `cancel` discards the
+   * pending file and deletes `path`. `size` is as in `StorageDriver.writer`: a writer closed
+   * short keeps nothing.
+   */
+  writer(path: string, options?: { size?: number }): Promise<PendingWriter>;
+  /** Discards the pending file for `path`, if there is one, and everything it stored. */
+  discard(path: string): Promise<void>;
+}
+
+/** A writer of a pending file. */
+export interface PendingWriter extends FileWriter {
+  /**
+   * A short note kept with the pending file by `close`, together with the bytes (the upload
+   * store's resumable hash state); starts as the note the previous writer left.
+   */
+  note: string | undefined;
 }
 
 /** A whole small file to write (`putContents`). */

@@ -31,16 +31,18 @@ export interface BlobStore {
   stat(repo: string, digest: Digest): Promise<BlobInfo | undefined>;
   /**
    * Streams a blob linked into `repo`, whole or a range (the caller has checked the range
-   * against the size). Throws RegistryError BLOB_UNKNOWN when it is not linked.
+   * against the size). Throws RegistryError BLOB_UNKNOWN when it is not linked. `linked`: what
+   * `stat` just answered for this request, which spares looking the link up again (each
+   * lookup is a request to an object store).
    */
-  open(repo: string, digest: Digest, range?: ByteRange): Promise<Readable>;
+  open(repo: string, digest: Digest, range?: ByteRange, linked?: BlobInfo): Promise<Readable>;
   /**
    * The whole bytes of a small blob linked into `repo` (at most `SMALL_BLOB_MAX_BYTES`), from
    * memory once read: a small GET is answered in one write, without opening a file. Undefined
    * for a larger blob (stream it with `open`). Throws RegistryError BLOB_UNKNOWN when it is
-   * not linked. The buffer is shared: never to be modified.
+   * not linked. The buffer is shared: never to be modified. `linked`: as for `open`.
    */
-  readSmall(repo: string, digest: Digest): Promise<Buffer | undefined>;
+  readSmall(repo: string, digest: Digest, linked?: BlobInfo): Promise<Buffer | undefined>;
   /**
    * Links a blob present in repository `from` into `repo` without copying (cross-repository
    * mount). Undefined when `from` does not have it; the caller then starts a normal upload.
@@ -49,9 +51,9 @@ export interface BlobStore {
   /**
    * Where a client may download a blob linked into `repo` directly from the medium (a
    * short-lived presigned URL), when the store is set up to redirect downloads; else
-   * undefined and the registry streams the blob.
+   * undefined and the registry streams the blob. `linked`: as for `open`.
    */
-  redirectUrl?(repo: string, digest: Digest): Promise<string | undefined>;
+  redirectUrl?(repo: string, digest: Digest, linked?: BlobInfo): Promise<string | undefined>;
   /** Unlinks a blob from `repo`; false when it was not linked. Bytes stay until garbage collection. */
   delete(repo: string, digest: Digest): Promise<boolean>;
 }

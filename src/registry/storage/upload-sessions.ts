@@ -30,15 +30,30 @@ export async function readSession(
   id: string,
 ): Promise<UploadSession | undefined> {
   try {
-    const startedAt = parseStartedAt(await driver.getContent(uploadStartedAtPath(repo, id)));
-    if (startedAt === undefined) return undefined;
-    const data = await driver.stat(uploadDataPath(repo, id));
-    if (data.isDirectory) return undefined;
-    return { id, repo, size: data.size, startedAt };
+    const [content, size] = await Promise.all([
+      driver.getContent(uploadStartedAtPath(repo, id)),
+      dataSize(driver, repo, id),
+    ]);
+    const startedAt = parseStartedAt(content);
+    if (startedAt === undefined || size === undefined) return undefined;
+    return { id, repo, size, startedAt };
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;
   }
+}
+
+/** Bytes of a session's data: its pending file, else (no pending file) its `data` file. */
+async function dataSize(
+  driver: StorageDriver,
+  repo: string,
+  id: string,
+): Promise<number | undefined> {
+  const dataPath = uploadDataPath(repo, id);
+  const pending = await driver.pending?.stat(dataPath);
+  if (pending !== undefined) return pending.size;
+  const data = await driver.stat(dataPath);
+  return data.isDirectory ? undefined : data.size;
 }
 
 /** When a session started: `startedat`, else (damaged session) its files' modification time. */
@@ -107,11 +122,18 @@ function sessionPath(repo: string, id: string): string {
   return posix.dirname(uploadDataPath(repo, id));
 }
 
+/**
+ * Deletes a session's directory; with `discard`, its pending file first (what it stored
+ * lies outside the directory: an object store's multipart upload). A committed session has
+ * none left.
+ */
 export async function deleteSession(
   driver: StorageDriver,
   repo: string,
   id: string,
+  discard = false,
 ): Promise<void> {
+  if (discard) await driver.pending?.discard(uploadDataPath(repo, id));
   try {
     await driver.delete(sessionPath(repo, id));
   } catch (err) {

@@ -1,14 +1,19 @@
+// Over 400 lines: the session protocol (start, append, commit, cancel, purge) is one state
+// machine over one set of locks and paths; session files, body writing and running hashes
+// live in upload-sessions.ts, upload-body.ts and upload-hashes.ts.
 import { createHash, randomUUID } from 'node:crypto';
 import { Nv2Error } from '../../errors.js';
 import type { Digest, DigestAlgorithm } from '../../oci/index.js';
 import { digestAlgorithm } from '../../oci/index.js';
-import { exists, linkBlob } from './blobs.js';
+import { exists, isNotFound, linkBlob } from './blobs.js';
 import type { StoreCaches, UploadHashState } from './caches.js';
-import type { FileWriter, StorageDriver } from './driver.js';
+import type { FileWriter, PendingWriter, StorageDriver } from './driver.js';
 import { blobDataPath, uploadDataPath, uploadStartedAtPath } from './paths.js';
 import type { BlobInfo, UploadSession, UploadStore } from './store.js';
 import { RegistryError } from './store.js';
 import { sizeInvalid, verifyFile, writeBody } from './upload-body.js';
+import { ResumableSha256 } from './resumable-sha256.js';
+import { digestOfState, resumeHash, saveHash } from './upload-hashes.js';
 import {
   deleteSession,
   findSessions,
@@ -37,6 +42,12 @@ import {
  * kept in memory while the process lives, so commit costs no re-read. After a restart, after
  * a failed write, or when commit asks for another algorithm (sha512), commit re-hashes the
  * `data` file as a stream.
+ *
+ * Over a driver with pending files (`StorageDriver.pending`: S3, which cannot append), a
+ * session's data is a pending file: each chunk, on any replica, continues it (one multipart
+ * upload per session), and commit makes `data` whole before verifying and moving it. Its
+ * running hash is a resumable SHA-256 saved with the pending file (`upload-hashes.ts`), so
+ * a commit on another replica than the chunks' still costs no re-read.
  *
  * Over a driver whose writers show a file only whole (`wholeFileWriters`: S3), a blob pushed
  * in one request with its digest and length (`POST ?digest=`) skips the session: it streams
@@ -105,10 +116,21 @@ export function createUploadStore(
       throw new Nv2Error('NV2_ERR_INTERNAL', 'upload id generator repeated an id');
     }
     const startedAt = now();
-    // startedat first: a crash before `data` exists leaves a session purge can still find.
-    await driver.putContent(startedAtPath, Buffer.from(startedAt.toISOString(), 'utf8'));
-    await driver.putContent(uploadDataPath(repo, id), new Uint8Array(0));
-    if (hashes.size < MAX_IN_MEMORY_HASH_STATES) {
+    const written = Buffer.from(startedAt.toISOString(), 'utf8');
+    if (driver.pending !== undefined) {
+      // Side by side (an object store's writes are slow): a session left with only its
+      // pending file by a crash is still found by purge, which dates it by its directory.
+      await Promise.all([
+        driver.putContent(startedAtPath, written),
+        driver.pending.create(uploadDataPath(repo, id)),
+      ]);
+    } else {
+      // startedat first: a crash before `data` exists leaves a session purge can still find.
+      await driver.putContent(startedAtPath, written);
+      await driver.putContent(uploadDataPath(repo, id), new Uint8Array(0));
+    }
+    // A pending file carries its own resumable hash (`upload-hashes.ts`).
+    if (driver.pending === undefined && hashes.size < MAX_IN_MEMORY_HASH_STATES) {
       hashes.set(sessionKey(repo, id), { algorithm, hash: createHash(algorithm), hashed: 0 });
     }
     return { id, repo, size: 0, startedAt };
@@ -122,17 +144,26 @@ export function createUploadStore(
   }
 
   /**
-   * Opens the session's `data` for appending, with the running hash when it still describes
-   * exactly the bytes in the file (it does not after a restart or a failed write).
+   * Opens the session's data for appending (its pending file when it has one), with the
+   * running hash when it still describes exactly the bytes stored (it does not after a
+   * restart or a failed write). `stored`: the bytes already there; `size`: the bytes about
+   * to be written, when known.
    */
   async function openData(
     repo: string,
     id: string,
+    stored: number,
     size?: number,
   ): Promise<{ writer: FileWriter; state: UploadHashState | undefined }> {
-    const writer = await driver.writer(uploadDataPath(repo, id), {
+    const dataPath = uploadDataPath(repo, id);
+    const pending = await openPending(dataPath, size);
+    if (pending !== undefined) {
+      return { writer: pending, state: await resumeHash(pending.note, pending.size) };
+    }
+    // A first chunk of known length can go to storage as one stream (S3: one PutObject).
+    const writer = await driver.writer(dataPath, {
       append: true,
-      ...(size !== undefined ? { size } : {}),
+      ...(size !== undefined && stored === 0 ? { size } : {}),
     });
     const key = sessionKey(repo, id);
     let state = hashes.get(key);
@@ -141,6 +172,17 @@ export function createUploadStore(
       state = undefined;
     }
     return { writer, state };
+  }
+
+  /** A writer of the pending file at `path`; undefined when the driver or the path has none. */
+  async function openPending(path: string, size?: number): Promise<PendingWriter | undefined> {
+    if (driver.pending === undefined) return undefined;
+    try {
+      return await driver.pending.writer(path, size !== undefined ? { size } : {});
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
   }
 
   /**
@@ -160,6 +202,7 @@ export function createUploadStore(
       await writeBody(writer, state, body, length);
     } catch (err) {
       if (state !== undefined && state.hashed !== writer.size) hashes.delete(sessionKey(repo, id));
+      keepHash(writer, state);
       await writer.close().catch(() => undefined); // the first error is the one to report
       throw err;
     }
@@ -182,14 +225,10 @@ export function createUploadStore(
           size: session.size,
         });
       }
-      // A first chunk of known length can go to storage as one stream (S3: one PutObject).
-      const { writer, state } = await openData(
-        repo,
-        id,
-        session.size === 0 ? options.length : undefined,
-      );
+      const { writer, state } = await openData(repo, id, session.size, options.length);
       await writeBodyOrClose(repo, id, writer, state, body, options.length);
       const size = writer.size;
+      keepHash(writer, state);
       await writer.close();
       return { ...session, size };
     });
@@ -210,7 +249,8 @@ export function createUploadStore(
       const { writer, state } = await openData(
         repo,
         id,
-        finalChunk !== undefined && session.size === 0 ? options.length : undefined,
+        session.size,
+        finalChunk !== undefined ? options.length : undefined,
       );
       if (finalChunk !== undefined) {
         await writeBodyOrClose(repo, id, writer, state, finalChunk, options.length);
@@ -226,7 +266,10 @@ export function createUploadStore(
       hashes.delete(key); // consumed (or useless) from here on
       const verified =
         state !== undefined && state.algorithm === algorithm && state.hashed === size
-          ? `${algorithm}:${state.hash.digest('hex')}` === digest
+          ? digestOfState(state) === digest ||
+            // A resumed hash another version may have saved differently: the bytes decide.
+            (state.hash instanceof ResumableSha256 &&
+              (await verifyFile(driver, dataPath, digest, size)))
           : await verifyFile(driver, dataPath, digest, size);
       if (!verified) {
         await deleteSession(driver, repo, id);
@@ -252,7 +295,7 @@ export function createUploadStore(
     return sessionLocks.run(key, async () => {
       const known = (await readSession(driver, repo, id)) !== undefined;
       // Removes a half-created or half-deleted session too, even though it reads as unknown.
-      await deleteSession(driver, repo, id);
+      await deleteSession(driver, repo, id, true);
       hashes.delete(key);
       return known;
     });
@@ -265,7 +308,7 @@ export function createUploadStore(
       const purged = await sessionLocks.run(key, async () => {
         const startedAt = await sessionStartedAt(driver, repo, id);
         if (startedAt === undefined || startedAt.getTime() >= before.getTime()) return false;
-        await deleteSession(driver, repo, id);
+        await deleteSession(driver, repo, id, true);
         hashes.delete(key);
         return true;
       });
@@ -299,7 +342,7 @@ export function createUploadStore(
     opening.catch(() => undefined); // awaited below
     try {
       const held = await writeBody(opening, state, body, length, true);
-      if (`${algorithm}:${state.hash.digest('hex')}` !== digest) {
+      if (digestOfState(state) !== digest) {
         throw new RegistryError('DIGEST_INVALID', undefined, { digest });
       }
       const writer = await opening;
@@ -347,4 +390,9 @@ export function createUploadStore(
 
     purge,
   };
+}
+
+/** Leaves the running hash with a pending file's bytes, for the process of the next chunk. */
+function keepHash(writer: FileWriter | PendingWriter, state: UploadHashState | undefined): void {
+  if ('note' in writer) writer.note = saveHash(state, writer.size);
 }

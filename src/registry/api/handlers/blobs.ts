@@ -37,7 +37,7 @@ export const getBlob: Handler<Params> = async (ctx) => {
   }
   if (ctx.req.method === 'GET' && ctx.store.blobs.redirectUrl !== undefined) {
     // The object store answers the download (and any Range) itself, as distribution does.
-    const location = await ctx.store.blobs.redirectUrl(name, digest);
+    const location = await ctx.store.blobs.redirectUrl(name, digest, info);
     if (location !== undefined) {
       sendEmpty(ctx, 307, { Location: location, 'Docker-Content-Digest': digest });
       return;
@@ -59,7 +59,7 @@ export const getBlob: Handler<Params> = async (ctx) => {
     sendHeaders(ctx, status, headers);
     return;
   }
-  const small = await ctx.store.blobs.readSmall(name, digest);
+  const small = await ctx.store.blobs.readSmall(name, digest, info);
   if (small !== undefined) {
     sendBytes(
       ctx,
@@ -69,7 +69,7 @@ export const getBlob: Handler<Params> = async (ctx) => {
     );
     return;
   }
-  const body = await ctx.store.blobs.open(name, digest, range);
+  const body = await ctx.store.blobs.open(name, digest, range, info);
   await sendStream(ctx, status, body, headers);
 };
 
