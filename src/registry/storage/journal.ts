@@ -14,6 +14,10 @@ export type { AppliedChange } from './journal-files.js';
  * push's blob, links and referrers entry) become durable with one fdatasync shared by every
  * write in flight, instead of two fsyncs (file and directory) per file.
  *
+ * Why this file is long: the flush loop, apply ordering and checkpointing share one queue and
+ * one set of invariants (below); split, each part would need the others' state. Record
+ * encoding and segment recovery live in journal-format.ts and journal-files.ts.
+ *
  * Why: a manifest push writes three or four small files. Made durable one by one, each costs
  * an fsync of the file and one of its directory (plus one per directory created); on a disk
  * that flushes about a thousand times a second, those flushes bound pushes per second, and
