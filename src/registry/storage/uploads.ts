@@ -1,4 +1,4 @@
-// Over 400 lines: the session protocol (start, append, commit, cancel, purge) is one state
+// Near 400 lines: the session protocol (start, append, commit, cancel, purge) is one state
 // machine over one set of locks and paths; session files, body writing and running hashes
 // live in upload-sessions.ts, upload-body.ts and upload-hashes.ts.
 import { createHash, randomUUID } from 'node:crypto';
