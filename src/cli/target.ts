@@ -48,7 +48,7 @@ export interface OpenedTarget {
 }
 
 /** Options of `TargetOpener.open`. */
-export interface OpenOptions {
+interface OpenOptions {
   /** Create an OCI layout directory when missing (copy destinations). */
   readonly create?: boolean;
 }
@@ -69,7 +69,7 @@ function fileTarget(argument: string): InvalidInputError {
 }
 
 /** A registry reference argument without its prefix, and the manifest form the prefix prefers. */
-export interface RegistryArgument {
+interface RegistryArgument {
   readonly reference: string;
   /** `oci://` prefers OCI manifest media types, `docker://` Docker ones; none without a prefix. */
   readonly preference?: ManifestPreference;
@@ -80,7 +80,7 @@ export interface RegistryArgument {
  * forms) ask the registry for Docker resp. OCI manifest media types first, plain `REF` for
  * either alike; a registry that holds only the other form still answers with it.
  */
-export function parseRegistryArgument(argument: string): RegistryArgument {
+function parseRegistryArgument(argument: string): RegistryArgument {
   for (const [prefix, preference] of [
     ['docker://', 'docker'],
     ['oci://', 'oci'],
@@ -160,7 +160,7 @@ export async function openSignatureRepository(
 }
 
 /** Creates a target opener for a command's flags. */
-export function createTargetOpener(flags: RemoteFlags): TargetOpener {
+function createTargetOpener(flags: RemoteFlags): TargetOpener {
   let client: Promise<RegistryClient> | undefined;
   let warned = false;
   // -u/-p apply to every registry the command talks to (copy: source and destination).

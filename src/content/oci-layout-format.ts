@@ -14,25 +14,25 @@ import { type ReferrersIndex, ioError } from './store-support.js';
  * the tag annotations of index.json entries.
  */
 
-export const LAYOUT_FILE = 'oci-layout';
+const LAYOUT_FILE = 'oci-layout';
 export const INDEX_FILE = 'index.json';
 export const BLOBS_DIR = 'blobs';
 
 /** The only `imageLayoutVersion` image-spec defines (v1.0 through v1.1). */
-export const IMAGE_LAYOUT_VERSION = '1.0.0';
+const IMAGE_LAYOUT_VERSION = '1.0.0';
 
 /** The index.json annotation that names a tag (image-spec `annotations.md`). */
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 
 /** Largest `oci-layout` file read: it holds one short JSON object. */
-export const MAX_LAYOUT_FILE_BYTES = 64 * 1024;
+const MAX_LAYOUT_FILE_BYTES = 64 * 1024;
 
 /**
  * Largest index.json read. It lists every manifest and tag (a few hundred bytes each), so it
  * outgrows the 4 MiB manifest limit long before a registry's would: 32 MiB is about 100 000
  * entries.
  */
-export const MAX_INDEX_BYTES = 32 * 1024 * 1024;
+const MAX_INDEX_BYTES = 32 * 1024 * 1024;
 
 /**
  * image-spec `annotations.md` grammar of `org.opencontainers.image.ref.name`. Other tools
@@ -77,7 +77,7 @@ export function identityOf(s: {
   return `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
 }
 
-export function parseJson(bytes: Uint8Array, what: string): Record<string, unknown> {
+function parseJson(bytes: Uint8Array, what: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(bytes).toString('utf8'));
@@ -151,7 +151,7 @@ export async function readLayoutFile(root: string): Promise<void> {
 }
 
 /** Writes `data` to `path` unless it exists. */
-export async function writeIfMissing(path: string, data: string): Promise<void> {
+async function writeIfMissing(path: string, data: string): Promise<void> {
   try {
     await writeFileAtomic(path, data, { exclusive: true });
   } catch (err) {
@@ -187,9 +187,9 @@ export async function createLayout(root: string): Promise<void> {
 }
 
 /** Runs async functions one at a time, in call order (index.json's read-modify-write). */
-export type Mutex = <T>(fn: () => Promise<T>) => Promise<T>;
+type Mutex = <T>(fn: () => Promise<T>) => Promise<T>;
 
-export function createMutex(): Mutex {
+function createMutex(): Mutex {
   let tail: Promise<unknown> = Promise.resolve();
   return (fn) => {
     const run = tail.then(fn, fn);
@@ -202,7 +202,7 @@ export function createMutex(): Mutex {
  * One mutex per layout directory in this process, so that two stores opened on the same
  * directory do not interleave their index.json updates either.
  */
-export const layoutMutexes = new Map<string, Mutex>();
+const layoutMutexes = new Map<string, Mutex>();
 
 export function layoutMutex(root: string): Mutex {
   let mutex = layoutMutexes.get(root);
@@ -222,7 +222,7 @@ export function untagged(entry: Descriptor): Descriptor {
   return Object.keys(annotations).length > 0 ? { ...rest, annotations } : rest;
 }
 
-export function withTag(entry: Descriptor, tag: string): Descriptor {
+function withTag(entry: Descriptor, tag: string): Descriptor {
   return { ...entry, annotations: { ...entry.annotations, [REF_NAME]: tag } };
 }
 

@@ -134,7 +134,7 @@ export async function withSigningKey(
 }
 
 /** Whether a --push-reference names a tag itself (a bare repository is not tagged `latest`). */
-export function namesTag(argument: string): boolean {
+function namesTag(argument: string): boolean {
   if (argument.startsWith('oci-layout:'))
     return parseOciLayoutLocator(argument).reference !== undefined;
   return parseReference(registryReference(argument)).tag !== undefined;
@@ -162,7 +162,7 @@ export async function openSigningTargets(
 }
 
 /** What both signature formats report of one signed manifest. */
-export interface SignedOne {
+interface SignedOne {
   readonly subject: Descriptor;
   readonly signatureManifest?: Descriptor;
 }

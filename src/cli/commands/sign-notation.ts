@@ -71,7 +71,7 @@ export async function signNotationFormat(
   });
 }
 
-export async function signNotationWith(
+async function signNotationWith(
   target: string,
   format: EnvelopeFormat,
   flags: SignFlags,
@@ -140,7 +140,7 @@ export async function signNotationWith(
  * (nonce, imprint, EKU, chain to the root, revocation of the TSA's chain) before the
  * signature is stored.
  */
-export async function timestamperOf(
+async function timestamperOf(
   flags: SignFlags,
   now: Date,
 ): Promise<SignatureTimestamper | undefined> {
